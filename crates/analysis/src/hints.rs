@@ -1,0 +1,53 @@
+//! Why a figure is unavailable, and what would make it available, in words.
+
+use memscope_kernel::ReadError;
+
+/// What unlocks a root-only kernel file.
+fn unlock(path: &str) -> Option<&'static str> {
+    let p = path;
+    Some(if p == "/proc/slabinfo" || p.starts_with("/sys/kernel/slab/") || p == "/proc/vmallocinfo" {
+        "root (or CAP_DAC_READ_SEARCH)"
+    } else if p == "/proc/iomem" {
+        "root (CAP_SYS_ADMIN shows real addresses)"
+    } else if p == "/dev/kmsg" {
+        "root (CAP_SYSLOG), or kernel.dmesg_restrict=0"
+    } else if p.starts_with("/proc/kpage") {
+        "root (CAP_SYS_ADMIN)"
+    } else if p.ends_with("/smaps_rollup") || p.ends_with("/smaps") || p.ends_with("/pagemap") {
+        "callers with ptrace read access: its owner, or root / CAP_SYS_PTRACE (a non-dumpable process \
+         or a security module can refuse even root)"
+    } else if p.ends_with("/fd") || p.contains("/fdinfo") {
+        "root or the process's owner"
+    } else {
+        return None;
+    })
+}
+
+/// A one-line reason for an unavailable figure, naming the path and, for
+/// permission problems, what would unlock it.
+pub fn unavailable_reason(e: &ReadError) -> String {
+    match e {
+        ReadError::PermissionDenied { path } => match unlock(path) {
+            Some(who) => format!("{path} is readable by {who}"),
+            None => format!("{path}: permission denied"),
+        },
+        ReadError::NotReported { path, field: Some(f) } => format!("{path} has no {f} on this kernel"),
+        ReadError::NotReported { path, field: None } => format!("{path} does not exist on this kernel"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_name_the_unlock() {
+        let e = ReadError::PermissionDenied { path: "/proc/slabinfo".into() };
+        assert!(unavailable_reason(&e).contains("root"));
+        let e = ReadError::PermissionDenied { path: "/proc/12/smaps_rollup".into() };
+        assert!(unavailable_reason(&e).contains("CAP_SYS_PTRACE"));
+        let e = ReadError::NotReported { path: "/proc/meminfo".into(), field: Some("Percpu".into()) };
+        assert_eq!(unavailable_reason(&e), "/proc/meminfo has no Percpu on this kernel");
+    }
+}

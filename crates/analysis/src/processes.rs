@@ -1,0 +1,160 @@
+//! Per-process memory figures from a snapshot: PSS and USS where
+//! `smaps_rollup` was read, the cheap `status` counters elsewhere (marked).
+
+use memscope_model::{ProcessSample, Rollup, Snapshot};
+use serde::Serialize;
+
+/// Where a process row's figures come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowSource {
+    /// `smaps_rollup`: PSS and USS known.
+    SmapsRollup,
+    /// `status` only: RSS and swap known, PSS and USS unavailable.
+    Status,
+}
+
+/// One process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProcessRow {
+    /// Process id.
+    pub pid: u32,
+    /// Command name (from `stat`).
+    pub comm: String,
+    /// Real user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
+    /// Proportional set size.
+    pub pss_bytes: Option<u64>,
+    /// Unique set size (private clean + dirty).
+    pub uss_bytes: Option<u64>,
+    /// Resident set size.
+    pub rss_bytes: Option<u64>,
+    /// Swapped out.
+    pub swap_bytes: Option<u64>,
+    /// Resident anonymous (`RssAnon`).
+    pub rss_anon_bytes: Option<u64>,
+    /// Resident file-backed (`RssFile`).
+    pub rss_file_bytes: Option<u64>,
+    /// Resident shared memory (`RssShmem`).
+    pub rss_shmem_bytes: Option<u64>,
+    /// Where the figures come from.
+    pub source: RowSource,
+    /// Why PSS is unavailable, for `status` rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pss_unavailable: Option<String>,
+}
+
+impl ProcessRow {
+    /// PSS when known, else RSS: the figure to rank by.
+    pub fn rank_bytes(&self) -> u64 {
+        self.pss_bytes.or(self.rss_bytes).unwrap_or(0)
+    }
+}
+
+/// Rows for every process with an address space (kernel threads and
+/// zombies are left out).
+pub fn rows(snap: &Snapshot) -> Vec<ProcessRow> {
+    snap.processes.iter().filter(|p| !p.has_no_address_space()).map(row).collect()
+}
+
+/// The row of one process.
+pub fn row(p: &ProcessSample) -> ProcessRow {
+    let status = p.status.as_ref().ok();
+    let st = |k: &str| status.and_then(|s| s.get(k));
+    let (source, pss, uss, rss, swap, why) = match &p.rollup {
+        Rollup::Read(r) if !r.is_empty() => {
+            (RowSource::SmapsRollup, r.pss(), r.uss(), r.rss(), r.swap(), None)
+        }
+        other => {
+            let why = match other {
+                Rollup::OverBudget => "time budget spent".to_string(),
+                Rollup::OverSizeCap => "larger than the size cap".to_string(),
+                Rollup::NotRequested => "not read (status only)".to_string(),
+                Rollup::Failed(e) => crate::hints::unavailable_reason(e),
+                Rollup::Read(_) | Rollup::NoAddressSpace => "no address space".to_string(),
+            };
+            (RowSource::Status, None, None, st("VmRSS"), st("VmSwap"), Some(why))
+        }
+    };
+    ProcessRow {
+        pid: p.pid,
+        comm: p.comm(),
+        uid: status.and_then(|s| s.uid()),
+        pss_bytes: pss,
+        uss_bytes: uss,
+        rss_bytes: rss,
+        swap_bytes: swap,
+        rss_anon_bytes: st("RssAnon"),
+        rss_file_bytes: st("RssFile"),
+        rss_shmem_bytes: st("RssShmem"),
+        source,
+        pss_unavailable: why,
+    }
+}
+
+/// Sort by PSS (RSS for status rows), largest first, then by pid.
+pub fn sort_by_pss(rows: &mut [ProcessRow]) {
+    rows.sort_by(|a, b| b.rank_bytes().cmp(&a.rank_bytes()).then(a.pid.cmp(&b.pid)));
+}
+
+/// Totals over all processes, and what the scan left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProcessTotals {
+    /// Processes with an address space.
+    pub processes: usize,
+    /// Of which with PSS (smaps_rollup read).
+    pub with_pss: usize,
+    /// Sum of PSS over those.
+    pub pss_bytes: u64,
+    /// Sum of USS over those.
+    pub uss_bytes: u64,
+    /// Sum of RSS over all processes (overcounts shared pages).
+    pub rss_bytes: u64,
+    /// RSS of the processes whose PSS is known: how much the PSS covers.
+    pub rss_covered_by_pss_bytes: u64,
+    /// Sum of swap.
+    pub swap_bytes: u64,
+    /// `AnonPages + Mapped` from meminfo: what the PSS total should approach.
+    pub anon_plus_mapped_bytes: Option<u64>,
+    /// Processes that exited during the scan.
+    pub skipped_gone: usize,
+    /// Processes whose smaps_rollup was not readable (permission).
+    pub skipped_permission: usize,
+    /// Processes left on status figures by the time budget.
+    pub skipped_budget: usize,
+    /// Processes left on status figures by the size cap.
+    pub skipped_size: usize,
+    /// Processes whose smaps_rollup failed otherwise.
+    pub skipped_failed: usize,
+    /// Kernel threads and zombies.
+    pub no_address_space: usize,
+}
+
+/// Totals of `rows` (all processes of `snap`).
+pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
+    let mut t = ProcessTotals { processes: rows.len(), ..ProcessTotals::default() };
+    for r in rows {
+        t.rss_bytes += r.rss_bytes.unwrap_or(0);
+        t.swap_bytes += r.swap_bytes.unwrap_or(0);
+        if let Some(p) = r.pss_bytes {
+            t.with_pss += 1;
+            t.pss_bytes += p;
+            t.uss_bytes += r.uss_bytes.unwrap_or(0);
+            t.rss_covered_by_pss_bytes += r.rss_bytes.unwrap_or(0);
+        }
+    }
+    if let Ok(m) = &snap.meminfo
+        && let (Some(a), Some(mapped)) = (m.get("AnonPages"), m.get("Mapped"))
+    {
+        t.anon_plus_mapped_bytes = Some(a + mapped);
+    }
+    let s = &snap.scan;
+    t.skipped_gone = s.gone;
+    t.skipped_permission = s.rollup_denied;
+    t.skipped_budget = s.rollup_over_budget;
+    t.skipped_size = s.rollup_over_size;
+    t.skipped_failed = s.rollup_failed;
+    t.no_address_space = s.no_address_space;
+    t
+}

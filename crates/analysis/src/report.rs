@@ -1,0 +1,186 @@
+//! `memscope report`: the ledger, the top processes, and what they say.
+
+use memscope_model::Snapshot;
+use serde::Serialize;
+
+use crate::ledger::{self, InstalledSource, Ledger, LedgerError, LedgerOptions};
+use crate::processes::{self, ProcessRow, ProcessTotals};
+use crate::units::{fmt_bytes, fmt_pct};
+
+/// What the report shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    /// Top processes by PSS.
+    pub top_processes: usize,
+    /// Ledger detail.
+    pub ledger: LedgerOptions,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions { top_processes: 10, ledger: LedgerOptions::default() }
+    }
+}
+
+/// The report: ledger, processes, notes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Kernel release, when known.
+    pub kernel: Option<String>,
+    /// When the snapshot was taken (ms since the Unix epoch).
+    pub taken_at_unix_ms: u64,
+    /// The ledger.
+    pub ledger: Ledger,
+    /// The top processes by PSS (RSS where PSS is unavailable).
+    pub processes: Vec<ProcessRow>,
+    /// Totals over all processes.
+    pub totals: ProcessTotals,
+    /// What the numbers say, in sentences. Ledger notes first.
+    pub notes: Vec<String>,
+}
+
+/// Build the report.
+pub fn build(snap: &Snapshot, opts: &ReportOptions) -> Result<Report, LedgerError> {
+    let ledger = ledger::build(snap, &opts.ledger)?;
+    let mut rows = processes::rows(snap);
+    let totals = processes::totals(snap, &rows);
+    processes::sort_by_pss(&mut rows);
+    rows.truncate(opts.top_processes);
+    let mut notes = ledger.notes.clone();
+    notes.extend(story(snap, &ledger, &totals));
+    Ok(Report {
+        kernel: snap.kernel.as_ref().ok().cloned(),
+        taken_at_unix_ms: snap.taken_at_unix_ms,
+        ledger,
+        processes: rows,
+        totals,
+        notes,
+    })
+}
+
+/// The sentences a careful engineer would say looking at these numbers.
+fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
+    let mut out = Vec::new();
+    let installed = l.installed_bytes as i64;
+    let u = l.unaccounted_bytes;
+    if u >= 0 {
+        out.push(format!(
+            "unaccounted is {} ({} of RAM): kernel memory outside every counter, such as pipe buffers, \
+             network page fragments or a driver's own page allocations. If it grows over time, suspect a \
+             kernel leak (`memscope leaks`).",
+            fmt_bytes(u),
+            fmt_pct(u, installed)
+        ));
+    } else {
+        out.push(format!(
+            "unaccounted is {}: the counters add up to more than MemTotal, so some of them overlap by at \
+             least that much (see the notes on the lines).",
+            fmt_bytes(u)
+        ));
+    }
+    if let Ok(m) = &snap.meminfo
+        && let (Some(total), Some(avail)) = (m.get("MemTotal"), m.get("MemAvailable"))
+    {
+        let used = total as i64 - avail as i64;
+        let reserved = l.bytes("reserved");
+        out.push(format!(
+            "`free` would show used = {} (MemTotal − MemAvailable): it counts page cache and reclaimable \
+                 slab as available{}.",
+            fmt_bytes(used),
+            match (reserved, l.installed_source) {
+                (Some(r), s) if s != InstalledSource::MemTotal =>
+                    format!(", and its total leaves out the {} reserved before boot", fmt_bytes(r)),
+                _ => String::new(),
+            }
+        ));
+    }
+    if t.with_pss > 0
+        && let Some(k) = t.anon_plus_mapped_bytes
+    {
+        let diff = t.pss_bytes as i64 - k as i64;
+        out.push(format!(
+            "Processes' PSS adds up to {}, the kernel's mapped memory (AnonPages + Mapped) is {}: {}.",
+            fmt_bytes(t.pss_bytes as i64),
+            fmt_bytes(k as i64),
+            if t.with_pss < t.processes {
+                format!(
+                    "PSS covers {} of {} processes ({} of their RSS), so the totals are not comparable",
+                    t.with_pss,
+                    t.processes,
+                    fmt_pct(t.rss_covered_by_pss_bytes as i64, t.rss_bytes as i64)
+                )
+            } else {
+                format!("they differ by {} ({})", fmt_bytes(diff), fmt_pct(diff, k as i64))
+            }
+        ));
+    }
+    let mut skipped = Vec::new();
+    if t.skipped_gone > 0 {
+        skipped.push(format!("{} exited during the scan", t.skipped_gone));
+    }
+    if t.skipped_permission > 0 {
+        skipped.push(format!(
+            "{} could not be read (other users' smaps_rollup needs root or CAP_SYS_PTRACE)",
+            t.skipped_permission
+        ));
+    }
+    if t.skipped_budget > 0 {
+        skipped.push(format!("{} were left on status figures by the time budget", t.skipped_budget));
+    }
+    if t.skipped_size > 0 {
+        skipped.push(format!("{} were left on status figures by the size cap", t.skipped_size));
+    }
+    if t.skipped_failed > 0 {
+        skipped.push(format!("{} failed to read", t.skipped_failed));
+    }
+    if !skipped.is_empty() {
+        out.push(format!("Processes: {}.", skipped.join("; ")));
+    }
+    if let Some(arc) = l.lines.iter().find(|x| x.category == "zfs_arc").and_then(|x| x.bytes) {
+        out.push(format!(
+            "The ZFS ARC holds {}: meminfo counts it as used and most of it lands in `unaccounted`, yet the \
+             ARC shrinks under memory pressure.",
+            fmt_bytes(arc)
+        ));
+    }
+    out.extend(malformed_notes(snap));
+    out
+}
+
+fn malformed_notes(snap: &Snapshot) -> Vec<String> {
+    use memscope_kernel::paths;
+    let mut out = Vec::new();
+    let mut note = |path: &str, lines: Vec<usize>| {
+        if !lines.is_empty() {
+            let shown: Vec<String> = lines.iter().take(5).map(|l| l.to_string()).collect();
+            out.push(format!(
+                "{path}: {} malformed line(s) skipped (line {}).",
+                lines.len(),
+                shown.join(", ")
+            ));
+        }
+    };
+    let lines = |m: &[memscope_kernel::parse::Malformed]| m.iter().map(|x| x.line).collect::<Vec<_>>();
+    if let Ok(m) = &snap.meminfo {
+        note(paths::MEMINFO, lines(&m.malformed));
+    }
+    if let Ok(v) = &snap.vmstat {
+        note(paths::VMSTAT, lines(&v.malformed));
+    }
+    if let Ok(z) = &snap.zoneinfo {
+        note(paths::ZONEINFO, lines(&z.malformed));
+    }
+    if let Ok(s) = &snap.slabinfo {
+        note(paths::SLABINFO, lines(&s.malformed));
+    }
+    if let Ok(v) = &snap.vmallocinfo {
+        note(paths::VMALLOCINFO, lines(&v.malformed));
+    }
+    if let Ok(i) = &snap.iomem {
+        note(paths::IOMEM, lines(&i.malformed));
+    }
+    if let Ok(s) = &snap.sockstat {
+        note(paths::SOCKSTAT, lines(&s.malformed));
+    }
+    out
+}

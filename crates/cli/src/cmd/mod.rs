@@ -1,0 +1,20 @@
+//! One module per command; [`run`] dispatches.
+
+mod capture;
+mod report;
+
+use std::process::ExitCode;
+
+use memscope_kernel::KernelRoot;
+
+use crate::cli::{Args, Command, ReportArgs};
+
+/// Run the command the arguments name (`report` when none).
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let root = KernelRoot::from_option(args.global.root.as_deref());
+    match args.command {
+        None => report::run(&root, &args.global, &ReportArgs { top: 10, detail: 5, ..Default::default() }),
+        Some(Command::Report(a)) => report::run(&root, &args.global, &a),
+        Some(Command::Capture(a)) => capture::run(&root, &a),
+    }
+}

@@ -1,0 +1,58 @@
+//! `memscope report`: the memory ledger.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use memscope_analysis::ledger::{CATEGORIES, LedgerOptions};
+use memscope_analysis::report::{self, ReportOptions};
+use memscope_export::report as out;
+use memscope_kernel::KernelRoot;
+use memscope_model::{CollectOptions, ProcessMode, collect};
+
+use crate::cli::{Global, ReportArgs};
+use crate::output::{self, Format};
+
+pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
+    let (format, mut style) = output::choose(g);
+    style.all = a.all;
+    let mut w = output::stdout();
+    if a.explain {
+        for c in CATEGORIES {
+            let key = match c.parent {
+                Some(p) => format!("  {} (in {p})", c.key),
+                None => c.key.to_string(),
+            };
+            writeln_help(&mut w, &key, c.help, style.width)?;
+        }
+        output::finish(w)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opts = CollectOptions {
+        processes: ProcessMode::Full,
+        rollup_budget: a.budget_ms.map(Duration::from_millis),
+        rollup_max_rss_bytes: a.max_rss,
+        ..CollectOptions::default()
+    };
+    let snap = collect(root, &opts);
+    let rep = report::build(
+        &snap,
+        &ReportOptions {
+            top_processes: a.top,
+            ledger: LedgerOptions { top_caches: a.detail, top_callers: a.detail },
+        },
+    )
+    .context("cannot build the memory ledger")?;
+    match format {
+        Format::Json => out::write_json(&mut w, &rep)?,
+        Format::Csv => out::write_csv(&mut w, &rep)?,
+        Format::Table => out::write_table(&mut w, &rep, &style)?,
+    }
+    output::finish(w)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn writeln_help(w: &mut dyn std::io::Write, key: &str, help: &str, width: usize) -> std::io::Result<()> {
+    writeln!(w, "{key}")?;
+    writeln!(w, "{}", memscope_export::style::wrap(help, width, "      ", "      "))
+}

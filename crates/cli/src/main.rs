@@ -1,0 +1,36 @@
+//! `memscope`: where did my memory, and my other kernel resources, go?
+//!
+//! This binary only parses arguments, wires the crates together and turns
+//! results into exit codes:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success (figures that were unavailable are said so in the output) |
+//! | 1 | memscope could not do what was asked (the error is printed) |
+//! | 2 | the command line was wrong |
+
+mod cli;
+mod cmd;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    match cmd::run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            // A closed pipe (`memscope report | head`) is not an error.
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("memscope: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

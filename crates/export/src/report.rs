@@ -1,0 +1,225 @@
+//! `memscope report` output: table, JSON, CSV.
+//!
+//! JSON (`"schema": "memscope.report/1"`), documented in docs/json.md:
+//! ```text
+//! { schema, kernel, taken_at, installed_bytes, installed_source, mem_total_bytes,
+//!   unaccounted_bytes, ledger: [{category, name?, parent?, bytes, source, counter?, reason?, note?}],
+//!   processes: [{pid, comm, uid, pss_bytes, uss_bytes, rss_bytes, swap_bytes, …, source}],
+//!   process_totals: {…}, notes: [..] }
+//! ```
+
+use std::io::{self, Write};
+
+use comfy_table::Color;
+use memscope_analysis::ledger::{InstalledSource, Line, Source};
+use memscope_analysis::processes::{ProcessRow, ProcessTotals, RowSource};
+use memscope_analysis::report::Report;
+use memscope_analysis::{fmt_bytes, fmt_pct};
+use serde::Serialize;
+
+use crate::style::{self, Style, timestamp, wrap};
+
+/// The JSON schema name of `memscope report`.
+pub const REPORT_SCHEMA: &str = "memscope.report/1";
+
+#[derive(Serialize)]
+struct ReportJson<'a> {
+    schema: &'static str,
+    kernel: Option<&'a str>,
+    taken_at: String,
+    taken_at_unix_ms: u64,
+    installed_bytes: u64,
+    installed_source: InstalledSource,
+    mem_total_bytes: u64,
+    unaccounted_bytes: i64,
+    ledger: &'a [Line],
+    processes: &'a [ProcessRow],
+    process_totals: &'a ProcessTotals,
+    notes: &'a [String],
+}
+
+/// Write the report as one JSON document.
+pub fn write_json(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let doc = ReportJson {
+        schema: REPORT_SCHEMA,
+        kernel: r.kernel.as_deref(),
+        taken_at: timestamp(r.taken_at_unix_ms),
+        taken_at_unix_ms: r.taken_at_unix_ms,
+        installed_bytes: r.ledger.installed_bytes,
+        installed_source: r.ledger.installed_source,
+        mem_total_bytes: r.ledger.mem_total_bytes,
+        unaccounted_bytes: r.ledger.unaccounted_bytes,
+        ledger: &r.ledger.lines,
+        processes: &r.processes,
+        process_totals: &r.totals,
+        notes: &r.notes,
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    writeln!(w)
+}
+
+/// Write the ledger lines as CSV (one row per line, details included).
+pub fn write_csv(w: &mut dyn Write, r: &Report) -> io::Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    c.write_record(["category", "name", "parent", "bytes", "source", "counter", "reason", "note"])?;
+    for l in &r.ledger.lines {
+        c.write_record([
+            l.category,
+            l.name.as_deref().unwrap_or(""),
+            l.parent.unwrap_or(""),
+            &l.bytes.map(|b| b.to_string()).unwrap_or_default(),
+            l.source.name(),
+            l.counter.as_deref().unwrap_or(""),
+            l.reason.as_deref().unwrap_or(""),
+            l.note.as_deref().unwrap_or(""),
+        ])?;
+    }
+    c.flush()?;
+    Ok(())
+}
+
+fn opt_bytes(v: Option<u64>) -> String {
+    v.map(|b| fmt_bytes(b as i64)).unwrap_or_else(|| "-".into())
+}
+
+/// Write the report as readable tables.
+pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
+    let l = &r.ledger;
+    let installed = l.installed_bytes as i64;
+    writeln!(
+        w,
+        "{}",
+        s.heading(&format!(
+            "Memory ledger{} at {}",
+            r.kernel.as_deref().map(|k| format!(" of kernel {k}")).unwrap_or_default(),
+            timestamp(r.taken_at_unix_ms)
+        ))
+    )?;
+    let source = match l.installed_source {
+        InstalledSource::Iomem => "System RAM in /proc/iomem",
+        InstalledSource::FirmwareMemmap => "System RAM in /sys/firmware/memmap",
+        InstalledSource::MemTotal => "unknown; MemTotal shown",
+    };
+    writeln!(
+        w,
+        "Installed RAM {} ({source}); MemTotal {}.\n",
+        fmt_bytes(installed),
+        fmt_bytes(l.mem_total_bytes as i64)
+    )?;
+
+    let mut t = s.table(&["category", "bytes", "% RAM", "source", "from"]);
+    let mut hidden = 0usize;
+    for line in &l.lines {
+        let zero = line.bytes == Some(0);
+        if zero && !s.all && line.category != "unaccounted" {
+            hidden += 1;
+            continue;
+        }
+        let label = match (&line.name, line.parent) {
+            (Some(n), Some(_)) => format!("  {n}"),
+            (None, Some(_)) => format!("  {}", line.def().label),
+            (Some(n), None) => format!("{} {n}", line.def().label),
+            (None, None) => line.def().label.to_string(),
+        };
+        let bytes = line.bytes.map(fmt_bytes).unwrap_or_else(|| "unavailable".into());
+        let pct = match (line.bytes, line.parent) {
+            (Some(b), None) => fmt_pct(b, installed),
+            _ => String::new(),
+        };
+        let from = match line.source {
+            Source::Unavailable => line.reason.clone().unwrap_or_default(),
+            _ => line.counter.clone().unwrap_or_default(),
+        };
+        let label_cell = if line.category == "unaccounted" {
+            s.colored(
+                &label,
+                if line.bytes.unwrap_or(0).abs() * 100 >= installed { Color::Red } else { Color::Yellow },
+            )
+        } else if line.parent.is_some() {
+            s.dim(&label)
+        } else {
+            comfy_table::Cell::new(&label)
+        };
+        let src_cell = match line.source {
+            Source::Unavailable => s.colored(line.source.name(), Color::Magenta),
+            _ => s.dim(line.source.name()),
+        };
+        t.add_row(vec![label_cell, s.num(bytes), s.num(pct), src_cell, s.dim(from)]);
+    }
+    t.add_row(vec![
+        comfy_table::Cell::new("total"),
+        s.num(fmt_bytes(l.top_sum())),
+        s.num(fmt_pct(l.top_sum(), installed)),
+        s.dim(""),
+        s.dim("= installed RAM"),
+    ]);
+    style::write_table(w, &t)?;
+    if hidden > 0 {
+        writeln!(w, "({hidden} lines are 0 B; --all shows them.)")?;
+    }
+
+    let line_notes: Vec<String> = l
+        .lines
+        .iter()
+        .filter_map(|x| {
+            x.note.as_ref().map(|n| {
+                let who = x.name.clone().unwrap_or_else(|| x.def().label.to_string());
+                format!("{who}: {n}")
+            })
+        })
+        .collect();
+
+    writeln!(w)?;
+    write_processes(w, r, s)?;
+
+    writeln!(w, "\n{}", s.heading("Notes"))?;
+    for n in r.notes.iter().chain(line_notes.iter()) {
+        writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;
+    }
+    Ok(())
+}
+
+fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
+    let t = &r.totals;
+    writeln!(w, "{}", s.heading(&format!("Top {} processes by PSS", r.processes.len())))?;
+    let mut tab = s.table(&["pid", "command", "PSS", "USS", "RSS", "swap"]);
+    let mut why: Vec<String> = Vec::new();
+    for p in &r.processes {
+        let pid = match p.source {
+            RowSource::SmapsRollup => s.num(p.pid),
+            RowSource::Status => {
+                let reason = p.pss_unavailable.clone().unwrap_or_default();
+                if !why.contains(&reason) {
+                    why.push(reason);
+                }
+                s.num(format!("*{}", p.pid))
+            }
+        };
+        tab.add_row(vec![
+            pid,
+            comfy_table::Cell::new(&p.comm),
+            s.num(opt_bytes(p.pss_bytes)),
+            s.num(opt_bytes(p.uss_bytes)),
+            s.num(opt_bytes(p.rss_bytes)),
+            s.num(opt_bytes(p.swap_bytes)),
+        ]);
+    }
+    style::write_table(w, &tab)?;
+    for reason in why {
+        writeln!(w, "{}", wrap(&format!("PSS/USS unavailable: {reason}"), s.width, "* ", "  "))?;
+    }
+    writeln!(
+        w,
+        "All {} processes: PSS {} (of {} with PSS) · USS {} · RSS {} · swap {}{}",
+        t.processes,
+        fmt_bytes(t.pss_bytes as i64),
+        t.with_pss,
+        fmt_bytes(t.uss_bytes as i64),
+        fmt_bytes(t.rss_bytes as i64),
+        fmt_bytes(t.swap_bytes as i64),
+        t.anon_plus_mapped_bytes
+            .map(|k| format!(" · kernel AnonPages + Mapped {}", fmt_bytes(k as i64)))
+            .unwrap_or_default()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,24 @@
+//! The kernel side of memscope: one reader and pure parsers.
+//!
+//! ```text
+//!  /proc, /sys, /dev/kmsg  ──or──  a captured tree (--root DIR)
+//!            │
+//!      KernelRoot  ── the only code that opens kernel files; errors are
+//!            │        ReadError values (Gone, PermissionDenied, NotReported,
+//!            │        Parse, Io), classified in one function
+//!            ▼
+//!      parse::*    ── pure functions of text: units to bytes, kernel names
+//!                     kept, unknown fields kept, missing fields None
+//! ```
+//!
+//! The main types are [`KernelRoot`] and [`ReadError`]; each parser lives in
+//! a module of [`parse`] named after its file, and [`read`] names the kernel
+//! path of each file once.
+
+pub mod parse;
+pub mod read;
+pub mod root;
+
+pub use parse::ParseError;
+pub use read::paths;
+pub use root::{KernelFile, KernelRoot, MANIFEST, ReadError, Recorder, UNREADABLE};

@@ -1,0 +1,117 @@
+//! Pure parsers: text (or bytes) in, typed values out.
+//!
+//! Conventions shared by every parser here:
+//! - Quantities the kernel prints in kB (KiB) become bytes at this boundary;
+//!   counts of pages stay counts of pages (`*_pages` or documented per field).
+//! - Keys keep the kernel's spelling (`MemFree`, `nr_free_pages`).
+//! - Unknown fields are kept; a field the file does not contain is `None`.
+//! - A malformed line never yields a number: it is skipped and listed in
+//!   [`Malformed`] so that the caller can say so.
+//! - No parser panics on any input (property-tested in each module).
+
+pub mod arcstats;
+pub mod buddyinfo;
+pub mod iomem;
+pub mod kmsg;
+pub mod meminfo;
+pub mod pid;
+pub mod slabinfo;
+pub mod sockstat;
+pub mod sysfs;
+pub mod vmallocinfo;
+pub mod vmstat;
+pub mod zoneinfo;
+
+use serde::{Deserialize, Serialize};
+
+/// A parser's complaint: which line and what item. [`crate::KernelRoot`]
+/// adds the path to make a [`crate::ReadError::Parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number; 0 for the file as a whole.
+    pub line: usize,
+    /// What could not be parsed.
+    pub item: String,
+}
+
+impl ParseError {
+    /// A complaint about `item` on 1-based `line`.
+    pub fn new(line: usize, item: impl Into<String>) -> ParseError {
+        ParseError { line, item: item.into() }
+    }
+}
+
+/// A line a parser skipped because it did not have the expected form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Malformed {
+    /// 1-based line number.
+    pub line: usize,
+    /// The line as read (truncated to 120 characters).
+    pub text: String,
+}
+
+impl Malformed {
+    pub(crate) fn new(line_index: usize, text: &str) -> Malformed {
+        Malformed { line: line_index + 1, text: text.chars().take(120).collect() }
+    }
+}
+
+/// Parse a file holding one unsigned decimal number (sysfs style).
+pub fn single_u64(text: &str) -> Result<u64, ParseError> {
+    text.trim().parse::<u64>().map_err(|_| ParseError::new(1, "a single unsigned number"))
+}
+
+/// Parse a hexadecimal number with or without `0x`.
+pub fn hex_u64(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).unwrap_or(t);
+    if t.is_empty() {
+        return None;
+    }
+    u64::from_str_radix(t, 16).ok()
+}
+
+/// The value part of a `Key:   1234 kB` line: bytes when the unit is `kB`,
+/// the plain number when there is no unit. `None` for anything else
+/// (another unit, a number that does not fit, trailing garbage).
+pub(crate) fn kb_value(value: &str) -> Option<KbValue> {
+    let mut it = value.split_ascii_whitespace();
+    let num: u64 = it.next()?.parse().ok()?;
+    match (it.next(), it.next()) {
+        (None, _) => Some(KbValue::Plain(num)),
+        (Some("kB"), None) => num.checked_mul(1024).map(KbValue::Bytes),
+        _ => None,
+    }
+}
+
+/// What [`kb_value`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KbValue {
+    /// A quantity printed in kB, converted to bytes.
+    Bytes(u64),
+    /// A number without a unit.
+    Plain(u64),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kb_values() {
+        assert_eq!(kb_value("   12 kB"), Some(KbValue::Bytes(12 * 1024)));
+        assert_eq!(kb_value("7"), Some(KbValue::Plain(7)));
+        assert_eq!(kb_value("7 MB"), None);
+        assert_eq!(kb_value("x kB"), None);
+        assert_eq!(kb_value("18446744073709551615 kB"), None);
+        assert_eq!(kb_value(""), None);
+    }
+
+    #[test]
+    fn hex() {
+        assert_eq!(hex_u64("0x1000"), Some(4096));
+        assert_eq!(hex_u64("ff"), Some(255));
+        assert_eq!(hex_u64("0x"), None);
+        assert_eq!(hex_u64("zz"), None);
+    }
+}

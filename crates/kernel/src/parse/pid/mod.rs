@@ -1,0 +1,6 @@
+//! Per-process files under `/proc/PID`.
+
+pub mod cgroup;
+pub mod smaps_rollup;
+pub mod stat;
+pub mod status;

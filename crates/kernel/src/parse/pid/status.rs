@@ -1,0 +1,119 @@
+//! `/proc/PID/status` (fs/proc/array.c): `Key:\tvalue` lines.
+//!
+//! The cheap per-process memory figures (`VmRSS`, `RssAnon`, `RssFile`,
+//! `RssShmem`, `VmSwap`, `VmLck`) come from counters the kernel keeps, with
+//! no page-table walk. `Name` is escaped (a tab prints as `\t`); prefer the
+//! name in `stat` for display.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::parse::{KbValue, Malformed, kb_value};
+
+/// Every field of one status file, kernel names kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    /// Fields printed in kB, converted to bytes (`VmRSS`, `VmSwap`, …).
+    pub bytes: BTreeMap<String, u64>,
+    /// Every other field as text (`Name`, `State`, `Uid`, `Cpus_allowed_list`, …).
+    pub text: BTreeMap<String, String>,
+    /// Lines that were skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub malformed: Vec<Malformed>,
+}
+
+impl Status {
+    /// Parse a status file. Never fails; malformed lines are listed.
+    pub fn parse(text: &str) -> Status {
+        let mut s = Status::default();
+        for (i, line) in text.lines().enumerate() {
+            if line.is_empty() {
+                continue;
+            }
+            let Some((key, value)) = line.split_once(':') else {
+                s.malformed.push(Malformed::new(i, line));
+                continue;
+            };
+            let value = value.trim();
+            if value.ends_with(" kB") {
+                match kb_value(value) {
+                    Some(KbValue::Bytes(b)) => {
+                        s.bytes.insert(key.to_string(), b);
+                    }
+                    _ => s.malformed.push(Malformed::new(i, line)),
+                }
+            } else {
+                s.text.insert(key.to_string(), value.to_string());
+            }
+        }
+        s
+    }
+
+    /// A field printed in kB, in bytes.
+    pub fn get(&self, key: &str) -> Option<u64> {
+        self.bytes.get(key).copied()
+    }
+
+    /// A numeric text field (`Threads`, `Tgid`, `voluntary_ctxt_switches`).
+    pub fn number(&self, key: &str) -> Option<u64> {
+        self.text.get(key)?.trim().parse().ok()
+    }
+
+    /// The `Uid` line: real, effective, saved, file-system.
+    pub fn uids(&self) -> Option<[u32; 4]> {
+        let v: Vec<u32> =
+            self.text.get("Uid")?.split_ascii_whitespace().filter_map(|t| t.parse().ok()).collect();
+        (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+    }
+
+    /// The real user id.
+    pub fn uid(&self) -> Option<u32> {
+        self.uids().map(|u| u[0])
+    }
+
+    /// False for kernel threads and zombies: they have no address space,
+    /// and no `VmRSS` line.
+    pub fn has_address_space(&self) -> bool {
+        self.bytes.contains_key("VmRSS")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = "Name:\tbash\nUmask:\t0022\nState:\tS (sleeping)\nTgid:\t1234\n\
+Uid:\t1000\t1000\t1000\t1000\nVmRSS:\t    5120 kB\nRssAnon:\t    1024 kB\nVmSwap:\t       0 kB\n\
+Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
+
+    #[test]
+    fn fields() {
+        let s = Status::parse(SAMPLE);
+        assert_eq!(s.get("VmRSS"), Some(5 << 20));
+        assert_eq!(s.get("RssAnon"), Some(1 << 20));
+        assert_eq!(s.get("VmSwap"), Some(0));
+        assert_eq!(s.get("RssShmem"), None);
+        assert_eq!(s.uid(), Some(1000));
+        assert_eq!(s.number("Threads"), Some(1));
+        assert_eq!(s.text.get("Cpus_allowed_list").map(String::as_str), Some("0-1"));
+        assert!(s.has_address_space());
+        // "12 MB" has no kB unit: kept as text, never as a number of bytes.
+        assert_eq!(s.get("VmBroken"), None);
+    }
+
+    #[test]
+    fn kernel_thread() {
+        let s = Status::parse("Name:\tkthreadd\nState:\tS (sleeping)\nThreads:\t1\n");
+        assert!(!s.has_address_space());
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") {
+            let st = Status::parse(&s);
+            let _ = (st.uid(), st.has_address_space(), st.number("Threads"));
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Small sysfs formats: hugepage size directories and firmware memory map
+//! entries.
+
+/// `hugepages-2048kB` → 2 MiB in bytes (the directory names under
+/// `/sys/kernel/mm/hugepages` and `…/nodeN/hugepages`).
+pub fn hugepage_dir_size(name: &str) -> Option<u64> {
+    let kb: u64 = name.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
+/// Human name of a page size: `2MiB`, `1GiB`, `64KiB`.
+pub fn page_size_name(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
+        format!("{}GiB", bytes >> 30)
+    } else if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{}MiB", bytes >> 20)
+    } else {
+        format!("{}KiB", bytes >> 10)
+    }
+}
+
+/// A cpu or node list such as `0-3,8,10-11` → the numbers. `None` if malformed.
+pub fn parse_list(text: &str) -> Option<Vec<u32>> {
+    let mut out = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b): (u32, u32) = (a.parse().ok()?, b.parse().ok()?);
+                if b < a || b - a > 1 << 16 {
+                    return None;
+                }
+                out.extend(a..=b);
+            }
+            None => out.push(part.parse().ok()?),
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(hugepage_dir_size("hugepages-2048kB"), Some(2 << 20));
+        assert_eq!(hugepage_dir_size("hugepages-1048576kB"), Some(1 << 30));
+        assert_eq!(hugepage_dir_size("hugepages-xkB"), None);
+        assert_eq!(page_size_name(2 << 20), "2MiB");
+        assert_eq!(page_size_name(1 << 30), "1GiB");
+        assert_eq!(page_size_name(64 << 10), "64KiB");
+    }
+
+    #[test]
+    fn lists() {
+        assert_eq!(parse_list("0-3,8\n"), Some(vec![0, 1, 2, 3, 8]));
+        assert_eq!(parse_list(""), Some(vec![]));
+        assert_eq!(parse_list("3-1"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(s in "\\PC*") { let _ = (hugepage_dir_size(&s), parse_list(&s)); }
+    }
+}

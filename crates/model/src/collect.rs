@@ -1,0 +1,256 @@
+//! The collection pass: system files on one thread, processes on a small
+//! pool of workers, `smaps_rollup` last and largest first, under a budget.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use memscope_kernel::parse::iomem::Iomem;
+use memscope_kernel::{KernelRoot, ReadError, paths};
+
+use crate::{ProcessSample, ProcessScan, Rollup, SNAPSHOT_VERSION, Snapshot, now_unix_ms};
+
+/// Which per-process files to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProcessMode {
+    /// No processes.
+    None,
+    /// `stat`, `status`, `cgroup`, `cmdline`: cheap counters only.
+    StatusOnly,
+    /// Also `smaps_rollup` (PSS, USS), within the budget.
+    #[default]
+    Full,
+}
+
+/// What to collect and how much it may cost.
+#[derive(Debug, Clone, Default)]
+pub struct CollectOptions {
+    /// Per-process reads.
+    pub processes: ProcessMode,
+    /// Stop reading `smaps_rollup` once this much time has passed since the
+    /// scan began; the remaining processes keep their `status` figures.
+    pub rollup_budget: Option<Duration>,
+    /// Do not read `smaps_rollup` of processes whose `VmRSS` exceeds this
+    /// many bytes (the walk would stall them).
+    pub rollup_max_rss_bytes: Option<u64>,
+    /// Only these processes (all when `None`).
+    pub pids: Option<Vec<u32>>,
+    /// Worker threads for the process scan (0: one per CPU, at most 4).
+    pub threads: usize,
+}
+
+/// Read one snapshot.
+pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
+    let started = Instant::now();
+    let taken_at_unix_ms = now_unix_ms();
+    let (system, (processes, mut scan)) = std::thread::scope(|s| {
+        let sys = s.spawn(|| collect_system_files(root));
+        let procs = collect_processes(root, opts, started);
+        (sys.join().expect("system collection thread panicked"), procs)
+    });
+    scan.elapsed_usec = started.elapsed().as_micros() as u64;
+    let mut snap = system;
+    snap.taken_at_unix_ms = taken_at_unix_ms;
+    snap.processes = processes;
+    snap.scan = scan;
+    snap
+}
+
+fn collect_system_files(root: &KernelRoot) -> Snapshot {
+    let meminfo = root.meminfo();
+    let slabinfo = root.slabinfo();
+    let slab_reclaimable = match &slabinfo {
+        Ok(s) => root.slab_reclaim_account(s.caches.iter().map(|c| c.name.as_str())),
+        Err(_) => Default::default(),
+    };
+    let iomem = root.iomem();
+    let ram_known = iomem.as_ref().ok().and_then(Iomem::system_ram_bytes).is_some();
+    let firmware_memmap = (!ram_known).then(|| root.firmware_memmap());
+    let has_percpu = meminfo.as_ref().map(|m| m.get("Percpu").is_some()).unwrap_or(false);
+    let percpu_first_chunk_pages = if has_percpu {
+        root.percpu_first_chunk_pages()
+    } else {
+        Err(ReadError::missing_field(paths::MEMINFO, "Percpu"))
+    };
+    Snapshot {
+        version: SNAPSHOT_VERSION,
+        taken_at_unix_ms: 0,
+        live: root.is_live(),
+        kernel: root.osrelease(),
+        page_size_bytes: root.page_size(),
+        meminfo,
+        vmstat: root.vmstat(),
+        zoneinfo: root.zoneinfo(),
+        buddyinfo: root.buddyinfo(),
+        slabinfo,
+        slab_reclaimable,
+        vmallocinfo: root.vmallocinfo(),
+        iomem,
+        firmware_memmap,
+        hugepages: root.hugepage_pools(paths::HUGEPAGES),
+        nodes: root.nodes(),
+        sockstat: root.sockstat(),
+        sockstat6: root.sockstat6(),
+        arcstats: root.arcstats(),
+        percpu_first_chunk_pages,
+        possible_cpus: root.possible_cpus(),
+        processes: Vec::new(),
+        scan: ProcessScan::default(),
+    }
+}
+
+fn worker_count(opts: &CollectOptions) -> usize {
+    if opts.threads > 0 {
+        return opts.threads;
+    }
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
+}
+
+/// Run `work` over `items` on `threads` workers; results in item order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1).min(items.len().max(1)) {
+            s.spawn(|| {
+                let mut local = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    local.push((i, work(item)));
+                }
+                results.lock().expect("results lock").extend(local);
+            });
+        }
+    });
+    let mut results = results.into_inner().expect("results lock");
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+fn collect_processes(
+    root: &KernelRoot,
+    opts: &CollectOptions,
+    started: Instant,
+) -> (Vec<ProcessSample>, ProcessScan) {
+    let mut scan = ProcessScan::default();
+    if opts.processes == ProcessMode::None {
+        return (Vec::new(), scan);
+    }
+    let pids = match &opts.pids {
+        Some(p) => p.clone(),
+        None => root.pids().unwrap_or_default(),
+    };
+    scan.listed = pids.len();
+    let threads = worker_count(opts);
+
+    // Phase 1: the cheap files. A process gone at any of them is dropped.
+    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid));
+    let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
+    for p in cheap {
+        match p {
+            Some(p) => procs.push(p),
+            None => scan.gone += 1,
+        }
+    }
+    if opts.processes == ProcessMode::StatusOnly {
+        for p in &mut procs {
+            if p.has_no_address_space() {
+                p.rollup = Rollup::NoAddressSpace;
+                scan.no_address_space += 1;
+            }
+        }
+        return (procs, scan);
+    }
+
+    // Phase 2: smaps_rollup, largest resident set first, so that a budget
+    // that runs out leaves the small processes on status figures.
+    let rss = |p: &ProcessSample| p.status.as_ref().ok().and_then(|s| s.get("VmRSS")).unwrap_or(0);
+    let mut order: Vec<usize> = (0..procs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(rss(&procs[i])));
+    let deadline = opts.rollup_budget.map(|b| started + b);
+    let outcomes = parallel_map(&order, threads, |&i| {
+        let p = &procs[i];
+        if p.has_no_address_space() {
+            return (i, Rollup::NoAddressSpace, 0);
+        }
+        if let Some(cap) = opts.rollup_max_rss_bytes
+            && rss(p) > cap
+        {
+            return (i, Rollup::OverSizeCap, 0);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return (i, Rollup::OverBudget, 0);
+        }
+        let t = Instant::now();
+        let r = root.pid_smaps_rollup(p.pid);
+        let usec = t.elapsed().as_micros() as u64;
+        match r {
+            Ok(r) if r.is_empty() => (i, Rollup::NoAddressSpace, usec),
+            Ok(r) => (i, Rollup::Read(r), usec),
+            Err(e) => (i, Rollup::Failed(e), usec),
+        }
+    });
+    let mut gone = vec![false; procs.len()];
+    for (i, outcome, usec) in outcomes {
+        if usec > scan.worst_rollup_usec {
+            scan.worst_rollup_usec = usec;
+            scan.worst_rollup_pid = Some(procs[i].pid);
+        }
+        match &outcome {
+            Rollup::Read(_) => scan.rollup_read += 1,
+            Rollup::NoAddressSpace => scan.no_address_space += 1,
+            Rollup::OverBudget => scan.rollup_over_budget += 1,
+            Rollup::OverSizeCap => scan.rollup_over_size += 1,
+            Rollup::Failed(ReadError::Gone { .. }) => gone[i] = true,
+            Rollup::Failed(ReadError::PermissionDenied { .. }) => scan.rollup_denied += 1,
+            Rollup::Failed(_) => scan.rollup_failed += 1,
+            Rollup::NotRequested => {}
+        }
+        procs[i].rollup = outcome;
+    }
+    let mut kept = Vec::with_capacity(procs.len());
+    for (p, g) in procs.into_iter().zip(gone) {
+        if g {
+            scan.gone += 1;
+        } else {
+            kept.push(p);
+        }
+    }
+    (kept, scan)
+}
+
+/// `stat`, `status`, `cgroup`, `cmdline` of one process; `None` if it exited.
+fn gone<T>(r: &Result<T, ReadError>) -> bool {
+    matches!(r, Err(ReadError::Gone { .. }))
+}
+
+fn read_cheap(root: &KernelRoot, pid: u32) -> Option<ProcessSample> {
+    let stat = root.pid_stat(pid);
+    if gone(&stat) {
+        return None;
+    }
+    let status = root.pid_status(pid);
+    if gone(&status) {
+        return None;
+    }
+    let cgroup = root.pid_cgroup(pid);
+    let cmdline = root.pid_cmdline(pid);
+    if gone(&cgroup) || gone(&cmdline) {
+        return None;
+    }
+    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let items: Vec<u32> = (0..1000).collect();
+        let out = parallel_map(&items, 3, |x| x * 2);
+        assert_eq!(out, items.iter().map(|x| x * 2).collect::<Vec<_>>());
+        assert!(parallel_map(&Vec::<u32>::new(), 2, |x| *x).is_empty());
+    }
+}

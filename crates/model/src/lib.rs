@@ -1,0 +1,199 @@
+//! One collection pass over a [`KernelRoot`]: the [`Snapshot`].
+//!
+//! A snapshot holds raw samples (parsed kernel files), never derived figures:
+//! the analysis recomputes everything from it, live or read back from a
+//! store. Each sample is a `Result`: the parsed file, or the [`ReadError`]
+//! saying why it is unavailable.
+//!
+//! ```text
+//!  KernelRoot ──collect(opts)──▶ Snapshot { system files…, processes[], scan }
+//! ```
+//!
+//! Per-process reads are budgeted ([`CollectOptions`]): `smaps_rollup` walks
+//! the target's page tables, so the largest processes (by the cheap `VmRSS`
+//! of `status`) are read first and the rest fall back to `status` figures
+//! once the time budget or the size cap is reached.
+
+mod collect;
+
+use memscope_kernel::parse::arcstats::Arcstats;
+use memscope_kernel::parse::buddyinfo::Buddyinfo;
+use memscope_kernel::parse::iomem::Iomem;
+use memscope_kernel::parse::meminfo::Meminfo;
+use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
+use memscope_kernel::parse::pid::stat::Stat;
+use memscope_kernel::parse::pid::status::Status;
+use memscope_kernel::parse::slabinfo::Slabinfo;
+use memscope_kernel::parse::sockstat::Sockstat;
+use memscope_kernel::parse::vmallocinfo::Vmallocinfo;
+use memscope_kernel::parse::vmstat::Vmstat;
+use memscope_kernel::parse::zoneinfo::Zoneinfo;
+use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
+use memscope_kernel::{KernelRoot, ReadError};
+use serde::{Deserialize, Serialize};
+
+pub use collect::{CollectOptions, ProcessMode, collect};
+
+/// A parsed kernel file, or why it could not be had.
+pub type Sample<T> = Result<T, ReadError>;
+
+/// Version of the [`Snapshot`] layout; bumped when a field changes meaning.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// Everything one collection pass read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// [`SNAPSHOT_VERSION`] at collection time.
+    pub version: u32,
+    /// Wall-clock time of the collection, milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// Read from the running system (false: from a captured tree).
+    pub live: bool,
+    /// Kernel release (`/proc/sys/kernel/osrelease`).
+    pub kernel: Sample<String>,
+    /// Base page size in bytes, when known.
+    pub page_size_bytes: Option<u64>,
+    /// `/proc/meminfo`.
+    pub meminfo: Sample<Meminfo>,
+    /// `/proc/vmstat`.
+    pub vmstat: Sample<Vmstat>,
+    /// `/proc/zoneinfo`.
+    pub zoneinfo: Sample<Zoneinfo>,
+    /// `/proc/buddyinfo`.
+    pub buddyinfo: Sample<Buddyinfo>,
+    /// `/proc/slabinfo`.
+    pub slabinfo: Sample<Slabinfo>,
+    /// Cache name → reclaimable (`/sys/kernel/slab/*/reclaim_account`), for
+    /// the caches of `slabinfo`.
+    pub slab_reclaimable: std::collections::BTreeMap<String, bool>,
+    /// `/proc/vmallocinfo`.
+    pub vmallocinfo: Sample<Vmallocinfo>,
+    /// `/proc/iomem`.
+    pub iomem: Sample<Iomem>,
+    /// `/sys/firmware/memmap`, read only when iomem cannot give installed RAM.
+    pub firmware_memmap: Option<Sample<Vec<FirmwareRange>>>,
+    /// `/sys/kernel/mm/hugepages`.
+    pub hugepages: Sample<Vec<HugepagePool>>,
+    /// `/sys/devices/system/node/node*`.
+    pub nodes: Sample<Vec<NodeMemory>>,
+    /// `/proc/net/sockstat`.
+    pub sockstat: Sample<Sockstat>,
+    /// `/proc/net/sockstat6`.
+    pub sockstat6: Sample<Sockstat>,
+    /// ZFS ARC counters (NotReported where ZFS is absent).
+    pub arcstats: Sample<Arcstats>,
+    /// Pages per CPU of the percpu first chunk (boot log).
+    pub percpu_first_chunk_pages: Sample<u64>,
+    /// Possible CPUs (percpu units).
+    pub possible_cpus: Sample<u64>,
+    /// Processes that were present for the whole scan.
+    pub processes: Vec<ProcessSample>,
+    /// How the process scan went.
+    pub scan: ProcessScan,
+}
+
+/// One process.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessSample {
+    /// Process id.
+    pub pid: u32,
+    /// `/proc/PID/stat`.
+    pub stat: Sample<Stat>,
+    /// `/proc/PID/status`.
+    pub status: Sample<Status>,
+    /// `/proc/PID/smaps_rollup`, or why it was not read.
+    pub rollup: Rollup,
+    /// `/proc/PID/cgroup`.
+    pub cgroup: Sample<ProcCgroup>,
+    /// `/proc/PID/cmdline`.
+    pub cmdline: Sample<Vec<String>>,
+}
+
+/// The outcome of reading one process's `smaps_rollup`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollup {
+    /// Read and parsed.
+    Read(SmapsRollup),
+    /// No address space (a kernel thread or a zombie): nothing to read.
+    NoAddressSpace,
+    /// Not read: the scan's time budget was spent.
+    OverBudget,
+    /// Not read: the process is larger than the size cap (`VmRSS` bytes).
+    OverSizeCap,
+    /// Not read: not asked for (status-only mode).
+    NotRequested,
+    /// The read failed (permission denied, …).
+    Failed(ReadError),
+}
+
+impl ProcessSample {
+    /// The command name from `stat` (raw), else `status` `Name`.
+    pub fn comm(&self) -> String {
+        if let Ok(s) = &self.stat {
+            return s.comm.clone();
+        }
+        if let Ok(s) = &self.status
+            && let Some(n) = s.text.get("Name")
+        {
+            return n.clone();
+        }
+        String::from("?")
+    }
+
+    /// The parsed rollup, if it was read.
+    pub fn rollup(&self) -> Option<&SmapsRollup> {
+        match &self.rollup {
+            Rollup::Read(r) if !r.is_empty() => Some(r),
+            _ => None,
+        }
+    }
+
+    /// True for kernel threads and zombies: no address space, no user memory.
+    pub fn has_no_address_space(&self) -> bool {
+        matches!(self.rollup, Rollup::NoAddressSpace)
+            || self.status.as_ref().map(|s| !s.has_address_space()).unwrap_or(false)
+    }
+}
+
+/// Counts of the process scan, so a report can say what it left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessScan {
+    /// Process directories listed in `/proc`.
+    pub listed: usize,
+    /// Processes that exited during the scan (skipped).
+    pub gone: usize,
+    /// Kernel threads and zombies (no address space, no user memory).
+    pub no_address_space: usize,
+    /// `smaps_rollup` read.
+    pub rollup_read: usize,
+    /// `smaps_rollup` not readable: permission denied.
+    pub rollup_denied: usize,
+    /// `smaps_rollup` failed for another reason.
+    pub rollup_failed: usize,
+    /// `smaps_rollup` skipped: time budget spent.
+    pub rollup_over_budget: usize,
+    /// `smaps_rollup` skipped: larger than the size cap.
+    pub rollup_over_size: usize,
+    /// Whole scan, microseconds.
+    pub elapsed_usec: u64,
+    /// Slowest single `smaps_rollup` read, microseconds.
+    pub worst_rollup_usec: u64,
+    /// Pid of that slowest read.
+    pub worst_rollup_pid: Option<u32>,
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Read only the system-wide files (no processes): for callers that need
+/// the counters quickly.
+pub fn collect_system(root: &KernelRoot) -> Snapshot {
+    collect(root, &CollectOptions { processes: ProcessMode::None, ..CollectOptions::default() })
+}

@@ -1,0 +1,161 @@
+//! Known-answer workloads for memscope's live tests. Each mode sets up its
+//! memory or resources, prints `ready <pid> [<pid>…] [info…]` on stdout, and
+//! holds everything until stdin closes or it is killed.
+//!
+//! ```text
+//! memscope-workload touch  --private MIB [--shared MIB --sharers K] [--mlock] [--thp]
+//! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
+//! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
+//! memscope-workload idle
+//! ```
+
+use std::io::Read;
+
+const MIB: usize = 1 << 20;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn num(args: &[String], name: &str, default: usize) -> usize {
+    arg(args, name).map(|v| v.parse().expect("a number")).unwrap_or(default)
+}
+
+fn flag(args: &[String], name: &str) -> bool {
+    args.iter().any(|a| a == name)
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("memscope-workload: {msg}");
+    std::process::exit(2)
+}
+
+/// Map `bytes` of anonymous memory; `shared` for MAP_SHARED.
+fn map(bytes: usize, shared: bool) -> *mut u8 {
+    let flags = if shared { libc::MAP_SHARED } else { libc::MAP_PRIVATE } | libc::MAP_ANONYMOUS;
+    // SAFETY: anonymous mapping with no address hint.
+    let p =
+        unsafe { libc::mmap(std::ptr::null_mut(), bytes, libc::PROT_READ | libc::PROT_WRITE, flags, -1, 0) };
+    if p == libc::MAP_FAILED {
+        die("mmap failed");
+    }
+    p as *mut u8
+}
+
+/// Write one byte per page so every page is present.
+fn touch(p: *mut u8, bytes: usize) {
+    for off in (0..bytes).step_by(4096) {
+        // SAFETY: within the mapping.
+        unsafe { std::ptr::write_volatile(p.add(off), 1) };
+    }
+}
+
+/// Read one byte per page, mapping shared pages into this process.
+fn read_all(p: *mut u8, bytes: usize) -> u64 {
+    let mut sum = 0u64;
+    for off in (0..bytes).step_by(4096) {
+        // SAFETY: within the mapping.
+        sum += unsafe { std::ptr::read_volatile(p.add(off)) } as u64;
+    }
+    sum
+}
+
+fn wait_for_stdin_close() {
+    let mut buf = [0u8; 64];
+    let mut stdin = std::io::stdin();
+    while let Ok(n) = stdin.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mode = args.first().cloned().unwrap_or_default();
+    let mut pids = vec![std::process::id()];
+    let mut info: Vec<String> = Vec::new();
+    match mode.as_str() {
+        "touch" => {
+            let private = num(&args, "--private", 0) * MIB;
+            let shared = num(&args, "--shared", 0) * MIB;
+            let sharers = num(&args, "--sharers", 1).max(1);
+            if private > 0 {
+                let p = map(private, false);
+                if flag(&args, "--thp") {
+                    // SAFETY: advice on our own mapping.
+                    unsafe { libc::madvise(p as *mut libc::c_void, private, libc::MADV_HUGEPAGE) };
+                }
+                touch(p, private);
+                if flag(&args, "--mlock") {
+                    // SAFETY: locking our own mapping.
+                    if unsafe { libc::mlock(p as *const libc::c_void, private) } != 0 {
+                        die("mlock failed");
+                    }
+                }
+                info.push(format!("private=0x{:x}", p as usize));
+            }
+            if shared > 0 {
+                let s = map(shared, true);
+                touch(s, shared);
+                info.push(format!("shared=0x{:x}", s as usize));
+                for _ in 1..sharers {
+                    // SAFETY: single-threaded here; the child only reads memory,
+                    // blocks on a pipe and exits.
+                    let pid = unsafe { libc::fork() };
+                    if pid < 0 {
+                        die("fork failed");
+                    }
+                    if pid == 0 {
+                        // SAFETY: ask to die with the parent.
+                        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+                        read_all(s, shared);
+                        loop {
+                            // SAFETY: wait for a signal forever.
+                            unsafe { libc::pause() };
+                        }
+                    }
+                    pids.push(pid as u32);
+                }
+                // Give the children time to map the region.
+                std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+        }
+        "pipes" => {
+            let mib = num(&args, "--mib", 64);
+            let mut keep = Vec::new();
+            let chunk = vec![7u8; MIB];
+            for _ in 0..mib {
+                let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
+                rustix::pipe::fcntl_setpipe_size(&w, MIB)
+                    .unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
+                let mut done = 0;
+                while done < MIB {
+                    done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
+                }
+                keep.push((r, w));
+            }
+            info.push(format!("pipes={mib}"));
+            println!("ready {} {}", pids[0], info.join(" "));
+            wait_for_stdin_close();
+            drop(keep);
+            return;
+        }
+        "grow" => {
+            let per_sec = num(&args, "--mib-per-sec", 1);
+            println!("ready {}", pids[0]);
+            let mut held = Vec::new();
+            loop {
+                let p = map(per_sec * MIB, false);
+                touch(p, per_sec * MIB);
+                held.push(p as usize);
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        "idle" => {}
+        other => die(&format!("unknown mode `{other}`")),
+    }
+    let pid_list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
+    println!("ready {} {}", pid_list.join(" "), info.join(" "));
+    wait_for_stdin_close();
+}
