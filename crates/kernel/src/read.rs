@@ -276,6 +276,16 @@ impl KernelRoot {
         Ok(ProcCgroup::parse(&self.read_text(&format!("/proc/{pid}/cgroup"))?))
     }
 
+    /// `/proc/PID/maps` (cheap: no page-table walk).
+    pub fn pid_maps(&self, pid: u32) -> Result<crate::parse::pid::maps::Maps, ReadError> {
+        Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/maps"))?))
+    }
+
+    /// `/proc/PID/smaps` (costly: walks every page table of the target).
+    pub fn pid_smaps(&self, pid: u32) -> Result<crate::parse::pid::maps::Maps, ReadError> {
+        Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/smaps"))?))
+    }
+
     /// `/proc/PID/cmdline` as arguments (NUL-separated; lossy UTF-8).
     pub fn pid_cmdline(&self, pid: u32) -> Result<Vec<String>, ReadError> {
         let data = self.read(&format!("/proc/{pid}/cmdline"))?;

@@ -1,6 +1,7 @@
 //! Per-process files under `/proc/PID`.
 
 pub mod cgroup;
+pub mod maps;
 pub mod smaps_rollup;
 pub mod stat;
 pub mod status;
