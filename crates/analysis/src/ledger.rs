@@ -377,8 +377,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
         m.get(field).map(|b| Line::new(key, to_i64(b), Source::Measured, field))
     };
     let core = |key: &'static str, field: &str| -> Line {
-        meminfo_line(key, field)
-            .unwrap_or_else(|| Line::unavailable(key, format!("{field} is not reported by this kernel")))
+        meminfo_line(key, field).unwrap_or_else(|| Line::unavailable(key, m.missing_reason(field)))
     };
 
     lines.push(core("free", "MemFree"));
@@ -399,7 +398,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
         (Some(c), Some(s)) => Line::new("file", to_i64(c) - to_i64(s), Source::Derived, "Cached − Shmem"),
         (Some(c), None) => Line::new("file", to_i64(c), Source::Measured, "Cached")
             .with_note("Shmem is not reported: this line includes shared memory"),
-        _ => Line::unavailable("file", "Cached is not reported by this kernel"),
+        _ => Line::unavailable("file", m.missing_reason("Cached")),
     });
     lines.push(core("shmem", "Shmem"));
     lines.push(core("buffers", "Buffers"));
@@ -429,9 +428,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
                 );
                 lines.extend(slab_caches(snap, page, opts, None));
             }
-            None => {
-                lines.push(Line::unavailable("slab_unreclaimable", "Slab is not reported by this kernel"))
-            }
+            None => lines.push(Line::unavailable("slab_unreclaimable", m.missing_reason("Slab"))),
         },
     }
     if let (Some(k), Some(r)) = (m.get("KReclaimable"), m.get("SReclaimable")) {
@@ -629,7 +626,11 @@ fn slab_caches(snap: &Snapshot, page: u64, opts: &LedgerOptions, reclaimable: Op
                 .collect()
         }
         Err(_) if reclaimable == Some(true) => Vec::new(),
-        Err(e) => vec![Line::unavailable("slab_cache", unavailable_reason(e)).with_parent(parent)],
+        Err(e) => vec![
+            Line::unavailable("slab_cache", unavailable_reason(e))
+                .with_name("largest caches")
+                .with_parent(parent),
+        ],
     }
 }
 
@@ -641,7 +642,20 @@ fn vmalloc_lines(
     opts: &LedgerOptions,
 ) -> Vec<Line> {
     let mut out = Vec::new();
-    let used = m.get("VmallocUsed");
+    // VmallocUsed is RAM only since 5.3: from 4.4 to 5.2 the kernel prints 0,
+    // before 4.4 it printed the virtual size of all areas, ioremap included
+    // (commit a5ad88ce8c7f "mm: get rid of 'vmalloc_info' from /proc/meminfo",
+    // commit 97105f0ab7b8 "mm: vmalloc: show number of vmalloc pages in /proc/meminfo").
+    let old_kernel = snap.kernel.as_ref().ok().and_then(|k| kernel_version(k)).is_some_and(|v| v < (5, 3));
+    let used = m.get("VmallocUsed").filter(|_| !old_kernel);
+    if old_kernel && snap.vmallocinfo.is_err() {
+        out.push(Line::unavailable(
+            "vmalloc",
+            "VmallocUsed does not count vmalloc pages before kernel 5.3, and /proc/vmallocinfo \
+             (root only) is not readable",
+        ));
+        return out;
+    }
     match (&snap.vmallocinfo, used) {
         (Ok(v), used) => {
             let vm_pages: u64 =
@@ -698,9 +712,15 @@ fn vmalloc_lines(
     out
 }
 
+/// `6.18.44-fc-v669` → (6, 18).
+pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
+    let mut it = release.split(|c: char| !c.is_ascii_digit());
+    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+}
+
 fn percpu_line(snap: &Snapshot, m: &Meminfo, page: u64) -> Line {
     let Some(p) = m.get("Percpu") else {
-        return Line::unavailable("percpu", "Percpu is not reported by this kernel (before 4.20)");
+        return Line::unavailable("percpu", m.missing_reason("Percpu"));
     };
     match (&snap.percpu_first_chunk_pages, &snap.possible_cpus) {
         (Ok(per_cpu), Ok(cpus)) => {

@@ -150,6 +150,7 @@ fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
 fn malformed_notes(snap: &Snapshot) -> Vec<String> {
     use memscope_kernel::paths;
     let mut out = Vec::new();
+    let mut truncated = Vec::new();
     let mut note = |path: &str, lines: Vec<usize>| {
         if !lines.is_empty() {
             let shown: Vec<String> = lines.iter().take(5).map(|l| l.to_string()).collect();
@@ -163,6 +164,13 @@ fn malformed_notes(snap: &Snapshot) -> Vec<String> {
     let lines = |m: &[memscope_kernel::parse::Malformed]| m.iter().map(|x| x.line).collect::<Vec<_>>();
     if let Ok(m) = &snap.meminfo {
         note(paths::MEMINFO, lines(&m.malformed));
+        if m.truncated {
+            truncated.push(format!(
+                "{}: the file ends early (truncated); fields after the cut are missing and their memory \
+                 counts as unaccounted.",
+                paths::MEMINFO
+            ));
+        }
     }
     if let Ok(v) = &snap.vmstat {
         note(paths::VMSTAT, lines(&v.malformed));
@@ -182,5 +190,6 @@ fn malformed_notes(snap: &Snapshot) -> Vec<String> {
     if let Ok(s) = &snap.sockstat {
         note(paths::SOCKSTAT, lines(&s.malformed));
     }
+    out.extend(truncated);
     out
 }

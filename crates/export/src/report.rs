@@ -181,6 +181,10 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
 
 fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
     let t = &r.totals;
+    if r.processes.is_empty() {
+        writeln!(w, "No process with user memory in this snapshot.")?;
+        return Ok(());
+    }
     writeln!(w, "{}", s.heading(&format!("Top {} processes by PSS", r.processes.len())))?;
     let mut tab = s.table(&["pid", "command", "PSS", "USS", "RSS", "swap"]);
     let mut why: Vec<String> = Vec::new();

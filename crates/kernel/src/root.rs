@@ -372,6 +372,9 @@ impl KernelRoot {
             .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
             .collect();
         pids.sort_unstable();
+        if let Some(rec) = &self.recorder {
+            rec.keep_dir("/proc", &pids.iter().map(|p| p.to_string()).collect::<Vec<_>>());
+        }
         Ok(pids)
     }
 

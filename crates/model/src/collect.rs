@@ -42,7 +42,11 @@ pub struct CollectOptions {
 /// Read one snapshot.
 pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let started = Instant::now();
-    let taken_at_unix_ms = now_unix_ms();
+    // A captured tree was taken when its MANIFEST says, not now.
+    let taken_at_unix_ms = match root.manifest().get("captured_at_unix_ms") {
+        Some(t) if !root.is_live() => t.parse().unwrap_or(0),
+        _ => now_unix_ms(),
+    };
     let (system, (processes, mut scan)) = std::thread::scope(|s| {
         let sys = s.spawn(|| collect_system_files(root));
         let procs = collect_processes(root, opts, started);

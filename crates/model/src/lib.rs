@@ -14,6 +14,7 @@
 //! of `status`) are read first and the rest fall back to `status` figures
 //! once the time budget or the size cap is reached.
 
+pub mod capture;
 mod collect;
 
 use memscope_kernel::parse::arcstats::Arcstats;

@@ -23,6 +23,10 @@ pub struct Meminfo {
     /// Lines that were skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub malformed: Vec<Malformed>,
+    /// The text did not end with a newline: it was cut, and fields after
+    /// the cut are missing for that reason, not because the kernel lacks them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 impl Meminfo {
@@ -39,7 +43,7 @@ impl Meminfo {
     }
 
     fn parse_lines(text: &str, node_prefix: bool) -> Meminfo {
-        let mut m = Meminfo::default();
+        let mut m = Meminfo { truncated: !text.is_empty() && !text.ends_with('\n'), ..Meminfo::default() };
         for (i, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
                 continue;
@@ -70,6 +74,19 @@ impl Meminfo {
     /// A field printed in kB, in bytes.
     pub fn get(&self, key: &str) -> Option<u64> {
         self.bytes.get(key).copied()
+    }
+
+    /// Why `key` has no value, in words: its line was malformed, the file was
+    /// cut before it, or this kernel does not print it.
+    pub fn missing_reason(&self, key: &str) -> String {
+        let prefix = format!("{key}:");
+        if let Some(bad) = self.malformed.iter().find(|m| m.text.trim_start().starts_with(&prefix)) {
+            return format!("its line in meminfo is malformed (line {}) and is not believed", bad.line);
+        }
+        if self.truncated {
+            return format!("meminfo ends early (truncated) before {key}");
+        }
+        format!("{key} is not reported by this kernel")
     }
 
     /// A unitless field (`HugePages_Total`, …).
@@ -114,6 +131,11 @@ HugePages_Total:       4\nHugepagesize:       2048 kB\nNewField2030:  12 kB\n";
         assert_eq!(m.get("MemFree"), None);
         assert_eq!(m.malformed.len(), 1);
         assert_eq!(m.malformed[0].line, 2);
+        assert!(m.truncated);
+        assert!(m.missing_reason("MemFree").contains("malformed (line 2)"));
+        assert!(m.missing_reason("Percpu").contains("truncated"));
+        assert!(!Meminfo::parse("MemTotal: 1 kB\n").truncated);
+        assert!(Meminfo::parse("MemTotal: 1 kB\n").missing_reason("Percpu").contains("not reported"));
     }
 
     #[test]

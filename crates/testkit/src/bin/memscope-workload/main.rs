@@ -80,28 +80,16 @@ fn main() {
             let private = num(&args, "--private", 0) * MIB;
             let shared = num(&args, "--shared", 0) * MIB;
             let sharers = num(&args, "--sharers", 1).max(1);
-            if private > 0 {
-                let p = map(private, false);
-                if flag(&args, "--thp") {
-                    // SAFETY: advice on our own mapping.
-                    unsafe { libc::madvise(p as *mut libc::c_void, private, libc::MADV_HUGEPAGE) };
-                }
-                touch(p, private);
-                if flag(&args, "--mlock") {
-                    // SAFETY: locking our own mapping.
-                    if unsafe { libc::mlock(p as *const libc::c_void, private) } != 0 {
-                        die("mlock failed");
-                    }
-                }
-                info.push(format!("private=0x{:x}", p as usize));
-            }
+            // Shared memory and the forked sharers first, so that the private
+            // region below exists only in this process (fork would share it
+            // copy-on-write with the children).
             if shared > 0 {
                 let s = map(shared, true);
                 touch(s, shared);
                 info.push(format!("shared=0x{:x}", s as usize));
                 for _ in 1..sharers {
-                    // SAFETY: single-threaded here; the child only reads memory,
-                    // blocks on a pipe and exits.
+                    // SAFETY: single-threaded here; the child only reads the
+                    // shared region (mapping its pages) and then sleeps until killed.
                     let pid = unsafe { libc::fork() };
                     if pid < 0 {
                         die("fork failed");
@@ -119,6 +107,21 @@ fn main() {
                 }
                 // Give the children time to map the region.
                 std::thread::sleep(std::time::Duration::from_millis(300));
+            }
+            if private > 0 {
+                let p = map(private, false);
+                if flag(&args, "--thp") {
+                    // SAFETY: advice on our own mapping.
+                    unsafe { libc::madvise(p as *mut libc::c_void, private, libc::MADV_HUGEPAGE) };
+                }
+                touch(p, private);
+                if flag(&args, "--mlock") {
+                    // SAFETY: locking our own mapping.
+                    if unsafe { libc::mlock(p as *const libc::c_void, private) } != 0 {
+                        die("mlock failed");
+                    }
+                }
+                info.push(format!("private=0x{:x}", p as usize));
             }
         }
         "pipes" => {
