@@ -166,3 +166,28 @@ fn as_a_normal_user_the_report_says_what_root_would_unlock() {
     let totals = &doc["process_totals"];
     assert!(totals["skipped_permission"].as_u64().unwrap() > 0);
 }
+
+/// Run memscope on a pseudo-terminal (util-linux `script`) and return what it printed.
+fn on_a_tty(env_no_color: bool) -> Option<String> {
+    let cmd = format!("{} report --top 1", env!("CARGO_BIN_EXE_memscope"));
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).env_remove("NO_COLOR");
+    if env_no_color {
+        c.env("NO_COLOR", "1");
+    }
+    let out = c.output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_no_color() {
+    let Some(tty) = on_a_tty(false) else {
+        eprintln!("skipped: util-linux `script` is not available");
+        return;
+    };
+    assert!(tty.contains("\x1b["), "a terminal gets colour");
+    let no_color = on_a_tty(true).unwrap();
+    assert!(!no_color.contains("\x1b["), "NO_COLOR turns it off");
+    let piped = Command::new(env!("CARGO_BIN_EXE_memscope")).args(["report", "--top", "1"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&piped.stdout).contains("\x1b["), "a pipe gets none");
+}
