@@ -5,6 +5,17 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
+const EXAMPLES: &str = "\
+Examples:
+  memscope                                  the ledger and the top processes (run as root)
+  memscope report --explain                 what each ledger line means
+  memscope report --json | jq .unaccounted_bytes
+  memscope report --budget-ms 200           cap the time spent walking page tables for PSS
+  memscope capture --out host1.tree         keep the evidence; later, anywhere:
+  memscope --root host1.tree report
+
+Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
+
 /// Where did my memory go? A signed ledger of every byte of RAM, with evidence.
 ///
 /// memscope reads /proc and /sys (or a tree captured with `memscope capture`)
@@ -16,7 +27,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 /// Run as root for the full picture; as another user, figures that need
 /// privileges are marked unavailable with what would unlock them.
 #[derive(Debug, Parser)]
-#[command(name = "memscope", version, about, long_about, propagate_version = true)]
+#[command(name = "memscope", version, about, long_about, propagate_version = true, after_long_help = EXAMPLES)]
 pub struct Args {
     #[command(flatten)]
     pub global: Global,
@@ -51,6 +62,13 @@ pub enum Command {
     Report(ReportArgs),
     /// Copy exactly the files memscope reads into DIR, for offline analysis with --root.
     Capture(CaptureArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to standard output: `memscope man | man -l -`.
+    Man,
 }
 
 /// `memscope report`

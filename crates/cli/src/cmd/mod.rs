@@ -16,5 +16,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => report::run(&root, &args.global, &ReportArgs { top: 10, detail: 5, ..Default::default() }),
         Some(Command::Report(a)) => report::run(&root, &args.global, &a),
         Some(Command::Capture(a)) => capture::run(&root, &a),
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Args as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            let cmd = <Args as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
