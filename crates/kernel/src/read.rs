@@ -7,6 +7,7 @@ use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
 use crate::parse::iomem::Iomem;
 use crate::parse::meminfo::Meminfo;
+use crate::parse::mountinfo::Mountinfo;
 use crate::parse::pid::cgroup::ProcCgroup;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
@@ -56,6 +57,14 @@ pub mod paths {
     pub const KMSG: &str = "/dev/kmsg";
     /// CPUs that may ever be online.
     pub const CPU_POSSIBLE: &str = "/sys/devices/system/cpu/possible";
+    /// CPUs online now.
+    pub const CPU_ONLINE: &str = "/sys/devices/system/cpu/online";
+    /// NUMA nodes online now (absent without NUMA support).
+    pub const NODE_ONLINE: &str = "/sys/devices/system/node/online";
+    /// Mounts seen by memscope itself: where each cgroup hierarchy is.
+    pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+    /// Highest process id plus one.
+    pub const PID_MAX: &str = "/proc/sys/kernel/pid_max";
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -229,6 +238,36 @@ impl KernelRoot {
             line: 1,
             item: "a cpu list".into(),
         })
+    }
+
+    /// CPUs online now (`/sys/devices/system/cpu/online`), ascending.
+    pub fn online_cpus(&self) -> Result<Vec<u32>, ReadError> {
+        self.read_list(paths::CPU_ONLINE, "a cpu list")
+    }
+
+    /// NUMA nodes online now. A kernel without NUMA support has no
+    /// `/sys/devices/system/node`: [`ReadError::NotReported`] (node 0 is
+    /// then the only one).
+    pub fn online_nodes(&self) -> Result<Vec<u32>, ReadError> {
+        self.read_list(paths::NODE_ONLINE, "a node list")
+    }
+
+    /// A file holding a cpu or node list (`0-3,8`), ascending.
+    pub fn read_list(&self, kpath: &str, what: &str) -> Result<Vec<u32>, ReadError> {
+        let text = self.read_text(kpath)?;
+        let mut l = crate::parse::sysfs::parse_list(&text).ok_or(ReadError::Parse {
+            path: kpath.into(),
+            line: 1,
+            item: what.into(),
+        })?;
+        l.sort_unstable();
+        l.dedup();
+        Ok(l)
+    }
+
+    /// `/proc/self/mountinfo`: the mounts memscope itself sees.
+    pub fn mountinfo(&self) -> Result<Mountinfo, ReadError> {
+        Ok(Mountinfo::parse(&self.read_text(paths::MOUNTINFO)?))
     }
 
     /// Pages per CPU of the percpu first chunk, from the boot log line

@@ -405,6 +405,56 @@ impl KernelRoot {
         self.resolve(kpath).exists()
     }
 
+    /// Is this kernel path a directory (a cgroup, a `/proc/PID`)?
+    pub fn is_dir(&self, kpath: &str) -> bool {
+        self.resolve(kpath).is_dir()
+    }
+
+    /// Write `data` to a kernel file in one `write(2)`, as cgroupfs and
+    /// sysctl files expect (the kernel parses each write as a whole). Errors
+    /// are classified like reads: `ENOENT` on a cgroup file is
+    /// [`ReadError::NotReported`] (the cgroup or the controller is not
+    /// there), `EACCES` is [`ReadError::PermissionDenied`], and what the
+    /// kernel rejects (`EINVAL`, `EBUSY`, `ENOSPC`, …) is [`ReadError::Io`]
+    /// with the system's message.
+    pub fn write(&self, kpath: &str, data: &[u8]) -> Result<(), ReadError> {
+        use std::io::Write;
+        let mut file = self.open_write(kpath)?;
+        match file.write(data) {
+            Ok(n) if n == data.len() => Ok(()),
+            Ok(n) => Err(ReadError::Io {
+                path: kpath.to_string(),
+                message: format!("short write: {n} of {} bytes", data.len()),
+            }),
+            Err(e) => Err(classify(&e, kpath)),
+        }
+    }
+
+    /// Open an existing kernel file for writing (never created; truncated,
+    /// as a shell's `>` does, which kernel files ignore),
+    /// for callers that must write later from a context where opening is
+    /// not allowed (a child between `fork` and `exec` joining a cgroup).
+    pub fn open_write(&self, kpath: &str) -> Result<File, ReadError> {
+        File::options().write(true).truncate(true).open(self.resolve(kpath)).map_err(|e| classify(&e, kpath))
+    }
+
+    /// Create a directory (a cgroup, in cgroupfs). `Ok(false)` when it
+    /// existed already.
+    pub fn create_dir(&self, kpath: &str) -> Result<bool, ReadError> {
+        match std::fs::create_dir(self.resolve(kpath)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(classify(&e, kpath)),
+        }
+    }
+
+    /// Remove an empty directory (a cgroup without tasks or children, in
+    /// cgroupfs; its control files go with it). A cgroup that still has
+    /// tasks or children gives `EBUSY`: [`ReadError::Io`].
+    pub fn remove_dir(&self, kpath: &str) -> Result<(), ReadError> {
+        std::fs::remove_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))
+    }
+
     /// Open a file for positioned reads (`kpageflags`, `pagemap`): see
     /// [`KernelFile::read_at`].
     pub fn open(&self, kpath: &str) -> Result<KernelFile, ReadError> {
@@ -489,6 +539,27 @@ mod tests {
         assert_eq!(classify(&e, "/proc/slabinfo").kind(), "permission_denied");
         let e = io::Error::from_raw_os_error(5);
         assert_eq!(classify(&e, "/proc/kpageflags").kind(), "io");
+    }
+
+    #[test]
+    fn writes_and_directories_resolve_under_the_root() {
+        let dir = std::env::temp_dir().join(format!("memscope-root-write-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sys/fs/cgroup")).unwrap();
+        let root = KernelRoot::at(&dir);
+        assert_eq!(root.create_dir("/sys/fs/cgroup/a"), Ok(true));
+        assert_eq!(root.create_dir("/sys/fs/cgroup/a"), Ok(false));
+        assert!(root.is_dir("/sys/fs/cgroup/a"));
+        std::fs::write(dir.join("sys/fs/cgroup/a/memory.max"), "max\n").unwrap();
+        root.write("/sys/fs/cgroup/a/memory.max", b"1048576").unwrap();
+        assert_eq!(root.read_text("/sys/fs/cgroup/a/memory.max").unwrap(), "1048576");
+        // A control file that is not there: the controller is not enabled.
+        assert_eq!(root.write("/sys/fs/cgroup/a/pids.max", b"5").unwrap_err().kind(), "not_reported");
+        assert_eq!(root.remove_dir("/sys/fs/cgroup/a").unwrap_err().kind(), "io");
+        std::fs::remove_file(dir.join("sys/fs/cgroup/a/memory.max")).unwrap();
+        root.remove_dir("/sys/fs/cgroup/a").unwrap();
+        assert!(!root.is_dir("/sys/fs/cgroup/a"));
+        assert_eq!(root.remove_dir("/sys/fs/cgroup/a").unwrap_err().kind(), "not_reported");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -11,9 +11,11 @@
 
 pub mod arcstats;
 pub mod buddyinfo;
+pub mod cgroupfs;
 pub mod iomem;
 pub mod kmsg;
 pub mod meminfo;
+pub mod mountinfo;
 pub mod pid;
 pub mod slabinfo;
 pub mod sockstat;

@@ -1,5 +1,5 @@
-//! Small sysfs formats: hugepage size directories and firmware memory map
-//! entries.
+//! Small sysfs formats: hugepage size directories, firmware memory map
+//! entries, and cpu / node lists (`0-3,8`).
 
 /// `hugepages-2048kB` → 2 MiB in bytes (the directory names under
 /// `/sys/kernel/mm/hugepages` and `…/nodeN/hugepages`).
@@ -37,6 +37,28 @@ pub fn parse_list(text: &str) -> Option<Vec<u32>> {
     Some(out)
 }
 
+/// The numbers as a kernel list, ranges folded: `[0, 1, 2, 3, 8]` → `0-3,8`
+/// (the syntax `cpuset.cpus` and `cpuset.mems` accept and print). Sorted and
+/// deduplicated first; the empty list is the empty string.
+pub fn format_list(numbers: &[u32]) -> String {
+    let mut v = numbers.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < v.len() {
+        let start = v[i];
+        let mut end = start;
+        while i + 1 < v.len() && v[i + 1] == end + 1 {
+            i += 1;
+            end = v[i];
+        }
+        parts.push(if end == start { start.to_string() } else { format!("{start}-{end}") });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,10 +79,21 @@ mod tests {
         assert_eq!(parse_list("0-3,8\n"), Some(vec![0, 1, 2, 3, 8]));
         assert_eq!(parse_list(""), Some(vec![]));
         assert_eq!(parse_list("3-1"), None);
+        assert_eq!(format_list(&[8, 0, 1, 2, 3, 3]), "0-3,8");
+        assert_eq!(format_list(&[5]), "5");
+        assert_eq!(format_list(&[]), "");
     }
 
     proptest! {
         #[test]
         fn never_panics(s in "\\PC*") { let _ = (hugepage_dir_size(&s), parse_list(&s)); }
+
+        #[test]
+        fn list_round_trips(v in proptest::collection::vec(0u32..300, 0..40)) {
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            sorted.dedup();
+            prop_assert_eq!(parse_list(&format_list(&v)), Some(sorted));
+        }
     }
 }
