@@ -1,5 +1,7 @@
 //! Control: the parts of memscope with side effects.
 //!
-//! - `cgroup`: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups,
-//!   and run a command in a transient cgroup under limits;
+//! - [`cgroup`]: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups
+//!   into one model, and run a command in a transient cgroup under limits;
 //! - `rt`: real-time readiness checks and a cyclictest-grade latency probe.
+
+pub mod cgroup;

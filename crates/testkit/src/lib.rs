@@ -105,7 +105,18 @@ pub struct SystemLock {
 
 /// Take the system-wide test lock (blocks until it is free).
 pub fn system_lock() -> SystemLock {
-    let path = std::env::temp_dir().join("memscope-live-tests.lock");
+    lock_file("memscope-live-tests.lock")
+}
+
+/// Take the lock of tests that create memscope cgroups (`memscope run`), so
+/// that one test's check that no memscope cgroup is left behind is not
+/// disturbed by another test's run (blocks until it is free).
+pub fn cgroup_lock() -> SystemLock {
+    lock_file("memscope-cgroup-tests.lock")
+}
+
+fn lock_file(name: &str) -> SystemLock {
+    let path = std::env::temp_dir().join(name);
     let file = File::options().create(true).truncate(false).write(true).open(&path).expect("open lock file");
     rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive).expect("flock");
     SystemLock { _file: file }

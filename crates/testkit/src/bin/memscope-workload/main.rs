@@ -8,6 +8,11 @@
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
 //! memscope-workload idle
 //! ```
+//!
+//! The modes for `memscope run` tests (`alloc`, `fork-bomb`, `affinity`,
+//! `sleep`) are in [`limits`].
+
+mod limits;
 
 use std::io::Read;
 
@@ -73,6 +78,9 @@ fn wait_for_stdin_close() {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().cloned().unwrap_or_default();
+    if let Some(code) = limits::run(&mode, &args) {
+        std::process::exit(code);
+    }
     let mut pids = vec![std::process::id()];
     let mut info: Vec<String> = Vec::new();
     match mode.as_str() {
