@@ -1,9 +1,10 @@
 //! Command-line arguments (clap derive). Command and flag names are stable:
 //! tests and users depend on them.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -13,6 +14,8 @@ Examples:
   memscope report --budget-ms 200           cap the time spent walking page tables for PSS
   memscope capture --out host1.tree         keep the evidence; later, anywhere:
   memscope --root host1.tree report
+  memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
+  memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -69,6 +72,10 @@ pub enum Command {
     },
     /// Print the manual page (roff) to standard output: `memscope man | man -l -`.
     Man,
+    /// The cgroup tree: memory, swap, OOM kills, cpus and pids per cgroup, next to its processes' PSS.
+    Cgroups(CgroupsArgs),
+    /// Run a command in a transient cgroup under limits; print what it used to stderr.
+    Run(RunArgs),
 }
 
 /// `memscope report`
@@ -107,4 +114,96 @@ pub struct CaptureArgs {
     /// Directory to write the tree into (created; must be empty if it exists).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
+}
+
+/// `memscope cgroups`
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct CgroupsArgs {
+    /// One row per cgroup with its full path, largest memory first, instead of the tree.
+    #[arg(long)]
+    pub flat: bool,
+
+    /// Show cgroups down to this depth below the top (0: the top only).
+    #[arg(long, value_name = "N")]
+    pub depth: Option<usize>,
+
+    /// Show cgroups without processes or memory too.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Do not read the processes' PSS (smaps_rollup): faster, no PSS column.
+    #[arg(long)]
+    pub no_pss: bool,
+
+    /// Explain the memory.stat split and exit.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// A cpu or node list such as `0-3,8`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberList(pub Vec<u32>);
+
+/// Parse a cpu or node list (`0`, `0-3`, `0,2,4-7`).
+pub fn parse_number_list(s: &str) -> Result<NumberList, String> {
+    match memscope_kernel::parse::sysfs::parse_list(s) {
+        Some(l) if !l.is_empty() => Ok(NumberList(l)),
+        _ => Err(format!("`{s}` is not a list of numbers (examples: 0, 0-3, 0,2,4-7)")),
+    }
+}
+
+/// How `memscope run` prints its summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum SummaryFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// One JSON document (schema memscope.run/1).
+    Json,
+    /// No summary.
+    None,
+}
+
+/// `memscope run`
+#[derive(Debug, Clone, ClapArgs)]
+#[command(
+    after_help = "memscope exits with the command's status (128 + the signal when a signal killed it; \
+                        127 when the command was not found). The cgroup is removed on every path."
+)]
+pub struct RunArgs {
+    /// Hard memory limit (memory.max, v1 memory.limit_in_bytes): 64M, 2G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub memory: Option<u64>,
+
+    /// Swap limit (memory.swap.max; on cgroup v1 memory+swap is limited to --memory + --swap).
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub swap: Option<u64>,
+
+    /// CPUs the command may run on (cpuset.cpus): 0, 0-3, 0,2.
+    #[arg(long, value_name = "LIST", value_parser = parse_number_list)]
+    pub cpus: Option<NumberList>,
+
+    /// Memory nodes the command may allocate from (cpuset.mems).
+    #[arg(long, value_name = "LIST", value_parser = parse_number_list)]
+    pub mems: Option<NumberList>,
+
+    /// Most tasks (processes and threads) at once (pids.max).
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+
+    /// Name of the cgroup under the memscope parent (default: run-<memscope's pid>).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Summary format, printed to stderr when the command has finished.
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Text, value_name = "FORMAT")]
+    pub summary: SummaryFormat,
+
+    /// Write the summary to FILE instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub summary_file: Option<PathBuf>,
+
+    /// The command and its arguments (after `--`).
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+    pub command: Vec<OsString>,
 }

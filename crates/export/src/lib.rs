@@ -4,9 +4,14 @@
 //! - [`style`]: colour on or off (decided by the caller: TTY, `NO_COLOR`,
 //!   `--no-color`), word wrapping, time stamps;
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
-//!   or CSV.
+//!   or CSV;
+//! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
+//!   or CSV;
+//! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`).
 
+pub mod cgroups;
 pub mod report;
+pub mod run;
 pub mod style;
 
 pub use style::Style;

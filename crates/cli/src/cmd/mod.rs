@@ -1,7 +1,9 @@
 //! One module per command; [`run`] dispatches.
 
 mod capture;
+mod cgroups;
 mod report;
+mod run;
 
 use std::process::ExitCode;
 
@@ -26,5 +28,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
+        Some(Command::Run(a)) => run::run(&root, &args.global, &a),
     }
 }
