@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 16 {
+    match which % 19 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -28,6 +28,12 @@ fuzz_target!(|data: &[u8]| {
         12 => drop(pid::status::Status::parse(&text)),
         13 => drop(pid::smaps_rollup::SmapsRollup::parse(&text)),
         14 => drop(pid::cgroup::ProcCgroup::parse(&text)),
+        15 => drop(mountinfo::Mountinfo::parse(&text)),
+        16 => {
+            let _ = (cgroupfs::Limit::parse(&text), cgroupfs::Limit::parse_v1_bytes(&text));
+            let _ = (cgroupfs::parse_ids(&text), cgroupfs::parse_controllers(&text));
+        }
+        17 => drop(sysfs::parse_list(&text).map(|l| sysfs::format_list(&l))),
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });
