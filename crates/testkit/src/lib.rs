@@ -70,7 +70,7 @@ impl Drop for Workload {
 }
 
 /// Where `memscope-workload` is: next to the test executable's directory
-/// (`target/<profile>/`). Built on demand when a test binary runs without it.
+/// (`target/<profile>/`), (re)built on first use in each test process.
 pub fn workload_path() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
@@ -78,19 +78,20 @@ pub fn workload_path() -> PathBuf {
         // target/<profile>/deps/test-binary → target/<profile>/memscope-workload
         let profile_dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
         let path = profile_dir.join("memscope-workload");
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "-p", "memscope-testkit", "--bin", "memscope-workload"]);
-            if profile_dir.file_name().is_some_and(|n| n == "release") {
-                cmd.arg("--release");
-            }
-            if let Some(target) = profile_dir.parent() {
-                cmd.env("CARGO_TARGET_DIR", target);
-            }
-            let status = cmd.status().expect("run cargo build for memscope-workload");
-            assert!(status.success(), "building memscope-workload failed");
+        // Built once per test process, not only when missing: `cargo test`
+        // does not rebuild another package's binary, and one left from an
+        // older checkout runs old modes. Up to date, this takes a moment.
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-q", "-p", "memscope-testkit", "--bin", "memscope-workload"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
         }
+        if let Some(target) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target);
+        }
+        let built = cmd.status().is_ok_and(|s| s.success());
+        assert!(built || path.exists(), "building memscope-workload failed");
         path
     })
     .clone()
