@@ -63,8 +63,6 @@ pub mod paths {
     pub const NODE_ONLINE: &str = "/sys/devices/system/node/online";
     /// Mounts seen by memscope itself: where each cgroup hierarchy is.
     pub const MOUNTINFO: &str = "/proc/self/mountinfo";
-    /// Highest process id plus one.
-    pub const PID_MAX: &str = "/proc/sys/kernel/pid_max";
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
