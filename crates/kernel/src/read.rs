@@ -5,10 +5,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
+use crate::parse::file_nr::FileNr;
 use crate::parse::iomem::Iomem;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
+use crate::parse::net::{SocketTable, TABLES};
 use crate::parse::pid::cgroup::ProcCgroup;
+use crate::parse::pid::fd::FileType;
+use crate::parse::pid::fdinfo::FdInfo;
+use crate::parse::pid::limits::Limits;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
 use crate::parse::pid::status::Status;
@@ -63,6 +68,19 @@ pub mod paths {
     pub const NODE_ONLINE: &str = "/sys/devices/system/node/online";
     /// Mounts seen by memscope itself: where each cgroup hierarchy is.
     pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+    /// Open file objects: allocated, free, max (`fs.file-max`).
+    pub const FILE_NR: &str = "/proc/sys/fs/file-nr";
+    /// The ceiling of any process's `RLIMIT_NOFILE`.
+    pub const NR_OPEN: &str = "/proc/sys/fs/nr_open";
+    /// inotify instances a user may hold.
+    pub const INOTIFY_MAX_USER_INSTANCES: &str = "/proc/sys/fs/inotify/max_user_instances";
+    /// inotify watches a user may hold.
+    pub const INOTIFY_MAX_USER_WATCHES: &str = "/proc/sys/fs/inotify/max_user_watches";
+    /// epoll watches a user may hold.
+    pub const EPOLL_MAX_USER_WATCHES: &str = "/proc/sys/fs/epoll/max_user_watches";
+    /// Socket tables of the reader's network namespace (`/proc/PID/net` for
+    /// another process's).
+    pub const NET: &str = "/proc/net";
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -321,6 +339,90 @@ impl KernelRoot {
     /// `/proc/PID/smaps` (costly: walks every page table of the target).
     pub fn pid_smaps(&self, pid: u32) -> Result<crate::parse::pid::maps::Maps, ReadError> {
         Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/smaps"))?))
+    }
+
+    /// `/proc/sys/fs/file-nr`.
+    pub fn file_nr(&self) -> Result<FileNr, ReadError> {
+        self.read_parsed(paths::FILE_NR, FileNr::parse)
+    }
+
+    /// `/proc/PID/limits` (world-readable).
+    pub fn pid_limits(&self, pid: u32) -> Result<Limits, ReadError> {
+        Ok(Limits::parse(&self.read_text(&format!("/proc/{pid}/limits"))?))
+    }
+
+    /// How many descriptors a process holds, without listing them when the
+    /// kernel can say: since Linux 6.2, `stat` of `/proc/PID/fd` reports the
+    /// number of open descriptors as its size (fs/proc/fd.c
+    /// `proc_fd_getattr`, a bitmap count of the fd table). `stat` needs no
+    /// read permission on the directory, so this works for other users'
+    /// processes too. A size of 0 (older kernels, a captured tree, or no
+    /// descriptors at all) falls back to counting the entries, which needs
+    /// the process's owner or root.
+    pub fn pid_fd_count(&self, pid: u32) -> Result<u64, ReadError> {
+        let kpath = format!("/proc/{pid}/fd");
+        if self.is_live() {
+            let size =
+                std::fs::metadata(self.resolve(&kpath)).map_err(|e| crate::root::classify(&e, &kpath))?.len();
+            if size > 0 {
+                return Ok(size);
+            }
+        }
+        self.count_dir(&kpath)
+    }
+
+    /// The descriptor numbers a process holds, ascending (root or the
+    /// process's owner).
+    pub fn pid_fds(&self, pid: u32) -> Result<Vec<u32>, ReadError> {
+        let mut fds: Vec<u32> =
+            self.list_dir(&format!("/proc/{pid}/fd"))?.iter().filter_map(|n| n.parse().ok()).collect();
+        fds.sort_unstable();
+        Ok(fds)
+    }
+
+    /// The link text of `/proc/PID/fd/N` (see [`crate::parse::pid::fd`]).
+    pub fn pid_fd_target(&self, pid: u32, fd: u32) -> Result<String, ReadError> {
+        self.read_link(&format!("/proc/{pid}/fd/{fd}"))
+    }
+
+    /// The type of the file descriptor `fd` of `pid` refers to: `statx` of
+    /// the magic link with `AT_STATX_DONT_SYNC`, so that a file on a network
+    /// file system answers from its cache instead of a round trip. `None` in
+    /// a captured tree: its links point at paths of the machine it came from.
+    pub fn pid_fd_file_type(&self, pid: u32, fd: u32) -> Result<Option<FileType>, ReadError> {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        if !self.is_live() {
+            return Ok(None);
+        }
+        let kpath = format!("/proc/{pid}/fd/{fd}");
+        let st = statx(CWD, self.resolve(&kpath), AtFlags::STATX_DONT_SYNC, StatxFlags::TYPE)
+            .map_err(|e| crate::root::classify(&e.into(), &kpath))?;
+        Ok(Some(FileType::from_mode(u32::from(st.stx_mode))))
+    }
+
+    /// `/proc/PID/fdinfo/N`.
+    pub fn pid_fdinfo(&self, pid: u32, fd: u32) -> Result<FdInfo, ReadError> {
+        Ok(FdInfo::parse(&self.read_text(&format!("/proc/{pid}/fdinfo/{fd}"))?))
+    }
+
+    /// The network namespace of a process, as its link reads
+    /// (`net:[4026531833]`).
+    pub fn pid_netns(&self, pid: u32) -> Result<String, ReadError> {
+        self.read_link(&format!("/proc/{pid}/ns/net"))
+    }
+
+    /// Every socket table of [`TABLES`] under `dir` (`/proc/net`, or
+    /// `/proc/PID/net` for another network namespace), each parsed or the
+    /// reason it could not be.
+    pub fn socket_tables(&self, dir: &str) -> Vec<(String, Result<SocketTable, ReadError>)> {
+        TABLES
+            .iter()
+            .map(|(name, format)| {
+                let t =
+                    self.read_text(&format!("{dir}/{name}")).map(|t| SocketTable::parse(&t, name, *format));
+                (name.to_string(), t)
+            })
+            .collect()
     }
 
     /// `/proc/PID/cmdline` as arguments (NUL-separated; lossy UTF-8).

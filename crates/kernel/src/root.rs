@@ -369,6 +369,9 @@ impl KernelRoot {
     /// Names in a directory, sorted. Entries that vanish while listing are
     /// simply not there.
     pub fn list_dir(&self, kpath: &str) -> Result<Vec<String>, ReadError> {
+        if self.unreadable.contains(kpath) {
+            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        }
         let rd = std::fs::read_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
         let mut names: Vec<String> =
             rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
@@ -377,6 +380,33 @@ impl KernelRoot {
             rec.keep_dir(kpath, &names);
         }
         Ok(names)
+    }
+
+    /// How many entries a directory has (`.` and `..` not counted), without
+    /// allocating their names: one `getdents64` per 8 KiB of entries. A
+    /// recording root lists the names instead, so that a capture keeps them.
+    pub fn count_dir(&self, kpath: &str) -> Result<u64, ReadError> {
+        use rustix::fs::{Mode, OFlags, RawDir, open};
+        if self.recorder.is_some() {
+            return self.list_dir(kpath).map(|n| n.len() as u64);
+        }
+        if self.unreadable.contains(kpath) {
+            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        }
+        let fd =
+            open(self.resolve(kpath), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| classify(&e.into(), kpath))?;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut dir = RawDir::new(fd, &mut buf);
+        let mut n = 0u64;
+        while let Some(entry) = dir.next() {
+            let entry = entry.map_err(|e| classify(&e.into(), kpath))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The process ids in `/proc`, ascending.
@@ -575,6 +605,9 @@ mod tests {
         assert_eq!(root.read("/proc/vmstat").unwrap_err().kind(), "not_reported");
         assert_eq!(root.read("/proc/9/status").unwrap_err().kind(), "gone");
         assert_eq!(root.pids().unwrap(), vec![9]);
+        assert_eq!(root.count_dir("/proc").unwrap(), 2);
+        assert_eq!(root.count_dir("/proc/9").unwrap(), 0);
+        assert_eq!(root.count_dir("/proc/9/fd").unwrap_err().kind(), "gone");
         let (rec_root, rec) = root.recording();
         rec_root.read("/proc/meminfo").unwrap();
         assert_eq!(rec.files().len(), 1);

@@ -12,10 +12,12 @@
 pub mod arcstats;
 pub mod buddyinfo;
 pub mod cgroupfs;
+pub mod file_nr;
 pub mod iomem;
 pub mod kmsg;
 pub mod meminfo;
 pub mod mountinfo;
+pub mod net;
 pub mod pid;
 pub mod slabinfo;
 pub mod sockstat;

@@ -1,6 +1,9 @@
 //! Per-process files under `/proc/PID`.
 
 pub mod cgroup;
+pub mod fd;
+pub mod fdinfo;
+pub mod limits;
 pub mod maps;
 pub mod smaps_rollup;
 pub mod stat;
