@@ -16,8 +16,9 @@ fn unlock(path: &str) -> Option<&'static str> {
     } else if p.ends_with("/smaps_rollup") || p.ends_with("/smaps") || p.ends_with("/pagemap") {
         "callers with ptrace read access: its owner, or root / CAP_SYS_PTRACE (a non-dumpable process \
          or a security module can refuse even root)"
-    } else if p.ends_with("/fd") || p.contains("/fdinfo") {
-        "root or the process's owner"
+    } else if p.ends_with("/fd") || p.contains("/fd/") || p.contains("/fdinfo") {
+        "root or the process's owner (ptrace read access; a non-dumpable process or a security module \
+         can refuse even root)"
     } else {
         return None;
     })

@@ -4,8 +4,11 @@
 //!   exactly ([`ledger::build`], the category table [`ledger::CATEGORIES`]);
 //! - [`processes`]: per-process rows (PSS/USS or status figures) and totals;
 //! - [`report`]: the ledger, the top processes and plain-language notes;
+//! - [`fds`]: the "Too many open files" doctor: descriptors against
+//!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
 //! - [`units`]: human units for bytes.
 
+pub mod fds;
 pub mod hints;
 pub mod ledger;
 pub mod processes;

@@ -76,6 +76,8 @@ pub enum Command {
     Cgroups(CgroupsArgs),
     /// Run a command in a transient cgroup under limits; print what it used to stderr.
     Run(RunArgs),
+    /// The "Too many open files" doctor: descriptors against every limit that raises it.
+    Fds(FdsArgs),
 }
 
 /// `memscope report`
@@ -206,4 +208,26 @@ pub struct RunArgs {
     /// The command and its arguments (after `--`).
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<OsString>,
+}
+/// `memscope fds`
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct FdsArgs {
+    /// Explain "Too many open files" for this process: EMFILE or ENFILE, what
+    /// it holds, its top targets (leak signatures) and how to fix it.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// The cheap path: count every process's descriptors (one stat each) and
+    /// list only the N processes closest to their limit, with the breakdown
+    /// for those N only (no per-user inotify and epoll use).
+    #[arg(long, value_name = "N", conflicts_with_all = ["all", "pid"])]
+    pub top: Option<usize>,
+
+    /// Show every process (default: the 20 closest to their limit).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Explain the descriptor groups and verdicts, and exit.
+    #[arg(long)]
+    pub explain: bool,
 }

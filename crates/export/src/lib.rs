@@ -3,6 +3,8 @@
 //!
 //! - [`style`]: colour on or off (decided by the caller: TTY, `NO_COLOR`,
 //!   `--no-color`), word wrapping, time stamps;
+//! - [`fds`]: `memscope fds` as tables, JSON (`memscope.fds/1`) or CSV,
+//!   and the diagnosis of one process;
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
@@ -10,6 +12,7 @@
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`).
 
 pub mod cgroups;
+pub mod fds;
 pub mod report;
 pub mod run;
 pub mod style;

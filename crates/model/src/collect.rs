@@ -103,15 +103,20 @@ fn collect_system_files(root: &KernelRoot) -> Snapshot {
     }
 }
 
-fn worker_count(opts: &CollectOptions) -> usize {
-    if opts.threads > 0 {
-        return opts.threads;
+/// Worker threads: `threads` when set, else one per CPU, at most 4.
+pub(crate) fn worker_count(threads: usize) -> usize {
+    if threads > 0 {
+        return threads;
     }
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
 }
 
 /// Run `work` over `items` on `threads` workers; results in item order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|s| {
@@ -146,7 +151,7 @@ fn collect_processes(
         None => root.pids().unwrap_or_default(),
     };
     scan.listed = pids.len();
-    let threads = worker_count(opts);
+    let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
     let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid));

@@ -13,9 +13,13 @@
 //! the target's page tables, so the largest processes (by the cheap `VmRSS`
 //! of `status`) are read first and the rest fall back to `status` figures
 //! once the time budget or the size cap is reached.
+//!
+//! [`fds`] is the file-descriptor pass ([`fds::FdSnapshot`]): counts for
+//! every process, the per-descriptor breakdown where asked.
 
 pub mod capture;
 mod collect;
+pub mod fds;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

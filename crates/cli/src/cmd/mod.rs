@@ -2,6 +2,7 @@
 
 mod capture;
 mod cgroups;
+mod fds;
 mod report;
 mod run;
 
@@ -30,5 +31,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
+        Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),
     }
 }

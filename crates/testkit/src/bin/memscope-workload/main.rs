@@ -6,6 +6,7 @@
 //! memscope-workload touch  --private MIB [--shared MIB --sharers K] [--mlock] [--thp]
 //! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
+//! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
 //! memscope-workload idle
 //! ```
 //!
@@ -13,6 +14,8 @@
 //! `sleep`) are in [`limits`].
 
 mod limits;
+
+mod fds;
 
 use std::io::Read;
 
@@ -162,6 +165,13 @@ fn main() {
                 held.push(p as usize);
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
+        }
+        "fds" => {
+            let (fd_info, held) = fds::run(&args);
+            println!("ready {} {}", pids[0], fd_info.join(" "));
+            wait_for_stdin_close();
+            drop(held);
+            return;
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
