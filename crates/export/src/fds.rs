@@ -15,7 +15,7 @@
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
-use memscope_analysis::fds::{Diagnosis, FdReport, FdRow, GROUPS, LimitRow, Verdict};
+use memscope_analysis::fds::{Diagnosis, FdReport, FdRow, GROUPS, LimitRow, Verdict, generalize_proc_path};
 use memscope_analysis::ledger::Source;
 use memscope_kernel::parse::pid::limits::Limit;
 use memscope_model::fds::FdSnapshot;
@@ -227,7 +227,7 @@ fn write_processes(w: &mut dyn Write, r: &FdReport, s: &Style) -> io::Result<()>
         let mut mark = String::new();
         if let Some(reason) = p.unavailable.as_ref().or(p.breakdown_unavailable.as_ref()) {
             // One reason, said once below; the kind of path is enough to group them.
-            let general = reason.replacen(&format!("/proc/{}/", p.pid), "/proc/PID/", 1);
+            let general = generalize_proc_path(reason);
             if !why.contains(&general) {
                 why.push(general);
             }
