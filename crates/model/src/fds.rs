@@ -390,6 +390,9 @@ fn read_breakdown(root: &KernelRoot, pid: u32) -> (FdList, Sample<ProcCgroup>, u
     };
     let mut out = Vec::with_capacity(fds.len());
     let mut closed = 0;
+    // One statx per distinct path: a process holding one file 3,000 times
+    // (the leak this tool hunts) costs one stat, not 3,000.
+    let mut types: std::collections::HashMap<String, Option<FileType>> = Default::default();
     for fd in fds {
         let link = match root.pid_fd_target(pid, fd) {
             Ok(l) => l,
@@ -402,8 +405,15 @@ fn read_breakdown(root: &KernelRoot, pid: u32) -> (FdList, Sample<ProcCgroup>, u
             Err(e) => return (FdList::Failed(e), cgroup, closed),
         };
         let target = FdTarget::parse(&link);
-        let file_type = match target {
-            FdTarget::Path { .. } => root.pid_fd_file_type(pid, fd).ok().flatten(),
+        let file_type = match &target {
+            FdTarget::Path { .. } => match types.get(&link) {
+                Some(t) => *t,
+                None => {
+                    let t = root.pid_fd_file_type(pid, fd).ok().flatten();
+                    types.insert(link, t);
+                    t
+                }
+            },
             _ => None,
         };
         let fdinfo =
@@ -499,6 +509,65 @@ mod tests {
         v.sort_by(closest_first);
         assert_eq!(v.iter().map(|p| p.pid).collect::<Vec<_>>(), vec![2, 3, 1]);
         assert_eq!(choose(&v, &Breakdown::Closest(1)), vec![0]);
+    }
+
+    #[test]
+    fn users_of_a_pid_share_its_real_or_effective_uid() {
+        let mut v = vec![proc_with(1, 1, 10), proc_with(2, 1, 10), proc_with(3, 1, 10), proc_with(4, 1, 10)];
+        v[0].uids = Some([1000, 0, 0, 0]); // setuid root, started by 1000
+        v[1].uids = Some([0; 4]);
+        v[2].uids = Some([1000; 4]);
+        v[3].uids = Some([33; 4]);
+        assert_eq!(choose(&v, &Breakdown::UsersOf(1)), vec![0, 1, 2]);
+        assert_eq!(choose(&v, &Breakdown::UsersOf(4)), vec![3]);
+        assert!(choose(&v, &Breakdown::UsersOf(99)).is_empty());
+        assert_eq!(choose(&v, &Breakdown::All), vec![0, 1, 2, 3]);
+        assert!(choose(&v, &Breakdown::None).is_empty());
+    }
+
+    /// A tree whose `fd` entries are plain files, not links: any `readlink`
+    /// of them fails, so a count that succeeds never read one.
+    fn tree_with_unreadable_links() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("memscope-fds-count-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let p = dir.join("proc/5");
+        std::fs::create_dir_all(p.join("fd")).unwrap();
+        for n in 0..7 {
+            std::fs::write(p.join(format!("fd/{n}")), "").unwrap();
+        }
+        std::fs::write(p.join("status"), "Name:\tt\nState:\tS\nPPid:\t1\nUid:\t7\t7\t7\t7\nVmRSS:\t4 kB\n")
+            .unwrap();
+        std::fs::write(
+            p.join("limits"),
+            "Max open files            64                   128                  files\n",
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.join("proc/sys/fs")).unwrap();
+        std::fs::write(dir.join("proc/sys/fs/file-nr"), "7\t0\t1000\n").unwrap();
+        dir
+    }
+
+    #[test]
+    fn counting_reads_no_link() {
+        let dir = tree_with_unreadable_links();
+        let root = KernelRoot::at(&dir);
+        let snap = collect_fd_counts(&root);
+        assert_eq!(snap.processes.len(), 1);
+        let p = &snap.processes[0];
+        assert_eq!(p.fd_count, Ok(7));
+        assert!(matches!(p.fds, FdList::NotRequested));
+        assert_eq!(p.nofile.as_ref().unwrap().soft, Limit::Value(64));
+        assert_eq!(snap.system.file_nr.as_ref().unwrap().max, 1000);
+        assert_eq!(snap.system.nr_open.as_ref().unwrap_err().kind(), "not_reported");
+        // The breakdown does read them, and says it could not.
+        let full = collect_fds(&root, &FdCollectOptions { breakdown: Breakdown::All, ..Default::default() });
+        assert!(
+            matches!(full.processes[0].fds, FdList::Failed(ReadError::Io { .. })),
+            "{:?}",
+            full.processes[0].fds
+        );
+        assert_eq!(full.scan.breakdown_failed, 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
