@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 19 {
+    match which % 23 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -34,6 +34,15 @@ fuzz_target!(|data: &[u8]| {
             let _ = (cgroupfs::parse_ids(&text), cgroupfs::parse_controllers(&text));
         }
         17 => drop(sysfs::parse_list(&text).map(|l| sysfs::format_list(&l))),
+        18 => drop(pid::limits::Limits::parse(&text)),
+        19 => drop(pid::fdinfo::FdInfo::parse(&text)),
+        20 => drop(pid::fd::FdTarget::parse(&text)),
+        21 => {
+            let _ = file_nr::FileNr::parse(&text);
+            for (name, format) in net::TABLES {
+                drop(net::SocketTable::parse(&text, name, *format));
+            }
+        }
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });

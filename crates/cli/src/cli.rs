@@ -12,6 +12,7 @@ Examples:
   memscope report --explain                 what each ledger line means
   memscope report --json | jq .unaccounted_bytes
   memscope report --budget-ms 200           cap the time spent walking page tables for PSS
+  memscope fds --pid 4242                   why \"Too many open files\": which limit, what leaks, the fix
   memscope capture --out host1.tree         keep the evidence; later, anywhere:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
