@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 23 {
+    match which % 26 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -43,6 +43,9 @@ fuzz_target!(|data: &[u8]| {
                 drop(net::SocketTable::parse(&text, name, *format));
             }
         }
+        22 => drop(pagetypeinfo::Pagetypeinfo::parse(&text)),
+        23 => drop(pid::numa_maps::NumaMaps::parse(&text)),
+        24 => drop((pid::ns::parse_link(&text), sys_slab::parse_flag(&text))),
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });

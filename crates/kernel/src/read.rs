@@ -14,11 +14,15 @@ use crate::parse::pid::cgroup::ProcCgroup;
 use crate::parse::pid::fd::FileType;
 use crate::parse::pid::fdinfo::FdInfo;
 use crate::parse::pid::limits::Limits;
+use crate::parse::pagetypeinfo::Pagetypeinfo;
+use crate::parse::pid::ns::{self, Namespaces};
+use crate::parse::pid::numa_maps::NumaMaps;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
 use crate::parse::pid::status::Status;
 use crate::parse::slabinfo::Slabinfo;
 use crate::parse::sockstat::Sockstat;
+use crate::parse::sys_slab::{self, SlabSysfs};
 use crate::parse::sysfs::hugepage_dir_size;
 use crate::parse::vmallocinfo::Vmallocinfo;
 use crate::parse::vmstat::Vmstat;
@@ -36,6 +40,8 @@ pub mod paths {
     pub const ZONEINFO: &str = "/proc/zoneinfo";
     /// Buddy free lists.
     pub const BUDDYINFO: &str = "/proc/buddyinfo";
+    /// Buddy free lists per migrate type (root only).
+    pub const PAGETYPEINFO: &str = "/proc/pagetypeinfo";
     /// Slab caches (root only).
     pub const SLABINFO: &str = "/proc/slabinfo";
     /// SLUB caches in sysfs: flags, aliases.
@@ -141,6 +147,11 @@ impl KernelRoot {
         Ok(Buddyinfo::parse(&self.read_text(paths::BUDDYINFO)?))
     }
 
+    /// `/proc/pagetypeinfo` (root only since 5.6).
+    pub fn pagetypeinfo(&self) -> Result<Pagetypeinfo, ReadError> {
+        Ok(Pagetypeinfo::parse(&self.read_text(paths::PAGETYPEINFO)?))
+    }
+
     /// `/proc/slabinfo` (root only).
     pub fn slabinfo(&self) -> Result<Slabinfo, ReadError> {
         self.read_parsed(paths::SLABINFO, Slabinfo::parse)
@@ -159,6 +170,40 @@ impl KernelRoot {
                 Some((n.to_string(), v != 0))
             })
             .collect()
+    }
+
+    /// Merge aliases and flags of the slab caches `names` (as `/proc/slabinfo`
+    /// names them) from `/sys/kernel/slab` (see [`crate::parse::sys_slab`]).
+    /// Flags are read from each cache's real directory, so that a merged
+    /// cache is read once under its unique id. `NotReported` without SLUB's
+    /// sysfs directory; a flag that cannot be read is absent.
+    pub fn slab_sysfs<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<SlabSysfs, ReadError> {
+        let entries = self.list_dir(paths::SYS_SLAB)?;
+        let links: Vec<(String, Option<String>)> = entries
+            .into_iter()
+            .map(|e| {
+                let target = self.read_link(&format!("{}/{e}", paths::SYS_SLAB)).ok();
+                (e, target)
+            })
+            .collect();
+        let aliases = sys_slab::aliases(links.iter().map(|(n, t)| (n.as_str(), t.as_deref())));
+        let dir_of: std::collections::BTreeMap<&str, &str> =
+            links.iter().filter_map(|(n, t)| Some((n.as_str(), t.as_deref()?.rsplit('/').next()?))).collect();
+        let mut flags = std::collections::BTreeMap::new();
+        for name in names {
+            let dir = dir_of.get(name).copied().unwrap_or(name);
+            let set: std::collections::BTreeMap<String, bool> = sys_slab::FLAGS
+                .iter()
+                .filter_map(|f| {
+                    let text = self.read_text(&format!("{}/{dir}/{}", paths::SYS_SLAB, f.file)).ok()?;
+                    Some((f.label.to_string(), sys_slab::parse_flag(&text)?))
+                })
+                .collect();
+            if !set.is_empty() {
+                flags.insert(name.to_string(), set);
+            }
+        }
+        Ok(SlabSysfs { aliases, flags })
     }
 
     /// `/proc/vmallocinfo`. As non-root the file may be readable with
@@ -423,6 +468,50 @@ impl KernelRoot {
                 (name.to_string(), t)
             })
             .collect()
+    }
+
+    /// `/proc/PID/numa_maps` (walks the target's page tables, like smaps;
+    /// absent on kernels built without NUMA).
+    pub fn pid_numa_maps(&self, pid: u32) -> Result<NumaMaps, ReadError> {
+        Ok(NumaMaps::parse(&self.read_text(&format!("/proc/{pid}/numa_maps"))?))
+    }
+
+    /// The namespaces of a process, from the links `/proc/PID/ns/*`
+    /// ([`ns::KINDS`]). Types this kernel lacks are left out; the first other
+    /// failure (the process is gone, permission denied) is the result.
+    pub fn pid_namespaces(&self, pid: u32) -> Result<Namespaces, ReadError> {
+        let dir = format!("/proc/{pid}/ns");
+        if !self.exists(&dir) {
+            // Live, the process has exited; in a captured tree the directory
+            // may simply not have been captured.
+            return Err(if self.exists(&format!("/proc/{pid}")) {
+                ReadError::NotReported { path: dir, field: None }
+            } else {
+                ReadError::Gone { path: dir }
+            });
+        }
+        let mut out = Namespaces::default();
+        for kind in ns::KINDS {
+            let kpath = format!("/proc/{pid}/ns/{kind}");
+            match self.read_link(&kpath) {
+                Ok(target) => match ns::parse_link(&target) {
+                    Some((_, inode)) => {
+                        out.ids.insert(kind.to_string(), inode);
+                    }
+                    None => {
+                        return Err(ReadError::Parse {
+                            path: kpath,
+                            line: 1,
+                            item: "a `type:[inode]` link".into(),
+                        });
+                    }
+                },
+                // A process directory without this link: an older kernel.
+                Err(ReadError::Gone { .. }) if self.exists(&dir) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     /// `/proc/PID/cmdline` as arguments (NUL-separated; lossy UTF-8).

@@ -148,6 +148,7 @@ pub fn classify(err: &io::Error, kpath: &str) -> ReadError {
 pub struct Recorder {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
     dirs: Mutex<BTreeMap<String, Vec<String>>>,
+    links: Mutex<BTreeMap<String, String>>,
     denied: Mutex<std::collections::BTreeSet<String>>,
 }
 
@@ -160,6 +161,11 @@ impl Recorder {
     /// Directories listed so far: kernel path → entry names.
     pub fn dirs(&self) -> BTreeMap<String, Vec<String>> {
         self.dirs.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Symbolic links read so far: kernel path → target.
+    pub fn links(&self) -> BTreeMap<String, String> {
+        self.links.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Paths that could not be read for lack of permission.
@@ -176,6 +182,12 @@ impl Recorder {
     fn keep(&self, kpath: &str, data: &[u8]) {
         if let Ok(mut files) = self.files.lock() {
             files.insert(kpath.to_string(), data.to_vec());
+        }
+    }
+
+    fn keep_link(&self, kpath: &str, target: &str) {
+        if let Ok(mut links) = self.links.lock() {
+            links.insert(kpath.to_string(), target.to_string());
         }
     }
 
@@ -427,7 +439,11 @@ impl KernelRoot {
     /// Returned as bytes made text lossily: link targets are not always UTF-8.
     pub fn read_link(&self, kpath: &str) -> Result<String, ReadError> {
         let target = std::fs::read_link(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
-        Ok(target.to_string_lossy().into_owned())
+        let target = target.to_string_lossy().into_owned();
+        if let Some(rec) = &self.recorder {
+            rec.keep_link(kpath, &target);
+        }
+        Ok(target)
     }
 
     /// Does this kernel path exist?

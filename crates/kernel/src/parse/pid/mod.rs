@@ -5,6 +5,8 @@ pub mod fd;
 pub mod fdinfo;
 pub mod limits;
 pub mod maps;
+pub mod ns;
+pub mod numa_maps;
 pub mod smaps_rollup;
 pub mod stat;
 pub mod status;
