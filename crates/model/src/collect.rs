@@ -1,8 +1,8 @@
 //! The collection pass: system files on one thread, processes on a small
 //! pool of workers, `smaps_rollup` last and largest first, under a budget.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::parse::iomem::Iomem;
@@ -22,6 +22,25 @@ pub enum ProcessMode {
     Full,
 }
 
+/// A predicate choosing which processes to keep, decided on the cheap files
+/// (phase 1) so that the costly `smaps_rollup` reads are spent only on the
+/// processes asked for.
+#[derive(Clone)]
+pub struct ProcessFilter(pub Arc<dyn Fn(&ProcessSample) -> bool + Send + Sync>);
+
+impl ProcessFilter {
+    /// A filter from a closure.
+    pub fn new(f: impl Fn(&ProcessSample) -> bool + Send + Sync + 'static) -> ProcessFilter {
+        ProcessFilter(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ProcessFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessFilter(..)")
+    }
+}
+
 /// What to collect and how much it may cost.
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
@@ -37,6 +56,13 @@ pub struct CollectOptions {
     pub pids: Option<Vec<u32>>,
     /// Worker threads for the process scan (0: one per CPU, at most 4).
     pub threads: usize,
+    /// Also read each process's namespaces (`/proc/PID/ns/*`), to tell
+    /// containers apart.
+    pub namespaces: bool,
+    /// Keep only the processes this accepts (after the cheap files, before
+    /// `smaps_rollup`); the others are counted in
+    /// [`ProcessScan::filtered_out`].
+    pub filter: Option<ProcessFilter>,
 }
 
 /// Read one snapshot.
@@ -154,11 +180,12 @@ fn collect_processes(
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid));
+    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts.namespaces));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     for p in cheap {
         match p {
-            Some(p) => procs.push(p),
+            Some(p) if opts.filter.as_ref().is_none_or(|f| (f.0)(&p)) => procs.push(p),
+            Some(_) => scan.filtered_out += 1,
             None => scan.gone += 1,
         }
     }
@@ -229,12 +256,13 @@ fn collect_processes(
     (kept, scan)
 }
 
-/// `stat`, `status`, `cgroup`, `cmdline` of one process; `None` if it exited.
 fn gone<T>(r: &Result<T, ReadError>) -> bool {
     matches!(r, Err(ReadError::Gone { .. }))
 }
 
-fn read_cheap(root: &KernelRoot, pid: u32) -> Option<ProcessSample> {
+/// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces, when asked)
+/// of one process; `None` if it exited.
+fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool) -> Option<ProcessSample> {
     let stat = root.pid_stat(pid);
     if gone(&stat) {
         return None;
@@ -248,7 +276,11 @@ fn read_cheap(root: &KernelRoot, pid: u32) -> Option<ProcessSample> {
     if gone(&cgroup) || gone(&cmdline) {
         return None;
     }
-    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline })
+    let namespaces = namespaces.then(|| root.pid_namespaces(pid));
+    if namespaces.as_ref().is_some_and(gone) {
+        return None;
+    }
+    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces })
 }
 
 #[cfg(test)]

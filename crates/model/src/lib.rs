@@ -26,6 +26,7 @@ use memscope_kernel::parse::buddyinfo::Buddyinfo;
 use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+use memscope_kernel::parse::pid::ns::Namespaces;
 use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
 use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::parse::pid::status::Status;
@@ -38,7 +39,7 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use collect::{CollectOptions, ProcessMode, collect};
+pub use collect::{CollectOptions, ProcessFilter, ProcessMode, collect};
 
 /// A parsed kernel file, or why it could not be had.
 pub type Sample<T> = Result<T, ReadError>;
@@ -113,6 +114,9 @@ pub struct ProcessSample {
     pub cgroup: Sample<ProcCgroup>,
     /// `/proc/PID/cmdline`.
     pub cmdline: Sample<Vec<String>>,
+    /// `/proc/PID/ns/*`, when asked for ([`CollectOptions::namespaces`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Sample<Namespaces>>,
 }
 
 /// The outcome of reading one process's `smaps_rollup`.
@@ -181,6 +185,9 @@ pub struct ProcessScan {
     pub rollup_over_budget: usize,
     /// `smaps_rollup` skipped: larger than the size cap.
     pub rollup_over_size: usize,
+    /// Processes left out by [`CollectOptions::filter`].
+    #[serde(default)]
+    pub filtered_out: usize,
     /// Whole scan, microseconds.
     pub elapsed_usec: u64,
     /// Slowest single `smaps_rollup` read, microseconds.
