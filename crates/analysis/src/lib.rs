@@ -6,13 +6,22 @@
 //! - [`report`]: the ledger, the top processes and plain-language notes;
 //! - [`fds`]: the "Too many open files" doctor: descriptors against
 //!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
+//! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
+//!   [`zones`], [`slab`], [`vmalloc`];
 //! - [`units`]: human units for bytes.
 
+pub mod containers;
 pub mod fds;
 pub mod hints;
 pub mod ledger;
+pub mod maps;
+pub mod numa;
 pub mod processes;
+pub mod ps;
 pub mod report;
+pub mod slab;
 pub mod units;
+pub mod vmalloc;
+pub mod zones;
 
 pub use units::{fmt_bytes, fmt_pct};

@@ -95,7 +95,64 @@ pub fn row(p: &ProcessSample) -> ProcessRow {
 
 /// Sort by PSS (RSS for status rows), largest first, then by pid.
 pub fn sort_by_pss(rows: &mut [ProcessRow]) {
-    rows.sort_by(|a, b| b.rank_bytes().cmp(&a.rank_bytes()).then(a.pid.cmp(&b.pid)));
+    sort_rows(rows, SortKey::Pss);
+}
+
+/// What to sort process rows by. One table ([`SortKey::ALL`]) drives the
+/// command-line values and the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Proportional set size, largest first.
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swapped-out memory, largest first.
+    Swap,
+    /// Process id, ascending.
+    Pid,
+}
+
+impl SortKey {
+    /// Every key with its name.
+    pub const ALL: &[(SortKey, &'static str)] = &[
+        (SortKey::Pss, "pss"),
+        (SortKey::Uss, "uss"),
+        (SortKey::Rss, "rss"),
+        (SortKey::Swap, "swap"),
+        (SortKey::Pid, "pid"),
+    ];
+
+    /// The key's name (`pss`).
+    pub fn name(self) -> &'static str {
+        SortKey::ALL.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).unwrap_or("pss")
+    }
+
+    /// The key called `name`.
+    pub fn from_name(name: &str) -> Option<SortKey> {
+        SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+    }
+
+    /// The figure a row is ranked by. PSS and USS are bounded above by RSS,
+    /// so a row whose PSS or USS could not be read ranks by its RSS: a large
+    /// process is never hidden at the bottom because it was not measured.
+    pub fn rank_bytes(self, r: &ProcessRow) -> u64 {
+        match self {
+            SortKey::Pss => r.pss_bytes.or(r.rss_bytes),
+            SortKey::Uss => r.uss_bytes.or(r.rss_bytes),
+            SortKey::Rss => r.rss_bytes,
+            SortKey::Swap => r.swap_bytes,
+            SortKey::Pid => None,
+        }
+        .unwrap_or(0)
+    }
+}
+
+/// Sort rows by `key`: sizes largest first, ties (and `pid`) by pid.
+pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
+    rows.sort_by(|a, b| key.rank_bytes(b).cmp(&key.rank_bytes(a)).then(a.pid.cmp(&b.pid)));
 }
 
 /// Totals over all processes, and what the scan left out.

@@ -79,6 +79,18 @@ pub enum Command {
     Run(RunArgs),
     /// The "Too many open files" doctor: descriptors against every limit that raises it.
     Fds(FdsArgs),
+    /// Processes by PSS, USS, RSS or swap; filtered, grouped by user, cgroup, container or command.
+    Ps(PsArgs),
+    /// One process's mappings with Size, RSS, PSS, USS, swap, THP (like pmap -X).
+    Maps(MapsArgs),
+    /// Memory per NUMA node; with --pid, a process's pages per node (like numastat -p).
+    Numa(NumaArgs),
+    /// Zones: free pages against watermarks, buddy free blocks, fragmentation; --can-alloc.
+    Zones(ZonesArgs),
+    /// Slab caches by size, with reclaimability and merged-cache aliases (like slabtop, once).
+    Slab(SlabArgs),
+    /// vmalloc areas by kind and by caller, explaining the ledger's vmalloc line.
+    Vmalloc(VmallocArgs),
 }
 
 /// `memscope report`
@@ -231,4 +243,197 @@ pub struct FdsArgs {
     /// Explain the descriptor groups and verdicts, and exit.
     #[arg(long)]
     pub explain: bool,
+}
+
+fn sort_names(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+/// `memscope ps`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PsArgs {
+    /// Only processes whose command name matches this regular expression
+    /// (with --full: the whole command line).
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+
+    /// Match PATTERN against the whole command line.
+    #[arg(long, short = 'f', requires = "pattern")]
+    pub full: bool,
+
+    /// Sort by pss, uss, rss, swap or pid. Processes whose PSS was not read
+    /// rank by their RSS.
+    #[arg(long, default_value = "pss", value_name = "KEY", value_parser = parse_sort)]
+    pub sort: memscope_analysis::processes::SortKey,
+
+    /// Show only the first N processes (or groups).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Only these processes (repeat, or separate with commas).
+    #[arg(long = "pid", value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+
+    /// Only processes of these users, by name or uid (repeat, or separate with commas).
+    #[arg(long = "user", value_name = "USER", value_delimiter = ',')]
+    pub users: Vec<String>,
+
+    /// Sum processes by user, cgroup, container or cmd.
+    #[arg(long, value_name = "WHAT", value_parser = parse_group_by)]
+    pub group_by: Option<memscope_analysis::ps::GroupBy>,
+
+    /// Stop reading smaps_rollup (PSS) after this many milliseconds; the
+    /// remaining processes keep their cheap /proc/PID/status figures, marked.
+    #[arg(long, value_name = "MS")]
+    pub budget_ms: Option<u64>,
+
+    /// Do not read smaps_rollup of processes with a larger RSS (the read walks
+    /// their page tables under their mmap lock). Sizes like 512M, 20G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: Option<u64>,
+
+    /// Read /proc/PID/status only: RSS and swap, no PSS or USS, no page-table walks.
+    #[arg(long, conflicts_with_all = ["budget_ms", "max_rss"])]
+    pub fast: bool,
+}
+
+fn parse_sort(s: &str) -> Result<memscope_analysis::processes::SortKey, String> {
+    use memscope_analysis::processes::SortKey;
+    SortKey::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&SortKey::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+fn parse_group_by(s: &str) -> Result<memscope_analysis::ps::GroupBy, String> {
+    use memscope_analysis::ps::GroupBy;
+    GroupBy::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown grouping `{s}` (one of {})",
+            sort_names(&GroupBy::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope maps`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct MapsArgs {
+    /// The process.
+    #[arg(value_name = "PID")]
+    pub pid: u32,
+
+    /// Sort by addr (the default), size, rss, pss, uss or swap.
+    #[arg(long, default_value = "addr", value_name = "KEY", value_parser = parse_maps_sort)]
+    pub sort: memscope_analysis::maps::MapSort,
+
+    /// Show only the first N mappings (totals still cover all).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+fn parse_maps_sort(s: &str) -> Result<memscope_analysis::maps::MapSort, String> {
+    use memscope_analysis::maps::MapSort;
+    MapSort::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&MapSort::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope numa`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct NumaArgs {
+    /// Show these processes' pages per node, from /proc/PID/numa_maps
+    /// (repeat, or separate with commas).
+    #[arg(long = "pid", value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+
+    /// Show rows that are 0 on every node too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `memscope zones`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ZonesArgs {
+    /// Are COUNT free blocks of 2^ORDER pages available now? ORDER or
+    /// ORDERxCOUNT (`9` is one 2 MiB block with 4 KiB pages, `3x16`).
+    #[arg(long, value_name = "ORDER[xCOUNT]", value_parser = parse_can_alloc)]
+    pub can_alloc: Option<(u32, u64)>,
+
+    /// Only this NUMA node.
+    #[arg(long, value_name = "N")]
+    pub node: Option<u32>,
+
+    /// Show empty zones and migrate types with no free block too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `ORDER` or `ORDERxCOUNT`.
+pub fn parse_can_alloc(s: &str) -> Result<(u32, u64), String> {
+    let (order, count) = match s.split_once(['x', 'X']) {
+        Some((o, c)) => (o, c),
+        None => (s, "1"),
+    };
+    let order: u32 = order.trim().parse().map_err(|_| format!("`{s}`: ORDER must be a number (0 to 20)"))?;
+    if order > 20 {
+        return Err(format!("`{s}`: order {order} is beyond any kernel's MAX_PAGE_ORDER"));
+    }
+    let count: u64 = count.trim().parse().map_err(|_| format!("`{s}`: COUNT must be a number"))?;
+    if count == 0 {
+        return Err(format!("`{s}`: COUNT must be at least 1"));
+    }
+    Ok((order, count))
+}
+
+/// `memscope slab`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct SlabArgs {
+    /// Sort by size (the default), active, objs, objsize, waste or name.
+    #[arg(long, default_value = "size", value_name = "KEY", value_parser = parse_slab_sort)]
+    pub sort: memscope_analysis::slab::SlabSort,
+
+    /// Show only the first N caches.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Show caches holding no slab too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn parse_slab_sort(s: &str) -> Result<memscope_analysis::slab::SlabSort, String> {
+    use memscope_analysis::slab::SlabSort;
+    SlabSort::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&SlabSort::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope vmalloc`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct VmallocArgs {
+    /// Show this many callers, largest first.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_can_alloc;
+
+    #[test]
+    fn can_alloc_values() {
+        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
+        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
+        assert!(parse_can_alloc("3x0").is_err());
+        assert!(parse_can_alloc("x").is_err());
+        assert!(parse_can_alloc("40").is_err());
+    }
 }

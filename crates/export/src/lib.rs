@@ -9,12 +9,21 @@
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
 //!   or CSV;
-//! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`).
+//! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
+//! - the detail views, each as a table, JSON (via [`json::write_doc`]) and
+//!   CSV: [`ps`], [`maps`], [`numa`], [`zones`], [`slab`], [`vmalloc`].
 
 pub mod cgroups;
 pub mod fds;
+pub mod json;
+pub mod maps;
+pub mod numa;
+pub mod ps;
 pub mod report;
 pub mod run;
+pub mod slab;
 pub mod style;
+pub mod vmalloc;
+pub mod zones;
 
 pub use style::Style;

@@ -9,8 +9,10 @@ use memscope_model::{CollectOptions, capture::capture};
 use crate::cli::CaptureArgs;
 
 pub fn run(root: &KernelRoot, a: &CaptureArgs) -> anyhow::Result<ExitCode> {
-    let c = capture(root, &CollectOptions::default(), &a.out)
-        .with_context(|| format!("cannot capture into {}", a.out.display()))?;
+    // Namespaces too, for `ps --group-by container` on the tree.
+    let opts = CollectOptions { namespaces: true, ..CollectOptions::default() };
+    let c =
+        capture(root, &opts, &a.out).with_context(|| format!("cannot capture into {}", a.out.display()))?;
     eprintln!(
         "memscope: captured {} files ({} processes) into {}; read it with `memscope --root {} report`",
         c.files,

@@ -3,8 +3,14 @@
 mod capture;
 mod cgroups;
 mod fds;
+mod maps;
+mod numa;
+mod ps;
 mod report;
 mod run;
+mod slab;
+mod vmalloc;
+mod zones;
 
 use std::process::ExitCode;
 
@@ -32,5 +38,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
         Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),
+        Some(Command::Ps(a)) => ps::run(&root, &args.global, &a),
+        Some(Command::Maps(a)) => maps::run(&root, &args.global, &a),
+        Some(Command::Numa(a)) => numa::run(&root, &args.global, &a),
+        Some(Command::Zones(a)) => zones::run(&root, &args.global, &a),
+        Some(Command::Slab(a)) => slab::run(&root, &args.global, &a),
+        Some(Command::Vmalloc(a)) => vmalloc::run(&root, &args.global, &a),
     }
+}
+
+/// The base page size: the running kernel's or the captured tree's. A tree
+/// without one in its MANIFEST is read with 4 KiB pages, said on stderr.
+fn page_size(root: &KernelRoot) -> u64 {
+    root.page_size().unwrap_or_else(|| {
+        eprintln!(
+            "memscope: the page size is not recorded in this tree (MANIFEST page_size); 4 KiB is assumed"
+        );
+        4096
+    })
 }
