@@ -235,13 +235,15 @@ pub fn build(
     {
         let diff = total as i64 - nodes_mem_total_bytes as i64;
         notes.push(format!(
-            "The nodes' MemTotal add up to {}, /proc/meminfo MemTotal is {} ({} {}, {} of it). A node's MemTotal \
-             counts the pages its zones' buddy allocator manages; {}",
+            "The nodes' MemTotal add up to {}, /proc/meminfo MemTotal is {} ({}). A node's MemTotal counts the \
+             pages its zones' buddy allocator manages; {}",
             fmt_bytes(nodes_mem_total_bytes as i64),
             fmt_bytes(total as i64),
-            fmt_bytes(diff.abs()),
-            if diff > 0 { "more" } else { "less" },
-            fmt_pct(diff.abs(), total as i64),
+            if diff > 0 {
+                format!("{} more, {} of it", fmt_bytes(diff), fmt_pct(diff, total as i64))
+            } else {
+                format!("{} less", fmt_bytes(-diff))
+            },
             if diff > 0 {
                 "pages the kernel counts as RAM but has not handed to the buddy allocator yet (deferred struct \
                  page initialisation, memory being hot-added) are in MemTotal only. `memscope zones` shows \

@@ -1,7 +1,8 @@
 //! Per-process memory figures from a snapshot: PSS and USS where
 //! `smaps_rollup` was read, the cheap `status` counters elsewhere (marked).
 
-use memscope_model::{ProcessSample, Rollup, Snapshot};
+use memscope_kernel::parse::meminfo::Meminfo;
+use memscope_model::{ProcessSample, ProcessScan, Rollup, Snapshot};
 use serde::Serialize;
 
 /// Where a process row's figures come from.
@@ -68,7 +69,7 @@ pub fn row(p: &ProcessSample) -> ProcessRow {
         }
         other => {
             let why = match other {
-                Rollup::OverBudget => "time budget spent".to_string(),
+                Rollup::OverBudget => "not read within the time budget".to_string(),
                 Rollup::OverSizeCap => "larger than the size cap".to_string(),
                 Rollup::NotRequested => "not read (status only)".to_string(),
                 Rollup::Failed(e) => crate::hints::unavailable_reason(e),
@@ -190,6 +191,12 @@ pub struct ProcessTotals {
 
 /// Totals of `rows` (all processes of `snap`).
 pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
+    totals_of(snap.meminfo.as_ref().ok(), &snap.scan, rows)
+}
+
+/// Totals of `rows`, with meminfo (for `AnonPages + Mapped`) and the scan
+/// that read them.
+pub fn totals_of(meminfo: Option<&Meminfo>, scan: &ProcessScan, rows: &[ProcessRow]) -> ProcessTotals {
     let mut t = ProcessTotals { processes: rows.len(), ..ProcessTotals::default() };
     for r in rows {
         t.rss_bytes += r.rss_bytes.unwrap_or(0);
@@ -201,12 +208,12 @@ pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
             t.rss_covered_by_pss_bytes += r.rss_bytes.unwrap_or(0);
         }
     }
-    if let Ok(m) = &snap.meminfo
+    if let Some(m) = meminfo
         && let (Some(a), Some(mapped)) = (m.get("AnonPages"), m.get("Mapped"))
     {
         t.anon_plus_mapped_bytes = Some(a + mapped);
     }
-    let s = &snap.scan;
+    let s = scan;
     t.skipped_gone = s.gone;
     t.skipped_permission = s.rollup_denied;
     t.skipped_budget = s.rollup_over_budget;

@@ -7,12 +7,14 @@
 
 use std::collections::BTreeMap;
 
+use memscope_kernel::ReadError;
+use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::ns::Namespaces;
-use memscope_model::{ProcessSample, Snapshot};
+use memscope_model::{ProcessSample, ProcessSnapshot, Rollup};
 use serde::Serialize;
 
 use crate::containers::runtime_of;
-use crate::processes::{self, ProcessRow, ProcessTotals, RowSource, SortKey};
+use crate::processes::{self, ProcessRow, ProcessTotals, SortKey};
 use crate::units::{count, fmt_bytes, fmt_pct};
 
 /// How to group processes. One table ([`GroupBy::ALL`]) drives the
@@ -136,6 +138,10 @@ pub struct ScanSummary {
     pub rollup_read: usize,
     /// The whole scan, microseconds.
     pub elapsed_usec: u64,
+    /// Wall time of the smaps_rollup phase (what the budget bounds).
+    pub rollup_phase_usec: u64,
+    /// All reads together (summed over the workers), microseconds.
+    pub rollup_total_usec: u64,
     /// The slowest single `smaps_rollup` read: how long one target's page
     /// faults could stall behind memscope's walk of its page tables.
     pub worst_rollup_usec: u64,
@@ -218,13 +224,15 @@ fn container_of(p: &ProcessSample, host: Option<&Namespaces>) -> ContainerKey {
     }
     let ids: Vec<String> =
         differ.iter().map(|k| format!("{k}:[{}]", ns.get(k).unwrap_or_default())).collect();
-    let id = ids.join(" ");
-    let key = format!("{} ({})", path.as_deref().unwrap_or("?"), id);
+    let path = path.as_deref().unwrap_or("?");
+    let last = path.rsplit('/').find(|c| !c.is_empty()).unwrap_or(path);
+    let key = format!("{last} ({} ns)", differ.join(","));
+    let id = format!("{path} {}", ids.join(" "));
     ContainerKey { key, runtime: "namespaces", id: Some(id), namespaces_unknown: false }
 }
 
 /// The namespaces most processes share: the host's when pid 1's cannot be read.
-fn majority_namespaces(snap: &Snapshot) -> Option<Namespaces> {
+fn majority_namespaces(snap: &ProcessSnapshot) -> Option<Namespaces> {
     let mut counts: BTreeMap<&Namespaces, usize> = BTreeMap::new();
     for p in &snap.processes {
         if let Some(Ok(ns)) = &p.namespaces {
@@ -234,9 +242,14 @@ fn majority_namespaces(snap: &Snapshot) -> Option<Namespaces> {
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(ns, _)| ns.clone())
 }
 
-/// Build the view from a snapshot collected for it (filters already applied
-/// by the collection).
-pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
+/// Build the view from the processes collected for it (filters already
+/// applied by the collection), with meminfo for `AnonPages + Mapped`.
+pub fn build(
+    snap: &ProcessSnapshot,
+    meminfo: Option<&Meminfo>,
+    kernel: Option<String>,
+    opts: &PsOptions,
+) -> Ps {
     let samples: Vec<&ProcessSample> = snap.processes.iter().filter(|p| !p.has_no_address_space()).collect();
     let host = match (&opts.host_namespaces, opts.group_by) {
         (Some(h), _) => Some(h.clone()),
@@ -264,7 +277,7 @@ pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
         })
         .collect();
     let plain: Vec<ProcessRow> = rows.iter().map(|(r, _)| r.row.clone()).collect();
-    let totals = processes::totals(snap, &plain);
+    let totals = processes::totals_of(meminfo, &snap.scan, &plain);
 
     let mut groups = Vec::new();
     if let Some(g) = opts.group_by {
@@ -281,7 +294,9 @@ pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
                 },
                 GroupBy::Cmd => (r.row.comm.clone(), None, None),
             };
-            let e = by_key.entry(key.clone()).or_insert_with(|| Group {
+            // Two sandboxes may share a name; their ids tell them apart.
+            let unique = format!("{key}\0{}", id.as_deref().unwrap_or(""));
+            let e = by_key.entry(unique).or_insert_with(|| Group {
                 key,
                 runtime,
                 id,
@@ -327,6 +342,8 @@ pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
         s.worst_rollup_pid.and_then(|pid| snap.processes.iter().find(|p| p.pid == pid)).map(|p| p.comm());
     let scan = ScanSummary {
         rollup_read: s.rollup_read,
+        rollup_phase_usec: s.rollup_phase_usec,
+        rollup_total_usec: s.rollup_total_usec,
         elapsed_usec: s.elapsed_usec,
         worst_rollup_usec: s.worst_rollup_usec,
         worst_rollup_pid: s.worst_rollup_pid,
@@ -335,9 +352,10 @@ pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
         max_rss_bytes: opts.max_rss_bytes,
         filtered_out: s.filtered_out,
     };
-    let notes = notes(&totals, &plain, &scan, unknown_ns, opts, snap.live);
+    let why: Vec<&'static str> = samples.iter().filter_map(|p| why_no_pss(&p.rollup)).collect();
+    let notes = notes(&totals, &why, &scan, unknown_ns, opts, snap.live);
     Ps {
-        kernel: snap.kernel.as_ref().ok().cloned(),
+        kernel,
         taken_at_unix_ms: snap.taken_at_unix_ms,
         sort: opts.sort,
         group_by: opts.group_by,
@@ -349,9 +367,27 @@ pub fn build(snap: &Snapshot, opts: &PsOptions) -> Ps {
     }
 }
 
+/// Why a process has no PSS, in words shared by every process with the same
+/// cause (the row's `pss_unavailable` names its own path).
+fn why_no_pss(r: &Rollup) -> Option<&'static str> {
+    Some(match r {
+        Rollup::Read(r) if !r.is_empty() => return None,
+        Rollup::Read(_) | Rollup::NoAddressSpace => return None,
+        Rollup::OverBudget => "not read within --budget-ms",
+        Rollup::OverSizeCap => "larger than --max-rss",
+        Rollup::NotRequested => "--fast reads status only",
+        Rollup::Failed(ReadError::PermissionDenied { .. }) => {
+            "permission denied: smaps_rollup needs ptrace read access (the owner, or root / CAP_SYS_PTRACE; a \
+             non-dumpable process or a security module can refuse even root)"
+        }
+        Rollup::Failed(ReadError::Gone { .. }) => "exited",
+        Rollup::Failed(_) => "read error",
+    })
+}
+
 fn notes(
     t: &ProcessTotals,
-    rows: &[ProcessRow],
+    why: &[&str],
     s: &ScanSummary,
     unknown_ns: usize,
     o: &PsOptions,
@@ -360,11 +396,11 @@ fn notes(
     let mut out = Vec::new();
     if t.processes > 0 && t.with_pss < t.processes {
         // Why the rest have no PSS, most common reason first.
-        let mut why: BTreeMap<&str, usize> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.source == RowSource::Status) {
-            *why.entry(r.pss_unavailable.as_deref().unwrap_or("unknown")).or_default() += 1;
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for w in why {
+            *counts.entry(w).or_default() += 1;
         }
-        let mut why: Vec<(&str, usize)> = why.into_iter().collect();
+        let mut why: Vec<(&str, usize)> = counts.into_iter().collect();
         why.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         let why: Vec<String> = why.iter().map(|(w, n)| format!("{n}: {w}")).collect();
         out.push(format!(
@@ -389,9 +425,10 @@ fn notes(
     // Read times of a captured tree say nothing about the processes.
     if s.rollup_read > 0 && live {
         out.push(format!(
-            "smaps_rollup: {}; the slowest took {} ms{} (a target's page faults wait while its page tables \
-             are walked); the whole scan took {} ms{}.",
+            "smaps_rollup: {} taking {} ms in all; the slowest took {} ms{} (the target's page tables are \
+             walked under its mmap lock); the whole scan took {} ms{}.",
             count(s.rollup_read, "read", "reads"),
+            ms(s.rollup_total_usec),
             ms(s.worst_rollup_usec),
             match (s.worst_rollup_pid, &s.worst_rollup_comm) {
                 (Some(p), Some(c)) => format!(" (pid {p}, {c})"),
@@ -431,6 +468,7 @@ fn ms(usec: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::processes::RowSource;
     use memscope_kernel::parse::pid::cgroup::ProcCgroup;
     use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
     use memscope_kernel::parse::pid::stat::Stat;
@@ -469,11 +507,13 @@ mod tests {
         }
     }
 
-    fn snap(procs: Vec<ProcessSample>) -> Snapshot {
-        let mut s = memscope_model::collect_system(&memscope_kernel::KernelRoot::at("/nonexistent-tree"));
-        s.processes = procs;
-        s.scan = ProcessScan { rollup_read: 2, rollup_over_budget: 1, ..ProcessScan::default() };
-        s
+    fn snap(procs: Vec<ProcessSample>) -> ProcessSnapshot {
+        ProcessSnapshot {
+            taken_at_unix_ms: 0,
+            live: true,
+            processes: procs,
+            scan: ProcessScan { rollup_read: 2, rollup_over_budget: 1, ..ProcessScan::default() },
+        }
     }
 
     fn opts(group_by: Option<GroupBy>) -> PsOptions {
@@ -498,7 +538,7 @@ mod tests {
             proc(11, "big", 1000, 9000, None, "/a", 1),
             proc(12, "mid", 0, 5000, Some(4000), "/b", 1),
         ]);
-        let ps = build(&s, &opts(None));
+        let ps = build(&s, None, None, &opts(None));
         let order: Vec<u32> = ps.processes.iter().map(|r| r.row.pid).collect();
         assert_eq!(order, vec![11, 12, 10]);
         assert_eq!(ps.processes[0].row.source, RowSource::Status);
@@ -508,7 +548,7 @@ mod tests {
         assert_eq!(ps.totals.pss_bytes, 4800 * 1024);
         assert_eq!(ps.totals.rss_covered_by_pss_bytes, 6000 * 1024);
         assert!(ps.notes.iter().any(|n| n.starts_with("1 of 3 is an estimate")), "{:?}", ps.notes);
-        let by_pid = build(&s, &PsOptions { sort: SortKey::Pid, top: Some(2), ..opts(None) });
+        let by_pid = build(&s, None, None, &PsOptions { sort: SortKey::Pid, top: Some(2), ..opts(None) });
         assert_eq!(by_pid.processes.iter().map(|r| r.row.pid).collect::<Vec<_>>(), vec![10, 11]);
     }
 
@@ -519,14 +559,14 @@ mod tests {
             proc(11, "b", 1000, 9000, None, "/a", 1),
             proc(12, "c", 0, 5000, Some(4000), "/b", 1),
         ]);
-        let ps = build(&s, &opts(Some(GroupBy::User)));
+        let ps = build(&s, None, None, &opts(Some(GroupBy::User)));
         assert_eq!(ps.groups.len(), 2);
         assert_eq!(ps.groups[0].key, "1000");
         assert_eq!(ps.groups[0].rss_without_pss_bytes, 9000 * 1024);
         let root = &ps.groups[1];
         assert_eq!((root.key.as_str(), root.processes, root.with_pss), ("root", 2, 2));
         assert_eq!(root.pss_bytes, 4800 * 1024);
-        let ps = build(&s, &opts(Some(GroupBy::Cgroup)));
+        let ps = build(&s, None, None, &opts(Some(GroupBy::Cgroup)));
         assert_eq!(ps.groups.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), vec!["/a", "/b"]);
         assert_eq!(ps.groups[0].pids, vec![10, 11]);
     }
@@ -542,7 +582,12 @@ mod tests {
             proc(40, "bash", 0, 800, Some(700), "/user.slice/session.scope", 1),
             proc(41, "sh", 0, 600, Some(500), "/user.slice/session.scope", 1),
         ]);
-        let ps = build(&s, &PsOptions { host_namespaces: Some(host), ..opts(Some(GroupBy::Container)) });
+        let ps = build(
+            &s,
+            None,
+            None,
+            &PsOptions { host_namespaces: Some(host), ..opts(Some(GroupBy::Container)) },
+        );
         let keys: Vec<(&str, Option<&str>, usize)> =
             ps.groups.iter().map(|g| (g.key.as_str(), g.runtime, g.processes)).collect();
         assert_eq!(
@@ -550,15 +595,17 @@ mod tests {
             vec![
                 ("3f4e1c9a2b7d", Some("docker"), 2),
                 ("host", Some("host"), 3),
-                ("/user.slice/app.scope (mnt:[71] pid:[70])", Some("namespaces"), 1),
+                ("app.scope (mnt,pid ns)", Some("namespaces"), 1),
             ]
         );
         assert_eq!(
             ps.processes.iter().find(|r| r.row.pid == 20).unwrap().container.as_deref(),
             Some("3f4e1c9a2b7d")
         );
+        let sandbox = ps.groups.iter().find(|g| g.runtime == Some("namespaces")).unwrap();
+        assert_eq!(sandbox.id.as_deref(), Some("/user.slice/app.scope mnt:[71] pid:[70]"));
         // Without pid 1's namespaces, the namespaces most processes share are the host's.
-        let ps = build(&s, &opts(Some(GroupBy::Container)));
+        let ps = build(&s, None, None, &opts(Some(GroupBy::Container)));
         assert!(ps.groups.iter().any(|g| g.key == "host" && g.processes == 3));
     }
 }

@@ -282,8 +282,9 @@ pub struct PsArgs {
     #[arg(long, value_name = "WHAT", value_parser = parse_group_by)]
     pub group_by: Option<memscope_analysis::ps::GroupBy>,
 
-    /// Stop reading smaps_rollup (PSS) after this many milliseconds; the
-    /// remaining processes keep their cheap /proc/PID/status figures, marked.
+    /// Spend at most this many milliseconds reading smaps_rollup (PSS),
+    /// largest processes first, never starting a read predicted to end later;
+    /// the other processes keep their cheap /proc/PID/status figures, marked.
     #[arg(long, value_name = "MS")]
     pub budget_ms: Option<u64>,
 

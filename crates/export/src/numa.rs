@@ -43,7 +43,7 @@ pub fn write_csv(w: &mut dyn Write, v: &NumaView) -> io::Result<()> {
 /// Write the view as readable tables.
 pub fn write_table(w: &mut dyn Write, v: &NumaView, s: &Style) -> io::Result<()> {
     let node_cols: Vec<String> = v.nodes.iter().map(|n| format!("node {n}")).collect();
-    if v.processes.is_empty() {
+    if v.processes.is_empty() && !v.nodes.is_empty() {
         writeln!(
             w,
             "{}",

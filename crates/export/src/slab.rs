@@ -5,6 +5,7 @@ use std::io::{self, Write};
 
 use comfy_table::Cell;
 use memscope_analysis::slab::SlabView;
+use memscope_analysis::units::count;
 use memscope_analysis::{fmt_bytes, fmt_pct};
 
 use crate::report::opt_bytes;
@@ -75,16 +76,23 @@ pub fn write_table(w: &mut dyn Write, v: &SlabView, s: &Style) -> io::Result<()>
         w,
         "{}",
         s.heading(&format!(
-            "Slab caches: {} in {} caches, {} of it in live objects; reclaimable {}, unreclaimable {}{}",
+            "Slab caches: {} in {} caches, {} of it in live objects{}",
             fmt_bytes(t.size_bytes as i64),
             t.caches,
             fmt_pct(t.active_bytes as i64, t.size_bytes as i64),
-            fmt_bytes(t.reclaimable_bytes as i64),
-            fmt_bytes(t.unreclaimable_bytes as i64),
-            if t.unknown_reclaim_bytes > 0 {
-                format!(", unknown {}", fmt_bytes(t.unknown_reclaim_bytes as i64))
-            } else {
+            if t.unknown_reclaim_bytes == t.size_bytes {
                 String::new()
+            } else {
+                format!(
+                    "; reclaimable {}, unreclaimable {}{}",
+                    fmt_bytes(t.reclaimable_bytes as i64),
+                    fmt_bytes(t.unreclaimable_bytes as i64),
+                    if t.unknown_reclaim_bytes > 0 {
+                        format!(", unknown {}", fmt_bytes(t.unknown_reclaim_bytes as i64))
+                    } else {
+                        String::new()
+                    }
+                )
             }
         ))
     )?;
@@ -119,7 +127,13 @@ pub fn write_table(w: &mut dyn Write, v: &SlabView, s: &Style) -> io::Result<()>
     }
     style::write_table(w, &tab)?;
     if v.empty_hidden > 0 {
-        writeln!(w, "({} caches hold no slab; --all shows them.)", v.empty_hidden)?;
+        let n = v.empty_hidden;
+        writeln!(
+            w,
+            "({} no slab; --all shows {}.)",
+            count(n, "cache holds", "caches hold"),
+            if n == 1 { "it" } else { "them" }
+        )?;
     }
     for n in &v.notes {
         writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;

@@ -136,7 +136,10 @@ pub fn write_table(w: &mut dyn Write, v: &ZonesView, s: &Style) -> io::Result<()
                     Some(p) => fmt_bytes(p.saturating_mul(page as i64)),
                     None => "-".into(),
                 }),
-                watermark_cell(s, z.watermark_after),
+                match z.watermark_after {
+                    Some(_) => watermark_cell(s, z.watermark_after),
+                    None => s.dim("-"),
+                },
             ]);
         }
         style::write_table(w, &t)?;

@@ -39,7 +39,7 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use collect::{CollectOptions, ProcessFilter, ProcessMode, collect};
+pub use collect::{CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
 
 /// A parsed kernel file, or why it could not be had.
 pub type Sample<T> = Result<T, ReadError>;
@@ -99,6 +99,20 @@ pub struct Snapshot {
     pub scan: ProcessScan,
 }
 
+/// The processes of one collection pass without the system files
+/// ([`collect_processes`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    /// Wall-clock time of the collection, milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// Read from the running system (false: from a captured tree).
+    pub live: bool,
+    /// Processes that were present for the whole scan.
+    pub processes: Vec<ProcessSample>,
+    /// How the process scan went.
+    pub scan: ProcessScan,
+}
+
 /// One process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessSample {
@@ -127,7 +141,8 @@ pub enum Rollup {
     Read(SmapsRollup),
     /// No address space (a kernel thread or a zombie): nothing to read.
     NoAddressSpace,
-    /// Not read: the scan's time budget was spent.
+    /// Not read: the scan's time budget was spent, or the read was
+    /// predicted to end after it.
     OverBudget,
     /// Not read: the process is larger than the size cap (`VmRSS` bytes).
     OverSizeCap,
@@ -190,6 +205,14 @@ pub struct ProcessScan {
     pub filtered_out: usize,
     /// Whole scan, microseconds.
     pub elapsed_usec: u64,
+    /// Wall time of the `smaps_rollup` phase, microseconds: what
+    /// [`CollectOptions::rollup_budget`] bounds.
+    #[serde(default)]
+    pub rollup_phase_usec: u64,
+    /// All `smaps_rollup` reads together, microseconds (summed over the
+    /// workers: it can exceed the elapsed time).
+    #[serde(default)]
+    pub rollup_total_usec: u64,
     /// Slowest single `smaps_rollup` read, microseconds.
     pub worst_rollup_usec: u64,
     /// Pid of that slowest read.

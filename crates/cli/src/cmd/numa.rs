@@ -20,6 +20,10 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
         .map(|&pid| {
             let comm = root.pid_stat(pid).map(|s| s.comm).unwrap_or_else(|_| "?".into());
             let maps = root.pid_numa_maps(pid).map_err(|e| match e {
+                // The process is there, its numa_maps is not.
+                ReadError::Gone { path } if root.exists(&format!("/proc/{pid}/stat")) => {
+                    format!("{path} does not exist: this kernel was built without NUMA support (CONFIG_NUMA)")
+                }
                 ReadError::Gone { .. } => format!("no process {pid}"),
                 e => unavailable_reason(&e),
             });

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use memscope_analysis::ps::{self, GroupBy, PsOptions};
 use memscope_export::ps as out;
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect};
+use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect_processes};
 use regex::Regex;
 
 use crate::cli::{Global, PsArgs};
@@ -52,7 +52,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         filter,
         ..CollectOptions::default()
     };
-    let snap = collect(root, &opts);
+    let snap = collect_processes(root, &opts);
+    let meminfo = root.meminfo().ok();
     if !a.pids.is_empty() && snap.processes.is_empty() {
         bail!("no such process: {}", a.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
     }
@@ -62,6 +63,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         if a.group_by == Some(GroupBy::Container) { root.pid_namespaces(1).ok() } else { None };
     let view = ps::build(
         &snap,
+        meminfo.as_ref(),
+        root.osrelease().ok(),
         &PsOptions {
             sort: a.sort,
             top: a.top,
