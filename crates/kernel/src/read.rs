@@ -5,8 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
+use crate::parse::choice::Choice;
+use crate::parse::cmdline::Cmdline;
 use crate::parse::file_nr::FileNr;
+use crate::parse::interrupts::Interrupts;
 use crate::parse::iomem::Iomem;
+use crate::parse::kernel_version::KernelVersion;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
 use crate::parse::net::{SocketTable, TABLES};
@@ -87,6 +91,65 @@ pub mod paths {
     /// Socket tables of the reader's network namespace (`/proc/PID/net` for
     /// another process's).
     pub const NET: &str = "/proc/net";
+
+    // Real time (`memscope rt check`).
+    /// The host name.
+    pub const HOSTNAME: &str = "/proc/sys/kernel/hostname";
+    /// The kernel command line.
+    pub const CMDLINE: &str = "/proc/cmdline";
+    /// The UTS version string (`uname -v`), which names the preemption model.
+    pub const KERNEL_VERSION: &str = "/proc/sys/kernel/version";
+    /// The current preemption model of a PREEMPT_DYNAMIC kernel (debugfs).
+    pub const SCHED_PREEMPT: &str = "/sys/kernel/debug/sched/preempt";
+    /// `1` on kernels with the out-of-tree PREEMPT_RT patches (mainline RT
+    /// kernels since 6.12 do not have it).
+    pub const REALTIME: &str = "/sys/kernel/realtime";
+    /// The build configuration, gzip (CONFIG_IKCONFIG_PROC).
+    pub const CONFIG_GZ: &str = "/proc/config.gz";
+    /// Where distributions install `config-<release>`.
+    pub const BOOT: &str = "/boot";
+    /// RT throttling: microseconds per period RT tasks may run (-1: no limit).
+    pub const SCHED_RT_RUNTIME_US: &str = "/proc/sys/kernel/sched_rt_runtime_us";
+    /// RT throttling period in microseconds.
+    pub const SCHED_RT_PERIOD_US: &str = "/proc/sys/kernel/sched_rt_period_us";
+    /// Whether timers may migrate to other CPUs.
+    pub const TIMER_MIGRATION: &str = "/proc/sys/kernel/timer_migration";
+    /// The NMI (hard lockup) watchdog.
+    pub const NMI_WATCHDOG: &str = "/proc/sys/kernel/nmi_watchdog";
+    /// Seconds between the per-CPU vmstat updates.
+    pub const STAT_INTERVAL: &str = "/proc/sys/vm/stat_interval";
+    /// Swap tendency.
+    pub const SWAPPINESS: &str = "/proc/sys/vm/swappiness";
+    /// CPUs isolated with `isolcpus=` (domain isolation).
+    pub const CPU_ISOLATED: &str = "/sys/devices/system/cpu/isolated";
+    /// CPUs in full dynticks mode (CONFIG_NO_HZ_FULL only).
+    pub const CPU_NOHZ_FULL: &str = "/sys/devices/system/cpu/nohz_full";
+    /// Per-CPU directories `cpuN/` (cpufreq, cpuidle).
+    pub const CPU_DIR: &str = "/sys/devices/system/cpu";
+    /// The cpuidle driver and governor.
+    pub const CPUIDLE: &str = "/sys/devices/system/cpu/cpuidle";
+    /// Whether SMT siblings are active.
+    pub const SMT_ACTIVE: &str = "/sys/devices/system/cpu/smt/active";
+    /// The clock source behind CLOCK_MONOTONIC.
+    pub const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+    /// Transparent huge pages: when to use them.
+    pub const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+    /// Transparent huge pages: whether page faults compact memory.
+    pub const THP_DEFRAG: &str = "/sys/kernel/mm/transparent_hugepage/defrag";
+    /// The CPU latency QoS limit (binary s32, microseconds).
+    pub const CPU_DMA_LATENCY: &str = "/dev/cpu_dma_latency";
+    /// Interrupt counts per CPU.
+    pub const INTERRUPTS: &str = "/proc/interrupts";
+    /// Per-interrupt directories `N/` (affinity).
+    pub const IRQ: &str = "/proc/irq";
+    /// The affinity new interrupts get (hex mask).
+    pub const IRQ_DEFAULT_AFFINITY: &str = "/proc/irq/default_smp_affinity";
+    /// The tuned daemon's active profile (not a kernel file; read through
+    /// the root so that a captured tree carries it).
+    pub const TUNED_PROFILE: &str = "/etc/tuned/active_profile";
+    /// The usual mount points of the cgroup v1 `cpu` controller, whose
+    /// `cpu.rt_runtime_us` (CONFIG_RT_GROUP_SCHED) caps RT tasks per group.
+    pub const CGROUP_V1_CPU: [&str; 2] = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"];
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -552,4 +615,196 @@ fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
         }
     }
     Ok(out)
+}
+
+/// The build configuration as found: the path it came from and its bytes
+/// (gzip for `/proc/config.gz`; the caller decompresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelConfigFile {
+    /// `/proc/config.gz` or `/boot/config-<release>`.
+    pub path: String,
+    /// True when `data` is gzip.
+    pub gzip: bool,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+/// Where an interrupt may run (`/proc/irq/N/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IrqAffinity {
+    /// Interrupt number.
+    pub irq: u32,
+    /// `smp_affinity_list`: the CPUs asked for (by the driver, irqbalance or
+    /// an administrator).
+    pub smp_affinity: Result<Vec<u32>, ReadError>,
+    /// `effective_affinity_list`: where the interrupt controller actually
+    /// delivers it (often one CPU of the set). Absent on some architectures.
+    pub effective_affinity: Result<Vec<u32>, ReadError>,
+}
+
+/// One idle state of one CPU (`cpuN/cpuidle/stateK/`,
+/// Documentation/admin-guide/pm/cpuidle.rst).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleState {
+    /// `state0`, `state1`, …
+    pub state: String,
+    /// `POLL`, `C1`, `C6`, …
+    pub name: String,
+    /// Exit latency in microseconds (`latency`): the time to wake from it.
+    pub latency_usec: Option<u64>,
+    /// Disabled by the administrator or by a QoS limit (`disable` = 1).
+    pub disabled: Option<bool>,
+}
+
+impl KernelRoot {
+    /// `/proc/cmdline`.
+    pub fn cmdline(&self) -> Result<Cmdline, ReadError> {
+        Ok(Cmdline::parse(&self.read_text(paths::CMDLINE)?))
+    }
+
+    /// `/proc/sys/kernel/version` (`uname -v`).
+    pub fn kernel_version(&self) -> Result<KernelVersion, ReadError> {
+        Ok(KernelVersion::parse(&self.read_text(paths::KERNEL_VERSION)?))
+    }
+
+    /// A file that lists settings and marks the current one
+    /// (`/sys/kernel/debug/sched/preempt`, THP `enabled`/`defrag`).
+    pub fn choice(&self, kpath: &str) -> Result<Choice, ReadError> {
+        Ok(Choice::parse(&self.read_text(kpath)?))
+    }
+
+    /// A file holding one signed number (sysctls where -1 means something).
+    pub fn read_i64(&self, kpath: &str) -> Result<i64, ReadError> {
+        self.read_parsed(kpath, crate::parse::single_i64)
+    }
+
+    /// A file holding one word (`scaling_governor`, `current_clocksource`).
+    pub fn read_word(&self, kpath: &str) -> Result<String, ReadError> {
+        let t = self.read_text(kpath)?;
+        let t = t.trim();
+        if t.is_empty() || t.contains('\n') {
+            return Err(ReadError::Parse { path: kpath.into(), line: 1, item: "one word".into() });
+        }
+        Ok(t.to_string())
+    }
+
+    /// A sysfs CPU list file (`isolated`, `nohz_full`,
+    /// `smp_affinity_list`), ascending. An empty file is an empty list, and
+    /// so is `nohz_full`'s `(null)` (printed when nohz_full= was not given).
+    pub fn cpu_list(&self, kpath: &str) -> Result<Vec<u32>, ReadError> {
+        match self.read_list(kpath, "a cpu list") {
+            Err(ReadError::Parse { .. }) if self.read_text(kpath).is_ok_and(|t| t.trim() == "(null)") => {
+                Ok(Vec::new())
+            }
+            r => r,
+        }
+    }
+
+    /// The kernel's build configuration: `/proc/config.gz`, else
+    /// `/boot/config-<release>`. `NotReported` when neither exists.
+    pub fn kernel_config(&self) -> Result<KernelConfigFile, ReadError> {
+        match self.read(paths::CONFIG_GZ) {
+            Ok(data) => return Ok(KernelConfigFile { path: paths::CONFIG_GZ.into(), gzip: true, data }),
+            Err(ReadError::NotReported { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let release = self.osrelease()?;
+        let path = format!("{}/config-{release}", paths::BOOT);
+        let data = self.read(&path).map_err(|e| match e {
+            ReadError::NotReported { .. } => {
+                ReadError::NotReported { path: format!("{} and {path}", paths::CONFIG_GZ), field: None }
+            }
+            e => e,
+        })?;
+        Ok(KernelConfigFile { path, gzip: false, data })
+    }
+
+    /// `/proc/interrupts`.
+    pub fn interrupts(&self) -> Result<Interrupts, ReadError> {
+        Ok(Interrupts::parse(&self.read_text(paths::INTERRUPTS)?))
+    }
+
+    /// The affinity of every interrupt in `/proc/irq`, by number.
+    pub fn irq_affinities(&self) -> Result<Vec<IrqAffinity>, ReadError> {
+        let mut out: Vec<IrqAffinity> = self
+            .list_dir(paths::IRQ)?
+            .iter()
+            .filter_map(|n| n.parse::<u32>().ok())
+            .map(|irq| {
+                let dir = format!("{}/{irq}", paths::IRQ);
+                IrqAffinity {
+                    irq,
+                    smp_affinity: self.cpu_list(&format!("{dir}/smp_affinity_list")),
+                    effective_affinity: self.cpu_list(&format!("{dir}/effective_affinity_list")),
+                }
+            })
+            .collect();
+        out.sort_by_key(|a| a.irq);
+        Ok(out)
+    }
+
+    /// `/proc/irq/default_smp_affinity`.
+    pub fn irq_default_affinity(&self) -> Result<Vec<u32>, ReadError> {
+        let kpath = paths::IRQ_DEFAULT_AFFINITY;
+        crate::parse::sysfs::parse_mask(&self.read_text(kpath)?).ok_or(ReadError::Parse {
+            path: kpath.into(),
+            line: 1,
+            item: "a hex cpu mask".into(),
+        })
+    }
+
+    /// The CPU latency QoS limit in force, in microseconds
+    /// (`/dev/cpu_dma_latency`, root only).
+    pub fn cpu_dma_latency_usec(&self) -> Result<i32, ReadError> {
+        let kpath = paths::CPU_DMA_LATENCY;
+        crate::parse::cpu_dma_latency::parse(&self.read(kpath)?).ok_or(ReadError::Parse {
+            path: kpath.into(),
+            line: 0,
+            item: "a 4-byte s32".into(),
+        })
+    }
+
+    /// The idle states of one CPU, in state order. `NotReported` when the
+    /// CPU has no cpuidle directory (no driver, or a virtual machine).
+    pub fn cpuidle_states(&self, cpu: u32) -> Result<Vec<IdleState>, ReadError> {
+        let dir = format!("{}/cpu{cpu}/cpuidle", paths::CPU_DIR);
+        let mut states = Vec::new();
+        let mut names = self.list_dir(&dir)?;
+        names.retain(|n| n.strip_prefix("state").is_some_and(|k| k.parse::<u32>().is_ok()));
+        names.sort_by_key(|n| n["state".len()..].parse::<u32>().unwrap_or(u32::MAX));
+        for state in names {
+            let sdir = format!("{dir}/{state}");
+            states.push(IdleState {
+                name: self.read_word(&format!("{sdir}/name"))?,
+                latency_usec: self.read_u64(&format!("{sdir}/latency")).ok(),
+                disabled: self.read_u64(&format!("{sdir}/disable")).ok().map(|d| d != 0),
+                state,
+            });
+        }
+        Ok(states)
+    }
+
+    /// The thread ids of a process (`/proc/PID/task`), ascending.
+    pub fn pid_tasks(&self, pid: u32) -> Result<Vec<u32>, ReadError> {
+        let mut tids: Vec<u32> =
+            self.list_dir(&format!("/proc/{pid}/task"))?.iter().filter_map(|n| n.parse().ok()).collect();
+        tids.sort_unstable();
+        Ok(tids)
+    }
+
+    /// `/proc/PID/task/TID/stat`: one thread's scheduling policy, priority,
+    /// faults and last CPU.
+    pub fn task_stat(&self, pid: u32, tid: u32) -> Result<Stat, ReadError> {
+        self.read_parsed(&format!("/proc/{pid}/task/{tid}/stat"), Stat::parse)
+    }
+
+    /// `/proc/PID/task/TID/status`: one thread's `Cpus_allowed_list`.
+    pub fn task_status(&self, pid: u32, tid: u32) -> Result<Status, ReadError> {
+        Ok(Status::parse(&self.read_text(&format!("/proc/{pid}/task/{tid}/status"))?))
+    }
+
+    /// `/proc/PID/timerslack_ns` (ptrace access needed).
+    pub fn pid_timerslack_ns(&self, pid: u32) -> Result<u64, ReadError> {
+        self.read_u64(&format!("/proc/{pid}/timerslack_ns"))
+    }
 }
