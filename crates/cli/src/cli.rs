@@ -91,6 +91,8 @@ pub enum Command {
     Slab(SlabArgs),
     /// vmalloc areas by kind and by caller, explaining the ledger's vmalloc line.
     Vmalloc(VmallocArgs),
+    /// Real time: check a host (and a process) for it, measure scheduling latency.
+    Rt(RtArgs),
 }
 
 /// `memscope report`
@@ -437,4 +439,118 @@ mod tests {
         assert!(parse_can_alloc("x").is_err());
         assert!(parse_can_alloc("40").is_err());
     }
+}
+
+/// `memscope rt`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtArgs {
+    #[command(subcommand)]
+    pub command: RtCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RtCommand {
+    /// Is this host (and --pid) set up for real time? Each item: value, what real
+    /// time wants, verdict, and how to change it. Works on a captured tree (--root).
+    #[command(after_long_help = RT_CHECK_EXAMPLES)]
+    Check(RtCheckArgs),
+    /// Measure scheduling latency as cyclictest does: one SCHED_FIFO thread per CPU
+    /// wakes at absolute times and records how late it woke.
+    #[command(after_long_help = RT_LATENCY_EXAMPLES)]
+    Latency(RtLatencyArgs),
+}
+
+const RT_CHECK_EXAMPLES: &str = "\
+Examples:
+  memscope rt check                         the host: preemption, isolation, IRQs, idle states, THP, swap …
+  memscope rt check --pid $(pidof myloop)   and a process: policy, threads, affinity, mlock, page faults
+  memscope rt check --explain               why each item matters, with the kernel documents
+  memscope --root host1.tree rt check       a tree from `memscope capture`";
+
+const RT_LATENCY_EXAMPLES: &str = "\
+Examples:
+  memscope rt latency                       10 s on every CPU, SCHED_FIFO 95, every 1000 µs
+  memscope rt latency --dma-latency -D 5m   hold CPUs out of deep idle states, as cyclictest does
+  memscope rt latency --cpus 2-3 -l 100000  only the isolated CPUs, 100000 wakeups each
+  memscope rt latency --with-memory         relate spikes to page faults, compaction, reclaim
+  scripts/rt-compare                        the same measurement against cyclictest";
+
+/// `memscope rt check`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtCheckArgs {
+    /// Also check this process: policy, threads, affinity, locked memory, page faults.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// How long to watch the process's page faults grow (live only).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+
+    /// Explain every check and exit.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `memscope rt latency`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtLatencyArgs {
+    /// CPUs to measure, one thread each (`0-3,6`). Default: every CPU this process may use.
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+
+    /// SCHED_FIFO priority of the measuring threads (1-99). 0 measures at normal
+    /// priority, which says nothing about real time: refused unless --force.
+    #[arg(long, short = 'p', default_value_t = 95, value_name = "PRIO")]
+    pub priority: u8,
+
+    /// Wakeup period in microseconds.
+    #[arg(long, short = 'i', default_value_t = 1000, value_name = "USEC")]
+    pub interval: u64,
+
+    /// Wakeups per CPU (instead of --duration).
+    #[arg(long, short = 'l', value_name = "N", conflicts_with = "duration")]
+    pub loops: Option<u64>,
+
+    /// How long to measure (`10s`, `5m`). Default 10s. Ctrl-C stops early and reports.
+    #[arg(long, short = 'D', value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Hold /dev/cpu_dma_latency at USEC (default 0) while measuring, keeping CPUs out
+    /// of deep idle states (as cyclictest does by default).
+    #[arg(long, value_name = "USEC", num_args = 0..=1, default_missing_value = "0")]
+    pub dma_latency: Option<i32>,
+
+    /// Histogram bucket edges in microseconds, comma-separated.
+    #[arg(
+        long,
+        value_name = "EDGES",
+        value_delimiter = ',',
+        default_value = "1,2,5,10,20,50,100,200,500,1000,2000,5000,10000"
+    )]
+    pub histogram: Vec<u64>,
+
+    /// How many of the largest spikes to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Sample /proc/vmstat (page faults, compaction, reclaim) alongside and relate it to the spikes.
+    #[arg(long)]
+    pub with_memory: bool,
+
+    /// Period of the vmstat samples with --with-memory, in milliseconds.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub memory_interval: u64,
+
+    /// Do not lock memory (mlockall); page faults may then add to the latencies.
+    #[arg(long)]
+    pub no_mlock: bool,
+
+    /// Measure even when the real-time policy, the memory lock or the QoS hold cannot
+    /// be had (the output says so loudly).
+    #[arg(long)]
+    pub force: bool,
+
+    /// No live progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }

@@ -11,7 +11,9 @@
 //!   or CSV;
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
 //! - the detail views, each as a table, JSON (via [`json::write_doc`]) and
-//!   CSV: [`ps`], [`maps`], [`numa`], [`zones`], [`slab`], [`vmalloc`].
+//!   CSV: [`ps`], [`maps`], [`numa`], [`zones`], [`slab`], [`vmalloc`];
+//! - [`rt`]: `memscope rt check` and `rt latency` as tables, JSON
+//!   (`memscope.rt-check/1`, `memscope.rt-latency/1`) or CSV.
 
 pub mod cgroups;
 pub mod fds;
@@ -20,6 +22,7 @@ pub mod maps;
 pub mod numa;
 pub mod ps;
 pub mod report;
+pub mod rt;
 pub mod run;
 pub mod slab;
 pub mod style;

@@ -29,6 +29,17 @@ pub struct Captured {
 /// Collect through a recording root and write every file read under `out`
 /// (which must not exist or be empty).
 pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Result<Captured> {
+    capture_with(root, opts, out, &|_| {})
+}
+
+/// [`capture`], where `also` reads more through the recording root (what
+/// other commands read, such as `rt check`) so that the tree holds it too.
+pub fn capture_with(
+    root: &KernelRoot,
+    opts: &CollectOptions,
+    out: &Path,
+    also: &dyn Fn(&KernelRoot),
+) -> io::Result<Captured> {
     if out.exists() && fs::read_dir(out)?.next().is_some() {
         return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} is not empty", out.display())));
     }
@@ -39,6 +50,8 @@ pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Resu
     if let Ok(s) = &snapshot.slabinfo {
         let _ = rec_root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str()));
     }
+    // What other commands read (`rt check`), so that the tree holds it too.
+    also(&rec_root);
     // Links first (slab merge aliases, namespaces), so that files read
     // through a link land in the directory it points to.
     for (kpath, target) in recorder.links() {

@@ -7,6 +7,7 @@ mod maps;
 mod numa;
 mod ps;
 mod report;
+mod rt;
 mod run;
 mod slab;
 mod vmalloc;
@@ -44,6 +45,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Zones(a)) => zones::run(&root, &args.global, &a),
         Some(Command::Slab(a)) => slab::run(&root, &args.global, &a),
         Some(Command::Vmalloc(a)) => vmalloc::run(&root, &args.global, &a),
+        Some(Command::Rt(a)) => rt::run(&root, &args.global, &a),
     }
 }
 
