@@ -99,6 +99,8 @@ pub mod paths {
     pub const CMDLINE: &str = "/proc/cmdline";
     /// The UTS version string (`uname -v`), which names the preemption model.
     pub const KERNEL_VERSION: &str = "/proc/sys/kernel/version";
+    /// Where debugfs is mounted (empty when it is not).
+    pub const DEBUGFS: &str = "/sys/kernel/debug";
     /// The current preemption model of a PREEMPT_DYNAMIC kernel (debugfs).
     pub const SCHED_PREEMPT: &str = "/sys/kernel/debug/sched/preempt";
     /// `1` on kernels with the out-of-tree PREEMPT_RT patches (mainline RT
@@ -142,6 +144,10 @@ pub mod paths {
     pub const INTERRUPTS: &str = "/proc/interrupts";
     /// Per-interrupt directories `N/` (affinity).
     pub const IRQ: &str = "/proc/irq";
+    /// CPUs unbound kernel workqueues may use (hex mask).
+    pub const WORKQUEUE_CPUMASK: &str = "/sys/devices/virtual/workqueue/cpumask";
+    /// Resource limits of memscope itself: those of the session it runs in.
+    pub const SELF_LIMITS: &str = "/proc/self/limits";
     /// The affinity new interrupts get (hex mask).
     pub const IRQ_DEFAULT_AFFINITY: &str = "/proc/irq/default_smp_affinity";
     /// The tuned daemon's active profile (not a kernel file; read through
@@ -806,5 +812,71 @@ impl KernelRoot {
     /// `/proc/PID/timerslack_ns` (ptrace access needed).
     pub fn pid_timerslack_ns(&self, pid: u32) -> Result<u64, ReadError> {
         self.read_u64(&format!("/proc/{pid}/timerslack_ns"))
+    }
+}
+
+#[cfg(test)]
+mod rt_reader_tests {
+    use super::*;
+
+    /// A throw-away tree with the given files.
+    fn tree(name: &str, files: &[(&str, &[u8])]) -> (KernelRoot, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("memscope-read-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, data) in files {
+            let p = dir.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        (KernelRoot::at(&dir), dir)
+    }
+
+    #[test]
+    fn nohz_full_null_is_an_empty_list_and_garbage_is_an_error() {
+        let (root, dir) = tree("null", &[(paths::CPU_NOHZ_FULL, b"(null)\n"), (paths::CPU_ISOLATED, b"x\n")]);
+        assert_eq!(root.cpu_list(paths::CPU_NOHZ_FULL), Ok(vec![]));
+        assert!(matches!(root.cpu_list(paths::CPU_ISOLATED), Err(ReadError::Parse { .. })));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn idle_states_in_numeric_order_and_irqs_by_number() {
+        let cpuidle = "/sys/devices/system/cpu/cpu0/cpuidle";
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for (k, name, lat) in [(0, "POLL", "0"), (2, "C6", "133"), (10, "C10", "890")] {
+            files.push((format!("{cpuidle}/state{k}/name"), format!("{name}\n").into_bytes()));
+            files.push((format!("{cpuidle}/state{k}/latency"), format!("{lat}\n").into_bytes()));
+            files.push((format!("{cpuidle}/state{k}/disable"), b"0\n".to_vec()));
+        }
+        for irq in ["120", "9", "24"] {
+            files.push((format!("/proc/irq/{irq}/smp_affinity_list"), b"0-1\n".to_vec()));
+        }
+        files.push((paths::CPU_DMA_LATENCY.into(), 0i32.to_ne_bytes().to_vec()));
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+        let (root, dir) = tree("idle", &refs);
+        let names: Vec<String> = root.cpuidle_states(0).unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["POLL", "C6", "C10"]);
+        let irqs = root.irq_affinities().unwrap();
+        assert_eq!(irqs.iter().map(|a| a.irq).collect::<Vec<_>>(), vec![9, 24, 120]);
+        assert_eq!(irqs[0].smp_affinity, Ok(vec![0, 1]));
+        assert!(matches!(irqs[0].effective_affinity, Err(ReadError::NotReported { .. })));
+        assert_eq!(root.cpu_dma_latency_usec(), Ok(0));
+        assert!(matches!(root.cpuidle_states(1), Err(ReadError::NotReported { .. })));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn kernel_config_falls_back_to_boot_and_names_both_paths() {
+        let (root, dir) = tree(
+            "config",
+            &[(paths::OSRELEASE, b"6.1.0-rt\n"), ("/boot/config-6.1.0-rt", b"CONFIG_HZ=1000\n")],
+        );
+        let c = root.kernel_config().unwrap();
+        assert_eq!((c.path.as_str(), c.gzip), ("/boot/config-6.1.0-rt", false));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (root, dir) = tree("noconfig", &[(paths::OSRELEASE, b"6.1.0\n")]);
+        let e = root.kernel_config().unwrap_err();
+        assert_eq!(e.path(), "/proc/config.gz and /boot/config-6.1.0");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -369,7 +369,7 @@ impl Item {
 /// Why a file could not be read, naming what would unlock it.
 pub fn reason(e: &ReadError) -> String {
     match e {
-        ReadError::PermissionDenied { path } if path.starts_with("/sys/kernel/debug") => {
+        ReadError::PermissionDenied { path } if path.starts_with(paths::DEBUGFS) => {
             format!("{path} is readable by root only (debugfs)")
         }
         ReadError::PermissionDenied { path } if path == paths::CPU_DMA_LATENCY => {
@@ -457,9 +457,6 @@ pub struct HostFacts {
     pub irqbalance: Result<bool, ReadError>,
 }
 
-/// Unbound workqueues' CPU mask.
-const WORKQUEUE_CPUMASK: &str = "/sys/devices/virtual/workqueue/cpumask";
-
 fn gunzip(data: &[u8]) -> std::io::Result<String> {
     use std::io::Read;
     let mut out = String::new();
@@ -485,7 +482,7 @@ impl HostFacts {
             };
             Ok((f.path, Kconfig::parse(&text)))
         });
-        let debugfs_mounted = root.list_dir("/sys/kernel/debug").ok().map(|n| !n.is_empty());
+        let debugfs_mounted = root.list_dir(paths::DEBUGFS).ok().map(|n| !n.is_empty());
         let idle_governor = root
             .read_word(&format!("{}/current_governor_ro", paths::CPUIDLE))
             .or_else(|_| root.read_word(&format!("{}/current_governor", paths::CPUIDLE)));
@@ -523,14 +520,14 @@ impl HostFacts {
             irqs: root.irq_affinities(),
             irq_default: root.irq_default_affinity(),
             interrupts: root.interrupts(),
-            workqueue_cpus: root.read_text(WORKQUEUE_CPUMASK).and_then(|t| {
+            workqueue_cpus: root.read_text(paths::WORKQUEUE_CPUMASK).and_then(|t| {
                 memscope_kernel::parse::sysfs::parse_mask(&t).ok_or(ReadError::Parse {
-                    path: WORKQUEUE_CPUMASK.into(),
+                    path: paths::WORKQUEUE_CPUMASK.into(),
                     line: 1,
                     item: "a hex cpu mask".into(),
                 })
             }),
-            limits: root.read_text("/proc/self/limits").map(|t| Limits::parse(&t)),
+            limits: root.read_text(paths::SELF_LIMITS).map(|t| Limits::parse(&t)),
             tuned_profile: root.read_text(paths::TUNED_PROFILE).map(|t| t.trim().to_string()),
             irqbalance: find_process(root, "irqbalance"),
         }
@@ -1113,13 +1110,13 @@ fn workqueue_item(f: &HostFacts, iso: &[u32]) -> Item {
         Ok(mask) => {
             let on: Vec<u32> = mask.iter().copied().filter(|c| iso.contains(c)).collect();
             if on.is_empty() {
-                Item::new("workqueues", Verdict::Ok, cpulist_string(mask), WORKQUEUE_CPUMASK)
+                Item::new("workqueues", Verdict::Ok, cpulist_string(mask), paths::WORKQUEUE_CPUMASK)
             } else {
                 Item::new(
                     "workqueues",
                     Verdict::Warn,
                     format!("{}: includes isolated CPUs {}", cpulist_string(mask), cpulist_string(&on)),
-                    WORKQUEUE_CPUMASK,
+                    paths::WORKQUEUE_CPUMASK,
                 )
                 .fix("write the housekeeping CPUs' hex mask to /sys/devices/virtual/workqueue/cpumask (tuned realtime does)")
             }
@@ -1402,7 +1399,7 @@ fn limits_item(f: &HostFacts) -> Item {
         Ok(l) => l,
         Err(e) => return Item::unavailable("limits", e),
     };
-    limits_of(l, "limits", "/proc/self/limits", None)
+    limits_of(l, "limits", paths::SELF_LIMITS, None)
 }
 
 /// Judge `Max locked memory` and `Max realtime priority` (shared with the
