@@ -17,6 +17,7 @@ Examples:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
+  memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -66,6 +67,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Copy exactly the files memscope reads into DIR, for offline analysis with --root.
     Capture(CaptureArgs),
+    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
+    Serve(ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -425,6 +428,55 @@ pub struct VmallocArgs {
     /// Show this many callers, largest first.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+}
+
+/// `memscope serve`
+#[derive(Debug, Clone, ClapArgs)]
+#[command(after_long_help = "\
+Examples:
+  memscope serve                                 loopback only, port 9799
+  memscope serve --listen 0.0.0.0:9799 --web-config /etc/memscope/web.yml
+  curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
+
+The web config is the Prometheus exporters' format (tls_server_config with
+cert_file and key_file; basic_auth_users with bcrypt hashes).")]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback exposes the host's
+    /// memory figures: use --web-config for TLS and passwords.
+    #[arg(long, default_value = "127.0.0.1:9799", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// Scrapes within this time of the last collection share it (5s, 500ms):
+    /// rapid or concurrent scrapes cannot make memscope read /proc faster.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub min_interval: std::time::Duration,
+
+    /// Processes exported one by one (largest PSS first); the rest are summed
+    /// into one `pid="other"` series.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Slab caches exported one by one; the rest are summed into `cache="other"`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_slab: usize,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into a
+    /// collection; the remaining processes keep their status figures.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS: the walk holds
+    /// their mmap lock, and an exporter runs it on every collection.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// TLS and basic auth: a Prometheus exporter web-config file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// Connections served at once; further clients wait in the listen queue.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_connections: usize,
 }
 
 #[cfg(test)]

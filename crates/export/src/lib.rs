@@ -5,6 +5,8 @@
 //!   `--no-color`), word wrapping, time stamps;
 //! - [`fds`]: `memscope fds` as tables, JSON (`memscope.fds/1`) or CSV,
 //!   and the diagnosis of one process;
+//! - [`metrics`]: Prometheus metrics of a snapshot (`memscope serve`), one
+//!   module per family;
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
@@ -19,6 +21,7 @@ pub mod cgroups;
 pub mod fds;
 pub mod json;
 pub mod maps;
+pub mod metrics;
 pub mod numa;
 pub mod ps;
 pub mod report;

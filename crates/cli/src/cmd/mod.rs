@@ -9,6 +9,7 @@ mod ps;
 mod report;
 mod rt;
 mod run;
+mod serve;
 mod slab;
 mod vmalloc;
 mod zones;
@@ -26,6 +27,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => report::run(&root, &args.global, &ReportArgs { top: 10, detail: 5, ..Default::default() }),
         Some(Command::Report(a)) => report::run(&root, &args.global, &a),
         Some(Command::Capture(a)) => capture::run(&root, &a),
+        Some(Command::Serve(a)) => serve::run(&root, &a),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());
