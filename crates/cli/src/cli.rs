@@ -18,6 +18,7 @@ Examples:
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
+  memscope top                              live view; h for the keys
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -69,6 +70,8 @@ pub enum Command {
     Capture(CaptureArgs),
     /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
     Serve(ServeArgs),
+    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
+    Top(TopArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -477,6 +480,23 @@ pub struct ServeArgs {
     /// Connections served at once; further clients wait in the listen queue.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub max_connections: usize,
+}
+
+/// `memscope top`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct TopArgs {
+    /// Time between refreshes (2s, 500ms).
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into each
+    /// refresh; the remaining processes keep their status figures, marked *.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
 }
 
 #[cfg(test)]

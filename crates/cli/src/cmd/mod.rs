@@ -11,6 +11,7 @@ mod rt;
 mod run;
 mod serve;
 mod slab;
+mod top;
 mod vmalloc;
 mod zones;
 
@@ -28,6 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Report(a)) => report::run(&root, &args.global, &a),
         Some(Command::Capture(a)) => capture::run(&root, &a),
         Some(Command::Serve(a)) => serve::run(&root, &a),
+        Some(Command::Top(a)) => top::run(&root, &a),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());
