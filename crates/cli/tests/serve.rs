@@ -150,6 +150,8 @@ fn promtool_accepts_a_live_scrape() {
         "memscope_process_pss_bytes{pid=\"",
         "memscope_socket_buffer_bytes{protocol=\"TCP\"}",
         "# TYPE memscope_collections_total counter",
+        "memscope_file_handles_max ",
+        "memscope_process_open_fds{pid=\"",
     ] {
         assert!(r.body.contains(needle), "{needle} missing");
     }

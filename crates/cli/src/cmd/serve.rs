@@ -7,8 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use memscope_export::metrics::MetricsOptions;
 use memscope_kernel::KernelRoot;
+use memscope_model::fds::collect_fd_counts;
 use memscope_model::{CollectOptions, ProcessMode, collect};
-use memscope_serve::{Options, WebConfig, serve};
+use memscope_serve::{Collected, Options, WebConfig, serve};
 
 use crate::cli::ServeArgs;
 
@@ -31,7 +32,10 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         metrics: MetricsOptions { top_processes: a.top, top_slab_caches: a.top_slab },
         web,
         max_connections: a.max_connections,
-        collect: Arc::new(move || collect(&root, &collect_opts)),
+        collect: Arc::new(move || Collected {
+            snap: collect(&root, &collect_opts),
+            fds: Some(collect_fd_counts(&root)),
+        }),
     };
     serve(opts, |addr| {
         // Tests and scripts read the bound address (port 0 picks one) from here.

@@ -21,12 +21,13 @@
 //! A figure that could not be read is not exported as 0: its series is left
 //! out and `memscope_unavailable_info{figure, reason}` says why.
 //!
-//! Families that land with their views: file descriptors (the fd doctor:
-//! `file-nr`, per-process open fds) and cgroups (memory current / limit /
-//! OOM kills) are the seams named in [`FAMILIES`].
+//! File descriptors come from the fd doctor's count pass, given beside the
+//! snapshot ([`Input::fds`]); cgroups (memory current / limit / OOM kills)
+//! are the seam named in [`FAMILIES`].
 //!
 //! [`ledger::CATEGORIES`]: memscope_analysis::ledger::CATEGORIES
 
+mod fds;
 mod ledger;
 mod processes;
 mod scrape;
@@ -38,6 +39,7 @@ mod zones;
 use memscope_analysis::ledger::{self as ledger_analysis, Ledger, LedgerError, LedgerOptions};
 use memscope_analysis::processes::{self as process_analysis, ProcessRow};
 use memscope_model::Snapshot;
+use memscope_model::fds::FdSnapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
@@ -139,10 +141,9 @@ pub struct Family {
 
 /// Every family, in exposition order.
 ///
-/// Seams for views that land separately: `fds` (system `file-nr` against
-/// `file-max`, open fds per top process; from `analysis::fds`) and `cgroups`
-/// (memory current / max / OOM kills per cgroup, bounded to the top N; from
-/// the cgroup tree). Each will be one module and one line here.
+/// The seam for a view that lands separately: `cgroups` (memory current /
+/// max / OOM kills per cgroup, bounded to the top N; from the cgroup tree),
+/// one module and one line here.
 pub const FAMILIES: &[Family] = &[
     Family { name: "ledger", metrics: ledger::METRICS, collect: ledger::collect },
     Family { name: "zones", metrics: zones::METRICS, collect: zones::collect },
@@ -150,6 +151,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "vmalloc", metrics: vmalloc::METRICS, collect: vmalloc::collect },
     Family { name: "sockets", metrics: sockets::METRICS, collect: sockets::collect },
     Family { name: "processes", metrics: processes::METRICS, collect: processes::collect },
+    Family { name: "fds", metrics: fds::METRICS, collect: fds::collect },
     Family { name: "scrape", metrics: scrape::METRICS, collect: scrape::collect },
 ];
 
@@ -188,6 +190,8 @@ pub struct ExporterStats {
 pub struct Input<'a> {
     /// The snapshot.
     pub snap: &'a Snapshot,
+    /// The fd doctor's count pass of the same moment, when collected.
+    pub fds: Option<&'a FdSnapshot>,
     /// The ledger, or why there is none.
     pub ledger: Result<Ledger, LedgerError>,
     /// Every process with an address space, largest PSS (RSS) first.
@@ -202,13 +206,26 @@ pub struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// Analyse a snapshot for export.
-    pub fn new(snap: &'a Snapshot, opts: MetricsOptions, stats: ExporterStats) -> Input<'a> {
+    pub fn new(
+        snap: &'a Snapshot,
+        fds: Option<&'a FdSnapshot>,
+        opts: MetricsOptions,
+        stats: ExporterStats,
+    ) -> Input<'a> {
         // Slab caches and vmalloc callers have their own families: the
         // ledger family exports the category lines only.
         let ledger = ledger_analysis::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 });
         let mut processes = process_analysis::rows(snap);
         process_analysis::sort_by_pss(&mut processes);
-        Input { snap, ledger, processes, page_size_bytes: snap.page_size_bytes.unwrap_or(4096), opts, stats }
+        Input {
+            snap,
+            fds,
+            ledger,
+            processes,
+            page_size_bytes: snap.page_size_bytes.unwrap_or(4096),
+            opts,
+            stats,
+        }
     }
 }
 
@@ -351,8 +368,13 @@ fn encode_value(m: &mut MetricEncoder, kind: Kind, v: Value) -> Result<(), std::
 }
 
 /// Analyse, collect and encode in OpenMetrics: the body of one scrape.
-pub fn render(snap: &Snapshot, opts: MetricsOptions, stats: ExporterStats) -> String {
-    let input = Input::new(snap, opts, stats);
+pub fn render(
+    snap: &Snapshot,
+    fds: Option<&FdSnapshot>,
+    opts: MetricsOptions,
+    stats: ExporterStats,
+) -> String {
+    let input = Input::new(snap, fds, opts, stats);
     encode_out(&collect(&input))
 }
 
