@@ -13,6 +13,7 @@
 pub mod containers;
 pub mod fds;
 pub mod hints;
+pub mod leaks;
 pub mod ledger;
 pub mod maps;
 pub mod numa;
