@@ -11,6 +11,7 @@
 //! - [`units`]: human units for bytes.
 
 pub mod containers;
+pub mod diff;
 pub mod fds;
 pub mod hints;
 pub mod leaks;

@@ -17,6 +17,11 @@ Examples:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
+  memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; see dist/memscope-record.service)
+  memscope leaks                            rank what grows in the recording, with time to exhaustion
+  memscope leaks --watch 5m                 record five minutes in memory, then judge
+  memscope diff                             first and last snapshot, line by line
+  memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -66,6 +71,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Copy exactly the files memscope reads into DIR, for offline analysis with --root.
     Capture(CaptureArgs),
+    /// Record snapshots into a SQLite database, at an interval, until stopped.
+    Record(RecordArgs),
+    /// Rank what grows over a recording: leak suspects, with confidence and time to exhaustion.
+    Leaks(LeaksArgs),
+    /// Compare two recorded snapshots: the ledger line by line and the top movers.
+    Diff(DiffArgs),
+    /// Draw the ledger over time and the top suspects' series to SVG or PNG.
+    Plot(PlotArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -427,18 +440,150 @@ pub struct VmallocArgs {
     pub top: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_can_alloc;
+/// Where the recording is (`record`, `leaks`, `diff`, `plot`).
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct DbArg {
+    /// The database [default: /var/lib/memscope/memscope.db as root, else
+    /// $XDG_STATE_HOME/memscope/memscope.db].
+    #[arg(long, value_name = "FILE", env = "MEMSCOPE_DB")]
+    pub db: Option<PathBuf>,
+}
 
-    #[test]
-    fn can_alloc_values() {
-        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
-        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
-        assert!(parse_can_alloc("3x0").is_err());
-        assert!(parse_can_alloc("x").is_err());
-        assert!(parse_can_alloc("40").is_err());
-    }
+/// `memscope record`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// Time between snapshots: 10s, 1m, 0.5 (seconds).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Stop after this long (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop after this many snapshots.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Take one snapshot and exit.
+    #[arg(long, conflicts_with_all = ["duration", "count"])]
+    pub once: bool,
+
+    /// Delete snapshots older than this: 7d, 12h.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub keep: Option<std::time::Duration>,
+
+    /// Keep the database under this size by deleting the oldest snapshots: 500M, 2G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_size: Option<u64>,
+
+    /// Time budget for reading smaps_rollup (PSS) in each snapshot; the rest
+    /// keep their status figures.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not walk the page tables (smaps_rollup) of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// Print one line per snapshot (instead of a status line on a terminal).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// `memscope leaks`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LeaksArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// Instead of reading a database, record for this long (in memory) and judge that.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub watch: Option<std::time::Duration>,
+
+    /// Interval of --watch [default: a thirtieth of it, between 1s and 10s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration, requires = "watch")]
+    pub interval: Option<std::time::Duration>,
+
+    /// First snapshot: an id, a time (2026-11-22T10:00:00Z) or an age (2h = two hours ago).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot (same forms as --from).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Show at most this many suspects.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Minimum confidence of the trend test, in percent.
+    #[arg(long, default_value_t = 99.9, value_name = "PCT")]
+    pub min_confidence: f64,
+
+    /// Ignore series that grew less than this over the window: 1M, 64K.
+    #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub min_growth: u64,
+
+    /// Analyse at most this many snapshots, evenly spread over the window.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub points: usize,
+}
+
+/// `memscope diff`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// The earlier snapshot: an id, a time or an age [default: the first].
+    #[arg(value_name = "FROM", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// The later snapshot [default: the last].
+    #[arg(value_name = "TO", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Top movers to show among processes, slab caches and vmalloc callers.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// `memscope plot`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PlotArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// The image to write: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// First snapshot (an id, a time or an age).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot.
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Suspects to draw (growing first, then the largest movers).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 900)]
+    pub height: u32,
+
+    /// Use at most this many snapshots, evenly spread.
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub points: usize,
 }
 
 /// `memscope rt`
@@ -553,4 +698,18 @@ pub struct RtLatencyArgs {
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_can_alloc;
+
+    #[test]
+    fn can_alloc_values() {
+        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
+        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
+        assert!(parse_can_alloc("3x0").is_err());
+        assert!(parse_can_alloc("x").is_err());
+        assert!(parse_can_alloc("40").is_err());
+    }
 }

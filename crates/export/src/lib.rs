@@ -16,8 +16,11 @@
 //!   (`memscope.rt-check/1`, `memscope.rt-latency/1`) or CSV.
 
 pub mod cgroups;
+pub mod chart;
+pub mod diff;
 pub mod fds;
 pub mod json;
+pub mod leaks;
 pub mod maps;
 pub mod numa;
 pub mod ps;
