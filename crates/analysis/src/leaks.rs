@@ -814,8 +814,8 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
         notes.push(format!("No ledger for {s}."));
     }
     notes.push(
-        "Per-process descriptor counts and the system's file-nr are not in these snapshots: \
-         descriptor leaks are not judged."
+        "Descriptor counts (per process, and the system's file-nr) and cgroup memory limits are not in \
+         these snapshots: descriptor leaks are not judged, and memory runs out against MemAvailable."
             .into(),
     );
     LeakReport {

@@ -210,3 +210,15 @@ fn default_path_follows_xdg() {
     let p = memscope_store::default_path(false);
     assert!(p.as_ref().is_some_and(|p| p.ends_with("memscope/memscope.db")), "{p:?}");
 }
+
+#[test]
+fn the_database_is_in_wal_mode_with_normal_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db(&dir)).unwrap();
+    let mode: String = store.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = store.connection().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+    let vacuum: i64 = store.connection().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+    assert_eq!(vacuum, 2, "INCREMENTAL");
+}
