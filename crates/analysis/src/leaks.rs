@@ -361,6 +361,10 @@ pub struct Series {
     pub pids: Vec<u32>,
     /// Distinct processes seen over the whole series (processes).
     pub processes_seen: usize,
+    /// The limit this series runs into when it is its own (a process's
+    /// RLIMIT_NOFILE, its cgroup's memory.max, the system's file-max);
+    /// `None`: memory series run into `MemAvailable`.
+    pub limit: Option<Limit>,
 }
 
 impl Series {
@@ -520,6 +524,7 @@ impl SeriesBuilder {
                 block_starts: Vec::new(),
                 pids: Vec::new(),
                 processes_seen: 0,
+                limit: None,
             });
         }
         for (name, s) in self.procs {
@@ -539,6 +544,7 @@ impl SeriesBuilder {
                 block_starts: blocks,
                 pids: s.last_ids.iter().map(|(p, _)| *p).collect(),
                 processes_seen: s.seen.len(),
+                limit: None,
             });
         }
         Built {
@@ -783,9 +789,10 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
     let mut suspects = Vec::new();
     let mut not_leaks = Vec::new();
     for s in &built.series {
-        let limit = match s.unit {
-            Unit::Bytes => mem_limit.as_ref(),
-            Unit::Count => None,
+        let limit = match (&s.limit, s.unit) {
+            (Some(l), _) => Some(l),
+            (None, Unit::Bytes) => mem_limit.as_ref(),
+            (None, Unit::Count) => None,
         };
         let Some(j) = judge(s, limit, o) else { continue };
         match j.verdict {
@@ -864,6 +871,7 @@ mod tests {
             block_starts: Vec::new(),
             pids: Vec::new(),
             processes_seen: 0,
+            limit: None,
         }
     }
 
@@ -1025,6 +1033,31 @@ mod tests {
         assert_eq!(j.verdict, Verdict::Growing);
         assert_eq!(j.restarts, 2);
         assert!((j.growth_per_hour - MIB * 360.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_descriptor_series_runs_into_its_own_limit() {
+        // 10 more descriptors every 10 s, RLIMIT_NOFILE 1024 soft, 440 open now.
+        let ys: Vec<f64> = (0..40).map(|i| 50.0 + 10.0 * i as f64).collect();
+        let mut s = series(&ys, 10);
+        s.kind = SuspectKind::ProcessFds;
+        s.metric = "fds";
+        s.unit = Unit::Count;
+        s.limit = Some(Limit { name: "RLIMIT_NOFILE".into(), headroom: 1024.0 - 440.0 });
+        let built = Built {
+            series: vec![s],
+            snapshots: 40,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(390_000),
+            mem_available_bytes: Some(1e12),
+            skipped: Vec::new(),
+        };
+        let r = analyse(&built, &LeakOptions::default());
+        let j = &r.suspects[0];
+        assert_eq!(j.verdict, Verdict::Growing);
+        let e = j.exhaustion.as_ref().unwrap();
+        assert_eq!(e.limit, "RLIMIT_NOFILE");
+        assert!((e.seconds - 584.0).abs() < 1e-6, "584 more at 1 per second: {}", e.seconds);
     }
 
     #[test]

@@ -328,14 +328,18 @@ fn kill_9_at_any_moment_loses_at_most_the_snapshot_being_written() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("killed.db");
     let mut committed: Vec<i64> = Vec::new();
-    // A deterministic spread of kill times, 60 to 700 ms after start.
+    // Each round: once the recorder has committed a snapshot, kill it at a
+    // deterministic pseudo-random moment 0 to 400 ms later (while it
+    // collects, writes or sleeps), whatever the load of the machine.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for round in 0..20 {
         let (mut child, ids) = spawn_recorder(&db, "0.05");
+        let first = ids.recv_timeout(Duration::from_secs(120)).expect("the recorder commits a snapshot");
+        committed.push(first);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        std::thread::sleep(Duration::from_millis(60 + x % 640));
+        std::thread::sleep(Duration::from_millis(x % 400));
         // SAFETY: SIGKILL to our own child.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         child.wait().unwrap();
@@ -343,7 +347,7 @@ fn kill_9_at_any_moment_loses_at_most_the_snapshot_being_written() {
         committed.extend(ids.try_iter());
         assert!(db.exists() || round == 0);
     }
-    assert!(committed.len() >= 10, "only {} snapshots were committed", committed.len());
+    assert!(committed.len() >= 20, "only {} snapshots were committed", committed.len());
     let mut store = Store::open(&db).unwrap();
     assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
     let present: Vec<i64> = store.list().unwrap().iter().map(|s| s.id).collect();
@@ -367,11 +371,11 @@ fn a_reader_runs_while_record_writes() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("busy.db");
     let (mut child, ids) = spawn_recorder(&db, "0.05");
-    let first = ids.recv_timeout(Duration::from_secs(30)).expect("a first snapshot");
+    let first = ids.recv_timeout(Duration::from_secs(120)).expect("a first snapshot");
     let started = Instant::now();
     let mut reads = 0;
     let mut store = Store::open_read_only(&db).unwrap();
-    while started.elapsed() < Duration::from_secs(3) {
+    while started.elapsed() < Duration::from_secs(3) || reads < 3 {
         let list = store.list().unwrap();
         let last = list.last().unwrap();
         assert!(last.id >= first);
