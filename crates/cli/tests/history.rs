@@ -231,7 +231,8 @@ fn plot_renders_a_png_and_an_svg_of_the_fixture_recording() {
         "fixture-host",
         "Memory ledger over time",
         "unaccounted",
-        "leaky-daemon --serve",
+        // The legend leads with the rate and is cut to the legend's width.
+        "+360 MiB/h leaky-daemon",
         "memory (GiB)",
         "time (UTC)",
     ] {

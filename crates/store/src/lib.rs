@@ -105,10 +105,18 @@ pub(crate) struct Strings {
 }
 
 impl Strings {
+    /// Entries kept in each cache before it starts over: command lines of
+    /// short-lived processes would otherwise grow it for as long as `record`
+    /// runs.
+    const CACHE_MAX: usize = 1 << 16;
+
     /// The id of `text`, inserting it when new.
     fn intern(&mut self, conn: &Connection, text: &str) -> Result<i64, StoreError> {
         if let Some(id) = self.ids.get(text) {
             return Ok(*id);
+        }
+        if self.ids.len() >= Self::CACHE_MAX && self.pending.is_empty() {
+            self.ids.clear();
         }
         let found: Option<i64> = conn
             .prepare_cached("SELECT id FROM strings WHERE text = ?1")?
@@ -130,6 +138,9 @@ impl Strings {
     fn text(&mut self, conn: &Connection, id: i64) -> Result<String, StoreError> {
         if let Some(t) = self.texts.get(&id) {
             return Ok(t.clone());
+        }
+        if self.texts.len() >= Self::CACHE_MAX {
+            self.texts.clear();
         }
         let t: String = conn
             .prepare_cached("SELECT text FROM strings WHERE id = ?1")?

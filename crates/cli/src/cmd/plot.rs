@@ -60,7 +60,7 @@ pub fn run(a: &PlotArgs) -> anyhow::Result<ExitCode> {
                 fmt_value(s.growth_per_hour, s.unit)
             );
             Some(SuspectLine {
-                label: format!("{name} ({} {}, {rate})", s.kind.name(), s.metric),
+                label: format!("{rate} {name} ({})", s.metric),
                 points: series.points.iter().map(|p| (p.t_unix_ms, p.value)).collect(),
             })
         })
