@@ -11,8 +11,10 @@
 //! - [`units`]: human units for bytes.
 
 pub mod containers;
+pub mod diff;
 pub mod fds;
 pub mod hints;
+pub mod leaks;
 pub mod ledger;
 pub mod maps;
 pub mod numa;

@@ -19,6 +19,11 @@ Examples:
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
   memscope top                              live view; h for the keys
+  memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; see dist/memscope-record.service)
+  memscope leaks                            rank what grows in the recording, with time to exhaustion
+  memscope leaks --watch 5m                 record five minutes in memory, then judge
+  memscope diff                             first and last snapshot, line by line
+  memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -68,10 +73,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Copy exactly the files memscope reads into DIR, for offline analysis with --root.
     Capture(CaptureArgs),
-    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
-    Serve(ServeArgs),
-    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
-    Top(TopArgs),
+    /// Record snapshots into a SQLite database, at an interval, until stopped.
+    Record(RecordArgs),
+    /// Rank what grows over a recording: leak suspects, with confidence and time to exhaustion.
+    Leaks(LeaksArgs),
+    /// Compare two recorded snapshots: the ledger line by line and the top movers.
+    Diff(DiffArgs),
+    /// Draw the ledger over time and the top suspects' series to SVG or PNG.
+    Plot(PlotArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -99,6 +108,10 @@ pub enum Command {
     Vmalloc(VmallocArgs),
     /// Real time: check a host (and a process) for it, measure scheduling latency.
     Rt(RtArgs),
+    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
+    Serve(ServeArgs),
+    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
+    Top(TopArgs),
 }
 
 /// `memscope report`
@@ -433,84 +446,150 @@ pub struct VmallocArgs {
     pub top: usize,
 }
 
-/// `memscope serve`
+/// Where the recording is (`record`, `leaks`, `diff`, `plot`).
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct DbArg {
+    /// The database [default: /var/lib/memscope/memscope.db as root, else
+    /// $XDG_STATE_HOME/memscope/memscope.db].
+    #[arg(long, value_name = "FILE", env = "MEMSCOPE_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// `memscope record`
 #[derive(Debug, Clone, ClapArgs)]
-#[command(after_long_help = "\
-Examples:
-  memscope serve                                 loopback only, port 9799
-  memscope serve --listen 0.0.0.0:9799 --web-config /etc/memscope/web.yml
-  curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub db: DbArg,
 
-The web config is the Prometheus exporters' format (tls_server_config with
-cert_file and key_file; basic_auth_users with bcrypt hashes).")]
-pub struct ServeArgs {
-    /// Address and port to listen on. Anything but loopback exposes the host's
-    /// memory figures: use --web-config for TLS and passwords.
-    #[arg(long, default_value = "127.0.0.1:9799", value_name = "ADDR:PORT")]
-    pub listen: std::net::SocketAddr,
+    /// Time between snapshots: 10s, 1m, 0.5 (seconds).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub interval: std::time::Duration,
 
-    /// Scrapes within this time of the last collection share it (5s, 500ms):
-    /// rapid or concurrent scrapes cannot make memscope read /proc faster.
-    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub min_interval: std::time::Duration,
+    /// Stop after this long (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub duration: Option<std::time::Duration>,
 
-    /// Processes exported one by one (largest PSS first); the rest are summed
-    /// into one `pid="other"` series.
+    /// Stop after this many snapshots.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Take one snapshot and exit.
+    #[arg(long, conflicts_with_all = ["duration", "count"])]
+    pub once: bool,
+
+    /// Delete snapshots older than this: 7d, 12h.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub keep: Option<std::time::Duration>,
+
+    /// Keep the database under this size by deleting the oldest snapshots: 500M, 2G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_size: Option<u64>,
+
+    /// Time budget for reading smaps_rollup (PSS) in each snapshot; the rest
+    /// keep their status figures.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not walk the page tables (smaps_rollup) of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// Print one line per snapshot (instead of a status line on a terminal).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// `memscope leaks`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LeaksArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// Instead of reading a database, record for this long (in memory) and judge that.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub watch: Option<std::time::Duration>,
+
+    /// Interval of --watch [default: a thirtieth of it, between 1s and 10s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration, requires = "watch")]
+    pub interval: Option<std::time::Duration>,
+
+    /// First snapshot: an id, a time (2026-11-22T10:00:00Z) or an age (2h = two hours ago).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot (same forms as --from).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Show at most this many suspects.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
 
-    /// Slab caches exported one by one; the rest are summed into `cache="other"`.
-    #[arg(long, default_value_t = 20, value_name = "N")]
-    pub top_slab: usize,
+    /// Minimum confidence of the trend test, in percent.
+    #[arg(long, default_value_t = 99.9, value_name = "PCT")]
+    pub min_confidence: f64,
 
-    /// Stop reading smaps_rollup (PSS) this many milliseconds into a
-    /// collection; the remaining processes keep their status figures.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
-    pub budget_ms: u64,
+    /// Ignore series that grew less than this over the window: 1M, 64K.
+    #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub min_growth: u64,
 
-    /// Do not read smaps_rollup of processes with a larger RSS: the walk holds
-    /// their mmap lock, and an exporter runs it on every collection.
-    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
-    pub max_rss: u64,
-
-    /// TLS and basic auth: a Prometheus exporter web-config file (YAML).
-    #[arg(long, value_name = "FILE")]
-    pub web_config: Option<PathBuf>,
-
-    /// Connections served at once; further clients wait in the listen queue.
-    #[arg(long, default_value_t = 16, value_name = "N")]
-    pub max_connections: usize,
+    /// Analyse at most this many snapshots, evenly spread over the window.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub points: usize,
 }
 
-/// `memscope top`
+/// `memscope diff`
 #[derive(Debug, Clone, ClapArgs)]
-pub struct TopArgs {
-    /// Time between refreshes (2s, 500ms).
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub interval: std::time::Duration,
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub db: DbArg,
 
-    /// Stop reading smaps_rollup (PSS) this many milliseconds into each
-    /// refresh; the remaining processes keep their status figures, marked *.
-    #[arg(long, default_value_t = 500, value_name = "MS")]
-    pub budget_ms: u64,
+    /// The earlier snapshot: an id, a time or an age [default: the first].
+    #[arg(value_name = "FROM", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
 
-    /// Do not read smaps_rollup of processes with a larger RSS.
-    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
-    pub max_rss: u64,
+    /// The later snapshot [default: the last].
+    #[arg(value_name = "TO", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Top movers to show among processes, slab caches and vmalloc callers.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_can_alloc;
+/// `memscope plot`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PlotArgs {
+    #[command(flatten)]
+    pub db: DbArg,
 
-    #[test]
-    fn can_alloc_values() {
-        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
-        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
-        assert!(parse_can_alloc("3x0").is_err());
-        assert!(parse_can_alloc("x").is_err());
-        assert!(parse_can_alloc("40").is_err());
-    }
+    /// The image to write: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// First snapshot (an id, a time or an age).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot.
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Suspects to draw (growing first, then the largest movers).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 900)]
+    pub height: u32,
+
+    /// Use at most this many snapshots, evenly spread.
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub points: usize,
 }
 
 /// `memscope rt`
@@ -625,4 +704,84 @@ pub struct RtLatencyArgs {
     /// No live progress line.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+/// `memscope serve`
+#[derive(Debug, Clone, ClapArgs)]
+#[command(after_long_help = "\
+Examples:
+  memscope serve                                 loopback only, port 9799
+  memscope serve --listen 0.0.0.0:9799 --web-config /etc/memscope/web.yml
+  curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
+
+The web config is the Prometheus exporters' format (tls_server_config with
+cert_file and key_file; basic_auth_users with bcrypt hashes).")]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback exposes the host's
+    /// memory figures: use --web-config for TLS and passwords.
+    #[arg(long, default_value = "127.0.0.1:9799", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// Scrapes within this time of the last collection share it (5s, 500ms):
+    /// rapid or concurrent scrapes cannot make memscope read /proc faster.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub min_interval: std::time::Duration,
+
+    /// Processes exported one by one (largest PSS first); the rest are summed
+    /// into one `pid="other"` series.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Slab caches exported one by one; the rest are summed into `cache="other"`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_slab: usize,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into a
+    /// collection; the remaining processes keep their status figures.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS: the walk holds
+    /// their mmap lock, and an exporter runs it on every collection.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// TLS and basic auth: a Prometheus exporter web-config file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// Connections served at once; further clients wait in the listen queue.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_connections: usize,
+}
+
+/// `memscope top`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct TopArgs {
+    /// Time between refreshes (2s, 500ms).
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into each
+    /// refresh; the remaining processes keep their status figures, marked *.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_can_alloc;
+
+    #[test]
+    fn can_alloc_values() {
+        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
+        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
+        assert!(parse_can_alloc("3x0").is_err());
+        assert!(parse_can_alloc("x").is_err());
+        assert!(parse_can_alloc("40").is_err());
+    }
 }

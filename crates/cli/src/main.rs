@@ -12,6 +12,7 @@
 
 mod cli;
 mod cmd;
+mod history;
 mod output;
 mod users;
 

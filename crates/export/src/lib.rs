@@ -18,8 +18,11 @@
 //!   (`memscope.rt-check/1`, `memscope.rt-latency/1`) or CSV.
 
 pub mod cgroups;
+pub mod chart;
+pub mod diff;
 pub mod fds;
 pub mod json;
+pub mod leaks;
 pub mod maps;
 pub mod metrics;
 pub mod numa;

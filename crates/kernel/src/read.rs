@@ -360,6 +360,11 @@ impl KernelRoot {
         Ok(self.read_text(paths::OSRELEASE)?.trim().to_string())
     }
 
+    /// The host name, as the kernel knows it.
+    pub fn hostname(&self) -> Result<String, ReadError> {
+        Ok(self.read_text(paths::HOSTNAME)?.trim().to_string())
+    }
+
     /// Number of possible CPUs (percpu units).
     pub fn possible_cpus(&self) -> Result<u64, ReadError> {
         let text = self.read_text(paths::CPU_POSSIBLE)?;

@@ -2,10 +2,14 @@
 
 mod capture;
 mod cgroups;
+mod diff;
 mod fds;
+mod leaks;
 mod maps;
 mod numa;
+mod plot;
 mod ps;
+mod record;
 mod report;
 mod rt;
 mod run;
@@ -30,6 +34,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Capture(a)) => capture::run(&root, &a),
         Some(Command::Serve(a)) => serve::run(&root, &a),
         Some(Command::Top(a)) => top::run(&root, &a),
+        Some(Command::Record(a)) => record::run(&root, &a),
+        Some(Command::Leaks(a)) => leaks::run(&root, &args.global, &a),
+        Some(Command::Diff(a)) => diff::run(&args.global, &a),
+        Some(Command::Plot(a)) => plot::run(&a),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());

@@ -7,6 +7,8 @@
 //! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
 //! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
+//! memscope-workload pipe-grow --mib-per-sec N   N more filled 1 MiB pipes every second
+//!                                              (kernel memory in no counter, growing)
 //! memscope-workload idle
 //! ```
 //!
@@ -172,6 +174,25 @@ fn main() {
             wait_for_stdin_close();
             drop(held);
             return;
+        }
+        "pipe-grow" => {
+            let per_sec = num(&args, "--mib-per-sec", 1);
+            println!("ready {}", pids[0]);
+            let chunk = vec![7u8; MIB];
+            let mut keep = Vec::new();
+            loop {
+                for _ in 0..per_sec {
+                    let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
+                    rustix::pipe::fcntl_setpipe_size(&w, MIB)
+                        .unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
+                    let mut done = 0;
+                    while done < MIB {
+                        done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
+                    }
+                    keep.push((r, w));
+                }
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
