@@ -80,7 +80,18 @@ fn wait_for_stdin_close() {
     }
 }
 
+/// Set by `testkit::Workload`: the workload exits as soon as its stdin
+/// closes, whatever its mode is doing, so that it never outlives a test
+/// process that died without dropping it (killed by a timeout, say).
+pub const EXIT_ON_EOF_ENV: &str = "MEMSCOPE_WORKLOAD_EXIT_ON_EOF";
+
 fn main() {
+    if std::env::var_os(EXIT_ON_EOF_ENV).is_some() {
+        std::thread::spawn(|| {
+            wait_for_stdin_close();
+            std::process::exit(0);
+        });
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().cloned().unwrap_or_default();
     if let Some(code) = limits::run(&mode, &args) {
