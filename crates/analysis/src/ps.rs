@@ -504,6 +504,7 @@ mod tests {
             namespaces: Some(Ok(Namespaces {
                 ids: [("pid".to_string(), ns), ("mnt".to_string(), ns + 1)].into(),
             })),
+            fds: None,
         }
     }
 

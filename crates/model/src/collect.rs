@@ -1,14 +1,19 @@
 //! The collection pass: system files on one thread, processes on a small
 //! pool of workers, `smaps_rollup` last and largest first, under a budget.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
-use crate::{ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Snapshot, now_unix_ms};
+use crate::cgroups::CgroupSampler;
+use crate::fds::{has_no_files, read_fd_system, read_process_fds};
+use crate::{
+    ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample, Snapshot, now_unix_ms,
+};
 
 /// Which per-process files to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -64,6 +69,63 @@ pub struct CollectOptions {
     /// `smaps_rollup`); the others are counted in
     /// [`ProcessScan::filtered_out`].
     pub filter: Option<ProcessFilter>,
+    /// Also count each process's descriptors and read its `RLIMIT_NOFILE`
+    /// (one `stat` and one small read per process: [`crate::ProcessSample::fds`]),
+    /// and the system's `file-nr` ([`Snapshot::fd_system`]).
+    pub fds: bool,
+    /// Also read the memory cgroups, with this reader ([`Snapshot::cgroups`]).
+    pub cgroups: Option<CgroupSampler>,
+    /// What earlier passes read that cannot have changed since (shared by
+    /// repeated collections: `record`, `serve`, `top`).
+    pub cache: Option<Arc<CollectCache>>,
+}
+
+/// What stays true between collection passes, read once per [`CollectCache`]:
+///
+/// - the percpu first chunk's size comes from one line of the **boot** log:
+///   finding it means reading the whole kernel ring buffer (`/dev/kmsg`),
+///   and once the ring has wrapped the line is gone, so the first answer is
+///   also the best one;
+/// - a slab cache's `reclaim_account` (`/sys/kernel/slab/NAME/`) is fixed
+///   when the cache is created (mm/slab_common.c `kmem_cache_create`): the
+///   flag is read once per cache name, so a pass reads it only for caches
+///   created since the last one.
+///
+/// One cache belongs to one [`KernelRoot`].
+#[derive(Debug, Default)]
+pub struct CollectCache {
+    percpu_first_chunk_pages: OnceLock<Sample<u64>>,
+    /// Cache name → its flag (`None`: it could not be read).
+    slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
+}
+
+impl CollectCache {
+    /// An empty cache.
+    pub fn new() -> Arc<CollectCache> {
+        Arc::new(CollectCache::default())
+    }
+
+    fn percpu_first_chunk_pages(&self, root: &KernelRoot) -> Sample<u64> {
+        self.percpu_first_chunk_pages.get_or_init(|| root.percpu_first_chunk_pages()).clone()
+    }
+
+    /// The flags of `names`, reading only the names not seen before.
+    fn slab_reclaimable<'a>(
+        &self,
+        root: &KernelRoot,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> BTreeMap<String, bool> {
+        let names: Vec<&str> = names.into_iter().collect();
+        let mut known = self.slab_reclaimable.lock().unwrap_or_else(|e| e.into_inner());
+        let new: Vec<&str> = names.iter().copied().filter(|n| !known.contains_key(*n)).collect();
+        if !new.is_empty() {
+            let read = root.slab_reclaim_account(new.iter().copied());
+            for n in new {
+                known.insert(n.to_string(), read.get(n).copied());
+            }
+        }
+        names.iter().filter_map(|n| Some((n.to_string(), (*known.get(*n)?)?))).collect()
+    }
 }
 
 /// Read one snapshot.
@@ -75,13 +137,15 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
         _ => now_unix_ms(),
     };
     let (system, (processes, mut scan)) = std::thread::scope(|s| {
-        let sys = s.spawn(|| collect_system_files(root));
+        let sys = s.spawn(|| collect_system_files(root, opts));
         let procs = collect_process_samples(root, opts);
         (sys.join().expect("system collection thread panicked"), procs)
     });
     scan.elapsed_usec = started.elapsed().as_micros() as u64;
     let mut snap = system;
     snap.taken_at_unix_ms = taken_at_unix_ms;
+    // After the scan: the reader bounds itself to the processes' cgroups.
+    snap.cgroups = opts.cgroups.as_ref().map(|c| (c.0)(root, &processes));
     snap.processes = processes;
     snap.scan = scan;
     snap
@@ -98,19 +162,23 @@ pub fn collect_processes(root: &KernelRoot, opts: &CollectOptions) -> ProcessSna
     ProcessSnapshot { taken_at_unix_ms, live: root.is_live(), processes, scan }
 }
 
-fn collect_system_files(root: &KernelRoot) -> Snapshot {
+fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let meminfo = root.meminfo();
     let slabinfo = root.slabinfo();
-    let slab_reclaimable = match &slabinfo {
-        Ok(s) => root.slab_reclaim_account(s.caches.iter().map(|c| c.name.as_str())),
-        Err(_) => Default::default(),
+    let slab_reclaimable = match (&slabinfo, &opts.cache) {
+        (Ok(s), Some(cache)) => cache.slab_reclaimable(root, s.caches.iter().map(|c| c.name.as_str())),
+        (Ok(s), None) => root.slab_reclaim_account(s.caches.iter().map(|c| c.name.as_str())),
+        (Err(_), _) => Default::default(),
     };
     let iomem = root.iomem();
     let ram_known = iomem.as_ref().ok().and_then(Iomem::system_ram_bytes).is_some();
     let firmware_memmap = (!ram_known).then(|| root.firmware_memmap());
     let has_percpu = meminfo.as_ref().map(|m| m.get("Percpu").is_some()).unwrap_or(false);
     let percpu_first_chunk_pages = if has_percpu {
-        root.percpu_first_chunk_pages()
+        match &opts.cache {
+            Some(cache) => cache.percpu_first_chunk_pages(root),
+            None => root.percpu_first_chunk_pages(),
+        }
     } else {
         Err(ReadError::missing_field(paths::MEMINFO, "Percpu"))
     };
@@ -136,6 +204,8 @@ fn collect_system_files(root: &KernelRoot) -> Snapshot {
         arcstats: root.arcstats(),
         percpu_first_chunk_pages,
         possible_cpus: root.possible_cpus(),
+        fd_system: opts.fds.then(|| read_fd_system(root)),
+        cgroups: None,
         processes: Vec::new(),
         scan: ProcessScan::default(),
     }
@@ -188,7 +258,7 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts.namespaces));
+    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts.namespaces, opts.fds));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     for p in cheap {
         match p {
@@ -322,9 +392,9 @@ fn gone<T>(r: &Result<T, ReadError>) -> bool {
     matches!(r, Err(ReadError::Gone { .. }))
 }
 
-/// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces, when asked)
-/// of one process; `None` if it exited.
-fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool) -> Option<ProcessSample> {
+/// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces and the
+/// descriptor count, when asked) of one process; `None` if it exited.
+fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Option<ProcessSample> {
     let stat = root.pid_stat(pid);
     if gone(&stat) {
         return None;
@@ -342,7 +412,13 @@ fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool) -> Option<ProcessSa
     if namespaces.as_ref().is_some_and(gone) {
         return None;
     }
-    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces })
+    // Kernel threads and zombies hold no descriptor table.
+    let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
+    let fds = (fds && has_files).then(|| read_process_fds(root, pid));
+    if fds.as_ref().is_some_and(|f| f.gone()) {
+        return None;
+    }
+    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ use memscope_kernel::{KernelRoot, ReadError, paths};
 use serde::{Deserialize, Serialize};
 
 use crate::collect::{parallel_map, worker_count};
-use crate::{Sample, now_unix_ms};
+use crate::{Sample, Snapshot, now_unix_ms};
 
 /// Version of the [`FdSnapshot`] layout.
 pub const FD_SNAPSHOT_VERSION: u32 = 1;
@@ -86,7 +86,7 @@ pub struct FdSnapshot {
 }
 
 /// The system-wide figures.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FdSystem {
     /// `/proc/sys/fs/file-nr` (allocated, free, `file-max`).
     pub file_nr: Sample<FileNr>,
@@ -274,13 +274,15 @@ pub fn collect_fds(root: &KernelRoot, opts: &FdCollectOptions) -> FdSnapshot {
         live: root.is_live(),
         kernel: root.osrelease(),
         reader_uids: root.read_text("/proc/self/status").ok().and_then(|t| Status::parse(&t).uids()),
-        system: read_system(root),
+        system: read_fd_system(root),
         processes,
         scan,
     }
 }
 
-fn read_system(root: &KernelRoot) -> FdSystem {
+/// Read the system-wide figures: `file-nr`, `nr_open`, the inotify and epoll
+/// limits (five small files).
+pub fn read_fd_system(root: &KernelRoot) -> FdSystem {
     FdSystem {
         file_nr: root.file_nr(),
         nr_open: root.read_u64(paths::NR_OPEN),
@@ -303,13 +305,41 @@ fn is_gone<T>(r: &Result<T, ReadError>) -> bool {
 /// Kernel threads have no descriptor table (`Kthread: 1` since Linux 6.4;
 /// before, no address space and a parent of kthreadd, pid 2); zombies have
 /// closed theirs.
-fn has_no_files(pid: u32, s: &Status) -> bool {
+pub(crate) fn has_no_files(pid: u32, s: &Status) -> bool {
     let zombie = s.text.get("State").is_some_and(|st| st.starts_with('Z'));
     let kthread = match s.number("Kthread") {
         Some(k) => k == 1,
         None => !s.has_address_space() && (pid == 2 || s.number("PPid") == Some(2)),
     };
     zombie || kthread
+}
+
+/// A process's open descriptors and `RLIMIT_NOFILE`: the count pass of one
+/// process (one `stat` of `/proc/PID/fd`, one read of `/proc/PID/limits`),
+/// which `memscope record` keeps with each process
+/// ([`crate::ProcessSample::fds`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessFds {
+    /// Open descriptors ([`KernelRoot::pid_fd_count`]).
+    pub count: Sample<u64>,
+    /// `Max open files` of `/proc/PID/limits`: `RLIMIT_NOFILE`, soft and hard.
+    pub nofile: Sample<ResourceLimit>,
+}
+
+impl ProcessFds {
+    /// True when the process exited while it was read.
+    pub fn gone(&self) -> bool {
+        is_gone(&self.count) || is_gone(&self.nofile)
+    }
+}
+
+/// Count one process's descriptors and read its `RLIMIT_NOFILE`.
+pub fn read_process_fds(root: &KernelRoot, pid: u32) -> ProcessFds {
+    let kpath = format!("/proc/{pid}/limits");
+    let nofile = root
+        .pid_limits(pid)
+        .and_then(|l| l.nofile().cloned().ok_or_else(|| ReadError::missing_field(&kpath, MAX_OPEN_FILES)));
+    ProcessFds { count: root.pid_fd_count(pid), nofile }
 }
 
 fn read_counts(root: &KernelRoot, pid: u32) -> Phase1 {
@@ -322,14 +352,11 @@ fn read_counts(root: &KernelRoot, pid: u32) -> Phase1 {
     {
         return Phase1::NoFiles;
     }
-    let limits = root.pid_limits(pid);
-    let fd_count = root.pid_fd_count(pid);
-    if is_gone(&limits) || is_gone(&fd_count) {
+    let counted = read_process_fds(root, pid);
+    if counted.gone() {
         return Phase1::Gone;
     }
-    let kpath = format!("/proc/{pid}/limits");
-    let nofile = limits
-        .and_then(|l| l.nofile().cloned().ok_or_else(|| ReadError::missing_field(&kpath, MAX_OPEN_FILES)));
+    let ProcessFds { count: fd_count, nofile } = counted;
     let (comm, uids) = match &status {
         Ok(s) => (s.text.get("Name").cloned().unwrap_or_else(|| "?".into()), s.uids()),
         Err(_) => ("?".into(), None),
@@ -343,6 +370,50 @@ fn read_counts(root: &KernelRoot, pid: u32) -> Phase1 {
         fds: FdList::NotRequested,
         cgroup: None,
     }))
+}
+
+/// The counts a [`Snapshot`] holds (when collected with
+/// [`crate::CollectOptions::fds`]) as an [`FdSnapshot`] without breakdown, so
+/// that the fd doctor's analysis serves recorded and exported snapshots too.
+/// `None` when the snapshot holds no descriptor figures.
+pub fn from_snapshot(snap: &Snapshot) -> Option<FdSnapshot> {
+    let system = snap.fd_system.clone()?;
+    let mut scan = FdScan {
+        listed: snap.scan.listed,
+        gone: snap.scan.gone,
+        elapsed_usec: snap.scan.elapsed_usec,
+        ..FdScan::default()
+    };
+    let mut processes = Vec::new();
+    for p in &snap.processes {
+        let Some(fds) = &p.fds else {
+            scan.no_files += 1;
+            continue;
+        };
+        if fds.count.is_err() {
+            scan.count_unavailable += 1;
+        }
+        let status = p.status.as_ref().ok();
+        processes.push(FdProcess {
+            pid: p.pid,
+            comm: status.and_then(|s| s.text.get("Name").cloned()).unwrap_or_else(|| p.comm()),
+            uids: status.and_then(Status::uids),
+            nofile: fds.nofile.clone(),
+            fd_count: fds.count.clone(),
+            fds: FdList::NotRequested,
+            cgroup: Some(p.cgroup.clone()),
+        });
+    }
+    Some(FdSnapshot {
+        version: FD_SNAPSHOT_VERSION,
+        taken_at_unix_ms: snap.taken_at_unix_ms,
+        live: snap.live,
+        kernel: snap.kernel.clone(),
+        reader_uids: None,
+        system,
+        processes,
+        scan,
+    })
 }
 
 /// Indexes of the processes that get the breakdown.

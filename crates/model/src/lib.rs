@@ -15,9 +15,16 @@
 //! once the time budget or the size cap is reached.
 //!
 //! [`fds`] is the file-descriptor pass ([`fds::FdSnapshot`]): counts for
-//! every process, the per-descriptor breakdown where asked.
+//! every process, the per-descriptor breakdown where asked. Its cheap count
+//! pass also joins a snapshot when asked ([`CollectOptions::fds`]), and so
+//! do the memory cgroups ([`cgroups`], [`CollectOptions::cgroups`]), so that
+//! a recording follows descriptors and cgroup limits over time.
+//!
+//! Repeated collections (`record`, `serve`, `top`) share a [`CollectCache`]:
+//! what is fixed after boot is read once.
 
 pub mod capture;
+pub mod cgroups;
 mod collect;
 pub mod fds;
 
@@ -39,7 +46,9 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use collect::{CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
+pub use cgroups::{CgroupMemory, CgroupSample, CgroupSampler, CgroupVersion};
+pub use collect::{CollectCache, CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
+pub use fds::{FdSystem, ProcessFds};
 
 /// A parsed kernel file, or why it could not be had.
 pub type Sample<T> = Result<T, ReadError>;
@@ -93,6 +102,13 @@ pub struct Snapshot {
     pub percpu_first_chunk_pages: Sample<u64>,
     /// Possible CPUs (percpu units).
     pub possible_cpus: Sample<u64>,
+    /// `file-nr`, `nr_open` and the inotify and epoll limits, when collected
+    /// ([`CollectOptions::fds`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd_system: Option<FdSystem>,
+    /// The memory cgroups, when collected ([`CollectOptions::cgroups`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups: Option<Sample<CgroupSample>>,
     /// Processes that were present for the whole scan.
     pub processes: Vec<ProcessSample>,
     /// How the process scan went.
@@ -131,6 +147,11 @@ pub struct ProcessSample {
     /// `/proc/PID/ns/*`, when asked for ([`CollectOptions::namespaces`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub namespaces: Option<Sample<Namespaces>>,
+    /// Open descriptors and `RLIMIT_NOFILE`, when asked for
+    /// ([`CollectOptions::fds`]); `None` also for kernel threads and zombies,
+    /// which hold no descriptor table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fds: Option<ProcessFds>,
 }
 
 /// The outcome of reading one process's `smaps_rollup`.

@@ -214,6 +214,8 @@ pub(crate) fn write(
         arcstats,
         percpu_first_chunk_pages,
         possible_cpus,
+        fd_system: _,
+        cgroups: _,
         processes,
         scan,
     } = snap;
@@ -581,7 +583,7 @@ impl Writer<'_, '_> {
     }
 
     fn process(&mut self, p: &ProcessSample) -> Result<(), StoreError> {
-        let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces } = p;
+        let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds: _ } = p;
         let pid = *pid;
         let namespaces_id = match namespaces {
             None => None,
@@ -1148,6 +1150,9 @@ pub(crate) fn read(
         arcstats,
         percpu_first_chunk_pages,
         possible_cpus,
+        // Not stored yet (store schema 2 adds them).
+        fd_system: None,
+        cgroups: None,
         processes,
         scan,
     })
@@ -1511,7 +1516,7 @@ impl Reader<'_> {
                 })),
                 (None, None) => None,
             };
-            out.push(ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces });
+            out.push(ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds: None });
         }
         Ok(out)
     }

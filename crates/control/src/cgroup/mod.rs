@@ -5,6 +5,7 @@
 //!  /proc/self/mountinfo ──▶ layout::Layout        v2, v1 or hybrid; where each controller is
 //!  cgroupfs (v1 or v2)  ──▶ tree::CgroupTree      one model: memory, cpuset, pids per cgroup
 //!  + model::Snapshot    ──▶ usage::process_usage  Σ PSS per cgroup, difference explained
+//!  memory files only    ──▶ sample::sampler        current, limit, OOM kills kept with a snapshot
 //!  transient::plan ─▶ TransientCgroup ─▶ run::run  memscope run: limits, signals, summary
 //! ```
 //!
@@ -13,6 +14,7 @@
 
 pub mod layout;
 pub mod run;
+pub mod sample;
 pub mod transient;
 pub mod tree;
 pub mod usage;

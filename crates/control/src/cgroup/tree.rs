@@ -404,7 +404,7 @@ fn components(path: &str) -> Vec<String> {
 
 /// Every directory below `dir` (depth first), as paths relative to the
 /// mount point (`` for the mount point itself).
-fn walk(root: &KernelRoot, mount: &str, rel: &str, out: &mut Vec<String>) {
+pub(super) fn walk(root: &KernelRoot, mount: &str, rel: &str, out: &mut Vec<String>) {
     let dir = format!("{mount}{rel}");
     if !root.is_dir(&dir) {
         return;

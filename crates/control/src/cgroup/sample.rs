@@ -1,0 +1,214 @@
+//! The memory cgroups a snapshot keeps ([`CgroupSample`]): each one's
+//! current charge, hard limit and OOM kills, for `record`, `leaks`, `serve`
+//! and `top`.
+//!
+//! Three small files per cgroup (v2 `memory.current`, `memory.max`,
+//! `memory.events`; v1 `memory.usage_in_bytes`, `memory.limit_in_bytes`,
+//! `memory.oom_control`), read for every memory cgroup when there are at
+//! most [`READ_ALL_UP_TO`], else only for the cgroups the snapshot's
+//! processes are in and their ancestors: a limit set on a parent
+//! (`system.slice`, a container) binds everything below it, so the
+//! ancestors are what time-to-exhaustion needs.
+//!
+//! The top of the real hierarchy is left out: the kernel keeps no limit
+//! there (v2 has no `memory.current` at the root; v1's root usage is the
+//! whole machine, which the ledger already shows). When memscope sees only a
+//! subtree (a container that mounted its own cgroup), that subtree's top is a
+//! real cgroup with the container's limit, and is read.
+
+use std::collections::BTreeSet;
+
+use memscope_kernel::parse::cgroupfs::Limit;
+use memscope_kernel::parse::vmstat::Vmstat;
+use memscope_kernel::{KernelRoot, ReadError, paths};
+use memscope_model::{CgroupMemory, CgroupSample, CgroupSampler, CgroupVersion, ProcessSample, Sample};
+
+use super::layout::{Hierarchy, Layout, Version};
+use super::tree::walk;
+
+/// Read every memory cgroup when there are at most this many; else only
+/// the processes' cgroups and their ancestors.
+pub const READ_ALL_UP_TO: usize = 200;
+
+/// The reader `memscope_model::collect` calls ([`memscope_model::CollectOptions::cgroups`]).
+pub fn sampler() -> CgroupSampler {
+    CgroupSampler::new(|root, processes| sample_memory(root, processes, READ_ALL_UP_TO))
+}
+
+/// Read the memory cgroups (all of them when at most `all_up_to`, else
+/// those of `processes` and their ancestors), parents first.
+pub fn sample_memory(
+    root: &KernelRoot,
+    processes: &[ProcessSample],
+    all_up_to: usize,
+) -> Sample<CgroupSample> {
+    let layout = Layout::detect(root)?;
+    let Some(h) = layout.controller("memory") else {
+        return Err(ReadError::missing_field(
+            paths::MOUNTINFO,
+            "a cgroup hierarchy with the memory controller",
+        ));
+    };
+    let mut rels = Vec::new();
+    walk(root, &h.mount_point, "", &mut rels);
+    // The real root has no limit; a visible subtree's top is a real cgroup.
+    let keep_top = !h.root.trim_end_matches('/').is_empty();
+    let all: BTreeSet<Vec<String>> =
+        rels.iter().filter(|r| keep_top || !r.is_empty()).map(|r| components(&h.path_of(r))).collect();
+    let total = all.len();
+    let chosen: BTreeSet<Vec<String>> = if total <= all_up_to {
+        all
+    } else {
+        let top = components(&h.root).len();
+        let mut set = BTreeSet::new();
+        for p in processes {
+            let Some(path) = memory_path(p, h) else { continue };
+            let comps = components(&path);
+            for depth in (top + usize::from(!keep_top)).max(1)..=comps.len() {
+                let prefix = comps[..depth].to_vec();
+                if all.contains(&prefix) {
+                    set.insert(prefix);
+                }
+            }
+        }
+        set
+    };
+    let version = match h.version {
+        Version::V1 => CgroupVersion::V1,
+        Version::V2 => CgroupVersion::V2,
+    };
+    let cgroups = chosen
+        .into_iter()
+        .filter_map(|comps| {
+            let path = if comps.is_empty() { "/".to_string() } else { format!("/{}", comps.join("/")) };
+            read_memory(root, h, &path, version)
+        })
+        .collect();
+    Ok(CgroupSample { cgroups, total })
+}
+
+fn components(path: &str) -> Vec<String> {
+    path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
+}
+
+/// The process's cgroup in the memory hierarchy `h` (`/proc/PID/cgroup`).
+fn memory_path(p: &ProcessSample, h: &Hierarchy) -> Option<String> {
+    let c = p.cgroup.as_ref().ok()?;
+    let m = c.memberships.iter().find(|m| match h.version {
+        Version::V2 => m.is_v2(),
+        Version::V1 => m.controllers.iter().any(|c| c == "memory"),
+    })?;
+    Some(m.path.clone())
+}
+
+/// One cgroup's three figures; `None` when it is gone or (v2) does not have
+/// the memory controller enabled.
+fn read_memory(root: &KernelRoot, h: &Hierarchy, path: &str, version: CgroupVersion) -> Option<CgroupMemory> {
+    let dir = h.dir_of(path)?;
+    let file = |name: &str| format!("{dir}/{name}");
+    let (current, limit, events, parse_limit): (&str, &str, &str, fn(&str) -> _) = match version {
+        CgroupVersion::V2 => ("memory.current", "memory.max", "memory.events", Limit::parse),
+        CgroupVersion::V1 => {
+            ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control", Limit::parse_v1_bytes)
+        }
+    };
+    let current_bytes = root.read_u64(&file(current));
+    if let Err(ReadError::NotReported { field: None, .. }) = &current_bytes {
+        // Removed since the walk, or a v2 cgroup without the memory controller.
+        return None;
+    }
+    let limit = root.read_parsed(&file(limit), parse_limit);
+    let events_path = file(events);
+    let oom_kills = root.read_text(&events_path).and_then(|t| {
+        Vmstat::parse(&t).get("oom_kill").ok_or_else(|| ReadError::missing_field(&events_path, "oom_kill"))
+    });
+    Some(CgroupMemory { path: path.to_string(), version, current_bytes, limit, oom_kills })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hybrid tree: memory on v1 with a limited parent and two children,
+    /// one process in each child.
+    fn tree() -> (tempfile::TempDir, KernelRoot) {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let w = |p: &str, t: &str| {
+            let p = d.join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, t).unwrap();
+        };
+        w(
+            "/proc/self/mountinfo",
+            "30 25 0:26 / /sys/fs/cgroup/memory rw,nosuid shared:9 - cgroup cgroup rw,memory\n\
+             31 25 0:27 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n",
+        );
+        w("/sys/fs/cgroup/unified/cgroup.controllers", "\n");
+        let m = "/sys/fs/cgroup/memory";
+        w(&format!("{m}/memory.usage_in_bytes"), "999999999\n");
+        w(&format!("{m}/memory.limit_in_bytes"), "9223372036854771712\n");
+        for (cg, usage, limit, kills) in [
+            ("/app", 300 << 20, 512u64 << 20, 2),
+            ("/app/web", 200 << 20, 9223372036854771712, 0),
+            ("/app/db", 100 << 20, 9223372036854771712, 1),
+            ("/idle", 0, 9223372036854771712, 0),
+        ] {
+            w(&format!("{m}{cg}/memory.usage_in_bytes"), &format!("{usage}\n"));
+            w(&format!("{m}{cg}/memory.limit_in_bytes"), &format!("{limit}\n"));
+            w(
+                &format!("{m}{cg}/memory.oom_control"),
+                &format!("oom_kill_disable 0\nunder_oom 0\noom_kill {kills}\n"),
+            );
+        }
+        let root = KernelRoot::at(d);
+        (dir, root)
+    }
+
+    fn process(pid: u32, memory_path: &str) -> ProcessSample {
+        use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+        ProcessSample {
+            pid,
+            stat: Err(ReadError::Gone { path: String::new() }),
+            status: Err(ReadError::Gone { path: String::new() }),
+            rollup: memscope_model::Rollup::NotRequested,
+            cgroup: Ok(ProcCgroup::parse(&format!("4:memory:{memory_path}\n0::/\n"))),
+            cmdline: Ok(Vec::new()),
+            namespaces: None,
+            fds: None,
+        }
+    }
+
+    #[test]
+    fn few_cgroups_are_all_read_parents_first() {
+        let (_d, root) = tree();
+        let s = sample_memory(&root, &[], 10).unwrap();
+        assert_eq!(s.total, 4);
+        let paths: Vec<&str> = s.cgroups.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["/app", "/app/db", "/app/web", "/idle"]);
+        let app = s.get("/app").unwrap();
+        assert_eq!(app.version, CgroupVersion::V1);
+        assert_eq!(app.current_bytes, Ok(300 << 20));
+        assert_eq!(app.limit, Ok(Limit::Value(512 << 20)));
+        assert_eq!(app.oom_kills, Ok(2));
+        assert_eq!(s.get("/app/web").unwrap().limit, Ok(Limit::Max));
+    }
+
+    #[test]
+    fn many_cgroups_are_bounded_to_the_processes_and_their_ancestors() {
+        let (_d, root) = tree();
+        let s = sample_memory(&root, &[process(7, "/app/web")], 3).unwrap();
+        assert_eq!(s.total, 4);
+        let paths: Vec<&str> = s.cgroups.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(paths, ["/app", "/app/web"]);
+    }
+
+    #[test]
+    fn without_a_memory_controller_the_sample_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("proc/self")).unwrap();
+        std::fs::write(dir.path().join("proc/self/mountinfo"), "").unwrap();
+        let e = sample_memory(&KernelRoot::at(dir.path()), &[], 10).unwrap_err();
+        assert_eq!(e.kind(), "not_reported");
+    }
+}

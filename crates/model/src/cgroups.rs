@@ -1,0 +1,112 @@
+//! Memory cgroups as a snapshot keeps them: [`CgroupSample`], one
+//! [`CgroupMemory`] per cgroup read.
+//!
+//! Reading cgroups needs the cgroup layout (which hierarchy holds the memory
+//! controller: v1, v2 or hybrid), which `memscope_control::cgroup` knows and
+//! this crate does not: the reader is handed in through
+//! [`crate::CollectOptions::cgroups`] as a [`CgroupSampler`], and
+//! [`crate::collect`] calls it after the process scan, with the processes it
+//! found, so that it can bound itself to the cgroups those processes are in.
+//!
+//! The figures are the raw files, hierarchical in both versions
+//! (Documentation/admin-guide/cgroup-v2.rst "Memory Interface Files",
+//! Documentation/admin-guide/cgroup-v1/memory.rst §5):
+//!
+//! | figure | v2 | v1 |
+//! |---|---|---|
+//! | current | `memory.current` | `memory.usage_in_bytes` |
+//! | limit | `memory.max` | `memory.limit_in_bytes` (near `LONG_MAX`: no limit) |
+//! | OOM kills | `memory.events` `oom_kill` | `memory.oom_control` `oom_kill` (4.13+) |
+
+use std::sync::Arc;
+
+use memscope_kernel::KernelRoot;
+use memscope_kernel::parse::cgroupfs::Limit;
+use serde::{Deserialize, Serialize};
+
+use crate::{ProcessSample, Sample};
+
+/// Which cgroup version a cgroup's files come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CgroupVersion {
+    /// A v1 memory hierarchy.
+    V1,
+    /// The v2 unified hierarchy.
+    V2,
+}
+
+impl CgroupVersion {
+    /// `v1` or `v2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CgroupVersion::V1 => "v1",
+            CgroupVersion::V2 => "v2",
+        }
+    }
+
+    /// The file that holds the limit in this version.
+    pub fn limit_file(self) -> &'static str {
+        match self {
+            CgroupVersion::V1 => "memory.limit_in_bytes",
+            CgroupVersion::V2 => "memory.max",
+        }
+    }
+}
+
+/// One memory cgroup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupMemory {
+    /// The cgroup path as `/proc/PID/cgroup` prints it (`/system.slice/x.service`).
+    pub path: String,
+    /// The version of its memory controller.
+    pub version: CgroupVersion,
+    /// Bytes charged now, its descendants included.
+    pub current_bytes: Sample<u64>,
+    /// The hard limit (`Limit::Max`: none).
+    pub limit: Sample<Limit>,
+    /// Processes the OOM killer killed in it (and below).
+    pub oom_kills: Sample<u64>,
+}
+
+/// The memory cgroups of one collection pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupSample {
+    /// The cgroups read, parents before children (the top of the hierarchy,
+    /// which has no limit, is not among them).
+    pub cgroups: Vec<CgroupMemory>,
+    /// Memory cgroups in the hierarchy below its top: every one was read
+    /// when this equals `cgroups.len()`; otherwise only those of the
+    /// snapshot's processes and their ancestors were.
+    pub total: usize,
+}
+
+impl CgroupSample {
+    /// The cgroup with this path.
+    pub fn get(&self, path: &str) -> Option<&CgroupMemory> {
+        self.cgroups.iter().find(|c| c.path == path)
+    }
+}
+
+/// The function behind a [`CgroupSampler`].
+pub type CgroupReadFn = dyn Fn(&KernelRoot, &[ProcessSample]) -> Sample<CgroupSample> + Send + Sync;
+
+/// Reads the memory cgroups for [`crate::collect`]: the root, and the
+/// processes just scanned (to bound the read to their cgroups).
+#[derive(Clone)]
+pub struct CgroupSampler(pub Arc<CgroupReadFn>);
+
+impl CgroupSampler {
+    /// A sampler from a closure.
+    pub fn new(
+        f: impl Fn(&KernelRoot, &[ProcessSample]) -> Sample<CgroupSample> + Send + Sync + 'static,
+    ) -> CgroupSampler {
+        CgroupSampler(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for CgroupSampler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CgroupSampler(..)")
+    }
+}
