@@ -14,6 +14,7 @@ pub mod buddyinfo;
 pub mod cgroupfs;
 pub mod iomem;
 pub mod kmsg;
+pub mod kpageflags;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod pid;
