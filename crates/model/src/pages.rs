@@ -1,0 +1,659 @@
+//! Page-frame scans: the I/O behind `memscope phys` and `memscope pages`.
+//!
+//! ```text
+//!  scan_pfns     kpageflags ┐
+//!                kpagecount ├─ one chunk of PFNs, the three files read
+//!                kpagecgroup┘  together, on a few workers ──▶ PfnSink::visit
+//!
+//!  walk_process  maps ─▶ pagemap (chunks of virtual pages)
+//!                        └─ present PFNs sorted, runs merged ─▶ kpage* reads
+//!                           ──▶ visit(PagemapChunk)
+//! ```
+//!
+//! The files hold one `u64` per entry and are read with `pread` into
+//! buffers that are reused from chunk to chunk ([`KernelFile::read_at`]
+//! loops over short reads and never returns part of an entry). Nothing is
+//! interpreted here: the sinks (in the analysis crate) count.
+//!
+//! tools/mm/page-types.c reads kpageflags with one `pread` per present page
+//! of a process; here the present PFNs of a chunk are sorted and read as
+//! runs, with small gaps read through (a `pread` costs about as much as a
+//! few entries), so a process whose pages are physically close costs few
+//! system calls.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use memscope_kernel::parse::pid::maps::Maps;
+use memscope_kernel::parse::pid::pagemap::{PagemapEntry, decode_u64s};
+use memscope_kernel::{KernelFile, KernelRoot, ReadError, paths};
+use serde::Serialize;
+
+/// Bytes per entry of pagemap and the kpage* files.
+pub const ENTRY_BYTES: usize = 8;
+
+/// Read up to `n` entries from entry `index` of `file` into `out` (cleared),
+/// through the reusable byte buffer `bytes`. Fewer than `n` means the file
+/// ended there.
+pub fn read_entries(
+    file: &KernelFile,
+    index: u64,
+    n: usize,
+    bytes: &mut Vec<u8>,
+    out: &mut Vec<u64>,
+) -> Result<usize, ReadError> {
+    out.clear();
+    let Some(offset) = index.checked_mul(ENTRY_BYTES as u64) else { return Ok(0) };
+    bytes.resize(n * ENTRY_BYTES, 0);
+    let got = file.read_at(&mut bytes[..n * ENTRY_BYTES], offset, ENTRY_BYTES)?;
+    decode_u64s(&bytes[..got], out);
+    Ok(out.len())
+}
+
+// ---------------------------------------------------------------- PFN scan
+
+/// The entries of one chunk of consecutive PFNs.
+#[derive(Debug, Clone, Copy)]
+pub struct PfnChunk<'a> {
+    /// PFN of `flags[0]`.
+    pub start_pfn: u64,
+    /// kpageflags entries.
+    pub flags: &'a [u64],
+    /// kpagecount entries of the same PFNs: empty when not read; shorter
+    /// than `flags` when the file ended first.
+    pub counts: &'a [u64],
+    /// kpagecgroup entries, like `counts`.
+    pub cgroups: &'a [u64],
+}
+
+/// Receives the chunks of a PFN scan. Each worker has its own sink; the
+/// sinks are merged at the end, so a sink needs no locking.
+pub trait PfnSink: Send {
+    /// Count one chunk.
+    fn visit(&mut self, chunk: &PfnChunk<'_>);
+    /// Add another worker's counts to this one.
+    fn merge(&mut self, other: Self)
+    where
+        Self: Sized;
+}
+
+/// What a PFN scan reads.
+#[derive(Debug, Clone, Default)]
+pub struct PfnScanOptions {
+    /// PFN ranges `[start, end)`, any order; empty: every PFN.
+    pub ranges: Vec<(u64, u64)>,
+    /// Also read kpagecount.
+    pub counts: bool,
+    /// Also read kpagecgroup.
+    pub cgroups: bool,
+    /// PFNs per chunk (0: [`DEFAULT_CHUNK_PAGES`]).
+    pub chunk_pages: usize,
+    /// Workers (0: one per CPU, at most 4).
+    pub threads: usize,
+}
+
+/// PFNs per chunk of a physical scan: 256 KiB per file, three files, per
+/// worker; large enough that system calls do not matter, small enough to
+/// stay in cache while counted.
+pub const DEFAULT_CHUNK_PAGES: usize = 32 * 1024;
+
+/// How a PFN scan went.
+#[derive(Debug, Serialize)]
+pub struct PfnScan<S> {
+    /// The merged counts.
+    #[serde(skip)]
+    pub sink: S,
+    /// PFNs whose flags were read.
+    pub pfns: u64,
+    /// The PFN at which kpageflags ended (one past the last PFN it has),
+    /// when the scan reached it.
+    pub end_pfn: Option<u64>,
+    /// Why kpagecount was not read (None: read, or not asked).
+    pub counts_unavailable: Option<ReadError>,
+    /// The first PFN kpagecount did not cover, when it ended before kpageflags.
+    pub counts_ended_at: Option<u64>,
+    /// Why kpagecgroup was not read (None: read, or not asked).
+    pub cgroups_unavailable: Option<ReadError>,
+    /// The first PFN kpagecgroup did not cover, when it ended before kpageflags.
+    pub cgroups_ended_at: Option<u64>,
+    /// A read error that stopped the scan early (the counts cover the PFNs
+    /// before it).
+    pub stopped: Option<ReadError>,
+    /// Wall time of the scan, microseconds.
+    pub elapsed_usec: u64,
+    /// Workers used.
+    pub threads: usize,
+}
+
+/// Sorted, merged ranges; `[0, u64::MAX)` when none are given.
+fn normalize(ranges: &[(u64, u64)]) -> Vec<(u64, u64)> {
+    if ranges.is_empty() {
+        return vec![(0, u64::MAX)];
+    }
+    let mut r: Vec<(u64, u64)> = ranges.iter().copied().filter(|(s, e)| e > s).collect();
+    r.sort_unstable();
+    let mut out: Vec<(u64, u64)> = Vec::with_capacity(r.len());
+    for (s, e) in r {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Chunk `i` of the ranges, in PFN order: `(start, len)`.
+fn chunk_at(ranges: &[(u64, u64)], chunk: u64, mut i: u64) -> Option<(u64, u64)> {
+    for &(s, e) in ranges {
+        let n = (e - s).div_ceil(chunk);
+        if i < n {
+            let start = s + i * chunk;
+            return Some((start, chunk.min(e - start)));
+        }
+        i -= n;
+    }
+    None
+}
+
+/// Read kpageflags (and kpagecount, kpagecgroup when asked) for the PFNs of
+/// `opts.ranges`, chunk by chunk, on a few workers, and hand every chunk to
+/// a sink made by `make`. `progress` is called with the number of PFNs of
+/// each chunk done. Fails only when kpageflags cannot be opened.
+pub fn scan_pfns<S: PfnSink>(
+    root: &KernelRoot,
+    opts: &PfnScanOptions,
+    make: impl Fn() -> S + Sync,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<PfnScan<S>, ReadError> {
+    let started = Instant::now();
+    let flags_file = root.open(paths::KPAGEFLAGS)?;
+    let open_optional = |wanted: bool, kpath: &str| -> (Option<KernelFile>, Option<ReadError>) {
+        if !wanted {
+            return (None, None);
+        }
+        match root.open(kpath) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e)),
+        }
+    };
+    let (counts_file, counts_unavailable) = open_optional(opts.counts, paths::KPAGECOUNT);
+    let (cgroups_file, cgroups_unavailable) = open_optional(opts.cgroups, paths::KPAGECGROUP);
+
+    let ranges = normalize(&opts.ranges);
+    let chunk = if opts.chunk_pages == 0 { DEFAULT_CHUNK_PAGES } else { opts.chunk_pages } as u64;
+    let threads = if opts.threads > 0 {
+        opts.threads
+    } else {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
+    };
+    let next = AtomicUsize::new(0);
+    let eof = AtomicU64::new(u64::MAX);
+    let pfns = AtomicU64::new(0);
+    let counts_end = AtomicU64::new(u64::MAX);
+    let cgroups_end = AtomicU64::new(u64::MAX);
+    let stopped: Mutex<Option<(u64, ReadError)>> = Mutex::new(None);
+
+    let worker = || -> S {
+        let mut sink = make();
+        let mut bytes = Vec::new();
+        let (mut flags, mut counts, mut cgroups) = (Vec::new(), Vec::new(), Vec::new());
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed) as u64;
+            let Some((start, len)) = chunk_at(&ranges, chunk, i) else { break };
+            if start >= eof.load(Ordering::Relaxed) {
+                break;
+            }
+            let len = len as usize;
+            let got = match read_entries(&flags_file, start, len, &mut bytes, &mut flags) {
+                Ok(n) => n,
+                Err(e) => {
+                    if let Ok(mut s) = stopped.lock()
+                        && s.as_ref().is_none_or(|(p, _)| start < *p)
+                    {
+                        *s = Some((start, e));
+                    }
+                    eof.fetch_min(start, Ordering::Relaxed);
+                    break;
+                }
+            };
+            if got < len {
+                eof.fetch_min(start + got as u64, Ordering::Relaxed);
+            }
+            if got == 0 {
+                break;
+            }
+            let mut optional = |file: &Option<KernelFile>, out: &mut Vec<u64>, end: &AtomicU64| {
+                out.clear();
+                if let Some(f) = file {
+                    let n = read_entries(f, start, got, &mut bytes, out).unwrap_or(0);
+                    if n < got {
+                        end.fetch_min(start + n as u64, Ordering::Relaxed);
+                    }
+                }
+            };
+            optional(&counts_file, &mut counts, &counts_end);
+            optional(&cgroups_file, &mut cgroups, &cgroups_end);
+            sink.visit(&PfnChunk { start_pfn: start, flags: &flags, counts: &counts, cgroups: &cgroups });
+            pfns.fetch_add(got as u64, Ordering::Relaxed);
+            progress(got as u64);
+            if got < len {
+                break;
+            }
+        }
+        sink
+    };
+    let mut sinks: Vec<S> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(worker)).collect();
+        handles.into_iter().map(|h| h.join().expect("PFN scan worker panicked")).collect()
+    });
+    let mut sink = sinks.pop().unwrap_or_else(&make);
+    for other in sinks {
+        sink.merge(other);
+    }
+    let eof = eof.load(Ordering::Relaxed);
+    let ended = |a: &AtomicU64| Some(a.load(Ordering::Relaxed)).filter(|p| *p != u64::MAX && *p < eof);
+    let stopped = stopped.into_inner().ok().flatten().map(|(_, e)| e);
+    Ok(PfnScan {
+        sink,
+        pfns: pfns.load(Ordering::Relaxed),
+        end_pfn: Some(eof).filter(|p| *p != u64::MAX && stopped.is_none()),
+        counts_unavailable,
+        counts_ended_at: ended(&counts_end),
+        cgroups_unavailable,
+        cgroups_ended_at: ended(&cgroups_end),
+        stopped,
+        elapsed_usec: started.elapsed().as_micros() as u64,
+        threads,
+    })
+}
+
+// ------------------------------------------------------------ process walk
+
+/// One chunk of a process's virtual pages, inside one mapping.
+#[derive(Debug, Clone, Copy)]
+pub struct PagemapChunk<'a> {
+    /// Index of the mapping in [`ProcessWalk::maps`].
+    pub mapping: usize,
+    /// Virtual page number (address / page size) of `entries[0]`.
+    pub first_vpage: u64,
+    /// pagemap entries.
+    pub entries: &'a [u64],
+    /// kpageflags of each present page whose PFN could be read; `None`
+    /// for pages not present, PFNs hidden, or kpageflags unreadable.
+    pub flags: &'a [Option<u64>],
+    /// kpagecount, like `flags`; empty when not asked.
+    pub counts: &'a [Option<u64>],
+    /// kpagecgroup, like `flags`; empty when not asked.
+    pub cgroups: &'a [Option<u64>],
+}
+
+/// What a process walk reads.
+#[derive(Debug, Clone)]
+pub struct ProcessWalkOptions {
+    /// Also read kpagecount (map counts).
+    pub counts: bool,
+    /// Also read kpagecgroup (memory cgroups).
+    pub cgroups: bool,
+    /// Virtual page ranges `[start, end)` to walk (page numbers, not
+    /// addresses); empty: every mapping in full.
+    pub ranges: Vec<(u64, u64)>,
+    /// Virtual pages per pagemap read.
+    pub chunk_pages: usize,
+    /// Read through gaps of up to this many PFNs between present pages
+    /// rather than issue another `pread`.
+    pub gap_pages: u64,
+}
+
+impl Default for ProcessWalkOptions {
+    fn default() -> Self {
+        ProcessWalkOptions {
+            counts: false,
+            cgroups: false,
+            ranges: Vec::new(),
+            chunk_pages: 64 * 1024,
+            gap_pages: 8,
+        }
+    }
+}
+
+/// How a process walk went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProcessWalk {
+    /// The process.
+    pub pid: u32,
+    /// Base page size in bytes.
+    pub page_size_bytes: u64,
+    /// Its mappings (`/proc/PID/maps`), every one of them.
+    #[serde(skip)]
+    pub maps: Maps,
+    /// Why kpageflags could not be read (the flag-dependent figures are
+    /// then unavailable).
+    pub flags_unavailable: Option<ReadError>,
+    /// Why kpagecount was not read, when asked.
+    pub counts_unavailable: Option<ReadError>,
+    /// Why kpagecgroup was not read, when asked.
+    pub cgroups_unavailable: Option<ReadError>,
+    /// Present pages were seen, all with PFN 0: the kernel hides PFNs from
+    /// readers without CAP_SYS_ADMIN.
+    pub pfns_hidden: bool,
+    /// The walk stopped early (the process exited); what was read is kept.
+    pub ended_early: Option<ReadError>,
+    /// Mappings the kernel's pagemap does not cover (`[vsyscall]` lies
+    /// above the task size), by index.
+    pub not_walked: Vec<usize>,
+    /// Virtual pages whose pagemap entry was read.
+    pub vpages_read: u64,
+    /// `pread` calls on the kpage* files.
+    pub kpage_reads: u64,
+    /// Wall time, microseconds.
+    pub elapsed_usec: u64,
+}
+
+/// Walk a process: read its maps, then its pagemap mapping by mapping, and
+/// the kpage* entries of its present pages, handing each chunk to `visit`.
+/// Fails when the maps or the pagemap cannot be read at all; a process that
+/// exits during the walk ends it with [`ProcessWalk::ended_early`].
+pub fn walk_process(
+    root: &KernelRoot,
+    pid: u32,
+    opts: &ProcessWalkOptions,
+    visit: &mut dyn FnMut(&PagemapChunk<'_>),
+    progress: &dyn Fn(u64),
+) -> Result<ProcessWalk, ReadError> {
+    let started = Instant::now();
+    let page_size = root.page_size().unwrap_or(4096).max(1);
+    let maps = root.pid_maps(pid)?;
+    let pagemap = root.open_pagemap(pid)?;
+    let (flags_file, flags_unavailable) = match root.open(paths::KPAGEFLAGS) {
+        Ok(f) => (Some(f), None),
+        Err(e) => (None, Some(e)),
+    };
+    let open_optional = |wanted: bool, kpath: &str| match (wanted, &flags_file) {
+        (false, _) | (_, None) => (None, None),
+        (true, Some(_)) => match root.open(kpath) {
+            Ok(f) => (Some(f), None),
+            Err(e) => (None, Some(e)),
+        },
+    };
+    let (counts_file, counts_unavailable) = open_optional(opts.counts, paths::KPAGECOUNT);
+    let (cgroups_file, cgroups_unavailable) = open_optional(opts.cgroups, paths::KPAGECGROUP);
+    let mut walk = ProcessWalk {
+        pid,
+        page_size_bytes: page_size,
+        maps: Maps::default(),
+        flags_unavailable,
+        counts_unavailable,
+        cgroups_unavailable,
+        pfns_hidden: false,
+        ended_early: None,
+        not_walked: Vec::new(),
+        vpages_read: 0,
+        kpage_reads: 0,
+        elapsed_usec: 0,
+    };
+    let ranges = if opts.ranges.is_empty() { Vec::new() } else { normalize(&opts.ranges) };
+    let chunk_pages = opts.chunk_pages.max(1) as u64;
+    let mut reader = KpageReader::new(flags_file, counts_file, cgroups_file, opts.gap_pages);
+    let mut bytes = Vec::new();
+    let mut entries = Vec::new();
+    let mut present_seen = false;
+    let mut pfn_seen = false;
+
+    'maps: for (mi, m) in maps.mappings.iter().enumerate() {
+        let (first, end) = (m.start / page_size, m.end.div_ceil(page_size));
+        let pieces: Vec<(u64, u64)> = if ranges.is_empty() {
+            vec![(first, end)]
+        } else {
+            ranges
+                .iter()
+                .filter_map(|&(s, e)| Some((s.max(first), e.min(end))).filter(|(a, b)| a < b))
+                .collect()
+        };
+        for (from, to) in pieces {
+            let mut at = from;
+            while at < to {
+                let n = (to - at).min(chunk_pages) as usize;
+                let got = match read_entries(&pagemap, at, n, &mut bytes, &mut entries) {
+                    Ok(g) => g,
+                    Err(e) => {
+                        walk.ended_early = Some(e);
+                        break 'maps;
+                    }
+                };
+                if got == 0 {
+                    // pagemap gives nothing past the task size ([vsyscall]),
+                    // and nothing at all once the address space is gone.
+                    match root.pid_status(pid) {
+                        Ok(s) if s.has_address_space() => {
+                            walk.not_walked.push(mi);
+                            break;
+                        }
+                        Ok(_) | Err(ReadError::Gone { .. }) => {
+                            walk.ended_early = Some(ReadError::Gone { path: format!("/proc/{pid}/pagemap") });
+                            break 'maps;
+                        }
+                        Err(e) => {
+                            walk.ended_early = Some(e);
+                            break 'maps;
+                        }
+                    }
+                }
+                for &e in &entries {
+                    let e = PagemapEntry(e);
+                    present_seen |= e.present();
+                    pfn_seen |= e.pfn().is_some();
+                }
+                reader.read(&entries);
+                visit(&PagemapChunk {
+                    mapping: mi,
+                    first_vpage: at,
+                    entries: &entries,
+                    flags: &reader.flags,
+                    counts: &reader.counts,
+                    cgroups: &reader.cgroups,
+                });
+                walk.vpages_read += got as u64;
+                progress(got as u64);
+                at += got as u64;
+            }
+        }
+    }
+    walk.pfns_hidden = present_seen && !pfn_seen;
+    walk.kpage_reads = reader.reads;
+    walk.maps = maps;
+    walk.elapsed_usec = started.elapsed().as_micros() as u64;
+    Ok(walk)
+}
+
+/// Reads the kpage* entries of the present pages of one pagemap chunk.
+struct KpageReader {
+    flags_file: Option<KernelFile>,
+    counts_file: Option<KernelFile>,
+    cgroups_file: Option<KernelFile>,
+    gap: u64,
+    order: Vec<(u64, u32)>,
+    bytes: Vec<u8>,
+    run: Vec<u64>,
+    flags: Vec<Option<u64>>,
+    counts: Vec<Option<u64>>,
+    cgroups: Vec<Option<u64>>,
+    reads: u64,
+}
+
+/// The longest run of PFNs read at once.
+const MAX_RUN_PAGES: u64 = 64 * 1024;
+
+impl KpageReader {
+    fn new(
+        flags_file: Option<KernelFile>,
+        counts_file: Option<KernelFile>,
+        cgroups_file: Option<KernelFile>,
+        gap: u64,
+    ) -> KpageReader {
+        KpageReader {
+            flags_file,
+            counts_file,
+            cgroups_file,
+            gap,
+            order: Vec::new(),
+            bytes: Vec::new(),
+            run: Vec::new(),
+            flags: Vec::new(),
+            counts: Vec::new(),
+            cgroups: Vec::new(),
+            reads: 0,
+        }
+    }
+
+    /// Fill `flags`, `counts`, `cgroups` for `entries`.
+    fn read(&mut self, entries: &[u64]) {
+        let n = entries.len();
+        let reset = |v: &mut Vec<Option<u64>>, on: bool| {
+            v.clear();
+            if on {
+                v.resize(n, None);
+            }
+        };
+        reset(&mut self.flags, true);
+        reset(&mut self.counts, self.counts_file.is_some());
+        reset(&mut self.cgroups, self.cgroups_file.is_some());
+        if self.flags_file.is_none() {
+            return;
+        }
+        self.order.clear();
+        self.order.extend(
+            entries.iter().enumerate().filter_map(|(i, e)| PagemapEntry(*e).pfn().map(|p| (p, i as u32))),
+        );
+        if self.order.is_empty() {
+            return;
+        }
+        // Virtual order is often physical order already (THP, sequential faults).
+        if !self.order.is_sorted_by_key(|x| x.0) {
+            self.order.sort_unstable();
+        }
+        let mut i = 0;
+        while i < self.order.len() {
+            let start = self.order[i].0;
+            let mut j = i + 1;
+            let mut last = start;
+            while j < self.order.len() {
+                let p = self.order[j].0;
+                if p > last.saturating_add(self.gap + 1) || p - start >= MAX_RUN_PAGES {
+                    break;
+                }
+                last = last.max(p);
+                j += 1;
+            }
+            let len = (last - start + 1) as usize;
+            let members = i..j;
+            for (file, which) in [
+                (self.flags_file.as_ref(), 0usize),
+                (self.counts_file.as_ref(), 1),
+                (self.cgroups_file.as_ref(), 2),
+            ] {
+                let Some(file) = file else { continue };
+                self.reads += 1;
+                let got = read_entries(file, start, len, &mut self.bytes, &mut self.run).unwrap_or(0);
+                let out = match which {
+                    0 => &mut self.flags,
+                    1 => &mut self.counts,
+                    _ => &mut self.cgroups,
+                };
+                if got == 0 {
+                    continue;
+                }
+                for &(pfn, idx) in &self.order[members.clone()] {
+                    out[idx as usize] = self.run.get((pfn - start) as usize).copied();
+                }
+            }
+            i = j;
+        }
+    }
+}
+
+// ------------------------------------------------------ memory cgroup names
+
+/// Memory cgroup directories by inode number, to name what kpagecgroup
+/// reports (`page_cgroup_ino()`: the inode of the cgroup directory the page
+/// is charged to, in the memory controller's hierarchy).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct MemcgPaths {
+    /// Kernel path of the hierarchy's root (`/sys/fs/cgroup/memory` on v1).
+    pub hierarchy: String,
+    /// Inode → path relative to the hierarchy (`/` for the root).
+    pub paths: HashMap<u64, String>,
+}
+
+impl MemcgPaths {
+    /// The cgroup path of an inode, if known.
+    pub fn path(&self, inode: u64) -> Option<&str> {
+        self.paths.get(&inode).map(String::as_str)
+    }
+}
+
+/// Where the memory controller's hierarchy is: the v1 `memory` mount, else
+/// a v2 hierarchy whose `cgroup.controllers` lists `memory`.
+pub fn memcg_hierarchy(root: &KernelRoot) -> Result<String, ReadError> {
+    if root.exists(&format!("{}/cgroup.procs", paths::CGROUP_V1_MEMORY)) {
+        return Ok(paths::CGROUP_V1_MEMORY.to_string());
+    }
+    for dir in [paths::CGROUP_V2, paths::CGROUP_V2_HYBRID] {
+        let kpath = format!("{dir}/cgroup.controllers");
+        if let Ok(text) = root.read_text(&kpath)
+            && text.split_whitespace().any(|c| c == "memory")
+        {
+            return Ok(dir.to_string());
+        }
+    }
+    Err(ReadError::NotReported { path: paths::CGROUP_V1_MEMORY.to_string(), field: None })
+}
+
+/// Map every memory cgroup's inode to its path, walking the hierarchy
+/// (bounded: at most `max_groups` cgroups).
+pub fn memcg_paths(root: &KernelRoot, max_groups: usize) -> Result<MemcgPaths, ReadError> {
+    let hierarchy = memcg_hierarchy(root)?;
+    let mut paths_by_inode = HashMap::new();
+    let mut stack = vec![String::from("/")];
+    while let Some(rel) = stack.pop() {
+        if paths_by_inode.len() >= max_groups {
+            break;
+        }
+        let dir = if rel == "/" { hierarchy.clone() } else { format!("{hierarchy}{rel}") };
+        let Ok(ino) = root.inode(&dir) else { continue };
+        paths_by_inode.insert(ino, rel.clone());
+        let Ok(names) = root.list_dir(&dir) else { continue };
+        for name in names {
+            // A child cgroup is a directory with its own cgroup.procs.
+            if root.exists(&format!("{dir}/{name}/cgroup.procs")) {
+                let child = if rel == "/" { format!("/{name}") } else { format!("{rel}/{name}") };
+                stack.push(child);
+            }
+        }
+    }
+    Ok(MemcgPaths { hierarchy, paths: paths_by_inode })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_sorted_and_merged() {
+        assert_eq!(normalize(&[]), vec![(0, u64::MAX)]);
+        assert_eq!(normalize(&[(10, 20), (0, 5), (15, 30), (40, 40)]), vec![(0, 5), (10, 30)]);
+    }
+
+    #[test]
+    fn chunks_walk_ranges_in_order() {
+        let r = vec![(0, 10), (100, 105)];
+        assert_eq!(chunk_at(&r, 4, 0), Some((0, 4)));
+        assert_eq!(chunk_at(&r, 4, 2), Some((8, 2)));
+        assert_eq!(chunk_at(&r, 4, 3), Some((100, 4)));
+        assert_eq!(chunk_at(&r, 4, 4), Some((104, 1)));
+        assert_eq!(chunk_at(&r, 4, 5), None);
+        let open = vec![(0, u64::MAX)];
+        assert_eq!(chunk_at(&open, 1 << 15, 3), Some((3 << 15, 1 << 15)));
+    }
+}
