@@ -12,6 +12,7 @@
 mod cli;
 mod cmd;
 mod output;
+mod progress;
 
 use std::process::ExitCode;
 

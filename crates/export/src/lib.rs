@@ -3,6 +3,8 @@
 //!
 //! - [`style`]: colour on or off (decided by the caller: TTY, `NO_COLOR`,
 //!   `--no-color`), word wrapping, time stamps;
+//! - [`pages`]: `memscope phys` and `memscope pages PID` (`memscope.phys/1`,
+//!   `memscope.pages/1`);
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
@@ -10,6 +12,7 @@
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`).
 
 pub mod cgroups;
+pub mod pages;
 pub mod report;
 pub mod run;
 pub mod style;

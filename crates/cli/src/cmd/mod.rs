@@ -2,6 +2,8 @@
 
 mod capture;
 mod cgroups;
+pub mod pages;
+pub mod phys;
 mod report;
 mod run;
 
@@ -30,5 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
+        Some(Command::Phys(a)) => phys::run(&root, &args.global, &a),
+        Some(Command::Pages(a)) => pages::run(&root, &args.global, &a),
     }
 }
