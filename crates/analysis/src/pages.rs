@@ -165,6 +165,8 @@ impl ProcessPages {
             self.mappings.resize(c.mapping + 1, MappingPages::default());
         }
         let filtering = !self.opts.filters.is_empty();
+        // Neighbouring pages mostly share their flags: count the flag sets in runs.
+        let mut run: Option<(u64, u64)> = None;
         for (i, &raw_pme) in c.entries.iter().enumerate() {
             let e = PagemapEntry(raw_pme);
             if e.is_none() {
@@ -205,7 +207,14 @@ impl ProcessPages {
                 self.flags_unknown += 1;
             }
             if let Some(v) = view {
-                *self.flags.entry(v).or_default() += 1;
+                match &mut run {
+                    Some((f, n)) if *f == v => *n += 1,
+                    _ => {
+                        if let Some((f, n)) = run.replace((v, 1)) {
+                            *self.flags.entry(f).or_default() += n;
+                        }
+                    }
+                }
             }
             if let Some(n) = count {
                 *self.mapcount.entry(n).or_default() += 1;
@@ -216,6 +225,9 @@ impl ProcessPages {
             if self.opts.list != ListMode::None {
                 self.list(c.first_vpage + i as u64, e, view, count, cgroup);
             }
+        }
+        if let Some((f, n)) = run {
+            *self.flags.entry(f).or_default() += n;
         }
     }
 

@@ -172,6 +172,10 @@ pub struct PagesArgs {
     /// Show mappings with nothing present or swapped too.
     #[arg(long)]
     pub all: bool,
+
+    /// Worker threads reading pagemap and page flags (0: one per CPU, at most 4).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 }
 
 /// `memscope report`

@@ -21,34 +21,29 @@
 //! few entries), so a process whose pages are physically close costs few
 //! system calls.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Instant;
 
 use memscope_kernel::parse::pid::maps::Maps;
-use memscope_kernel::parse::pid::pagemap::{PagemapEntry, decode_u64s};
+use memscope_kernel::parse::pid::pagemap::PagemapEntry;
 use memscope_kernel::{KernelFile, KernelRoot, ReadError, paths};
 use serde::Serialize;
 
 /// Bytes per entry of pagemap and the kpage* files.
 pub const ENTRY_BYTES: usize = 8;
 
-/// Read up to `n` entries from entry `index` of `file` into `out` (cleared),
-/// through the reusable byte buffer `bytes`. Fewer than `n` means the file
-/// ended there.
-pub fn read_entries(
-    file: &KernelFile,
-    index: u64,
-    n: usize,
-    bytes: &mut Vec<u8>,
-    out: &mut Vec<u64>,
-) -> Result<usize, ReadError> {
+/// Read up to `n` entries from entry `index` of `file` into `out`, reusing
+/// its allocation; `out` holds exactly the entries read. Fewer than `n`
+/// means the file ended there. The entries are native-endian `u64`s, read
+/// straight into `out`'s memory.
+pub fn read_entries(file: &KernelFile, index: u64, n: usize, out: &mut Vec<u64>) -> Result<usize, ReadError> {
     out.clear();
     let Some(offset) = index.checked_mul(ENTRY_BYTES as u64) else { return Ok(0) };
-    bytes.resize(n * ENTRY_BYTES, 0);
-    let got = file.read_at(&mut bytes[..n * ENTRY_BYTES], offset, ENTRY_BYTES)?;
-    decode_u64s(&bytes[..got], out);
+    out.resize(n, 0);
+    let got = file.read_at(bytemuck::cast_slice_mut(&mut out[..]), offset, ENTRY_BYTES)?;
+    out.truncate(got / ENTRY_BYTES);
     Ok(out.len())
 }
 
@@ -197,7 +192,6 @@ pub fn scan_pfns<S: PfnSink>(
 
     let worker = || -> S {
         let mut sink = make();
-        let mut bytes = Vec::new();
         let (mut flags, mut counts, mut cgroups) = (Vec::new(), Vec::new(), Vec::new());
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed) as u64;
@@ -206,7 +200,7 @@ pub fn scan_pfns<S: PfnSink>(
                 break;
             }
             let len = len as usize;
-            let got = match read_entries(&flags_file, start, len, &mut bytes, &mut flags) {
+            let got = match read_entries(&flags_file, start, len, &mut flags) {
                 Ok(n) => n,
                 Err(e) => {
                     if let Ok(mut s) = stopped.lock()
@@ -224,10 +218,10 @@ pub fn scan_pfns<S: PfnSink>(
             if got == 0 {
                 break;
             }
-            let mut optional = |file: &Option<KernelFile>, out: &mut Vec<u64>, end: &AtomicU64| {
+            let optional = |file: &Option<KernelFile>, out: &mut Vec<u64>, end: &AtomicU64| {
                 out.clear();
                 if let Some(f) = file {
-                    let n = read_entries(f, start, got, &mut bytes, out).unwrap_or(0);
+                    let n = read_entries(f, start, got, out).unwrap_or(0);
                     if n < got {
                         end.fetch_min(start + n as u64, Ordering::Relaxed);
                     }
@@ -304,6 +298,8 @@ pub struct ProcessWalkOptions {
     /// Read through gaps of up to this many PFNs between present pages
     /// rather than issue another `pread`.
     pub gap_pages: u64,
+    /// Workers (0: one per CPU, at most 4).
+    pub threads: usize,
 }
 
 impl Default for ProcessWalkOptions {
@@ -314,6 +310,7 @@ impl Default for ProcessWalkOptions {
             ranges: Vec::new(),
             chunk_pages: 64 * 1024,
             gap_pages: 8,
+            threads: 0,
         }
     }
 }
@@ -352,9 +349,12 @@ pub struct ProcessWalk {
 }
 
 /// Walk a process: read its maps, then its pagemap mapping by mapping, and
-/// the kpage* entries of its present pages, handing each chunk to `visit`.
-/// Fails when the maps or the pagemap cannot be read at all; a process that
-/// exits during the walk ends it with [`ProcessWalk::ended_early`].
+/// the kpage* entries of its present pages, handing each chunk to `visit`
+/// in address order. Chunks are read on a few workers (the kpage* reads
+/// are kernel work per entry, which a second CPU halves) and visited in
+/// order by the calling thread. Fails when the maps or the pagemap cannot
+/// be read at all; a process that exits during the walk ends it with
+/// [`ProcessWalk::ended_early`].
 pub fn walk_process(
     root: &KernelRoot,
     pid: u32,
@@ -379,6 +379,36 @@ pub fn walk_process(
     };
     let (counts_file, counts_unavailable) = open_optional(opts.counts, paths::KPAGECOUNT);
     let (cgroups_file, cgroups_unavailable) = open_optional(opts.cgroups, paths::KPAGECGROUP);
+    let files = KpageFiles {
+        flags: flags_file.as_ref(),
+        counts: counts_file.as_ref(),
+        cgroups: cgroups_file.as_ref(),
+    };
+
+    // The work, in address order: pieces of mappings, at most a chunk each.
+    let ranges = if opts.ranges.is_empty() { Vec::new() } else { normalize(&opts.ranges) };
+    let chunk_pages = opts.chunk_pages.clamp(1, 1 << INDEX_BITS) as u64;
+    let mut items = Vec::new();
+    for (mi, m) in maps.mappings.iter().enumerate() {
+        let (first, end) = (m.start / page_size, m.end.div_ceil(page_size));
+        let pieces: Vec<(u64, u64)> = if ranges.is_empty() {
+            vec![(first, end)]
+        } else {
+            ranges
+                .iter()
+                .filter_map(|&(s, e)| Some((s.max(first), e.min(end))).filter(|(a, b)| a < b))
+                .collect()
+        };
+        for (from, to) in pieces {
+            let mut at = from;
+            while at < to {
+                let n = (to - at).min(chunk_pages);
+                items.push(Item { mapping: mi, from: at, pages: n as usize });
+                at += n;
+            }
+        }
+    }
+
     let mut walk = ProcessWalk {
         pid,
         page_size_bytes: page_size,
@@ -393,88 +423,195 @@ pub fn walk_process(
         kpage_reads: 0,
         elapsed_usec: 0,
     };
-    let ranges = if opts.ranges.is_empty() { Vec::new() } else { normalize(&opts.ranges) };
-    let chunk_pages = opts.chunk_pages.max(1) as u64;
-    let mut reader = KpageReader::new(flags_file, counts_file, cgroups_file, opts.gap_pages);
-    let mut bytes = Vec::new();
-    let mut entries = Vec::new();
-    let mut present_seen = false;
-    let mut pfn_seen = false;
+    let threads = if opts.threads > 0 {
+        opts.threads
+    } else {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
+    }
+    .min(items.len().max(1));
+    let ahead = threads * 2;
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let visited = (Mutex::new(0usize), Condvar::new());
+    let spares: Mutex<Vec<Done>> = Mutex::new(Vec::new());
+    let (tx, rx) = mpsc::channel::<(usize, Done)>();
+    let (mut present_seen, mut pfn_seen) = (false, false);
 
-    'maps: for (mi, m) in maps.mappings.iter().enumerate() {
-        let (first, end) = (m.start / page_size, m.end.div_ceil(page_size));
-        let pieces: Vec<(u64, u64)> = if ranges.is_empty() {
-            vec![(first, end)]
-        } else {
-            ranges
-                .iter()
-                .filter_map(|&(s, e)| Some((s.max(first), e.min(end))).filter(|(a, b)| a < b))
-                .collect()
-        };
-        for (from, to) in pieces {
-            let mut at = from;
-            while at < to {
-                let n = (to - at).min(chunk_pages) as usize;
-                let got = match read_entries(&pagemap, at, n, &mut bytes, &mut entries) {
-                    Ok(g) => g,
-                    Err(e) => {
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (items, next, stop, visited, spares, pagemap) =
+                (&items, &next, &stop, &visited, &spares, &pagemap);
+            s.spawn(move || {
+                let mut reader = KpageReader::new(files, opts.gap_pages);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    // Stay at most `ahead` chunks in front of the visitor.
+                    if let Ok(mut v) = visited.0.lock() {
+                        while i >= *v + ahead && !stop.load(Ordering::Relaxed) {
+                            v = match visited.1.wait(v) {
+                                Ok(v) => v,
+                                Err(_) => return,
+                            };
+                        }
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let spare = spares.lock().ok().and_then(|mut v| v.pop());
+                    let done = read_item(root, pid, pagemap, &mut reader, item, spare);
+                    if tx.send((i, done)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending: BTreeMap<usize, Done> = BTreeMap::new();
+        let mut want = 0usize;
+        'recv: for (i, done) in rx.iter() {
+            pending.insert(i, done);
+            while let Some(done) = pending.remove(&want) {
+                let item = &items[want];
+                walk.kpage_reads += done.kpage_reads;
+                match done.outcome {
+                    Outcome::Read => {
+                        for &e in &done.entries {
+                            let e = PagemapEntry(e);
+                            present_seen |= e.present();
+                            pfn_seen |= e.pfn().is_some();
+                        }
+                        visit(&PagemapChunk {
+                            mapping: item.mapping,
+                            first_vpage: item.from,
+                            entries: &done.entries,
+                            flags: &done.flags,
+                            counts: &done.counts,
+                            cgroups: &done.cgroups,
+                        });
+                        walk.vpages_read += done.entries.len() as u64;
+                        progress(item.pages as u64);
+                        if let Ok(mut v) = spares.lock() {
+                            v.push(done);
+                        }
+                    }
+                    Outcome::NotWalked => {
+                        if walk.not_walked.last() != Some(&item.mapping) {
+                            walk.not_walked.push(item.mapping);
+                        }
+                        progress(item.pages as u64);
+                    }
+                    Outcome::Ended(e) => {
                         walk.ended_early = Some(e);
-                        break 'maps;
-                    }
-                };
-                if got == 0 {
-                    // pagemap gives nothing past the task size ([vsyscall]),
-                    // and nothing at all once the address space is gone.
-                    match root.pid_status(pid) {
-                        Ok(s) if s.has_address_space() => {
-                            walk.not_walked.push(mi);
-                            break;
-                        }
-                        Ok(_) | Err(ReadError::Gone { .. }) => {
-                            walk.ended_early = Some(ReadError::Gone { path: format!("/proc/{pid}/pagemap") });
-                            break 'maps;
-                        }
-                        Err(e) => {
-                            walk.ended_early = Some(e);
-                            break 'maps;
-                        }
+                        stop.store(true, Ordering::Relaxed);
+                        visited.1.notify_all();
+                        break 'recv;
                     }
                 }
-                for &e in &entries {
-                    let e = PagemapEntry(e);
-                    present_seen |= e.present();
-                    pfn_seen |= e.pfn().is_some();
+                want += 1;
+                if let Ok(mut v) = visited.0.lock() {
+                    *v = want;
                 }
-                reader.read(&entries);
-                visit(&PagemapChunk {
-                    mapping: mi,
-                    first_vpage: at,
-                    entries: &entries,
-                    flags: &reader.flags,
-                    counts: &reader.counts,
-                    cgroups: &reader.cgroups,
-                });
-                walk.vpages_read += got as u64;
-                progress(got as u64);
-                at += got as u64;
+                visited.1.notify_all();
             }
         }
-    }
+        stop.store(true, Ordering::Relaxed);
+        visited.1.notify_all();
+    });
     walk.pfns_hidden = present_seen && !pfn_seen;
-    walk.kpage_reads = reader.reads;
     walk.maps = maps;
     walk.elapsed_usec = started.elapsed().as_micros() as u64;
     Ok(walk)
 }
 
+/// A piece of one mapping, at most a chunk long.
+struct Item {
+    mapping: usize,
+    from: u64,
+    pages: usize,
+}
+
+/// How reading an [`Item`] went.
+enum Outcome {
+    /// Entries read (possibly fewer than asked, at the end of pagemap).
+    Read,
+    /// pagemap gives nothing here while the process lives: the mapping lies
+    /// above the task size (`[vsyscall]`).
+    NotWalked,
+    /// The process is gone (or pagemap failed): stop here.
+    Ended(ReadError),
+}
+
+/// One item's entries.
+struct Done {
+    entries: Vec<u64>,
+    flags: Vec<Option<u64>>,
+    counts: Vec<Option<u64>>,
+    cgroups: Vec<Option<u64>>,
+    outcome: Outcome,
+    kpage_reads: u64,
+}
+
+fn read_item(
+    root: &KernelRoot,
+    pid: u32,
+    pagemap: &KernelFile,
+    reader: &mut KpageReader<'_>,
+    item: &Item,
+    spare: Option<Done>,
+) -> Done {
+    // Reuse the buffers of a chunk already visited: fresh ones cost page faults.
+    let mut entries = match spare {
+        Some(d) => {
+            reader.flags = d.flags;
+            reader.counts = d.counts;
+            reader.cgroups = d.cgroups;
+            d.entries
+        }
+        None => Vec::new(),
+    };
+    let outcome = match read_entries(pagemap, item.from, item.pages, &mut entries) {
+        Err(e) => Outcome::Ended(e),
+        // pagemap gives nothing past the task size ([vsyscall]), and
+        // nothing at all once the address space is gone.
+        Ok(0) => match root.pid_status(pid) {
+            Ok(s) if s.has_address_space() => Outcome::NotWalked,
+            Ok(_) | Err(ReadError::Gone { .. }) => {
+                Outcome::Ended(ReadError::Gone { path: format!("/proc/{pid}/pagemap") })
+            }
+            Err(e) => Outcome::Ended(e),
+        },
+        Ok(_) => Outcome::Read,
+    };
+    let before = reader.reads;
+    if matches!(outcome, Outcome::Read) {
+        reader.read(&entries);
+    }
+    Done {
+        entries,
+        flags: std::mem::take(&mut reader.flags),
+        counts: std::mem::take(&mut reader.counts),
+        cgroups: std::mem::take(&mut reader.cgroups),
+        outcome,
+        kpage_reads: reader.reads - before,
+    }
+}
+
+/// The kpage* files a walk reads (flags absent: unreadable).
+#[derive(Clone, Copy)]
+struct KpageFiles<'f> {
+    flags: Option<&'f KernelFile>,
+    counts: Option<&'f KernelFile>,
+    cgroups: Option<&'f KernelFile>,
+}
+
 /// Reads the kpage* entries of the present pages of one pagemap chunk.
-struct KpageReader {
-    flags_file: Option<KernelFile>,
-    counts_file: Option<KernelFile>,
-    cgroups_file: Option<KernelFile>,
+struct KpageReader<'f> {
+    files: KpageFiles<'f>,
     gap: u64,
-    order: Vec<(u64, u32)>,
-    bytes: Vec<u8>,
+    /// Present pages of the chunk as `pfn << INDEX_BITS | index`, sorted.
+    order: Vec<u64>,
     run: Vec<u64>,
     flags: Vec<Option<u64>>,
     counts: Vec<Option<u64>>,
@@ -485,20 +622,17 @@ struct KpageReader {
 /// The longest run of PFNs read at once.
 const MAX_RUN_PAGES: u64 = 64 * 1024;
 
-impl KpageReader {
-    fn new(
-        flags_file: Option<KernelFile>,
-        counts_file: Option<KernelFile>,
-        cgroups_file: Option<KernelFile>,
-        gap: u64,
-    ) -> KpageReader {
+/// Bits of a chunk index packed under the PFN in [`KpageReader::order`]:
+/// chunks are at most `1 << INDEX_BITS` pages, PFNs below `1 << (64 −
+/// INDEX_BITS)` (an exabyte of RAM); larger PFNs are read one by one.
+const INDEX_BITS: u32 = 20;
+
+impl<'f> KpageReader<'f> {
+    fn new(files: KpageFiles<'f>, gap: u64) -> KpageReader<'f> {
         KpageReader {
-            flags_file,
-            counts_file,
-            cgroups_file,
+            files,
             gap,
             order: Vec::new(),
-            bytes: Vec::new(),
             run: Vec::new(),
             flags: Vec::new(),
             counts: Vec::new(),
@@ -507,9 +641,11 @@ impl KpageReader {
         }
     }
 
-    /// Fill `flags`, `counts`, `cgroups` for `entries`.
+    /// Fill `flags`, `counts`, `cgroups` for `entries` (at most
+    /// `1 << INDEX_BITS` of them).
     fn read(&mut self, entries: &[u64]) {
         let n = entries.len();
+        debug_assert!(n <= 1 << INDEX_BITS);
         let reset = |v: &mut Vec<Option<u64>>, on: bool| {
             v.clear();
             if on {
@@ -517,58 +653,80 @@ impl KpageReader {
             }
         };
         reset(&mut self.flags, true);
-        reset(&mut self.counts, self.counts_file.is_some());
-        reset(&mut self.cgroups, self.cgroups_file.is_some());
-        if self.flags_file.is_none() {
+        reset(&mut self.counts, self.files.counts.is_some());
+        reset(&mut self.cgroups, self.files.cgroups.is_some());
+        if self.files.flags.is_none() {
             return;
         }
+        let mask = (1u64 << INDEX_BITS) - 1;
         self.order.clear();
-        self.order.extend(
-            entries.iter().enumerate().filter_map(|(i, e)| PagemapEntry(*e).pfn().map(|p| (p, i as u32))),
-        );
-        if self.order.is_empty() {
-            return;
+        let mut huge = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(pfn) = PagemapEntry(*e).pfn() {
+                if pfn >> (64 - INDEX_BITS) == 0 {
+                    self.order.push(pfn << INDEX_BITS | i as u64);
+                } else {
+                    huge.push((pfn, i));
+                }
+            }
         }
         // Virtual order is often physical order already (THP, sequential faults).
-        if !self.order.is_sorted_by_key(|x| x.0) {
+        if !self.order.is_sorted() {
             self.order.sort_unstable();
         }
         let mut i = 0;
         while i < self.order.len() {
-            let start = self.order[i].0;
-            let mut j = i + 1;
+            let start = self.order[i] >> INDEX_BITS;
             let mut last = start;
-            while j < self.order.len() {
-                let p = self.order[j].0;
-                if p > last.saturating_add(self.gap + 1) || p - start >= MAX_RUN_PAGES {
+            let mut j = i + 1;
+            while let Some(&packed) = self.order.get(j) {
+                let p = packed >> INDEX_BITS;
+                if p > last + self.gap + 1 || p - start >= MAX_RUN_PAGES {
                     break;
                 }
-                last = last.max(p);
+                last = p;
                 j += 1;
             }
-            let len = (last - start + 1) as usize;
-            let members = i..j;
-            for (file, which) in [
-                (self.flags_file.as_ref(), 0usize),
-                (self.counts_file.as_ref(), 1),
-                (self.cgroups_file.as_ref(), 2),
-            ] {
-                let Some(file) = file else { continue };
-                self.reads += 1;
-                let got = read_entries(file, start, len, &mut self.bytes, &mut self.run).unwrap_or(0);
-                let out = match which {
-                    0 => &mut self.flags,
-                    1 => &mut self.counts,
-                    _ => &mut self.cgroups,
-                };
-                if got == 0 {
-                    continue;
-                }
-                for &(pfn, idx) in &self.order[members.clone()] {
-                    out[idx as usize] = self.run.get((pfn - start) as usize).copied();
-                }
-            }
+            self.fill(start, last - start + 1, i, j, mask);
             i = j;
+        }
+        for (pfn, idx) in huge {
+            self.fill_one(pfn, idx);
+        }
+    }
+
+    /// Read PFNs `[start, start + len)` and give each of `order[i..j]` its entries.
+    fn fill(&mut self, start: u64, len: u64, i: usize, j: usize, mask: u64) {
+        for which in 0..3 {
+            let (file, out) = match which {
+                0 => (self.files.flags, &mut self.flags),
+                1 => (self.files.counts, &mut self.counts),
+                _ => (self.files.cgroups, &mut self.cgroups),
+            };
+            let Some(file) = file else { continue };
+            self.reads += 1;
+            if read_entries(file, start, len as usize, &mut self.run).unwrap_or(0) == 0 {
+                continue;
+            }
+            for &packed in &self.order[i..j] {
+                let pfn = packed >> INDEX_BITS;
+                out[(packed & mask) as usize] = self.run.get((pfn - start) as usize).copied();
+            }
+        }
+    }
+
+    fn fill_one(&mut self, pfn: u64, idx: usize) {
+        for which in 0..3 {
+            let (file, out) = match which {
+                0 => (self.files.flags, &mut self.flags),
+                1 => (self.files.counts, &mut self.counts),
+                _ => (self.files.cgroups, &mut self.cgroups),
+            };
+            let Some(file) = file else { continue };
+            self.reads += 1;
+            if read_entries(file, pfn, 1, &mut self.run).unwrap_or(0) == 1 {
+                out[idx] = Some(self.run[0]);
+            }
         }
     }
 }

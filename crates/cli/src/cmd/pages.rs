@@ -41,6 +41,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PagesArgs) -> anyhow::Result<ExitC
         counts: a.mapcount,
         cgroups: a.memcg,
         ranges: a.addr.clone(),
+        threads: a.threads,
         ..ProcessWalkOptions::default()
     };
     let mut counts = ProcessPages::new(opts, 0);
