@@ -588,7 +588,8 @@ pub struct CheckRow {
     pub page_view_bytes: Option<i64>,
     /// The counter or formula.
     pub counter: String,
-    /// Bytes by the counter, read just after the scan.
+    /// Bytes by the counter: the mean of its values just before and just
+    /// after the scan.
     pub counter_bytes: Option<i64>,
     /// `page_view − counter`.
     pub difference_bytes: Option<i64>,
@@ -694,9 +695,9 @@ impl Counters {
     }
 }
 
-/// Set the census beside the counters of `after` (read just after the
-/// scan) and its ledger; `before` (read just before) gives each counter's
-/// drift. Only meaningful for an unfiltered scan of every PFN.
+/// Set the census beside the counters read just before and just after the
+/// scan (their mean; their difference is the drift) and their ledgers.
+/// Only meaningful for an unfiltered scan of every PFN.
 pub fn cross_check(
     census: &PhysCensus,
     page: u64,
@@ -714,7 +715,7 @@ pub fn cross_check(
     let now = Counters::read(after, ledger_after, page);
     let then = Counters::read(before, ledger_before, page);
     let p = |pages: u64| (pages * page) as i64;
-    let estimate = unaccounted_estimate(census, page, after, ledger_after);
+    let estimate = unaccounted_estimate(census, page, before, after, (ledger_before, ledger_after));
     let defs: [(&'static str, &'static str, &'static str, &'static str, Option<i64>); 9] = [
         ("anon", "anonymous", "anonymous and mmap", "AnonPages", Some(p(zones_total.anon_mapped))),
         (
@@ -746,7 +747,7 @@ pub fn cross_check(
     ];
     let mut rows = Vec::new();
     for (key, label, rule, counter, page_view) in defs {
-        let counter_bytes = now.get(key);
+        let counter_bytes = mean(then.get(key), now.get(key));
         let reason = if counter_bytes.is_none() {
             Some(match key {
                 "unaccounted" => "the ledger could not be built (MemTotal unreadable)".to_string(),
@@ -831,22 +832,37 @@ pub fn cross_check(
         ));
     }
     notes.push(
-        "Counters are read just before and just after the scan; a difference within the counter's drift \
-         is the system changing while it was read."
+        "Counters are the mean of their values just before and just after the scan; a difference \
+         within the counter's drift is the system changing while it was read."
             .to_string(),
     );
     CrossCheck { rows, unaccounted: estimate.ok(), notes }
 }
 
+/// The mean of a value read before and after the scan (either alone when
+/// the other is missing): a page scan takes a while, and what it saw is
+/// closer to the mean than to either end.
+fn mean(before: Option<i64>, after: Option<i64>) -> Option<i64> {
+    match (before, after) {
+        (Some(b), Some(a)) => Some((a + b).div_euclid(2)),
+        (b, a) => a.or(b),
+    }
+}
+
 /// The page-level estimate of `unaccounted` (see [`UnaccountedEstimate`]).
+/// Zone counters are the mean of their values before and after the scan.
 pub fn unaccounted_estimate(
     census: &PhysCensus,
     page: u64,
+    before: &Snapshot,
     after: &Snapshot,
-    ledger: Option<&Ledger>,
+    ledgers: (Option<&Ledger>, Option<&Ledger>),
 ) -> Result<UnaccountedEstimate, String> {
     let zi = after.zoneinfo.as_ref().map_err(unavailable_reason)?;
-    let ledger = ledger.ok_or("the ledger could not be built (MemTotal unreadable)")?;
+    let zi_before = before.zoneinfo.as_ref().ok();
+    if ledgers.0.is_none() && ledgers.1.is_none() {
+        return Err("the ledger could not be built (MemTotal unreadable)".into());
+    }
     let mut e = UnaccountedEstimate {
         unowned_pages: 0,
         hole_pages: 0,
@@ -859,21 +875,33 @@ pub fn unaccounted_estimate(
     };
     for (i, span) in census.opts.zones.iter().enumerate() {
         let t = &census.zones[i];
-        let Some(z) = zi.zones.iter().find(|z| z.node == span.node && z.zone == span.zone) else {
+        let find =
+            |z: &Zoneinfo| z.zones.iter().find(|z| z.node == span.node && z.zone == span.zone).cloned();
+        let Some(z) = find(zi) else {
             return Err(format!("zone {} is missing from zoneinfo after the scan", span.name()));
         };
-        let get = |k: &str| z.get(k).ok_or_else(|| format!("zoneinfo has no `{k}` for {}", span.name()));
-        let (spanned, present, managed) = (get("spanned")?, get("present")?, get("managed")?);
+        let zb = zi_before.and_then(find);
+        let field = |k: &str| -> Result<u64, String> {
+            let a = z.get(k).map(|v| v as i64);
+            let b = zb.as_ref().and_then(|z| z.get(k)).map(|v| v as i64);
+            mean(b, a)
+                .map(|v| v.max(0) as u64)
+                .ok_or_else(|| format!("zoneinfo has no `{k}` for {}", span.name()))
+        };
+        let pcp =
+            mean(zb.as_ref().and_then(|z| z.pcp_pages()).map(|v| v as i64), z.pcp_pages().map(|v| v as i64));
+        let (spanned, present, managed) = (field("spanned")?, field("present")?, field("managed")?);
         e.unowned_pages += t.unowned;
         e.hole_pages += spanned.saturating_sub(present).saturating_sub(t.nopage);
         e.uninitialised_pages += present.saturating_sub(managed).saturating_sub(t.reserved);
-        e.pcp_free_pages += z.pcp_pages().unwrap_or(0);
-        e.free_unflagged_pages += z.get("nr_free_pages").unwrap_or(0).saturating_sub(t.buddy);
+        e.pcp_free_pages += pcp.unwrap_or(0).max(0) as u64;
+        e.free_unflagged_pages += field("nr_free_pages").unwrap_or(0).saturating_sub(t.buddy);
     }
     let removed = e.hole_pages + e.uninitialised_pages + e.pcp_free_pages + e.free_unflagged_pages;
     e.kernel_unflagged_bytes = (e.unowned_pages as i64 - removed as i64) * page as i64;
     for key in FLAGLESS_CATEGORIES {
-        if let Some(b) = ledger.bytes(key).filter(|b| *b != 0) {
+        let bytes = mean(ledgers.0.and_then(|l| l.bytes(key)), ledgers.1.and_then(|l| l.bytes(key)));
+        if let Some(b) = bytes.filter(|b| *b != 0) {
             e.flagless_counters.push((key.to_string(), b));
         }
     }
