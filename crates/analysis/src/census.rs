@@ -618,10 +618,19 @@ pub struct UnaccountedEstimate {
     pub free_unflagged_pages: u64,
     /// = kernel pages that no flag explains, in bytes.
     pub kernel_unflagged_bytes: i64,
-    /// − counters whose pages carry no flags (ledger lines): category → bytes.
-    pub flagless_counters: Vec<(String, i64)>,
+    /// − counters whose pages carry no flags (ledger lines).
+    pub flagless_counters: Vec<FlaglessCounter>,
     /// = the page-level estimate of `unaccounted`.
     pub estimate_bytes: i64,
+}
+
+/// A ledger line whose pages carry no flags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlaglessCounter {
+    /// Ledger category (`vmalloc`, `kernel_stack`, …).
+    pub category: String,
+    /// Its bytes (mean of before and after the scan).
+    pub bytes: i64,
 }
 
 /// The reconciliation of the census with the kernel's counters.
@@ -826,8 +835,8 @@ pub fn cross_check(
             e.pcp_free_pages,
             e.free_unflagged_pages,
             crate::fmt_bytes(e.kernel_unflagged_bytes),
-            crate::fmt_bytes(e.flagless_counters.iter().map(|c| c.1).sum()),
-            e.flagless_counters.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(", "),
+            crate::fmt_bytes(e.flagless_counters.iter().map(|c| c.bytes).sum()),
+            e.flagless_counters.iter().map(|c| c.category.as_str()).collect::<Vec<_>>().join(", "),
             crate::fmt_bytes(e.estimate_bytes),
         ));
     }
@@ -902,10 +911,10 @@ pub fn unaccounted_estimate(
     for key in FLAGLESS_CATEGORIES {
         let bytes = mean(ledgers.0.and_then(|l| l.bytes(key)), ledgers.1.and_then(|l| l.bytes(key)));
         if let Some(b) = bytes.filter(|b| *b != 0) {
-            e.flagless_counters.push((key.to_string(), b));
+            e.flagless_counters.push(FlaglessCounter { category: key.to_string(), bytes: b });
         }
     }
-    e.estimate_bytes = e.kernel_unflagged_bytes - e.flagless_counters.iter().map(|c| c.1).sum::<i64>();
+    e.estimate_bytes = e.kernel_unflagged_bytes - e.flagless_counters.iter().map(|c| c.bytes).sum::<i64>();
     Ok(e)
 }
 
@@ -1166,7 +1175,8 @@ pub struct PhysReport {
     pub view: FlagView,
     /// `--bits` filters as given.
     pub filters: Vec<String>,
-    /// `--addr` PFN ranges `[start, end)` (empty: all).
+    /// `--addr` PFN ranges (empty: all).
+    #[serde(serialize_with = "pfn_ranges")]
     pub ranges: Vec<(u64, u64)>,
     /// PFNs read.
     pub scanned_pages: u64,
@@ -1204,6 +1214,16 @@ pub struct PhysReport {
     pub cross_check_unavailable: Option<String>,
     /// What the numbers say.
     pub notes: Vec<String>,
+}
+
+/// `[{start_pfn, end_pfn}]`, `end_pfn` exclusive and null for "to the end".
+fn pfn_ranges<S: serde::Serializer>(r: &[(u64, u64)], s: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Range {
+        start_pfn: u64,
+        end_pfn: Option<u64>,
+    }
+    s.collect_seq(r.iter().map(|&(a, e)| Range { start_pfn: a, end_pfn: (e != u64::MAX).then_some(e) }))
 }
 
 /// The inputs of a [`PhysReport`] besides the census.
