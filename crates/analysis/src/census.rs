@@ -622,6 +622,10 @@ pub struct UnaccountedEstimate {
     pub flagless_counters: Vec<FlaglessCounter>,
     /// = the page-level estimate of `unaccounted`.
     pub estimate_bytes: i64,
+    /// How much the per-cpu free lists and the free pages moved while the
+    /// scan ran (|after − before|, summed): pages in flight between them and
+    /// their owners make the estimate uncertain by about this much.
+    pub uncertainty_bytes: i64,
 }
 
 /// A ledger line whose pages carry no flags.
@@ -828,7 +832,8 @@ pub fn cross_check(
         notes.push(format!(
             "unaccounted, page view: {} pages with no flags and no mappings in the zones, − {} holes, − {} \
              not yet initialised, − {} on per-cpu free lists, − {} free without the buddy flag = {} of kernel \
-             pages no flag explains; − {} counted by flagless counters ({}) = {}.",
+             pages no flag explains; − {} counted by flagless counters ({}) = {}, give or take {} (how much \
+             the per-cpu free lists and the free pages moved during the scan).",
             e.unowned_pages,
             e.hole_pages,
             e.uninitialised_pages,
@@ -838,6 +843,7 @@ pub fn cross_check(
             crate::fmt_bytes(e.flagless_counters.iter().map(|c| c.bytes).sum()),
             e.flagless_counters.iter().map(|c| c.category.as_str()).collect::<Vec<_>>().join(", "),
             crate::fmt_bytes(e.estimate_bytes),
+            crate::fmt_bytes(e.uncertainty_bytes),
         ));
     }
     notes.push(
@@ -881,7 +887,9 @@ pub fn unaccounted_estimate(
         kernel_unflagged_bytes: 0,
         flagless_counters: Vec::new(),
         estimate_bytes: 0,
+        uncertainty_bytes: 0,
     };
+    let mut moved_pages = 0i64;
     for (i, span) in census.opts.zones.iter().enumerate() {
         let t = &census.zones[i];
         let find =
@@ -897,8 +905,15 @@ pub fn unaccounted_estimate(
                 .map(|v| v.max(0) as u64)
                 .ok_or_else(|| format!("zoneinfo has no `{k}` for {}", span.name()))
         };
-        let pcp =
-            mean(zb.as_ref().and_then(|z| z.pcp_pages()).map(|v| v as i64), z.pcp_pages().map(|v| v as i64));
+        let pcp_before = zb.as_ref().and_then(|z| z.pcp_pages()).map(|v| v as i64);
+        let pcp = mean(pcp_before, z.pcp_pages().map(|v| v as i64));
+        let moved = |b: Option<i64>, a: Option<i64>| match (b, a) {
+            (Some(b), Some(a)) => (a - b).abs(),
+            _ => 0,
+        };
+        moved_pages += moved(pcp_before, z.pcp_pages().map(|v| v as i64));
+        let free = |z: &memscope_kernel::parse::zoneinfo::Zone| z.get("nr_free_pages").map(|v| v as i64);
+        moved_pages += moved(zb.as_ref().and_then(free), free(&z));
         let (spanned, present, managed) = (field("spanned")?, field("present")?, field("managed")?);
         e.unowned_pages += t.unowned;
         e.hole_pages += spanned.saturating_sub(present).saturating_sub(t.nopage);
@@ -915,6 +930,7 @@ pub fn unaccounted_estimate(
         }
     }
     e.estimate_bytes = e.kernel_unflagged_bytes - e.flagless_counters.iter().map(|c| c.bytes).sum::<i64>();
+    e.uncertainty_bytes = moved_pages * page as i64;
     Ok(e)
 }
 
