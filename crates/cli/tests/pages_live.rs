@@ -249,3 +249,137 @@ fn phys_unaccounted_estimate_moves_with_64_mib_of_pipe_buffers() {
         ledger_delta / mib
     );
 }
+
+#[test]
+fn pages_walks_more_mappings_than_page_types_caps() {
+    if skip_unless_root("pages_walks_more_mappings_than_page_types_caps") {
+        return;
+    }
+    // page-types stops at 10240 mappings.
+    let count = 12_000u64;
+    let w = Workload::spawn(&["maps", "--count", &count.to_string()]);
+    let doc = memscope_json(&["pages", &w.pid().to_string()]);
+    let mappings = doc["mappings"].as_array().unwrap();
+    assert!(mappings.len() as u64 >= count, "{} mappings", mappings.len());
+    // Every one-page mapping was touched: written, or read (mapping the zero page).
+    let first = info_addr(&w, "first");
+    let ours = mappings
+        .iter()
+        .filter(|m| u(&m["end"]) - u(&m["start"]) == PAGE && u(&m["present_bytes"]) == PAGE)
+        .count() as u64;
+    assert!(ours >= count, "{ours} one-page mappings present (first at {first:#x})");
+}
+
+fn memscope_as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_memscope"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run setpriv")
+}
+
+#[test]
+fn pages_as_a_normal_user_keeps_what_pagemap_says() {
+    if skip_unless_root("pages_as_a_normal_user_keeps_what_pagemap_says") {
+        return;
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
+    cmd.arg(memscope_testkit::workload_path()).args(["touch", "--private", "8"]);
+    let w = Workload::spawn_command(cmd);
+    let out = memscope_as_nobody(&["pages", &w.pid().to_string(), "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let why = doc["flags_unavailable"].as_str().expect("flags unavailable as nobody");
+    assert!(why.contains("kpageflags") || why.contains("CAP_SYS_ADMIN"), "{why}");
+    assert_eq!(doc["flags"].as_array().unwrap().len(), 0);
+    assert!(u(&doc["totals"]["present_bytes"]) >= 8 * MIB);
+    assert!(u(&doc["totals"]["anon_bytes"]) >= 8 * MIB);
+    assert!(doc["totals"]["thp_bytes"].is_null());
+}
+
+#[test]
+fn phys_as_a_normal_user_names_the_privilege_it_needs() {
+    if skip_unless_root("phys_as_a_normal_user_names_the_privilege_it_needs") {
+        return;
+    }
+    let out = memscope_as_nobody(&["phys"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/proc/kpageflags") && err.contains("root"), "{err}");
+}
+
+/// A memory cgroup made for one test, removed on drop.
+struct TestMemcg {
+    dir: std::path::PathBuf,
+    /// Its path inside the hierarchy, as memscope prints it.
+    rel: String,
+}
+
+impl TestMemcg {
+    fn create() -> Option<TestMemcg> {
+        let v1 = std::path::Path::new("/sys/fs/cgroup/memory");
+        let root = if v1.join("cgroup.procs").exists() {
+            v1.to_path_buf()
+        } else {
+            let v2 = std::path::Path::new("/sys/fs/cgroup");
+            let ctl = std::fs::read_to_string(v2.join("cgroup.controllers")).ok()?;
+            if !ctl.split_whitespace().any(|c| c == "memory") {
+                return None;
+            }
+            v2.to_path_buf()
+        };
+        let name = format!("memscope-test-pages-{}", std::process::id());
+        let dir = root.join(&name);
+        std::fs::create_dir(&dir).ok()?;
+        Some(TestMemcg { dir, rel: format!("/{name}") })
+    }
+}
+
+impl Drop for TestMemcg {
+    fn drop(&mut self) {
+        // The workload is gone by now (dropped first); its charges move to the parent.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn pages_and_phys_name_the_memory_cgroup_a_workload_is_charged_to() {
+    if skip_unless_root("pages_and_phys_name_the_memory_cgroup_a_workload_is_charged_to") {
+        return;
+    }
+    let Some(cg) = TestMemcg::create() else {
+        eprintln!("pages_and_phys_name_the_memory_cgroup_…: skipped: no writable memory cgroup hierarchy");
+        return;
+    };
+    let mib = 32;
+    let script = format!(
+        "echo $$ > {}/cgroup.procs && exec {} touch --private {mib}",
+        cg.dir.display(),
+        memscope_testkit::workload_path().display()
+    );
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", &script]);
+    let w = Workload::spawn_command(cmd);
+    let doc = memscope_json(&["pages", &w.pid().to_string(), "--memcg"]);
+    let rows = doc["memcg"].as_array().expect("memcg rows");
+    let ours = rows.iter().find(|r| r["path"] == cg.rel.as_str()).unwrap_or_else(|| panic!("{rows:?}"));
+    assert!(u(&ours["bytes"]) >= mib * MIB, "{ours}");
+
+    let phys = memscope_json(&["phys", "--by", "memcg"]);
+    let group = phys["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == cg.rel.as_str())
+        .unwrap_or_else(|| panic!("no group {}", cg.rel));
+    assert!(u(&group["class_bytes"]["anon"]) >= mib * MIB, "{group}");
+    drop(w);
+}
