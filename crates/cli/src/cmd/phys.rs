@@ -33,8 +33,8 @@ pub fn flags_help() -> String {
     }
     s.push_str(
         "  `compound` names both compound bits; a number (0x400) is a mask.\n\
-         --bits grammar: `a,b` any of a, b · `=a,b` exactly a and b · `a,~b` a and not b · \
-         `a,b=a` the same.\n`memscope phys --explain` describes every flag.",
+         --bits grammar: `a,b` any of a, b · `=a,b` exactly a and b · `a,~b` a and not b \
+         (also written `a,b=a`).\n`memscope phys --explain` describes every flag.",
     );
     s
 }

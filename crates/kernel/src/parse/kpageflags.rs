@@ -94,7 +94,7 @@ flags! {
     LOCKED = 0, "locked", WellKnown,
         "Locked for exclusive access, e.g. during read or write I/O.";
     ERROR = 1, "error", WellKnown,
-        "An I/O error occurred on the page (no longer set since PG_error was removed in 6.12).";
+        "An I/O error occurred on the page (newer kernels have no PG_error and never set it).";
     REFERENCED = 2, "referenced", WellKnown,
         "Referenced since it was last put on or moved within an LRU list.";
     UPTODATE = 3, "uptodate", WellKnown,
@@ -150,7 +150,7 @@ flags! {
     MLOCKED = 33, "mlocked", KernelHacking,
         "PG_mlocked: in a VM_LOCKED mapping.";
     OWNER_2 = 34, "owner_2", KernelHacking,
-        "PG_owner_2, owner use (mappedtodisk before 6.12; anon_exclusive on anonymous pages).";
+        "PG_owner_2, owner use (PG_mappedtodisk on older kernels; anon_exclusive on anonymous pages).";
     PRIVATE = 35, "private", KernelHacking,
         "PG_private: page->private holds file system or driver data.";
     PRIVATE_2 = 36, "private_2", KernelHacking,
