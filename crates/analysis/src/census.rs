@@ -667,12 +667,12 @@ pub const FLAGLESS_CATEGORIES: &[&str] = &[
     "shadow_call_stack",
 ];
 
-struct Counters {
-    bytes: HashMap<&'static str, Option<i64>>,
-}
-
 fn meminfo_bytes(snap: &Snapshot, field: &str) -> Option<i64> {
     snap.meminfo.as_ref().ok().and_then(|m| m.get(field)).map(|b| b as i64)
+}
+
+fn meminfo_sum(snap: &Snapshot, a: &str, b: &str) -> Option<i64> {
+    Some(meminfo_bytes(snap, a)? + meminfo_bytes(snap, b)?)
 }
 
 fn zone_sum(snap: &Snapshot, field: &str, page: u64) -> Option<i64> {
@@ -686,25 +686,127 @@ fn hugetlb_bytes(snap: &Snapshot) -> Option<i64> {
     Some(pools.iter().map(|p| p.nr_hugepages.unwrap_or(0) * p.page_size_bytes).sum::<u64>() as i64)
 }
 
-impl Counters {
-    fn read(snap: &Snapshot, ledger: Option<&Ledger>, page: u64) -> Counters {
-        let m = |f: &str| meminfo_bytes(snap, f);
-        let sum = |a: Option<i64>, b: Option<i64>| Some(a? + b?);
-        let mut bytes = HashMap::new();
-        bytes.insert("anon", m("AnonPages"));
-        bytes.insert("file_lru", sum(m("Active(file)"), m("Inactive(file)")));
-        bytes.insert("shmem", m("Shmem"));
-        bytes.insert("unevictable", m("Unevictable"));
-        bytes.insert("slab", sum(m("SReclaimable"), m("SUnreclaim")).or_else(|| m("Slab")));
-        bytes.insert("page_tables", m("PageTables"));
-        bytes.insert("free", zone_sum(snap, "nr_free_pages", page));
-        bytes.insert("hugetlb", hugetlb_bytes(snap));
-        bytes.insert("unaccounted", ledger.map(|l| l.unaccounted_bytes));
-        Counters { bytes }
-    }
+/// Where a cross-check counter comes from (for the reason it is missing).
+#[derive(Clone, Copy)]
+enum CounterSource {
+    Meminfo,
+    Zoneinfo,
+    Hugepages,
+    Ledger,
+}
 
-    fn get(&self, key: &str) -> Option<i64> {
-        self.bytes.get(key).copied().flatten()
+/// One comparison of the cross-check: the one table behind its rows.
+struct CheckDef {
+    key: &'static str,
+    label: &'static str,
+    pages_rule: &'static str,
+    counter: &'static str,
+    /// Pages matching the rule; `None`: the unaccounted estimate.
+    pages: Option<fn(&ZoneTally) -> u64>,
+    source: CounterSource,
+    /// The counter, in bytes, from a snapshot, its ledger and the page size.
+    read: fn(&Snapshot, Option<&Ledger>, u64) -> Option<i64>,
+}
+
+const CHECKS: &[CheckDef] = &[
+    CheckDef {
+        key: "anon",
+        label: "anonymous",
+        pages_rule: "anonymous and mmap",
+        counter: "AnonPages",
+        pages: Some(|t| t.anon_mapped),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_bytes(s, "AnonPages"),
+    },
+    CheckDef {
+        key: "file_lru",
+        label: "file LRU",
+        pages_rule: "lru, not swapbacked, not unevictable",
+        counter: "Active(file) + Inactive(file)",
+        pages: Some(|t| t.file_lru),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_sum(s, "Active(file)", "Inactive(file)"),
+    },
+    CheckDef {
+        key: "shmem",
+        label: "shmem",
+        pages_rule: "swapbacked, not anonymous",
+        counter: "Shmem",
+        pages: Some(|t| t.shmem),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_bytes(s, "Shmem"),
+    },
+    CheckDef {
+        key: "unevictable",
+        label: "unevictable",
+        pages_rule: "unevictable and lru",
+        counter: "Unevictable",
+        pages: Some(|t| t.unevictable),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_bytes(s, "Unevictable"),
+    },
+    CheckDef {
+        key: "slab",
+        label: "slab",
+        pages_rule: "slab",
+        counter: "SReclaimable + SUnreclaim",
+        pages: Some(|t| t.slab),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_sum(s, "SReclaimable", "SUnreclaim").or_else(|| meminfo_bytes(s, "Slab")),
+    },
+    CheckDef {
+        key: "page_tables",
+        label: "page tables",
+        pages_rule: "pgtable",
+        counter: "PageTables",
+        pages: Some(|t| t.pgtable),
+        source: CounterSource::Meminfo,
+        read: |s, _, _| meminfo_bytes(s, "PageTables"),
+    },
+    CheckDef {
+        key: "free",
+        label: "free",
+        pages_rule: "buddy",
+        counter: "zoneinfo nr_free_pages",
+        pages: Some(|t| t.buddy),
+        source: CounterSource::Zoneinfo,
+        read: |s, _, page| zone_sum(s, "nr_free_pages", page),
+    },
+    CheckDef {
+        key: "hugetlb",
+        label: "hugetlb",
+        pages_rule: "huge",
+        counter: "hugetlb pools: nr_hugepages × size",
+        pages: Some(|t| t.huge),
+        source: CounterSource::Hugepages,
+        read: |s, _, _| hugetlb_bytes(s),
+    },
+    CheckDef {
+        key: "unaccounted",
+        label: "unaccounted",
+        pages_rule: "no flags, not mapped, not free, minus flagless counters",
+        counter: "ledger: MemTotal − every counter",
+        pages: None,
+        source: CounterSource::Ledger,
+        read: |_, l, _| l.map(|l| l.unaccounted_bytes),
+    },
+];
+
+/// Why a counter could not be read.
+fn counter_reason(def: &CheckDef, snap: &Snapshot) -> String {
+    let file = |r: Result<(), &memscope_kernel::ReadError>, missing: String| match r {
+        Err(e) => unavailable_reason(e),
+        Ok(()) => missing,
+    };
+    match def.source {
+        CounterSource::Meminfo => {
+            file(snap.meminfo.as_ref().map(|_| ()), format!("{} is not reported by this kernel", def.counter))
+        }
+        CounterSource::Zoneinfo => {
+            file(snap.zoneinfo.as_ref().map(|_| ()), "zoneinfo has no nr_free_pages".into())
+        }
+        CounterSource::Hugepages => file(snap.hugepages.as_ref().map(|_| ()), "no hugetlb pools".into()),
+        CounterSource::Ledger => "the ledger could not be built (MemTotal unreadable)".into(),
     }
 }
 
@@ -725,85 +827,38 @@ pub fn cross_check(
             a.merge(z);
             a
         });
-    let now = Counters::read(after, ledger_after, page);
-    let then = Counters::read(before, ledger_before, page);
     let p = |pages: u64| (pages * page) as i64;
     let estimate = unaccounted_estimate(census, page, before, after, (ledger_before, ledger_after));
-    let defs: [(&'static str, &'static str, &'static str, &'static str, Option<i64>); 9] = [
-        ("anon", "anonymous", "anonymous and mmap", "AnonPages", Some(p(zones_total.anon_mapped))),
-        (
-            "file_lru",
-            "file LRU",
-            "lru, not swapbacked, not unevictable",
-            "Active(file) + Inactive(file)",
-            Some(p(zones_total.file_lru)),
-        ),
-        ("shmem", "shmem", "swapbacked, not anonymous", "Shmem", Some(p(zones_total.shmem))),
-        (
-            "unevictable",
-            "unevictable",
-            "unevictable and lru",
-            "Unevictable",
-            Some(p(zones_total.unevictable)),
-        ),
-        ("slab", "slab", "slab", "SReclaimable + SUnreclaim", Some(p(zones_total.slab))),
-        ("page_tables", "page tables", "pgtable", "PageTables", Some(p(zones_total.pgtable))),
-        ("free", "free", "buddy", "zoneinfo nr_free_pages", Some(p(zones_total.buddy))),
-        ("hugetlb", "hugetlb", "huge", "hugetlb pools: nr_hugepages × size", Some(p(zones_total.huge))),
-        (
-            "unaccounted",
-            "unaccounted",
-            "no flags, not mapped, not free, minus flagless counters",
-            "ledger: MemTotal − every counter",
-            estimate.as_ref().ok().map(|e| e.estimate_bytes),
-        ),
-    ];
     let mut rows = Vec::new();
-    for (key, label, rule, counter, page_view) in defs {
-        let counter_bytes = mean(then.get(key), now.get(key));
-        let reason = if counter_bytes.is_none() {
-            Some(match key {
-                "unaccounted" => "the ledger could not be built (MemTotal unreadable)".to_string(),
-                "free" => match &after.zoneinfo {
-                    Err(e) => unavailable_reason(e),
-                    Ok(_) => "zoneinfo has no nr_free_pages".into(),
-                },
-                "hugetlb" => match &after.hugepages {
-                    Err(e) => unavailable_reason(e),
-                    Ok(_) => "no hugetlb pools".into(),
-                },
-                _ => match &after.meminfo {
-                    Err(e) => unavailable_reason(e),
-                    Ok(_) => format!("{counter} is not reported by this kernel"),
-                },
-            })
-        } else if page_view.is_none() {
-            estimate.as_ref().err().cloned()
-        } else {
-            None
+    for def in CHECKS {
+        let now = (def.read)(after, ledger_after, page);
+        let then = (def.read)(before, ledger_before, page);
+        let counter_bytes = mean(then, now);
+        let page_view = match def.pages {
+            Some(f) => Some(p(f(&zones_total))),
+            None => estimate.as_ref().ok().map(|e| e.estimate_bytes),
         };
-        let drift = match (now.get(key), then.get(key)) {
-            (Some(a), Some(b)) => Some((a - b).abs()),
+        let reason = match (counter_bytes, page_view) {
+            (None, _) => Some(counter_reason(def, after)),
+            (Some(_), None) => estimate.as_ref().err().cloned(),
             _ => None,
         };
         rows.push(CheckRow {
-            key,
-            label,
-            pages_rule: rule,
+            key: def.key,
+            label: def.label,
+            pages_rule: def.pages_rule,
             page_view_bytes: page_view,
-            counter: counter.to_string(),
+            counter: def.counter.to_string(),
             counter_bytes,
-            difference_bytes: match (page_view, counter_bytes) {
-                (Some(a), Some(b)) => Some(a - b),
-                _ => None,
-            },
-            drift_bytes: drift,
+            difference_bytes: page_view.zip(counter_bytes).map(|(a, b)| a - b),
+            drift_bytes: now.zip(then).map(|(a, b)| (a - b).abs()),
             reason,
         });
     }
+    let now_free = zone_sum(after, "nr_free_pages", page);
 
     // What the zones say about MemFree.
-    if let (Some(mem_free), Some(nr_free)) = (meminfo_bytes(after, "MemFree"), now.get("free"))
+    if let (Some(mem_free), Some(nr_free)) = (meminfo_bytes(after, "MemFree"), now_free)
         && let Ok(e) = &estimate
     {
         let extra = mem_free - nr_free;
@@ -819,7 +874,7 @@ pub fn cross_check(
         }
     }
     if zones_total.buddy > 0 {
-        let nr_free = now.get("free").unwrap_or(0);
+        let nr_free = now_free.unwrap_or(0);
         if nr_free > 0 && p(zones_total.buddy) * 4 < nr_free {
             notes.push(
                 "Fewer than a quarter of the free pages carry `buddy`: this kernel flags only the first page \
