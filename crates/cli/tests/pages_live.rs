@@ -1,8 +1,9 @@
 //! Live known-answer tests of `memscope pages` and `memscope phys`: children
 //! of memscope-workload hold memory of a known kind, and memscope must see
 //! it page by page. They need root (kpageflags, PFNs in pagemap) and say so
-//! when skipped. The phys tests measure system-wide figures and hold the
-//! system lock.
+//! when skipped. Every test holds the system lock: the phys tests measure
+//! system-wide figures, and the others start workloads that would disturb
+//! them.
 
 use std::io::Read;
 use std::process::Command;
@@ -67,6 +68,7 @@ fn pages_of_an_mlocked_region_are_unevictable_and_mlocked() {
     if skip_unless_root("pages_of_an_mlocked_region_are_unevictable_and_mlocked") {
         return;
     }
+    let _lock = system_lock();
     let mib = 32;
     let w = Workload::spawn(&["touch", "--private", &mib.to_string(), "--mlock"]);
     let start = info_addr(&w, "private");
@@ -89,6 +91,7 @@ fn pages_shared_by_three_processes_have_map_count_3() {
     if skip_unless_root("pages_shared_by_three_processes_have_map_count_3") {
         return;
     }
+    let _lock = system_lock();
     let mib = 16;
     let w = Workload::spawn(&["touch", "--shared", &mib.to_string(), "--sharers", "3"]);
     assert_eq!(w.pids.len(), 3);
@@ -115,6 +118,7 @@ fn pages_of_a_thp_region_carry_thp_where_the_kernel_gave_huge_pages() {
     if skip_unless_root("pages_of_a_thp_region_carry_thp_where_the_kernel_gave_huge_pages") {
         return;
     }
+    let _lock = system_lock();
     let mode = std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
     if mode.is_empty() || mode.contains("[never]") {
         eprintln!("pages_of_a_thp_region_…: skipped: transparent huge pages are off ({})", mode.trim());
@@ -157,6 +161,7 @@ fn phys_counts_every_pfn_the_kernel_exposes() {
     if skip_unless_root("phys_counts_every_pfn_the_kernel_exposes") {
         return;
     }
+    let _lock = system_lock();
     let doc = memscope_json(&["phys", "--flags-only"]);
     let mut f = std::fs::File::open("/proc/kpageflags").expect("open kpageflags");
     let mut buf = vec![0u8; 4 << 20];
@@ -235,6 +240,13 @@ fn phys_unaccounted_estimate_moves_with_64_mib_of_pipe_buffers() {
     let mib = MIB as i64;
     let page_delta = page_with - page_before;
     let ledger_delta = ledger_with - ledger_before;
+    eprintln!(
+        "64 MiB of pipes: page-level unaccounted {} → {} MiB, ledger {} → {} MiB",
+        page_before / mib,
+        page_with / mib,
+        ledger_before / mib,
+        ledger_with / mib
+    );
     // Pipe buffers are pages with no flags and no mappings, and in no counter.
     assert!(
         (32 * mib..=96 * mib).contains(&page_delta),
@@ -255,6 +267,7 @@ fn pages_walks_more_mappings_than_page_types_caps() {
     if skip_unless_root("pages_walks_more_mappings_than_page_types_caps") {
         return;
     }
+    let _lock = system_lock();
     // page-types stops at 10240 mappings.
     let count = 12_000u64;
     let w = Workload::spawn(&["maps", "--count", &count.to_string()]);
@@ -285,6 +298,7 @@ fn pages_as_a_normal_user_keeps_what_pagemap_says() {
     if skip_unless_root("pages_as_a_normal_user_keeps_what_pagemap_says") {
         return;
     }
+    let _lock = system_lock();
     let mut cmd = Command::new("setpriv");
     cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
     cmd.arg(memscope_testkit::workload_path()).args(["touch", "--private", "8"]);
@@ -305,6 +319,7 @@ fn phys_as_a_normal_user_names_the_privilege_it_needs() {
     if skip_unless_root("phys_as_a_normal_user_names_the_privilege_it_needs") {
         return;
     }
+    let _lock = system_lock();
     let out = memscope_as_nobody(&["phys"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -355,6 +370,7 @@ fn pages_and_phys_name_the_memory_cgroup_a_workload_is_charged_to() {
     if skip_unless_root("pages_and_phys_name_the_memory_cgroup_a_workload_is_charged_to") {
         return;
     }
+    let _lock = system_lock();
     let Some(cg) = TestMemcg::create() else {
         eprintln!("pages_and_phys_name_the_memory_cgroup_…: skipped: no writable memory cgroup hierarchy");
         return;
