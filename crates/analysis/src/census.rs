@@ -25,9 +25,11 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use memscope_kernel::parse::kpageflags::{self as kpf, BitsFilter};
+use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::zoneinfo::Zoneinfo;
+use memscope_kernel::read::HugepagePool;
 use memscope_model::Snapshot;
-use memscope_model::pages::{PfnChunk, PfnSink};
+use memscope_model::pages::{CounterSample, PfnChunk, PfnSink};
 use serde::Serialize;
 
 use crate::hints::unavailable_reason;
@@ -588,13 +590,13 @@ pub struct CheckRow {
     pub page_view_bytes: Option<i64>,
     /// The counter or formula.
     pub counter: String,
-    /// Bytes by the counter: the mean of its values just before and just
+    /// Bytes by the counter: the mean of its readings before, during and
     /// after the scan.
     pub counter_bytes: Option<i64>,
     /// `page_view − counter`.
     pub difference_bytes: Option<i64>,
-    /// How much the counter moved while the scan ran (|after − before|):
-    /// a difference within it is noise.
+    /// How far the counter ranged over those readings (max − min): a
+    /// difference within it is the system changing during the scan.
     pub drift_bytes: Option<i64>,
     /// Why a side is unavailable.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -622,9 +624,9 @@ pub struct UnaccountedEstimate {
     pub flagless_counters: Vec<FlaglessCounter>,
     /// = the page-level estimate of `unaccounted`.
     pub estimate_bytes: i64,
-    /// How much the per-cpu free lists and the free pages moved while the
-    /// scan ran (|after − before|, summed): pages in flight between them and
-    /// their owners make the estimate uncertain by about this much.
+    /// How far the per-cpu free lists and the free pages ranged while the
+    /// scan ran (max − min, summed over zones): pages in flight between them
+    /// and their owners make the estimate uncertain by about this much.
     pub uncertainty_bytes: i64,
 }
 
@@ -667,23 +669,87 @@ pub const FLAGLESS_CATEGORIES: &[&str] = &[
     "shadow_call_stack",
 ];
 
-fn meminfo_bytes(snap: &Snapshot, field: &str) -> Option<i64> {
-    snap.meminfo.as_ref().ok().and_then(|m| m.get(field)).map(|b| b as i64)
+/// The counters at one moment of a scan: the snapshot before it, a sample
+/// during it, or the snapshot after it (samples carry meminfo and zoneinfo
+/// only).
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    meminfo: Option<&'a Meminfo>,
+    zoneinfo: Option<&'a Zoneinfo>,
+    hugepages: Option<&'a [HugepagePool]>,
+    ledger: Option<&'a Ledger>,
 }
 
-fn meminfo_sum(snap: &Snapshot, a: &str, b: &str) -> Option<i64> {
-    Some(meminfo_bytes(snap, a)? + meminfo_bytes(snap, b)?)
+impl<'a> Reading<'a> {
+    fn of_snapshot(s: &'a Snapshot, ledger: Option<&'a Ledger>) -> Reading<'a> {
+        Reading {
+            meminfo: s.meminfo.as_ref().ok(),
+            zoneinfo: s.zoneinfo.as_ref().ok(),
+            hugepages: s.hugepages.as_ref().ok().map(Vec::as_slice),
+            ledger,
+        }
+    }
+
+    fn of_sample(s: &'a CounterSample) -> Reading<'a> {
+        Reading {
+            meminfo: s.meminfo.as_ref().ok(),
+            zoneinfo: s.zoneinfo.as_ref().ok(),
+            hugepages: None,
+            ledger: None,
+        }
+    }
+
+    fn meminfo(&self, field: &str) -> Option<i64> {
+        self.meminfo.and_then(|m| m.get(field)).map(|b| b as i64)
+    }
+
+    fn meminfo_sum(&self, a: &str, b: &str) -> Option<i64> {
+        Some(self.meminfo(a)? + self.meminfo(b)?)
+    }
+
+    fn zone_sum(&self, field: &str, page: u64) -> Option<i64> {
+        let vals: Vec<u64> = self.zoneinfo?.zones.iter().filter_map(|z| z.get(field)).collect();
+        (!vals.is_empty()).then(|| (vals.iter().sum::<u64>() * page) as i64)
+    }
+
+    fn hugetlb(&self) -> Option<i64> {
+        Some(self.hugepages?.iter().map(|p| p.nr_hugepages.unwrap_or(0) * p.page_size_bytes).sum::<u64>()
+            as i64)
+    }
 }
 
-fn zone_sum(snap: &Snapshot, field: &str, page: u64) -> Option<i64> {
-    let z = snap.zoneinfo.as_ref().ok()?;
-    let vals: Vec<u64> = z.zones.iter().filter_map(|z| z.get(field)).collect();
-    (!vals.is_empty()).then(|| (vals.iter().sum::<u64>() * page) as i64)
+/// The counters around and during a scan, in time order.
+pub struct ScanCounters<'a> {
+    /// Read just before the scan.
+    pub before: &'a Snapshot,
+    /// meminfo and zoneinfo read while it ran.
+    pub samples: &'a [CounterSample],
+    /// Read just after.
+    pub after: &'a Snapshot,
+    /// The ledger of `before`.
+    pub ledger_before: Option<&'a Ledger>,
+    /// The ledger of `after`.
+    pub ledger_after: Option<&'a Ledger>,
 }
 
-fn hugetlb_bytes(snap: &Snapshot) -> Option<i64> {
-    let pools = snap.hugepages.as_ref().ok()?;
-    Some(pools.iter().map(|p| p.nr_hugepages.unwrap_or(0) * p.page_size_bytes).sum::<u64>() as i64)
+impl<'a> ScanCounters<'a> {
+    fn readings(&self) -> Vec<Reading<'a>> {
+        let mut r = vec![Reading::of_snapshot(self.before, self.ledger_before)];
+        r.extend(self.samples.iter().map(Reading::of_sample));
+        r.push(Reading::of_snapshot(self.after, self.ledger_after));
+        r
+    }
+}
+
+/// Mean and range (max − min) of the values that could be read.
+fn spread(values: impl IntoIterator<Item = Option<i64>>) -> (Option<i64>, Option<i64>) {
+    let v: Vec<i64> = values.into_iter().flatten().collect();
+    if v.is_empty() {
+        return (None, None);
+    }
+    let mean = v.iter().sum::<i64>().div_euclid(v.len() as i64);
+    let range = v.iter().max().copied().unwrap_or(0) - v.iter().min().copied().unwrap_or(0);
+    (Some(mean), Some(range))
 }
 
 /// Where a cross-check counter comes from (for the reason it is missing).
@@ -704,8 +770,8 @@ struct CheckDef {
     /// Pages matching the rule; `None`: the unaccounted estimate.
     pages: Option<fn(&ZoneTally) -> u64>,
     source: CounterSource,
-    /// The counter, in bytes, from a snapshot, its ledger and the page size.
-    read: fn(&Snapshot, Option<&Ledger>, u64) -> Option<i64>,
+    /// The counter, in bytes, at one reading, given the page size.
+    read: fn(&Reading<'_>, u64) -> Option<i64>,
 }
 
 const CHECKS: &[CheckDef] = &[
@@ -716,7 +782,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "AnonPages",
         pages: Some(|t| t.anon_mapped),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_bytes(s, "AnonPages"),
+        read: |r, _| r.meminfo("AnonPages"),
     },
     CheckDef {
         key: "file_lru",
@@ -725,7 +791,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "Active(file) + Inactive(file)",
         pages: Some(|t| t.file_lru),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_sum(s, "Active(file)", "Inactive(file)"),
+        read: |r, _| r.meminfo_sum("Active(file)", "Inactive(file)"),
     },
     CheckDef {
         key: "shmem",
@@ -734,7 +800,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "Shmem",
         pages: Some(|t| t.shmem),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_bytes(s, "Shmem"),
+        read: |r, _| r.meminfo("Shmem"),
     },
     CheckDef {
         key: "unevictable",
@@ -743,7 +809,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "Unevictable",
         pages: Some(|t| t.unevictable),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_bytes(s, "Unevictable"),
+        read: |r, _| r.meminfo("Unevictable"),
     },
     CheckDef {
         key: "slab",
@@ -752,7 +818,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "SReclaimable + SUnreclaim",
         pages: Some(|t| t.slab),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_sum(s, "SReclaimable", "SUnreclaim").or_else(|| meminfo_bytes(s, "Slab")),
+        read: |r, _| r.meminfo_sum("SReclaimable", "SUnreclaim").or_else(|| r.meminfo("Slab")),
     },
     CheckDef {
         key: "page_tables",
@@ -761,7 +827,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "PageTables",
         pages: Some(|t| t.pgtable),
         source: CounterSource::Meminfo,
-        read: |s, _, _| meminfo_bytes(s, "PageTables"),
+        read: |r, _| r.meminfo("PageTables"),
     },
     CheckDef {
         key: "free",
@@ -770,7 +836,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "zoneinfo nr_free_pages",
         pages: Some(|t| t.buddy),
         source: CounterSource::Zoneinfo,
-        read: |s, _, page| zone_sum(s, "nr_free_pages", page),
+        read: |r, page| r.zone_sum("nr_free_pages", page),
     },
     CheckDef {
         key: "hugetlb",
@@ -779,7 +845,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "hugetlb pools: nr_hugepages × size",
         pages: Some(|t| t.huge),
         source: CounterSource::Hugepages,
-        read: |s, _, _| hugetlb_bytes(s),
+        read: |r, _| r.hugetlb(),
     },
     CheckDef {
         key: "unaccounted",
@@ -788,7 +854,7 @@ const CHECKS: &[CheckDef] = &[
         counter: "ledger: MemTotal − every counter",
         pages: None,
         source: CounterSource::Ledger,
-        read: |_, l, _| l.map(|l| l.unaccounted_bytes),
+        read: |r, _| r.ledger.map(|l| l.unaccounted_bytes),
     },
 ];
 
@@ -810,17 +876,12 @@ fn counter_reason(def: &CheckDef, snap: &Snapshot) -> String {
     }
 }
 
-/// Set the census beside the counters read just before and just after the
-/// scan (their mean; their difference is the drift) and their ledgers.
-/// Only meaningful for an unfiltered scan of every PFN.
-pub fn cross_check(
-    census: &PhysCensus,
-    page: u64,
-    before: &Snapshot,
-    after: &Snapshot,
-    ledger_before: Option<&Ledger>,
-    ledger_after: Option<&Ledger>,
-) -> CrossCheck {
+/// Set the census beside the counters read before, during and after the
+/// scan (their mean; their range is the drift) and the ledgers. Only
+/// meaningful for an unfiltered scan of every PFN.
+pub fn cross_check(census: &PhysCensus, page: u64, counters: &ScanCounters<'_>) -> CrossCheck {
+    let after = counters.after;
+    let readings = counters.readings();
     let mut notes = Vec::new();
     let zones_total =
         census.zones.iter().take(census.opts.zones.len()).fold(ZoneTally::default(), |mut a, z| {
@@ -828,12 +889,10 @@ pub fn cross_check(
             a
         });
     let p = |pages: u64| (pages * page) as i64;
-    let estimate = unaccounted_estimate(census, page, before, after, (ledger_before, ledger_after));
+    let estimate = unaccounted_estimate(census, page, counters);
     let mut rows = Vec::new();
     for def in CHECKS {
-        let now = (def.read)(after, ledger_after, page);
-        let then = (def.read)(before, ledger_before, page);
-        let counter_bytes = mean(then, now);
+        let (counter_bytes, drift_bytes) = spread(readings.iter().map(|r| (def.read)(r, page)));
         let page_view = match def.pages {
             Some(f) => Some(p(f(&zones_total))),
             None => estimate.as_ref().ok().map(|e| e.estimate_bytes),
@@ -851,14 +910,14 @@ pub fn cross_check(
             counter: def.counter.to_string(),
             counter_bytes,
             difference_bytes: page_view.zip(counter_bytes).map(|(a, b)| a - b),
-            drift_bytes: now.zip(then).map(|(a, b)| (a - b).abs()),
+            drift_bytes,
             reason,
         });
     }
-    let now_free = zone_sum(after, "nr_free_pages", page);
+    let now_free = readings.last().and_then(|r| r.zone_sum("nr_free_pages", page));
 
     // What the zones say about MemFree.
-    if let (Some(mem_free), Some(nr_free)) = (meminfo_bytes(after, "MemFree"), now_free)
+    if let (Some(mem_free), Some(nr_free)) = (readings.last().and_then(|r| r.meminfo("MemFree")), now_free)
         && let Ok(e) = &estimate
     {
         let extra = mem_free - nr_free;
@@ -887,8 +946,8 @@ pub fn cross_check(
         notes.push(format!(
             "unaccounted, page view: {} pages with no flags and no mappings in the zones, − {} holes, − {} \
              not yet initialised, − {} on per-cpu free lists, − {} free without the buddy flag = {} of kernel \
-             pages no flag explains; − {} counted by flagless counters ({}) = {}, give or take {} (how much \
-             the per-cpu free lists and the free pages moved during the scan).",
+             pages no flag explains; − {} counted by flagless counters ({}) = {}, give or take {} (how far \
+             the per-cpu free lists and the free pages ranged during the scan).",
             e.unowned_pages,
             e.hole_pages,
             e.uninitialised_pages,
@@ -901,38 +960,28 @@ pub fn cross_check(
             crate::fmt_bytes(e.uncertainty_bytes),
         ));
     }
-    notes.push(
-        "Counters are the mean of their values just before and just after the scan; a difference \
-         within the counter's drift is the system changing while it was read."
-            .to_string(),
-    );
+    notes.push(format!(
+        "Counters are the mean of {} readings before, during and after the scan, and their drift is \
+             how far they ranged: a difference within the drift is the system changing while it was read.",
+        readings.len()
+    ));
     CrossCheck { rows, unaccounted: estimate.ok(), notes }
 }
 
-/// The mean of a value read before and after the scan (either alone when
-/// the other is missing): a page scan takes a while, and what it saw is
-/// closer to the mean than to either end.
-fn mean(before: Option<i64>, after: Option<i64>) -> Option<i64> {
-    match (before, after) {
-        (Some(b), Some(a)) => Some((a + b).div_euclid(2)),
-        (b, a) => a.or(b),
-    }
-}
-
 /// The page-level estimate of `unaccounted` (see [`UnaccountedEstimate`]).
-/// Zone counters are the mean of their values before and after the scan.
+/// The zones' free and per-cpu counts are the mean of their readings
+/// before, during and after the scan; their ranges are the uncertainty.
 pub fn unaccounted_estimate(
     census: &PhysCensus,
     page: u64,
-    before: &Snapshot,
-    after: &Snapshot,
-    ledgers: (Option<&Ledger>, Option<&Ledger>),
+    counters: &ScanCounters<'_>,
 ) -> Result<UnaccountedEstimate, String> {
-    let zi = after.zoneinfo.as_ref().map_err(unavailable_reason)?;
-    let zi_before = before.zoneinfo.as_ref().ok();
-    if ledgers.0.is_none() && ledgers.1.is_none() {
+    let zi = counters.after.zoneinfo.as_ref().map_err(unavailable_reason)?;
+    let ledgers = [counters.ledger_before, counters.ledger_after];
+    if ledgers.iter().all(Option::is_none) {
         return Err("the ledger could not be built (MemTotal unreadable)".into());
     }
+    let readings = counters.readings();
     let mut e = UnaccountedEstimate {
         unowned_pages: 0,
         hole_pages: 0,
@@ -948,38 +997,32 @@ pub fn unaccounted_estimate(
     for (i, span) in census.opts.zones.iter().enumerate() {
         let t = &census.zones[i];
         let find =
-            |z: &Zoneinfo| z.zones.iter().find(|z| z.node == span.node && z.zone == span.zone).cloned();
+            |z: &'_ Zoneinfo| z.zones.iter().find(|z| z.node == span.node && z.zone == span.zone).cloned();
         let Some(z) = find(zi) else {
             return Err(format!("zone {} is missing from zoneinfo after the scan", span.name()));
         };
-        let zb = zi_before.and_then(find);
-        let field = |k: &str| -> Result<u64, String> {
-            let a = z.get(k).map(|v| v as i64);
-            let b = zb.as_ref().and_then(|z| z.get(k)).map(|v| v as i64);
-            mean(b, a)
-                .map(|v| v.max(0) as u64)
-                .ok_or_else(|| format!("zoneinfo has no `{k}` for {}", span.name()))
+        let over_time: Vec<_> = readings.iter().filter_map(|r| r.zoneinfo.and_then(find)).collect();
+        let field = |k: &str| spread(over_time.iter().map(|z| z.get(k).map(|v| v as i64)));
+        let need = |k: &str| -> Result<u64, String> {
+            z.get(k).ok_or_else(|| format!("zoneinfo has no `{k}` for {}", span.name()))
         };
-        let pcp_before = zb.as_ref().and_then(|z| z.pcp_pages()).map(|v| v as i64);
-        let pcp = mean(pcp_before, z.pcp_pages().map(|v| v as i64));
-        let moved = |b: Option<i64>, a: Option<i64>| match (b, a) {
-            (Some(b), Some(a)) => (a - b).abs(),
-            _ => 0,
-        };
-        moved_pages += moved(pcp_before, z.pcp_pages().map(|v| v as i64));
-        let free = |z: &memscope_kernel::parse::zoneinfo::Zone| z.get("nr_free_pages").map(|v| v as i64);
-        moved_pages += moved(zb.as_ref().and_then(free), free(&z));
-        let (spanned, present, managed) = (field("spanned")?, field("present")?, field("managed")?);
+        let (spanned, present) = (need("spanned")?, need("present")?);
+        need("managed")?;
+        let (managed, _) = field("managed");
+        let (pcp, pcp_range) = spread(over_time.iter().map(|z| z.pcp_pages().map(|v| v as i64)));
+        let (free, free_range) = field("nr_free_pages");
+        moved_pages += pcp_range.unwrap_or(0) + free_range.unwrap_or(0);
+        let managed = managed.unwrap_or(0).max(0) as u64;
         e.unowned_pages += t.unowned;
         e.hole_pages += spanned.saturating_sub(present).saturating_sub(t.nopage);
         e.uninitialised_pages += present.saturating_sub(managed).saturating_sub(t.reserved);
         e.pcp_free_pages += pcp.unwrap_or(0).max(0) as u64;
-        e.free_unflagged_pages += field("nr_free_pages").unwrap_or(0).saturating_sub(t.buddy);
+        e.free_unflagged_pages += (free.unwrap_or(0).max(0) as u64).saturating_sub(t.buddy);
     }
     let removed = e.hole_pages + e.uninitialised_pages + e.pcp_free_pages + e.free_unflagged_pages;
     e.kernel_unflagged_bytes = (e.unowned_pages as i64 - removed as i64) * page as i64;
     for key in FLAGLESS_CATEGORIES {
-        let bytes = mean(ledgers.0.and_then(|l| l.bytes(key)), ledgers.1.and_then(|l| l.bytes(key)));
+        let (bytes, _) = spread(ledgers.iter().map(|l| l.and_then(|l| l.bytes(key))));
         if let Some(b) = bytes.filter(|b| *b != 0) {
             e.flagless_counters.push(FlaglessCounter { category: key.to_string(), bytes: b });
         }
@@ -1309,14 +1352,8 @@ pub struct PhysInputs<'a> {
     pub counts_asked: bool,
     /// kpagecgroup was asked for.
     pub cgroups_asked: bool,
-    /// Snapshot of the counters just before the scan.
-    pub before: &'a Snapshot,
-    /// Just after.
-    pub after: &'a Snapshot,
-    /// Their ledgers.
-    pub ledger_before: Option<&'a Ledger>,
-    /// After.
-    pub ledger_after: Option<&'a Ledger>,
+    /// The counters before, during and after the scan.
+    pub counters: ScanCounters<'a>,
     /// Memory cgroup paths, or why they are not known.
     pub memcg_paths: Result<&'a HashMap<u64, String>, String>,
 }
@@ -1325,7 +1362,8 @@ pub struct PhysInputs<'a> {
 pub fn phys_report(inp: &PhysInputs<'_>) -> PhysReport {
     let scan = inp.scan;
     let census = &scan.sink;
-    let page = inp.after.page_size_bytes.or(inp.before.page_size_bytes).unwrap_or(4096);
+    let (before, after) = (inp.counters.before, inp.counters.after);
+    let page = after.page_size_bytes.or(before.page_size_bytes).unwrap_or(4096);
     let mut notes = Vec::new();
     let names = GroupNames { memcg: inp.memcg_paths.as_ref().ok().copied() };
     if let Some(e) = &scan.stopped {
@@ -1375,12 +1413,12 @@ pub fn phys_report(inp: &PhysInputs<'_>) -> PhysReport {
     } else if scan.stopped.is_some() {
         (None, Some("the scan did not read every PFN".to_string()))
     } else {
-        let c = cross_check(census, page, inp.before, inp.after, inp.ledger_before, inp.ledger_after);
+        let c = cross_check(census, page, &inp.counters);
         (Some(c), None)
     };
     PhysReport {
-        kernel: inp.after.kernel.as_ref().ok().cloned(),
-        taken_at_unix_ms: inp.before.taken_at_unix_ms,
+        kernel: after.kernel.as_ref().ok().cloned(),
+        taken_at_unix_ms: before.taken_at_unix_ms,
         page_size_bytes: page,
         view: census.opts.view,
         filters: inp.filters.clone(),

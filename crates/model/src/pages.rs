@@ -26,10 +26,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Instant;
 
+use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::maps::Maps;
 use memscope_kernel::parse::pid::pagemap::PagemapEntry;
+use memscope_kernel::parse::zoneinfo::Zoneinfo;
 use memscope_kernel::{KernelFile, KernelRoot, ReadError, paths};
 use serde::Serialize;
+
+use crate::Sample;
 
 /// Bytes per entry of pagemap and the kpage* files.
 pub const ENTRY_BYTES: usize = 8;
@@ -260,6 +264,40 @@ pub fn scan_pfns<S: PfnSink>(
         stopped,
         elapsed_usec: started.elapsed().as_micros() as u64,
         threads,
+    })
+}
+
+/// `/proc/meminfo` and `/proc/zoneinfo` read while a scan runs: a scan
+/// takes a second or more, and what it saw is best compared with the
+/// counters over that time, not at one end of it.
+#[derive(Debug, Clone)]
+pub struct CounterSample {
+    /// `/proc/meminfo`.
+    pub meminfo: Sample<Meminfo>,
+    /// `/proc/zoneinfo`.
+    pub zoneinfo: Sample<Zoneinfo>,
+}
+
+/// Run `work` while another thread reads meminfo and zoneinfo every
+/// `period` (a few hundred microseconds each); the samples come back in
+/// time order with the work's result.
+pub fn sample_counters_during<R>(
+    root: &KernelRoot,
+    period: std::time::Duration,
+    work: impl FnOnce() -> R,
+) -> (R, Vec<CounterSample>) {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::scope(|s| {
+        let sampler = s.spawn(move || {
+            let mut samples = Vec::new();
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                samples.push(CounterSample { meminfo: root.meminfo(), zoneinfo: root.zoneinfo() });
+            }
+            samples
+        });
+        let result = work();
+        drop(stop);
+        (result, sampler.join().unwrap_or_default())
     })
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::anyhow;
 use memscope_analysis::census::{
-    self, CLASSES, CensusOptions, FlagView, GroupBy, PhysCensus, PhysInputs, zone_spans,
+    self, CLASSES, CensusOptions, FlagView, GroupBy, PhysCensus, PhysInputs, ScanCounters, zone_spans,
 };
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::ledger::{self, LedgerOptions};
@@ -17,6 +17,10 @@ use memscope_model::pages::{self, PfnScanOptions};
 
 use crate::cli::{Global, PhysArgs, PhysBy};
 use crate::output::{self, Format};
+
+/// How often meminfo and zoneinfo are read while the page frames are: the
+/// cross-check compares the scan with the counters over its whole time.
+const COUNTER_PERIOD: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The most memory cgroups named by walking the hierarchy.
 pub const MAX_MEMCGS: usize = 100_000;
@@ -91,8 +95,10 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PhysArgs) -> anyhow::Result<ExitCo
     let scan_opts =
         PfnScanOptions { ranges: a.addr.clone(), counts, cgroups, chunk_pages: 0, threads: a.threads };
     let bar = crate::progress::bar(progress_total, "page frames");
-    let scan = pages::scan_pfns(root, &scan_opts, || PhysCensus::new(Arc::clone(&opts)), &|n| bar.inc(n))
-        .map_err(|e| anyhow!("cannot read page flags: {}", unavailable_reason(&e)))?;
+    let (scan, samples) = pages::sample_counters_during(root, COUNTER_PERIOD, || {
+        pages::scan_pfns(root, &scan_opts, || PhysCensus::new(Arc::clone(&opts)), &|n| bar.inc(n))
+    });
+    let scan = scan.map_err(|e| anyhow!("cannot read page flags: {}", unavailable_reason(&e)))?;
     bar.finish_and_clear();
     let after = collect_system(root);
     let ledger_before = ledger::build(&before, &LedgerOptions::default()).ok();
@@ -108,10 +114,13 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PhysArgs) -> anyhow::Result<ExitCo
         ranges: a.addr.clone(),
         counts_asked: counts,
         cgroups_asked: cgroups,
-        before: &before,
-        after: &after,
-        ledger_before: ledger_before.as_ref(),
-        ledger_after: ledger_after.as_ref(),
+        counters: ScanCounters {
+            before: &before,
+            samples: &samples,
+            after: &after,
+            ledger_before: ledger_before.as_ref(),
+            ledger_after: ledger_after.as_ref(),
+        },
         memcg_paths: memcg.as_ref().map_err(Clone::clone),
     });
     match format {
