@@ -6,14 +6,28 @@
 //! - [`pages`]: one process's pages by flag set and mapping;
 //! - [`processes`]: per-process rows (PSS/USS or status figures) and totals;
 //! - [`report`]: the ledger, the top processes and plain-language notes;
+//! - [`fds`]: the "Too many open files" doctor: descriptors against
+//!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
+//! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
+//!   [`zones`], [`slab`], [`vmalloc`];
 //! - [`units`]: human units for bytes.
 
 pub mod census;
+pub mod containers;
+pub mod diff;
+pub mod fds;
 pub mod hints;
+pub mod leaks;
 pub mod ledger;
+pub mod maps;
+pub mod numa;
 pub mod pages;
 pub mod processes;
+pub mod ps;
 pub mod report;
+pub mod slab;
 pub mod units;
+pub mod vmalloc;
+pub mod zones;
 
 pub use units::{fmt_bytes, fmt_pct};

@@ -2,6 +2,7 @@
 //!
 //! - [`cgroup`]: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups
 //!   into one model, and run a command in a transient cgroup under limits;
-//! - `rt`: real-time readiness checks and a cyclictest-grade latency probe.
+//! - [`rt`]: real-time readiness checks and a cyclictest-grade latency probe.
 
 pub mod cgroup;
+pub mod rt;

@@ -40,6 +40,9 @@ impl Workload {
         let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.process_group(0);
+        // Exit when our end of its stdin closes, even if this process dies
+        // without dropping the Workload.
+        cmd.env("MEMSCOPE_WORKLOAD_EXIT_ON_EOF", "1");
         let mut child = cmd.spawn().expect("start memscope-workload");
         let stdout = child.stdout.take().expect("workload stdout");
         let mut line = String::new();
