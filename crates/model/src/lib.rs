@@ -27,6 +27,7 @@ pub mod capture;
 pub mod cgroups;
 mod collect;
 pub mod fds;
+pub mod pages;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

@@ -21,6 +21,7 @@ pub mod iomem;
 pub mod kconfig;
 pub mod kernel_version;
 pub mod kmsg;
+pub mod kpageflags;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod net;
