@@ -10,7 +10,7 @@ use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use crate::cgroups::CgroupSampler;
-use crate::fds::{has_no_files, read_fd_system, read_process_fds};
+use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
 use crate::{
     ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample, Snapshot, now_unix_ms,
 };
@@ -414,9 +414,14 @@ fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Optio
     }
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
-    let fds = (fds && has_files).then(|| read_process_fds(root, pid));
+    let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
     if fds.as_ref().is_some_and(|f| f.gone()) {
-        return None;
+        if root.is_live() {
+            return None;
+        }
+        // A captured tree without these files (its stat was there): they
+        // were not captured, the process did not exit.
+        fds = fds.map(ProcessFds::not_captured);
     }
     Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })
 }
