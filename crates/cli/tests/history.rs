@@ -273,6 +273,17 @@ fn record_once_writes_one_private_snapshot() {
     let snap = store.read(list[0].id).unwrap();
     assert!(!snap.processes.is_empty());
     assert!(snap.meminfo.is_ok());
+    // Descriptors and memory cgroups are recorded too.
+    let fs = snap.fd_system.as_ref().expect("file-nr is recorded");
+    assert!(fs.file_nr.as_ref().is_ok_and(|f| f.max > 0), "{:?}", fs.file_nr);
+    assert!(snap.cgroups.is_some(), "the memory cgroups are recorded (or why not)");
+    let with_table: Vec<_> = snap.processes.iter().filter_map(|p| p.fds.as_ref()).collect();
+    assert!(!with_table.is_empty(), "processes with a descriptor table are counted");
+    if is_root() {
+        // Root reads every process's descriptors and limits.
+        assert!(with_table.iter().all(|f| f.count.is_ok() && f.nofile.is_ok()));
+        assert!(matches!(&snap.cgroups, Some(Ok(_))), "{:?}", snap.cgroups);
+    }
 }
 
 #[test]
