@@ -10,6 +10,8 @@
 //! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
 //! memscope-workload pipe-grow --mib-per-sec N   N more filled 1 MiB pipes every second
 //!                                              (kernel memory in no counter, growing)
+//! memscope-workload fd-grow --per-sec N [--start M] [--soft S]
+//!                                       N more open descriptors every second (see fds.rs)
 //! memscope-workload idle
 //! ```
 //!
@@ -187,6 +189,7 @@ fn main() {
             drop(held);
             return;
         }
+        "fd-grow" => fds::grow(&args),
         "pipe-grow" => {
             let per_sec = num(&args, "--mib-per-sec", 1);
             println!("ready {}", pids[0]);
