@@ -325,6 +325,59 @@ fn diff_of_first_and_last_gives_the_known_changes() {
     assert!(!memscope(&["diff", "--db", db, "9", "3"]).status.success());
 }
 
+#[test]
+fn diff_shows_descriptor_file_and_cgroup_movers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db_with_fds(dir.path());
+    let db = db.to_str().unwrap();
+    let doc = json_of(&["diff", "--db", db, "--json"]);
+    // 100 → 490 descriptors; the steady command did not move.
+    let fds = doc["process_fds"].as_array().unwrap();
+    assert_eq!(fds.len(), 1, "{fds:#?}");
+    let leaky = &fds[0];
+    assert_eq!(leaky["name"], "/usr/bin/leaky-daemon --serve");
+    assert_eq!((leaky["from_fds"].as_u64(), leaky["to_fds"].as_u64()), (Some(100), Some(490)));
+    assert_eq!(leaky["delta_fds"], 390);
+    assert_eq!(leaky["nofile_soft"], 1024);
+    assert_eq!(leaky["processes"], serde_json::json!([1, 1]));
+    let f = &doc["file_nr"];
+    assert_eq!((f["from_allocated"].as_u64(), f["to_allocated"].as_u64()), (Some(5000), Some(5780)));
+    assert_eq!((f["delta"].as_i64(), f["file_max"].as_u64()), (Some(780), Some(100_000)));
+    // Largest first: /batch (+156 MiB, one OOM kill), then /app and /app/web
+    // (+39 MiB each); /steady did not move.
+    let cg = doc["cgroups"].as_array().unwrap();
+    let paths: Vec<&str> = cg.iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/batch", "/app", "/app/web"]);
+    assert_eq!(cg[0]["delta_bytes"].as_i64(), Some(156 * MIB as i64));
+    assert_eq!(cg[0]["oom_kills"], 1);
+    assert!(cg[0]["limit_bytes"].is_null(), "no limit");
+    assert_eq!(cg[1]["limit_bytes"].as_i64(), Some(1024 * MIB as i64));
+    assert_eq!(
+        (cg[1]["delta_bytes"].as_i64(), cg[1]["oom_kills"].as_i64()),
+        (Some(39 * MIB as i64), Some(0))
+    );
+    let out = memscope(&["diff", "--db", db]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "Open descriptors (by command line): largest changes",
+        "Open files of the system (file-nr): 5000 → 5780 (+780), file-max 100000.",
+        "+390",
+        "Memory cgroups: largest changes",
+        "+156 MiB",
+        "1.0 GiB",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+
+    // A recording without them says so, in JSON (null) and in the table.
+    let old = fixture_db(dir.path());
+    let old = old.to_str().unwrap();
+    let doc = json_of(&["diff", "--db", old, "--json"]);
+    assert!(doc["process_fds"].is_null() && doc["file_nr"].is_null() && doc["cgroups"].is_null(), "{doc:#}");
+    let text = String::from_utf8(memscope(&["diff", "--db", old]).stdout).unwrap();
+    assert!(text.contains("Not in these snapshots (recorded without descriptor counts)."), "{text}");
+}
+
 fn line_delta(doc: &Value, cat: &str) -> Option<i64> {
     doc["ledger"].as_array()?.iter().find(|l| l["category"] == cat && l["name"].is_null())?["delta_bytes"]
         .as_i64()
