@@ -3,9 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::parse::allocinfo::Allocinfo;
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
 use crate::parse::iomem::Iomem;
+use crate::parse::kallsyms::Kallsyms;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
 use crate::parse::pid::cgroup::ProcCgroup;
@@ -63,6 +65,24 @@ pub mod paths {
     pub const NODE_ONLINE: &str = "/sys/devices/system/node/online";
     /// Mounts seen by memscope itself: where each cgroup hierarchy is.
     pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+    /// Kernel symbols (addresses hidden by `kernel.kptr_restrict`).
+    pub const KALLSYMS: &str = "/proc/kallsyms";
+    /// Per-call-site allocation totals (memory allocation profiling, 6.10+).
+    pub const ALLOCINFO: &str = "/proc/allocinfo";
+    /// Whether allocation profiling counts now (`0`, `1`, `never`).
+    pub const MEM_PROFILING: &str = "/proc/sys/vm/mem_profiling";
+    /// The running kernel's BPF type information (CONFIG_DEBUG_INFO_BTF).
+    pub const BTF_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+    /// Where tracefs is mounted on current systems.
+    pub const TRACEFS: &str = "/sys/kernel/tracing";
+    /// Where tracefs appears under debugfs on older systems.
+    pub const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
+    /// Who may see kernel addresses in kallsyms (0, 1, 2).
+    pub const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
+    /// Kernel lockdown state (`[none] integrity confidentiality`).
+    pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
+    /// Whether users without CAP_BPF may load BPF programs.
+    pub const UNPRIVILEGED_BPF_DISABLED: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -291,6 +311,17 @@ impl KernelRoot {
             self.record(paths::KMSG, found.as_bytes());
         }
         Ok(found)
+    }
+
+    /// `/proc/kallsyms`: code symbols, sorted (addresses need root or
+    /// CAP_SYSLOG, see [`Kallsyms`]).
+    pub fn kallsyms(&self) -> Result<Kallsyms, ReadError> {
+        Ok(Kallsyms::parse(&self.read_text(paths::KALLSYMS)?))
+    }
+
+    /// `/proc/allocinfo` (memory allocation profiling; root only).
+    pub fn allocinfo(&self) -> Result<Allocinfo, ReadError> {
+        Ok(Allocinfo::parse(&self.read_text(paths::ALLOCINFO)?))
     }
 
     /// `/proc/PID/stat`.

@@ -9,10 +9,12 @@
 //!   [`Malformed`] so that the caller can say so.
 //! - No parser panics on any input (property-tested in each module).
 
+pub mod allocinfo;
 pub mod arcstats;
 pub mod buddyinfo;
 pub mod cgroupfs;
 pub mod iomem;
+pub mod kallsyms;
 pub mod kmsg;
 pub mod meminfo;
 pub mod mountinfo;
