@@ -2,6 +2,8 @@
 //!
 //! - [`cgroup`]: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups
 //!   into one model, and run a command in a transient cgroup under limits;
+//! - [`signals`]: terminating signals blocked and taken as values;
 //! - `rt`: real-time readiness checks and a cyclictest-grade latency probe.
 
 pub mod cgroup;
+pub mod signals;
