@@ -7,11 +7,14 @@
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
 //!   or CSV;
-//! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`).
+//! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
+//! - [`trace`]: `memscope trace` as a call-site tree, folded stacks, CSV or
+//!   JSON (`memscope.trace/1`).
 
 pub mod cgroups;
 pub mod report;
 pub mod run;
 pub mod style;
+pub mod trace;
 
 pub use style::Style;

@@ -16,6 +16,7 @@
 
 pub mod capture;
 mod collect;
+pub mod trace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

@@ -4,6 +4,7 @@ mod capture;
 mod cgroups;
 mod report;
 mod run;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -30,5 +31,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
+        Some(Command::Trace(a)) => trace::run(&root, &args.global, &a),
     }
 }
