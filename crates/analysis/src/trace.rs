@@ -322,6 +322,9 @@ pub struct Growth {
     pub top_site_bytes: Option<u64>,
 }
 
+/// Ledger lines made of movable pages, not traced with `--kernel-only`.
+const MOVABLE_LINES: &[&str] = &["anon", "file", "shmem"];
+
 /// The lines compared, in ledger order.
 const COMPARED: &[(&str, &str)] = &[
     ("anon", "anonymous (processes)"),
@@ -463,10 +466,14 @@ pub fn build(
         }
     }
 
-    let growth = match (before, after) {
+    let mut growth = match (before, after) {
         (Some(b), Some(a)) => growth_rows(b, a, &by_category, &stacks, opts),
         _ => Vec::new(),
     };
+    if sample.kernel_only {
+        // Their pages were not traced: no outstanding figure to set beside.
+        growth.retain(|g| !MOVABLE_LINES.contains(&g.category));
+    }
     let headline = headline(&growth, total, sample);
     let cost = cost(sample);
     let notes = notes(sample, kallsyms, &by_category, before.is_some() && after.is_some());
@@ -718,6 +725,22 @@ fn notes(
              missing or shown although freed."
         ));
     }
+    let (events, run_ns) = sample.run_totals();
+    let busy = sample.run_time_measured && run_ns as f64 / 1e3 > 0.05 * sample.window_usec as f64;
+    if busy && !sample.kernel_only && sample.sample_every == 1 {
+        n.push(format!(
+            "The tracer took {:.0}% of one CPU ({events} events, mostly walking stacks): --kernel-only skips user \
+             pages and page cache, --sample N records one allocation in N.",
+            run_ns as f64 / 1e1 / sample.window_usec as f64
+        ));
+    }
+    if sample.kernel_only {
+        n.push(format!(
+            "Kernel allocations only: {} movable page allocations (user pages, page cache: __GFP_MOVABLE) were \
+             not recorded, and the anonymous, page cache and shmem lines are left out of the comparison.",
+            c.skipped_movable
+        ));
+    }
     if sample.sample_every > 1 {
         n.push(format!(
             "Sampling one allocation in {}: bytes and counts are estimates (recorded × {}).",
@@ -857,6 +880,7 @@ ffffffffc0002000 t mydrv_ioctl\t[mydrv]
                 run_time_ns: 2_000_000,
                 recursion_misses: 0,
             }],
+            kernel_only: false,
             run_time_measured: true,
             mounted_tracefs: false,
         }
@@ -953,8 +977,9 @@ ffffffffc0002000 t mydrv_ioctl\t[mydrv]
         // The 4 KiB without a stack is below --min-bytes: summarized.
         assert_eq!((r.other_sites, r.other_sites_bytes), (1, 4096));
         assert!(r.notes.iter().any(|n| n.contains("counted through the objects")));
-        // 1000 events in 2 ms.
+        // 1000 events in 2 ms of a 10 s window: cheap, no advice.
         assert_eq!(r.cost.ns_per_event, Some(2000.0));
+        assert!(!r.notes.iter().any(|n| n.contains("--kernel-only")));
     }
 
     #[test]
@@ -990,6 +1015,24 @@ ffffffffc0002000 t mydrv_ioctl\t[mydrv]
         );
         assert_eq!((r.outstanding_bytes, r.sites[0].allocations), (40960, 10));
         assert!(r.notes.iter().any(|n| n.contains("estimates")));
+    }
+
+    #[test]
+    fn a_costly_trace_says_how_to_lower_the_cost() {
+        let mut s = sample(What::All, Vec::new());
+        s.programs[0].run_count = 1_000_000;
+        s.programs[0].run_time_ns = 1_500_000_000;
+        let r = build(&s, None, None, None, &names(), &TraceReportOptions::default());
+        assert!((r.cost.cpu_fraction.unwrap() - 0.15).abs() < 1e-9);
+        assert!(
+            r.notes.iter().any(|n| n.contains("15% of one CPU") && n.contains("--kernel-only")),
+            "{:?}",
+            r.notes
+        );
+        s.kernel_only = true;
+        s.counters.skipped_movable = 77;
+        let r = build(&s, None, None, None, &names(), &TraceReportOptions::default());
+        assert!(r.notes.iter().any(|n| n.contains("77 movable page allocations")), "{:?}", r.notes);
     }
 
     #[test]

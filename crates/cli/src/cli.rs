@@ -257,6 +257,11 @@ pub struct TraceArgs {
     #[arg(long, value_name = "FILE")]
     pub folded: Option<PathBuf>,
 
+    /// Trace kernel memory only: skip movable page allocations (user pages and page cache, which
+    /// the anon and page cache counters account), the bulk of the events on a busy host.
+    #[arg(long)]
+    pub kernel_only: bool,
+
     /// Record one allocation in N: less overhead on busy hosts; bytes and counts are scaled by N.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub sample: u32,

@@ -3,7 +3,7 @@
 //! (`"schema": "memscope.trace/1"`, documented in docs/json.md):
 //!
 //! ```text
-//! { schema, mode: "ebpf", kernel, started_at, window_seconds, what, sample_every, headline,
+//! { schema, mode: "ebpf", kernel, started_at, window_seconds, what, sample_every, kernel_only, headline,
 //!   outstanding_bytes, outstanding_allocations, by_category: {line: bytes},
 //!   ledger_growth: [{category, label, before_bytes, after_bytes, growth_bytes, outstanding_bytes,
 //!                    top_site, top_site_bytes}],
@@ -45,11 +45,13 @@ fn count(n: u64) -> String {
     }
 }
 
-fn what_text(r: &TraceReport) -> &'static str {
-    match r.what {
-        memscope_model::trace::What::Pages => "page allocations",
-        memscope_model::trace::What::Slab => "slab objects",
-        memscope_model::trace::What::All => "pages and slab objects",
+fn what_text(r: &TraceReport, sample: &TraceSample) -> &'static str {
+    match (r.what, sample.kernel_only) {
+        (memscope_model::trace::What::Pages, false) => "page allocations",
+        (memscope_model::trace::What::Pages, true) => "kernel page allocations",
+        (memscope_model::trace::What::Slab, _) => "slab objects",
+        (memscope_model::trace::What::All, false) => "pages and slab objects",
+        (memscope_model::trace::What::All, true) => "kernel pages and slab objects",
     }
 }
 
@@ -67,7 +69,7 @@ pub fn write_text(w: &mut dyn Write, r: &TraceReport, sample: &TraceSample, s: &
             "Kernel allocations made during {:.1} s from {} and still held at its end ({}, {sampled})",
             r.window_seconds,
             timestamp(sample.started_at_unix_ms),
-            what_text(r),
+            what_text(r, sample),
         ))
     )?;
     writeln!(w, "{}\n", wrap(&r.headline, s.width, "", "  "))?;
@@ -355,6 +357,7 @@ pub fn write_json(
         "window_seconds": r.window_seconds,
         "what": r.what,
         "sample_every": r.sample_every,
+        "kernel_only": sample.kernel_only,
         "headline": r.headline,
         "outstanding_bytes": r.outstanding_bytes,
         "outstanding_allocations": r.outstanding_allocations,

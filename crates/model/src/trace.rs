@@ -135,6 +135,9 @@ pub struct TraceCounters {
     pub stack_unwalkable: u64,
     /// Allocations recorded without a stack: the stack table was full.
     pub stack_table_full: u64,
+    /// Movable page allocations (user pages, page cache) not recorded
+    /// because only kernel allocations were traced.
+    pub skipped_movable: u64,
 }
 
 /// One BPF program of the tracer, with the kernel's run statistics
@@ -183,6 +186,9 @@ pub struct TraceSample {
     pub counters: TraceCounters,
     /// The programs and their run statistics.
     pub programs: Vec<ProgramStats>,
+    /// Movable page allocations (`__GFP_MOVABLE`: user pages, page cache)
+    /// were skipped.
+    pub kernel_only: bool,
     /// True when `run_time_ns` was measured (BPF statistics were on).
     pub run_time_measured: bool,
     /// memscope mounted tracefs to attach (and unmounted it afterwards).

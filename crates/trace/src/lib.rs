@@ -44,6 +44,9 @@ pub struct TraceOptions {
     pub max_allocations: u32,
     /// Entries of the stack table.
     pub max_stacks: u32,
+    /// Skip movable page allocations (user pages and page cache, which
+    /// counters account already): far fewer stacks to walk on a busy host.
+    pub kernel_only: bool,
 }
 
 impl Default for TraceOptions {
@@ -53,6 +56,7 @@ impl Default for TraceOptions {
             sample_every: 1,
             max_allocations: DEFAULT_MAX_ALLOCATIONS,
             max_stacks: DEFAULT_MAX_STACKS,
+            kernel_only: false,
         }
     }
 }

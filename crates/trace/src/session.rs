@@ -55,7 +55,8 @@ const C_DROPPED_OTHER: usize = 10;
 const C_FREES_FAILED: usize = 11;
 const C_STACK_UNWALKABLE: usize = 12;
 const C_STACK_TABLE_FULL: usize = 13;
-const C_NR: usize = 14;
+const C_SKIPPED_MOVABLE: usize = 14;
+const C_NR: usize = 15;
 
 /// `alloc_val.stack` values below 2 are states (trace.bpf.c).
 const STACK_UNWALKABLE: u64 = 0;
@@ -206,6 +207,7 @@ pub fn run<T, E: From<TraceError>>(
         outstanding,
         counters,
         programs,
+        kernel_only: opts.kernel_only,
         run_time_measured: stats_fd >= 0,
         mounted_tracefs,
     };
@@ -225,6 +227,7 @@ fn configure(open: &mut OpenTraceSkel, opts: &TraceOptions) -> libbpf_rs::Result
     if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
         ro.sample_every = opts.sample_every.max(1);
         ro.page_size = rustix::param::page_size() as u64;
+        ro.skip_movable = opts.kernel_only;
     }
     open.maps.ms_allocs.set_max_entries(opts.max_allocations.max(1))?;
     open.maps.ms_stacks.set_max_entries(opts.max_stacks.max(1))?;
@@ -289,6 +292,7 @@ fn read_counters(skel: &TraceSkel) -> Result<TraceCounters, TraceError> {
         frees_failed: sums[C_FREES_FAILED],
         stack_unwalkable: sums[C_STACK_UNWALKABLE],
         stack_table_full: sums[C_STACK_TABLE_FULL],
+        skipped_movable: sums[C_SKIPPED_MOVABLE],
     })
 }
 

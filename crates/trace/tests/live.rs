@@ -130,6 +130,28 @@ fn unread_loopback_tcp_data_is_attributed_to_the_socket_paths() {
     assert!(tcp >= queued * 8 / 10, "socket_buffers line: {} MiB", tcp / MIB);
 }
 
+#[test]
+fn kernel_only_skips_user_pages_and_keeps_pipe_buffers() {
+    if skip() {
+        return;
+    }
+    let _lock = system_lock();
+    let opts = TraceOptions { kernel_only: true, ..Default::default() };
+    let ((pipes, anon), sample) = trace(&KernelRoot::live(), &opts, |_| -> Result<_, TraceError> {
+        Ok((Workload::spawn(&["pipes", "--mib", "16"]), Workload::spawn(&["touch", "--private", "64"])))
+    })
+    .expect("trace");
+    let r = report(&sample);
+    let pipe = bytes_through(&r, pipes.pid(), AllocKind::Page, |f| f.contains("pipe_write"));
+    let user: u64 =
+        r.stacks.iter().filter(|s| s.pid == anon.pid() && s.category == "anon").map(|s| s.bytes).sum();
+    assert!(pipe >= 16 * MIB * 8 / 10, "{} MiB of 16 MiB of pipe buffers", pipe / MIB);
+    assert!(user < MIB, "{} KiB of user pages recorded with kernel_only", user >> 10);
+    assert!(sample.kernel_only && sample.counters.skipped_movable >= 16384, "{:?}", sample.counters);
+    assert!(r.notes.iter().any(|n| n.contains("movable page allocations")));
+    drop((pipes, anon));
+}
+
 #[derive(Debug)]
 enum BodyError {
     Trace(#[allow(dead_code)] TraceError),

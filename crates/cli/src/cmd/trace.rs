@@ -84,13 +84,15 @@ pub fn run(root: &KernelRoot, g: &Global, a: &TraceArgs) -> anyhow::Result<ExitC
         sample_every: a.sample,
         max_allocations: a.max_allocs,
         max_stacks: a.max_stacks,
+        kernel_only: a.kernel_only,
     };
     let result = memscope_trace::trace(root, &opts, |session| -> anyhow::Result<Window> {
         let before = ledger_now(root);
         let ids: Vec<String> = session.program_ids().iter().map(|i| i.to_string()).collect();
         eprintln!(
-            "memscope: tracing {} for {} (BPF programs {}); Ctrl-C ends the window early",
+            "memscope: tracing {}{} for {} (BPF programs {}); Ctrl-C ends the window early",
             opts.what.name(),
+            if opts.kernel_only { ", kernel only" } else { "" },
             humantime::format_duration(a.duration),
             ids.join(", ")
         );

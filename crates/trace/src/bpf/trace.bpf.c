@@ -46,6 +46,7 @@ enum counter {
 	C_FREES_FAILED,
 	C_STACK_UNWALKABLE,
 	C_STACK_TABLE_FULL,
+	C_SKIPPED_MOVABLE,
 	C_NR,
 };
 
@@ -75,6 +76,11 @@ struct stack_val {
 /* Set by user space before loading. */
 const volatile u32 sample_every = 1;
 const volatile u64 page_size = 4096;
+const volatile bool skip_movable = false;
+
+/* include/linux/gfp_types.h: ___GFP_MOVABLE_BIT is 3 in every kernel since
+ * the GFP bits were numbered (4.x); user pages and page cache are movable. */
+#define GFP_MOVABLE 0x08UL
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -104,12 +110,15 @@ struct {
 	__type(value, u64);
 } ms_counters SEC(".maps");
 
+/* Per-CPU counters need no atomic add: tracepoint programs run with
+ * preemption off, and the kernel runs no second tracing program on a CPU
+ * while one runs (bpf_prog_active, kernel/trace/bpf_trace.c). */
 static __always_inline void count(u32 idx, u64 v)
 {
 	u64 *c = bpf_map_lookup_elem(&ms_counters, &idx);
 
 	if (c)
-		__sync_fetch_and_add(c, v);
+		*c += v;
 }
 
 /* The hash of the current kernel stack, after storing the stack in
@@ -226,6 +235,10 @@ int memscope_pg_al(struct trace_event_raw_mm_page_alloc *ctx)
 		return 0;
 	}
 	count(C_PAGE_ALLOC, 1);
+	if (skip_movable && (ctx->gfp_flags & GFP_MOVABLE)) {
+		count(C_SKIPPED_MOVABLE, 1);
+		return 0;
+	}
 	record(ctx, pfn, KIND_PAGE, page_size << (order & 31));
 	return 0;
 }
