@@ -637,7 +637,8 @@ fn pct(part: u64, whole: i64) -> String {
 }
 
 fn headline(growth: &[Growth], total: u64, sample: &TraceSample) -> String {
-    let window = format!("{:.0} s", sample.window_usec as f64 / 1e6);
+    let secs = sample.window_usec as f64 / 1e6;
+    let window = if secs < 10.0 { format!("{secs:.1} s") } else { format!("{secs:.0} s") };
     let Some(u) = growth.iter().find(|g| g.category == "unaccounted") else {
         return format!(
             "{} outstanding from allocations made during the {window} window",
