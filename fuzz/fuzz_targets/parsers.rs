@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 19 {
+    match which % 33 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -34,6 +34,28 @@ fuzz_target!(|data: &[u8]| {
             let _ = (cgroupfs::parse_ids(&text), cgroupfs::parse_controllers(&text));
         }
         17 => drop(sysfs::parse_list(&text).map(|l| sysfs::format_list(&l))),
+        18 => drop(pid::limits::Limits::parse(&text)),
+        19 => drop(pid::fdinfo::FdInfo::parse(&text)),
+        20 => drop(pid::fd::FdTarget::parse(&text)),
+        21 => {
+            let _ = file_nr::FileNr::parse(&text);
+            for (name, format) in net::TABLES {
+                drop(net::SocketTable::parse(&text, name, *format));
+            }
+        }
+        22 => drop(pagetypeinfo::Pagetypeinfo::parse(&text)),
+        23 => drop(pid::numa_maps::NumaMaps::parse(&text)),
+        24 => drop((pid::ns::parse_link(&text), sys_slab::parse_flag(&text))),
+        25 => drop(choice::Choice::parse(&text)),
+        26 => {
+            let c = cmdline::Cmdline::parse(&text);
+            drop((c.value("isolcpus"), cmdline::parse_cpulist(&text, 4096), cmdline::Isolcpus::parse(&text, 4096)));
+        }
+        27 => drop(kconfig::Kconfig::parse(&text)),
+        28 => drop(kernel_version::KernelVersion::parse(&text)),
+        29 => drop(interrupts::Interrupts::parse(&text)),
+        30 => drop(cpu_dma_latency::parse(body)),
+        31 => drop(sysfs::parse_mask(&text)),
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });

@@ -2,10 +2,16 @@
 
 use memscope_kernel::ReadError;
 
+/// Root-only (0400) files.
+const ROOT_ONLY: &[&str] = &["/proc/slabinfo", "/proc/vmallocinfo", "/proc/pagetypeinfo"];
+
+/// Per-process files that need ptrace read access (`/proc/PID/ns/*` too).
+const PTRACE_READ: &[&str] = &["/smaps_rollup", "/smaps", "/pagemap", "/numa_maps"];
+
 /// What unlocks a root-only kernel file.
 fn unlock(path: &str) -> Option<&'static str> {
     let p = path;
-    Some(if p == "/proc/slabinfo" || p.starts_with("/sys/kernel/slab/") || p == "/proc/vmallocinfo" {
+    Some(if ROOT_ONLY.contains(&p) || p.starts_with("/sys/kernel/slab/") {
         "root (or CAP_DAC_READ_SEARCH)"
     } else if p == "/proc/iomem" {
         "root (CAP_SYS_ADMIN shows real addresses)"
@@ -13,11 +19,12 @@ fn unlock(path: &str) -> Option<&'static str> {
         "root (CAP_SYSLOG), or kernel.dmesg_restrict=0"
     } else if p.starts_with("/proc/kpage") {
         "root (CAP_SYS_ADMIN)"
-    } else if p.ends_with("/smaps_rollup") || p.ends_with("/smaps") || p.ends_with("/pagemap") {
+    } else if PTRACE_READ.iter().any(|f| p.ends_with(f)) || p.contains("/ns/") {
         "callers with ptrace read access: its owner, or root / CAP_SYS_PTRACE (a non-dumpable process \
          or a security module can refuse even root)"
-    } else if p.ends_with("/fd") || p.contains("/fdinfo") {
-        "root or the process's owner"
+    } else if p.ends_with("/fd") || p.contains("/fd/") || p.contains("/fdinfo") {
+        "root or the process's owner (ptrace read access; a non-dumpable process or a security module \
+         can refuse even root)"
     } else {
         return None;
     })

@@ -325,7 +325,9 @@ fn to_i64(v: u64) -> i64 {
 const STACK_CALLERS: &[&str] =
     &["alloc_thread_stack_node", "dup_task_struct", "copy_process", "kernel_clone", "_do_fork", "do_fork"];
 
-fn is_stack_area(a: &VmallocArea) -> bool {
+/// True for a vmalloc area holding a kernel stack: its pages are counted in
+/// both `VmallocUsed` and `KernelStack`.
+pub fn is_stack_area(a: &VmallocArea) -> bool {
     a.kind() == VmallocKind::Vmalloc
         && a.caller_function().is_some_and(|f| {
             let f = f.split('.').next().unwrap_or(f); // copy_process.part.0

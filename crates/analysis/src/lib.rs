@@ -4,17 +4,32 @@
 //!   exactly ([`ledger::build`], the category table [`ledger::CATEGORIES`]);
 //! - [`processes`]: per-process rows (PSS/USS or status figures) and totals;
 //! - [`report`]: the ledger, the top processes and plain-language notes;
+//! - [`fds`]: the "Too many open files" doctor: descriptors against
+//!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
+//! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
+//!   [`zones`], [`slab`], [`vmalloc`];
+//! - [`leaks`] and [`diff`]: trends and comparisons over recorded snapshots;
 //! - [`allocinfo`]: per-call-site totals and growth from `/proc/allocinfo`;
 //! - [`trace`]: outstanding kernel allocations from `memscope trace`, by
 //!   call site, beside the ledger's growth;
 //! - [`units`]: human units for bytes.
 
 pub mod allocinfo;
+pub mod containers;
+pub mod diff;
+pub mod fds;
 pub mod hints;
+pub mod leaks;
 pub mod ledger;
+pub mod maps;
+pub mod numa;
 pub mod processes;
+pub mod ps;
 pub mod report;
+pub mod slab;
 pub mod trace;
 pub mod units;
+pub mod vmalloc;
+pub mod zones;
 
 pub use units::{fmt_bytes, fmt_pct};

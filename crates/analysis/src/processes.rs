@@ -1,7 +1,8 @@
 //! Per-process memory figures from a snapshot: PSS and USS where
 //! `smaps_rollup` was read, the cheap `status` counters elsewhere (marked).
 
-use memscope_model::{ProcessSample, Rollup, Snapshot};
+use memscope_kernel::parse::meminfo::Meminfo;
+use memscope_model::{ProcessSample, ProcessScan, Rollup, Snapshot};
 use serde::Serialize;
 
 /// Where a process row's figures come from.
@@ -68,7 +69,7 @@ pub fn row(p: &ProcessSample) -> ProcessRow {
         }
         other => {
             let why = match other {
-                Rollup::OverBudget => "time budget spent".to_string(),
+                Rollup::OverBudget => "not read within the time budget".to_string(),
                 Rollup::OverSizeCap => "larger than the size cap".to_string(),
                 Rollup::NotRequested => "not read (status only)".to_string(),
                 Rollup::Failed(e) => crate::hints::unavailable_reason(e),
@@ -95,7 +96,64 @@ pub fn row(p: &ProcessSample) -> ProcessRow {
 
 /// Sort by PSS (RSS for status rows), largest first, then by pid.
 pub fn sort_by_pss(rows: &mut [ProcessRow]) {
-    rows.sort_by(|a, b| b.rank_bytes().cmp(&a.rank_bytes()).then(a.pid.cmp(&b.pid)));
+    sort_rows(rows, SortKey::Pss);
+}
+
+/// What to sort process rows by. One table ([`SortKey::ALL`]) drives the
+/// command-line values and the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortKey {
+    /// Proportional set size, largest first.
+    Pss,
+    /// Unique set size, largest first.
+    Uss,
+    /// Resident set size, largest first.
+    Rss,
+    /// Swapped-out memory, largest first.
+    Swap,
+    /// Process id, ascending.
+    Pid,
+}
+
+impl SortKey {
+    /// Every key with its name.
+    pub const ALL: &[(SortKey, &'static str)] = &[
+        (SortKey::Pss, "pss"),
+        (SortKey::Uss, "uss"),
+        (SortKey::Rss, "rss"),
+        (SortKey::Swap, "swap"),
+        (SortKey::Pid, "pid"),
+    ];
+
+    /// The key's name (`pss`).
+    pub fn name(self) -> &'static str {
+        SortKey::ALL.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).unwrap_or("pss")
+    }
+
+    /// The key called `name`.
+    pub fn from_name(name: &str) -> Option<SortKey> {
+        SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
+    }
+
+    /// The figure a row is ranked by. PSS and USS are bounded above by RSS,
+    /// so a row whose PSS or USS could not be read ranks by its RSS: a large
+    /// process is never hidden at the bottom because it was not measured.
+    pub fn rank_bytes(self, r: &ProcessRow) -> u64 {
+        match self {
+            SortKey::Pss => r.pss_bytes.or(r.rss_bytes),
+            SortKey::Uss => r.uss_bytes.or(r.rss_bytes),
+            SortKey::Rss => r.rss_bytes,
+            SortKey::Swap => r.swap_bytes,
+            SortKey::Pid => None,
+        }
+        .unwrap_or(0)
+    }
+}
+
+/// Sort rows by `key`: sizes largest first, ties (and `pid`) by pid.
+pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
+    rows.sort_by(|a, b| key.rank_bytes(b).cmp(&key.rank_bytes(a)).then(a.pid.cmp(&b.pid)));
 }
 
 /// Totals over all processes, and what the scan left out.
@@ -133,6 +191,12 @@ pub struct ProcessTotals {
 
 /// Totals of `rows` (all processes of `snap`).
 pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
+    totals_of(snap.meminfo.as_ref().ok(), &snap.scan, rows)
+}
+
+/// Totals of `rows`, with meminfo (for `AnonPages + Mapped`) and the scan
+/// that read them.
+pub fn totals_of(meminfo: Option<&Meminfo>, scan: &ProcessScan, rows: &[ProcessRow]) -> ProcessTotals {
     let mut t = ProcessTotals { processes: rows.len(), ..ProcessTotals::default() };
     for r in rows {
         t.rss_bytes += r.rss_bytes.unwrap_or(0);
@@ -144,12 +208,12 @@ pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
             t.rss_covered_by_pss_bytes += r.rss_bytes.unwrap_or(0);
         }
     }
-    if let Ok(m) = &snap.meminfo
+    if let Some(m) = meminfo
         && let (Some(a), Some(mapped)) = (m.get("AnonPages"), m.get("Mapped"))
     {
         t.anon_plus_mapped_bytes = Some(a + mapped);
     }
-    let s = &snap.scan;
+    let s = scan;
     t.skipped_gone = s.gone;
     t.skipped_permission = s.rollup_denied;
     t.skipped_budget = s.rollup_over_budget;

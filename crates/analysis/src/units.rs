@@ -29,6 +29,11 @@ pub fn fmt_pct(part: i64, whole: i64) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole as f64)
 }
 
+/// `n` and the noun in the right number: `1 process`, `3 processes`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,5 +49,7 @@ mod tests {
         assert_eq!(fmt_bytes(i64::MIN), "-8192 PiB");
         assert_eq!(fmt_pct(9, 1000), "0.9%");
         assert_eq!(fmt_pct(1, 0), "?");
+        assert_eq!(count(1, "process", "processes"), "1 process");
+        assert_eq!(count(0, "process", "processes"), "0 processes");
     }
 }

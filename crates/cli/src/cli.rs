@@ -12,11 +12,19 @@ Examples:
   memscope report --explain                 what each ledger line means
   memscope report --json | jq .unaccounted_bytes
   memscope report --budget-ms 200           cap the time spent walking page tables for PSS
+  memscope fds --pid 4242                   why \"Too many open files\": which limit, what leaks, the fix
   memscope capture --out host1.tree         keep the evidence; later, anywhere:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
   memscope trace --duration 60s             which kernel code allocated what is still held (eBPF)
+  memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
+  memscope top                              live view; h for the keys
+  memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; see dist/memscope-record.service)
+  memscope leaks                            rank what grows in the recording, with time to exhaustion
+  memscope leaks --watch 5m                 record five minutes in memory, then judge
+  memscope diff                             first and last snapshot, line by line
+  memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -66,6 +74,14 @@ pub enum Command {
     Report(ReportArgs),
     /// Copy exactly the files memscope reads into DIR, for offline analysis with --root.
     Capture(CaptureArgs),
+    /// Record snapshots into a SQLite database, at an interval, until stopped.
+    Record(RecordArgs),
+    /// Rank what grows over a recording: leak suspects, with confidence and time to exhaustion.
+    Leaks(LeaksArgs),
+    /// Compare two recorded snapshots: the ledger line by line and the top movers.
+    Diff(DiffArgs),
+    /// Draw the ledger over time and the top suspects' series to SVG or PNG.
+    Plot(PlotArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -79,6 +95,26 @@ pub enum Command {
     Run(RunArgs),
     /// Which kernel code holds memory: outstanding kernel allocations by call site (eBPF), beside the ledger.
     Trace(TraceArgs),
+    /// The "Too many open files" doctor: descriptors against every limit that raises it.
+    Fds(FdsArgs),
+    /// Processes by PSS, USS, RSS or swap; filtered, grouped by user, cgroup, container or command.
+    Ps(PsArgs),
+    /// One process's mappings with Size, RSS, PSS, USS, swap, THP (like pmap -X).
+    Maps(MapsArgs),
+    /// Memory per NUMA node; with --pid, a process's pages per node (like numastat -p).
+    Numa(NumaArgs),
+    /// Zones: free pages against watermarks, buddy free blocks, fragmentation; --can-alloc.
+    Zones(ZonesArgs),
+    /// Slab caches by size, with reclaimability and merged-cache aliases (like slabtop, once).
+    Slab(SlabArgs),
+    /// vmalloc areas by kind and by caller, explaining the ledger's vmalloc line.
+    Vmalloc(VmallocArgs),
+    /// Real time: check a host (and a process) for it, measure scheduling latency.
+    Rt(RtArgs),
+    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
+    Serve(ServeArgs),
+    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
+    Top(TopArgs),
 }
 
 /// `memscope report`
@@ -279,4 +315,547 @@ pub struct TraceArgs {
     /// at the start and end of the window instead of tracing: no eBPF needed.
     #[arg(long)]
     pub allocinfo: bool,
+}
+
+/// `memscope fds`
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct FdsArgs {
+    /// Explain "Too many open files" for this process: EMFILE or ENFILE, what
+    /// it holds, its top targets (leak signatures) and how to fix it.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// The cheap path: count every process's descriptors (one stat each) and
+    /// list only the N processes closest to their limit, with the breakdown
+    /// for those N only (no per-user inotify and epoll use).
+    #[arg(long, value_name = "N", conflicts_with_all = ["all", "pid"])]
+    pub top: Option<usize>,
+
+    /// Show every process (default: the 20 closest to their limit).
+    #[arg(long)]
+    pub all: bool,
+
+    /// Explain the descriptor groups and verdicts, and exit.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+fn sort_names(names: &[&str]) -> String {
+    names.join(", ")
+}
+
+/// `memscope ps`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PsArgs {
+    /// Only processes whose command name matches this regular expression
+    /// (with --full: the whole command line).
+    #[arg(value_name = "PATTERN")]
+    pub pattern: Option<String>,
+
+    /// Match PATTERN against the whole command line.
+    #[arg(long, short = 'f', requires = "pattern")]
+    pub full: bool,
+
+    /// Sort by pss, uss, rss, swap or pid. Processes whose PSS was not read
+    /// rank by their RSS.
+    #[arg(long, default_value = "pss", value_name = "KEY", value_parser = parse_sort)]
+    pub sort: memscope_analysis::processes::SortKey,
+
+    /// Show only the first N processes (or groups).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Only these processes (repeat, or separate with commas).
+    #[arg(long = "pid", value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+
+    /// Only processes of these users, by name or uid (repeat, or separate with commas).
+    #[arg(long = "user", value_name = "USER", value_delimiter = ',')]
+    pub users: Vec<String>,
+
+    /// Sum processes by user, cgroup, container or cmd.
+    #[arg(long, value_name = "WHAT", value_parser = parse_group_by)]
+    pub group_by: Option<memscope_analysis::ps::GroupBy>,
+
+    /// Spend at most this many milliseconds reading smaps_rollup (PSS),
+    /// largest processes first, never starting a read predicted to end later;
+    /// the other processes keep their cheap /proc/PID/status figures, marked.
+    #[arg(long, value_name = "MS")]
+    pub budget_ms: Option<u64>,
+
+    /// Do not read smaps_rollup of processes with a larger RSS (the read walks
+    /// their page tables under their mmap lock). Sizes like 512M, 20G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: Option<u64>,
+
+    /// Read /proc/PID/status only: RSS and swap, no PSS or USS, no page-table walks.
+    #[arg(long, conflicts_with_all = ["budget_ms", "max_rss"])]
+    pub fast: bool,
+}
+
+fn parse_sort(s: &str) -> Result<memscope_analysis::processes::SortKey, String> {
+    use memscope_analysis::processes::SortKey;
+    SortKey::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&SortKey::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+fn parse_group_by(s: &str) -> Result<memscope_analysis::ps::GroupBy, String> {
+    use memscope_analysis::ps::GroupBy;
+    GroupBy::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown grouping `{s}` (one of {})",
+            sort_names(&GroupBy::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope maps`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct MapsArgs {
+    /// The process.
+    #[arg(value_name = "PID")]
+    pub pid: u32,
+
+    /// Sort by addr (the default), size, rss, pss, uss or swap.
+    #[arg(long, default_value = "addr", value_name = "KEY", value_parser = parse_maps_sort)]
+    pub sort: memscope_analysis::maps::MapSort,
+
+    /// Show only the first N mappings (totals still cover all).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+}
+
+fn parse_maps_sort(s: &str) -> Result<memscope_analysis::maps::MapSort, String> {
+    use memscope_analysis::maps::MapSort;
+    MapSort::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&MapSort::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope numa`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct NumaArgs {
+    /// Show these processes' pages per node, from /proc/PID/numa_maps
+    /// (repeat, or separate with commas).
+    #[arg(long = "pid", value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<u32>,
+
+    /// Show rows that are 0 on every node too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `memscope zones`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ZonesArgs {
+    /// Are COUNT free blocks of 2^ORDER pages available now? ORDER or
+    /// ORDERxCOUNT (`9` is one 2 MiB block with 4 KiB pages, `3x16`).
+    #[arg(long, value_name = "ORDER[xCOUNT]", value_parser = parse_can_alloc)]
+    pub can_alloc: Option<(u32, u64)>,
+
+    /// Only this NUMA node.
+    #[arg(long, value_name = "N")]
+    pub node: Option<u32>,
+
+    /// Show empty zones and migrate types with no free block too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `ORDER` or `ORDERxCOUNT`.
+pub fn parse_can_alloc(s: &str) -> Result<(u32, u64), String> {
+    let (order, count) = match s.split_once(['x', 'X']) {
+        Some((o, c)) => (o, c),
+        None => (s, "1"),
+    };
+    let order: u32 = order.trim().parse().map_err(|_| format!("`{s}`: ORDER must be a number (0 to 20)"))?;
+    if order > 20 {
+        return Err(format!("`{s}`: order {order} is beyond any kernel's MAX_PAGE_ORDER"));
+    }
+    let count: u64 = count.trim().parse().map_err(|_| format!("`{s}`: COUNT must be a number"))?;
+    if count == 0 {
+        return Err(format!("`{s}`: COUNT must be at least 1"));
+    }
+    Ok((order, count))
+}
+
+/// `memscope slab`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct SlabArgs {
+    /// Sort by size (the default), active, objs, objsize, waste or name.
+    #[arg(long, default_value = "size", value_name = "KEY", value_parser = parse_slab_sort)]
+    pub sort: memscope_analysis::slab::SlabSort,
+
+    /// Show only the first N caches.
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Show caches holding no slab too.
+    #[arg(long)]
+    pub all: bool,
+}
+
+fn parse_slab_sort(s: &str) -> Result<memscope_analysis::slab::SlabSort, String> {
+    use memscope_analysis::slab::SlabSort;
+    SlabSort::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown sort key `{s}` (one of {})",
+            sort_names(&SlabSort::ALL.iter().map(|(_, n)| *n).collect::<Vec<_>>())
+        )
+    })
+}
+
+/// `memscope vmalloc`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct VmallocArgs {
+    /// Show this many callers, largest first.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+}
+
+/// Where the recording is (`record`, `leaks`, `diff`, `plot`).
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct DbArg {
+    /// The database [default: /var/lib/memscope/memscope.db as root, else
+    /// $XDG_STATE_HOME/memscope/memscope.db].
+    #[arg(long, value_name = "FILE", env = "MEMSCOPE_DB")]
+    pub db: Option<PathBuf>,
+}
+
+/// `memscope record`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// Time between snapshots: 10s, 1m, 0.5 (seconds).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Stop after this long (default: until SIGINT or SIGTERM).
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop after this many snapshots.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Take one snapshot and exit.
+    #[arg(long, conflicts_with_all = ["duration", "count"])]
+    pub once: bool,
+
+    /// Delete snapshots older than this: 7d, 12h.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub keep: Option<std::time::Duration>,
+
+    /// Keep the database under this size by deleting the oldest snapshots: 500M, 2G.
+    #[arg(long, value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_size: Option<u64>,
+
+    /// Time budget for reading smaps_rollup (PSS) in each snapshot; the rest
+    /// keep their status figures.
+    #[arg(long, default_value_t = 250, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not walk the page tables (smaps_rollup) of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// Print one line per snapshot (instead of a status line on a terminal).
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// `memscope leaks`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct LeaksArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// Instead of reading a database, record for this long (in memory) and judge that.
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    pub watch: Option<std::time::Duration>,
+
+    /// Interval of --watch [default: a thirtieth of it, between 1s and 10s].
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration, requires = "watch")]
+    pub interval: Option<std::time::Duration>,
+
+    /// First snapshot: an id, a time (2026-11-22T10:00:00Z) or an age (2h = two hours ago).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot (same forms as --from).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Show at most this many suspects.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Minimum confidence of the trend test, in percent.
+    #[arg(long, default_value_t = 99.9, value_name = "PCT")]
+    pub min_confidence: f64,
+
+    /// Ignore series that grew less than this over the window: 1M, 64K.
+    #[arg(long, default_value = "1M", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub min_growth: u64,
+
+    /// Analyse at most this many snapshots, evenly spread over the window.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    pub points: usize,
+}
+
+/// `memscope diff`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// The earlier snapshot: an id, a time or an age [default: the first].
+    #[arg(value_name = "FROM", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// The later snapshot [default: the last].
+    #[arg(value_name = "TO", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Top movers to show among processes, slab caches and vmalloc callers.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+}
+
+/// `memscope plot`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PlotArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+
+    /// The image to write: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+
+    /// First snapshot (an id, a time or an age).
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub from: Option<crate::history::When>,
+
+    /// Last snapshot.
+    #[arg(long, value_name = "WHEN", value_parser = crate::history::parse_when)]
+    pub to: Option<crate::history::When>,
+
+    /// Suspects to draw (growing first, then the largest movers).
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
+
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+
+    /// Image height in pixels.
+    #[arg(long, default_value_t = 900)]
+    pub height: u32,
+
+    /// Use at most this many snapshots, evenly spread.
+    #[arg(long, default_value_t = 600, value_name = "N")]
+    pub points: usize,
+}
+
+/// `memscope rt`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtArgs {
+    #[command(subcommand)]
+    pub command: RtCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum RtCommand {
+    /// Is this host (and --pid) set up for real time? Each item: value, what real
+    /// time wants, verdict, and how to change it. Works on a captured tree (--root).
+    #[command(after_long_help = RT_CHECK_EXAMPLES)]
+    Check(RtCheckArgs),
+    /// Measure scheduling latency as cyclictest does: one SCHED_FIFO thread per CPU
+    /// wakes at absolute times and records how late it woke.
+    #[command(after_long_help = RT_LATENCY_EXAMPLES)]
+    Latency(RtLatencyArgs),
+}
+
+const RT_CHECK_EXAMPLES: &str = "\
+Examples:
+  memscope rt check                         the host: preemption, isolation, IRQs, idle states, THP, swap …
+  memscope rt check --pid $(pidof myloop)   and a process: policy, threads, affinity, mlock, page faults
+  memscope rt check --explain               why each item matters, with the kernel documents
+  memscope --root host1.tree rt check       a tree from `memscope capture`";
+
+const RT_LATENCY_EXAMPLES: &str = "\
+Examples:
+  memscope rt latency                       10 s on every CPU, SCHED_FIFO 95, every 1000 µs
+  memscope rt latency --dma-latency -D 5m   hold CPUs out of deep idle states, as cyclictest does
+  memscope rt latency --cpus 2-3 -l 100000  only the isolated CPUs, 100000 wakeups each
+  memscope rt latency --with-memory         relate spikes to page faults, compaction, reclaim
+  scripts/rt-compare                        the same measurement against cyclictest";
+
+/// `memscope rt check`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtCheckArgs {
+    /// Also check this process: policy, threads, affinity, locked memory, page faults.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+
+    /// How long to watch the process's page faults grow (live only).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub window: std::time::Duration,
+
+    /// Explain every check and exit.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `memscope rt latency`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct RtLatencyArgs {
+    /// CPUs to measure, one thread each (`0-3,6`). Default: every CPU this process may use.
+    #[arg(long, value_name = "LIST")]
+    pub cpus: Option<String>,
+
+    /// SCHED_FIFO priority of the measuring threads (1-99). 0 measures at normal
+    /// priority, which says nothing about real time: refused unless --force.
+    #[arg(long, short = 'p', default_value_t = 95, value_name = "PRIO")]
+    pub priority: u8,
+
+    /// Wakeup period in microseconds.
+    #[arg(long, short = 'i', default_value_t = 1000, value_name = "USEC")]
+    pub interval: u64,
+
+    /// Wakeups per CPU (instead of --duration).
+    #[arg(long, short = 'l', value_name = "N", conflicts_with = "duration")]
+    pub loops: Option<u64>,
+
+    /// How long to measure (`10s`, `5m`). Default 10s. Ctrl-C stops early and reports.
+    #[arg(long, short = 'D', value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Hold /dev/cpu_dma_latency at USEC (default 0) while measuring, keeping CPUs out
+    /// of deep idle states (as cyclictest does by default).
+    #[arg(long, value_name = "USEC", num_args = 0..=1, default_missing_value = "0")]
+    pub dma_latency: Option<i32>,
+
+    /// Histogram bucket edges in microseconds, comma-separated.
+    #[arg(
+        long,
+        value_name = "EDGES",
+        value_delimiter = ',',
+        default_value = "1,2,5,10,20,50,100,200,500,1000,2000,5000,10000"
+    )]
+    pub histogram: Vec<u64>,
+
+    /// How many of the largest spikes to list.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub top: usize,
+
+    /// Sample /proc/vmstat (page faults, compaction, reclaim) alongside and relate it to the spikes.
+    #[arg(long)]
+    pub with_memory: bool,
+
+    /// Period of the vmstat samples with --with-memory, in milliseconds.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub memory_interval: u64,
+
+    /// Do not lock memory (mlockall); page faults may then add to the latencies.
+    #[arg(long)]
+    pub no_mlock: bool,
+
+    /// Measure even when the real-time policy, the memory lock or the QoS hold cannot
+    /// be had (the output says so loudly).
+    #[arg(long)]
+    pub force: bool,
+
+    /// No live progress line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// `memscope serve`
+#[derive(Debug, Clone, ClapArgs)]
+#[command(after_long_help = "\
+Examples:
+  memscope serve                                 loopback only, port 9799
+  memscope serve --listen 0.0.0.0:9799 --web-config /etc/memscope/web.yml
+  curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
+
+The web config is the Prometheus exporters' format (tls_server_config with
+cert_file and key_file; basic_auth_users with bcrypt hashes).")]
+pub struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback exposes the host's
+    /// memory figures: use --web-config for TLS and passwords.
+    #[arg(long, default_value = "127.0.0.1:9799", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+
+    /// Scrapes within this time of the last collection share it (5s, 500ms):
+    /// rapid or concurrent scrapes cannot make memscope read /proc faster.
+    #[arg(long, default_value = "5s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub min_interval: std::time::Duration,
+
+    /// Processes exported one by one (largest PSS first); the rest are summed
+    /// into one `pid="other"` series.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Slab caches exported one by one; the rest are summed into `cache="other"`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_slab: usize,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into a
+    /// collection; the remaining processes keep their status figures.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS: the walk holds
+    /// their mmap lock, and an exporter runs it on every collection.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+
+    /// TLS and basic auth: a Prometheus exporter web-config file (YAML).
+    #[arg(long, value_name = "FILE")]
+    pub web_config: Option<PathBuf>,
+
+    /// Connections served at once; further clients wait in the listen queue.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    pub max_connections: usize,
+}
+
+/// `memscope top`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct TopArgs {
+    /// Time between refreshes (2s, 500ms).
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub interval: std::time::Duration,
+
+    /// Stop reading smaps_rollup (PSS) this many milliseconds into each
+    /// refresh; the remaining processes keep their status figures, marked *.
+    #[arg(long, default_value_t = 500, value_name = "MS")]
+    pub budget_ms: u64,
+
+    /// Do not read smaps_rollup of processes with a larger RSS.
+    #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
+    pub max_rss: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_can_alloc;
+
+    #[test]
+    fn can_alloc_values() {
+        assert_eq!(parse_can_alloc("9"), Ok((9, 1)));
+        assert_eq!(parse_can_alloc("3x16"), Ok((3, 16)));
+        assert!(parse_can_alloc("3x0").is_err());
+        assert!(parse_can_alloc("x").is_err());
+        assert!(parse_can_alloc("40").is_err());
+    }
 }

@@ -8,10 +8,13 @@
 //! | 0 | success (figures that were unavailable are said so in the output) |
 //! | 1 | memscope could not do what was asked (the error is printed) |
 //! | 2 | the command line was wrong |
+//! | 3 | `zones --can-alloc`: the free lists do not hold the blocks asked for |
 
 mod cli;
 mod cmd;
+mod history;
 mod output;
+mod users;
 
 use std::process::ExitCode;
 

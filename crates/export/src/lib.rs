@@ -3,6 +3,10 @@
 //!
 //! - [`style`]: colour on or off (decided by the caller: TTY, `NO_COLOR`,
 //!   `--no-color`), word wrapping, time stamps;
+//! - [`fds`]: `memscope fds` as tables, JSON (`memscope.fds/1`) or CSV,
+//!   and the diagnosis of one process;
+//! - [`metrics`]: Prometheus metrics of a snapshot (`memscope serve`), one
+//!   module per family;
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
 //!   or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
@@ -10,11 +14,28 @@
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
 //! - [`trace`]: `memscope trace` as a call-site tree, folded stacks, CSV or
 //!   JSON (`memscope.trace/1`).
+//! - the detail views, each as a table, JSON (via [`json::write_doc`]) and
+//!   CSV: [`ps`], [`maps`], [`numa`], [`zones`], [`slab`], [`vmalloc`];
+//! - [`rt`]: `memscope rt check` and `rt latency` as tables, JSON
+//!   (`memscope.rt-check/1`, `memscope.rt-latency/1`) or CSV.
 
 pub mod cgroups;
+pub mod chart;
+pub mod diff;
+pub mod fds;
+pub mod json;
+pub mod leaks;
+pub mod maps;
+pub mod metrics;
+pub mod numa;
+pub mod ps;
 pub mod report;
+pub mod rt;
 pub mod run;
+pub mod slab;
 pub mod style;
 pub mod trace;
+pub mod vmalloc;
+pub mod zones;
 
 pub use style::Style;

@@ -78,7 +78,8 @@ pub fn write_csv(w: &mut dyn Write, r: &Report) -> io::Result<()> {
     Ok(())
 }
 
-fn opt_bytes(v: Option<u64>) -> String {
+/// Bytes in human units, `-` when unknown.
+pub(crate) fn opt_bytes(v: Option<u64>) -> String {
     v.map(|b| fmt_bytes(b as i64)).unwrap_or_else(|| "-".into())
 }
 

@@ -6,16 +6,29 @@ use serde::{Deserialize, Serialize};
 use crate::parse::allocinfo::Allocinfo;
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
+use crate::parse::choice::Choice;
+use crate::parse::cmdline::Cmdline;
+use crate::parse::file_nr::FileNr;
+use crate::parse::interrupts::Interrupts;
 use crate::parse::iomem::Iomem;
 use crate::parse::kallsyms::Kallsyms;
+use crate::parse::kernel_version::KernelVersion;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
+use crate::parse::net::{SocketTable, TABLES};
+use crate::parse::pagetypeinfo::Pagetypeinfo;
 use crate::parse::pid::cgroup::ProcCgroup;
+use crate::parse::pid::fd::FileType;
+use crate::parse::pid::fdinfo::FdInfo;
+use crate::parse::pid::limits::Limits;
+use crate::parse::pid::ns::{self, Namespaces};
+use crate::parse::pid::numa_maps::NumaMaps;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
 use crate::parse::pid::status::Status;
 use crate::parse::slabinfo::Slabinfo;
 use crate::parse::sockstat::Sockstat;
+use crate::parse::sys_slab::{self, SlabSysfs};
 use crate::parse::sysfs::hugepage_dir_size;
 use crate::parse::vmallocinfo::Vmallocinfo;
 use crate::parse::vmstat::Vmstat;
@@ -33,6 +46,8 @@ pub mod paths {
     pub const ZONEINFO: &str = "/proc/zoneinfo";
     /// Buddy free lists.
     pub const BUDDYINFO: &str = "/proc/buddyinfo";
+    /// Buddy free lists per migrate type (root only).
+    pub const PAGETYPEINFO: &str = "/proc/pagetypeinfo";
     /// Slab caches (root only).
     pub const SLABINFO: &str = "/proc/slabinfo";
     /// SLUB caches in sysfs: flags, aliases.
@@ -83,6 +98,84 @@ pub mod paths {
     pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
     /// Whether users without CAP_BPF may load BPF programs.
     pub const UNPRIVILEGED_BPF_DISABLED: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
+    /// Open file objects: allocated, free, max (`fs.file-max`).
+    pub const FILE_NR: &str = "/proc/sys/fs/file-nr";
+    /// The ceiling of any process's `RLIMIT_NOFILE`.
+    pub const NR_OPEN: &str = "/proc/sys/fs/nr_open";
+    /// inotify instances a user may hold.
+    pub const INOTIFY_MAX_USER_INSTANCES: &str = "/proc/sys/fs/inotify/max_user_instances";
+    /// inotify watches a user may hold.
+    pub const INOTIFY_MAX_USER_WATCHES: &str = "/proc/sys/fs/inotify/max_user_watches";
+    /// epoll watches a user may hold.
+    pub const EPOLL_MAX_USER_WATCHES: &str = "/proc/sys/fs/epoll/max_user_watches";
+    /// Socket tables of the reader's network namespace (`/proc/PID/net` for
+    /// another process's).
+    pub const NET: &str = "/proc/net";
+
+    // Real time (`memscope rt check`).
+    /// The host name.
+    pub const HOSTNAME: &str = "/proc/sys/kernel/hostname";
+    /// The kernel command line.
+    pub const CMDLINE: &str = "/proc/cmdline";
+    /// The UTS version string (`uname -v`), which names the preemption model.
+    pub const KERNEL_VERSION: &str = "/proc/sys/kernel/version";
+    /// Where debugfs is mounted (empty when it is not).
+    pub const DEBUGFS: &str = "/sys/kernel/debug";
+    /// The current preemption model of a PREEMPT_DYNAMIC kernel (debugfs).
+    pub const SCHED_PREEMPT: &str = "/sys/kernel/debug/sched/preempt";
+    /// `1` on kernels with the out-of-tree PREEMPT_RT patches (mainline RT
+    /// kernels since 6.12 do not have it).
+    pub const REALTIME: &str = "/sys/kernel/realtime";
+    /// The build configuration, gzip (CONFIG_IKCONFIG_PROC).
+    pub const CONFIG_GZ: &str = "/proc/config.gz";
+    /// Where distributions install `config-<release>`.
+    pub const BOOT: &str = "/boot";
+    /// RT throttling: microseconds per period RT tasks may run (-1: no limit).
+    pub const SCHED_RT_RUNTIME_US: &str = "/proc/sys/kernel/sched_rt_runtime_us";
+    /// RT throttling period in microseconds.
+    pub const SCHED_RT_PERIOD_US: &str = "/proc/sys/kernel/sched_rt_period_us";
+    /// Whether timers may migrate to other CPUs.
+    pub const TIMER_MIGRATION: &str = "/proc/sys/kernel/timer_migration";
+    /// The NMI (hard lockup) watchdog.
+    pub const NMI_WATCHDOG: &str = "/proc/sys/kernel/nmi_watchdog";
+    /// Seconds between the per-CPU vmstat updates.
+    pub const STAT_INTERVAL: &str = "/proc/sys/vm/stat_interval";
+    /// Swap tendency.
+    pub const SWAPPINESS: &str = "/proc/sys/vm/swappiness";
+    /// CPUs isolated with `isolcpus=` (domain isolation).
+    pub const CPU_ISOLATED: &str = "/sys/devices/system/cpu/isolated";
+    /// CPUs in full dynticks mode (CONFIG_NO_HZ_FULL only).
+    pub const CPU_NOHZ_FULL: &str = "/sys/devices/system/cpu/nohz_full";
+    /// Per-CPU directories `cpuN/` (cpufreq, cpuidle).
+    pub const CPU_DIR: &str = "/sys/devices/system/cpu";
+    /// The cpuidle driver and governor.
+    pub const CPUIDLE: &str = "/sys/devices/system/cpu/cpuidle";
+    /// Whether SMT siblings are active.
+    pub const SMT_ACTIVE: &str = "/sys/devices/system/cpu/smt/active";
+    /// The clock source behind CLOCK_MONOTONIC.
+    pub const CLOCKSOURCE: &str = "/sys/devices/system/clocksource/clocksource0/current_clocksource";
+    /// Transparent huge pages: when to use them.
+    pub const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
+    /// Transparent huge pages: whether page faults compact memory.
+    pub const THP_DEFRAG: &str = "/sys/kernel/mm/transparent_hugepage/defrag";
+    /// The CPU latency QoS limit (binary s32, microseconds).
+    pub const CPU_DMA_LATENCY: &str = "/dev/cpu_dma_latency";
+    /// Interrupt counts per CPU.
+    pub const INTERRUPTS: &str = "/proc/interrupts";
+    /// Per-interrupt directories `N/` (affinity).
+    pub const IRQ: &str = "/proc/irq";
+    /// CPUs unbound kernel workqueues may use (hex mask).
+    pub const WORKQUEUE_CPUMASK: &str = "/sys/devices/virtual/workqueue/cpumask";
+    /// Resource limits of memscope itself: those of the session it runs in.
+    pub const SELF_LIMITS: &str = "/proc/self/limits";
+    /// The affinity new interrupts get (hex mask).
+    pub const IRQ_DEFAULT_AFFINITY: &str = "/proc/irq/default_smp_affinity";
+    /// The tuned daemon's active profile (not a kernel file; read through
+    /// the root so that a captured tree carries it).
+    pub const TUNED_PROFILE: &str = "/etc/tuned/active_profile";
+    /// The usual mount points of the cgroup v1 `cpu` controller, whose
+    /// `cpu.rt_runtime_us` (CONFIG_RT_GROUP_SCHED) caps RT tasks per group.
+    pub const CGROUP_V1_CPU: [&str; 2] = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"];
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -143,6 +236,11 @@ impl KernelRoot {
         Ok(Buddyinfo::parse(&self.read_text(paths::BUDDYINFO)?))
     }
 
+    /// `/proc/pagetypeinfo` (root only since 5.6).
+    pub fn pagetypeinfo(&self) -> Result<Pagetypeinfo, ReadError> {
+        Ok(Pagetypeinfo::parse(&self.read_text(paths::PAGETYPEINFO)?))
+    }
+
     /// `/proc/slabinfo` (root only).
     pub fn slabinfo(&self) -> Result<Slabinfo, ReadError> {
         self.read_parsed(paths::SLABINFO, Slabinfo::parse)
@@ -161,6 +259,40 @@ impl KernelRoot {
                 Some((n.to_string(), v != 0))
             })
             .collect()
+    }
+
+    /// Merge aliases and flags of the slab caches `names` (as `/proc/slabinfo`
+    /// names them) from `/sys/kernel/slab` (see [`crate::parse::sys_slab`]).
+    /// Flags are read from each cache's real directory, so that a merged
+    /// cache is read once under its unique id. `NotReported` without SLUB's
+    /// sysfs directory; a flag that cannot be read is absent.
+    pub fn slab_sysfs<'a>(&self, names: impl IntoIterator<Item = &'a str>) -> Result<SlabSysfs, ReadError> {
+        let entries = self.list_dir(paths::SYS_SLAB)?;
+        let links: Vec<(String, Option<String>)> = entries
+            .into_iter()
+            .map(|e| {
+                let target = self.read_link(&format!("{}/{e}", paths::SYS_SLAB)).ok();
+                (e, target)
+            })
+            .collect();
+        let aliases = sys_slab::aliases(links.iter().map(|(n, t)| (n.as_str(), t.as_deref())));
+        let dir_of: std::collections::BTreeMap<&str, &str> =
+            links.iter().filter_map(|(n, t)| Some((n.as_str(), t.as_deref()?.rsplit('/').next()?))).collect();
+        let mut flags = std::collections::BTreeMap::new();
+        for name in names {
+            let dir = dir_of.get(name).copied().unwrap_or(name);
+            let set: std::collections::BTreeMap<String, bool> = sys_slab::FLAGS
+                .iter()
+                .filter_map(|f| {
+                    let text = self.read_text(&format!("{}/{dir}/{}", paths::SYS_SLAB, f.file)).ok()?;
+                    Some((f.label.to_string(), sys_slab::parse_flag(&text)?))
+                })
+                .collect();
+            if !set.is_empty() {
+                flags.insert(name.to_string(), set);
+            }
+        }
+        Ok(SlabSysfs { aliases, flags })
     }
 
     /// `/proc/vmallocinfo`. As non-root the file may be readable with
@@ -246,6 +378,11 @@ impl KernelRoot {
     /// The running kernel's release string.
     pub fn osrelease(&self) -> Result<String, ReadError> {
         Ok(self.read_text(paths::OSRELEASE)?.trim().to_string())
+    }
+
+    /// The host name, as the kernel knows it.
+    pub fn hostname(&self) -> Result<String, ReadError> {
+        Ok(self.read_text(paths::HOSTNAME)?.trim().to_string())
     }
 
     /// Number of possible CPUs (percpu units).
@@ -354,6 +491,134 @@ impl KernelRoot {
         Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/smaps"))?))
     }
 
+    /// `/proc/sys/fs/file-nr`.
+    pub fn file_nr(&self) -> Result<FileNr, ReadError> {
+        self.read_parsed(paths::FILE_NR, FileNr::parse)
+    }
+
+    /// `/proc/PID/limits` (world-readable).
+    pub fn pid_limits(&self, pid: u32) -> Result<Limits, ReadError> {
+        Ok(Limits::parse(&self.read_text(&format!("/proc/{pid}/limits"))?))
+    }
+
+    /// How many descriptors a process holds, without listing them when the
+    /// kernel can say: since Linux 6.2, `stat` of `/proc/PID/fd` reports the
+    /// number of open descriptors as its size (fs/proc/fd.c
+    /// `proc_fd_getattr`, a bitmap count of the fd table). `stat` needs no
+    /// read permission on the directory, so this works for other users'
+    /// processes too. A size of 0 (older kernels, a captured tree, or no
+    /// descriptors at all) falls back to counting the entries, which needs
+    /// the process's owner or root.
+    pub fn pid_fd_count(&self, pid: u32) -> Result<u64, ReadError> {
+        let kpath = format!("/proc/{pid}/fd");
+        if self.is_live() {
+            let size =
+                std::fs::metadata(self.resolve(&kpath)).map_err(|e| crate::root::classify(&e, &kpath))?.len();
+            if size > 0 {
+                return Ok(size);
+            }
+        }
+        self.count_dir(&kpath)
+    }
+
+    /// The descriptor numbers a process holds, ascending (root or the
+    /// process's owner).
+    pub fn pid_fds(&self, pid: u32) -> Result<Vec<u32>, ReadError> {
+        let mut fds: Vec<u32> =
+            self.list_dir(&format!("/proc/{pid}/fd"))?.iter().filter_map(|n| n.parse().ok()).collect();
+        fds.sort_unstable();
+        Ok(fds)
+    }
+
+    /// The link text of `/proc/PID/fd/N` (see [`crate::parse::pid::fd`]).
+    pub fn pid_fd_target(&self, pid: u32, fd: u32) -> Result<String, ReadError> {
+        self.read_link(&format!("/proc/{pid}/fd/{fd}"))
+    }
+
+    /// The type of the file descriptor `fd` of `pid` refers to: `statx` of
+    /// the magic link with `AT_STATX_DONT_SYNC`, so that a file on a network
+    /// file system answers from its cache instead of a round trip. `None` in
+    /// a captured tree: its links point at paths of the machine it came from.
+    pub fn pid_fd_file_type(&self, pid: u32, fd: u32) -> Result<Option<FileType>, ReadError> {
+        use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
+        if !self.is_live() {
+            return Ok(None);
+        }
+        let kpath = format!("/proc/{pid}/fd/{fd}");
+        let st = statx(CWD, self.resolve(&kpath), AtFlags::STATX_DONT_SYNC, StatxFlags::TYPE)
+            .map_err(|e| crate::root::classify(&e.into(), &kpath))?;
+        Ok(Some(FileType::from_mode(u32::from(st.stx_mode))))
+    }
+
+    /// `/proc/PID/fdinfo/N`.
+    pub fn pid_fdinfo(&self, pid: u32, fd: u32) -> Result<FdInfo, ReadError> {
+        Ok(FdInfo::parse(&self.read_text(&format!("/proc/{pid}/fdinfo/{fd}"))?))
+    }
+
+    /// The network namespace of a process, as its link reads
+    /// (`net:[4026531833]`).
+    pub fn pid_netns(&self, pid: u32) -> Result<String, ReadError> {
+        self.read_link(&format!("/proc/{pid}/ns/net"))
+    }
+
+    /// Every socket table of [`TABLES`] under `dir` (`/proc/net`, or
+    /// `/proc/PID/net` for another network namespace), each parsed or the
+    /// reason it could not be.
+    pub fn socket_tables(&self, dir: &str) -> Vec<(String, Result<SocketTable, ReadError>)> {
+        TABLES
+            .iter()
+            .map(|(name, format)| {
+                let t =
+                    self.read_text(&format!("{dir}/{name}")).map(|t| SocketTable::parse(&t, name, *format));
+                (name.to_string(), t)
+            })
+            .collect()
+    }
+
+    /// `/proc/PID/numa_maps` (walks the target's page tables, like smaps;
+    /// absent on kernels built without NUMA).
+    pub fn pid_numa_maps(&self, pid: u32) -> Result<NumaMaps, ReadError> {
+        Ok(NumaMaps::parse(&self.read_text(&format!("/proc/{pid}/numa_maps"))?))
+    }
+
+    /// The namespaces of a process, from the links `/proc/PID/ns/*`
+    /// ([`ns::KINDS`]). Types this kernel lacks are left out; the first other
+    /// failure (the process is gone, permission denied) is the result.
+    pub fn pid_namespaces(&self, pid: u32) -> Result<Namespaces, ReadError> {
+        let dir = format!("/proc/{pid}/ns");
+        if !self.exists(&dir) {
+            // Live, the process has exited; in a captured tree the directory
+            // may simply not have been captured.
+            return Err(if self.exists(&format!("/proc/{pid}")) {
+                ReadError::NotReported { path: dir, field: None }
+            } else {
+                ReadError::Gone { path: dir }
+            });
+        }
+        let mut out = Namespaces::default();
+        for kind in ns::KINDS {
+            let kpath = format!("/proc/{pid}/ns/{kind}");
+            match self.read_link(&kpath) {
+                Ok(target) => match ns::parse_link(&target) {
+                    Some((_, inode)) => {
+                        out.ids.insert(kind.to_string(), inode);
+                    }
+                    None => {
+                        return Err(ReadError::Parse {
+                            path: kpath,
+                            line: 1,
+                            item: "a `type:[inode]` link".into(),
+                        });
+                    }
+                },
+                // A process directory without this link: an older kernel.
+                Err(ReadError::Gone { .. }) if self.exists(&dir) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// `/proc/PID/cmdline` as arguments (NUL-separated; lossy UTF-8).
     pub fn pid_cmdline(&self, pid: u32) -> Result<Vec<String>, ReadError> {
         let data = self.read(&format!("/proc/{pid}/cmdline"))?;
@@ -392,4 +657,262 @@ fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
         }
     }
     Ok(out)
+}
+
+/// The build configuration as found: the path it came from and its bytes
+/// (gzip for `/proc/config.gz`; the caller decompresses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelConfigFile {
+    /// `/proc/config.gz` or `/boot/config-<release>`.
+    pub path: String,
+    /// True when `data` is gzip.
+    pub gzip: bool,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+/// Where an interrupt may run (`/proc/irq/N/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IrqAffinity {
+    /// Interrupt number.
+    pub irq: u32,
+    /// `smp_affinity_list`: the CPUs asked for (by the driver, irqbalance or
+    /// an administrator).
+    pub smp_affinity: Result<Vec<u32>, ReadError>,
+    /// `effective_affinity_list`: where the interrupt controller actually
+    /// delivers it (often one CPU of the set). Absent on some architectures.
+    pub effective_affinity: Result<Vec<u32>, ReadError>,
+}
+
+/// One idle state of one CPU (`cpuN/cpuidle/stateK/`,
+/// Documentation/admin-guide/pm/cpuidle.rst).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdleState {
+    /// `state0`, `state1`, …
+    pub state: String,
+    /// `POLL`, `C1`, `C6`, …
+    pub name: String,
+    /// Exit latency in microseconds (`latency`): the time to wake from it.
+    pub latency_usec: Option<u64>,
+    /// Disabled by the administrator or by a QoS limit (`disable` = 1).
+    pub disabled: Option<bool>,
+}
+
+impl KernelRoot {
+    /// `/proc/cmdline`.
+    pub fn cmdline(&self) -> Result<Cmdline, ReadError> {
+        Ok(Cmdline::parse(&self.read_text(paths::CMDLINE)?))
+    }
+
+    /// `/proc/sys/kernel/version` (`uname -v`).
+    pub fn kernel_version(&self) -> Result<KernelVersion, ReadError> {
+        Ok(KernelVersion::parse(&self.read_text(paths::KERNEL_VERSION)?))
+    }
+
+    /// A file that lists settings and marks the current one
+    /// (`/sys/kernel/debug/sched/preempt`, THP `enabled`/`defrag`).
+    pub fn choice(&self, kpath: &str) -> Result<Choice, ReadError> {
+        Ok(Choice::parse(&self.read_text(kpath)?))
+    }
+
+    /// A file holding one signed number (sysctls where -1 means something).
+    pub fn read_i64(&self, kpath: &str) -> Result<i64, ReadError> {
+        self.read_parsed(kpath, crate::parse::single_i64)
+    }
+
+    /// A file holding one word (`scaling_governor`, `current_clocksource`).
+    pub fn read_word(&self, kpath: &str) -> Result<String, ReadError> {
+        let t = self.read_text(kpath)?;
+        let t = t.trim();
+        if t.is_empty() || t.contains('\n') {
+            return Err(ReadError::Parse { path: kpath.into(), line: 1, item: "one word".into() });
+        }
+        Ok(t.to_string())
+    }
+
+    /// A sysfs CPU list file (`isolated`, `nohz_full`,
+    /// `smp_affinity_list`), ascending. An empty file is an empty list, and
+    /// so is `nohz_full`'s `(null)` (printed when nohz_full= was not given).
+    pub fn cpu_list(&self, kpath: &str) -> Result<Vec<u32>, ReadError> {
+        match self.read_list(kpath, "a cpu list") {
+            Err(ReadError::Parse { .. }) if self.read_text(kpath).is_ok_and(|t| t.trim() == "(null)") => {
+                Ok(Vec::new())
+            }
+            r => r,
+        }
+    }
+
+    /// The kernel's build configuration: `/proc/config.gz`, else
+    /// `/boot/config-<release>`. `NotReported` when neither exists.
+    pub fn kernel_config(&self) -> Result<KernelConfigFile, ReadError> {
+        match self.read(paths::CONFIG_GZ) {
+            Ok(data) => return Ok(KernelConfigFile { path: paths::CONFIG_GZ.into(), gzip: true, data }),
+            Err(ReadError::NotReported { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let release = self.osrelease()?;
+        let path = format!("{}/config-{release}", paths::BOOT);
+        let data = self.read(&path).map_err(|e| match e {
+            ReadError::NotReported { .. } => {
+                ReadError::NotReported { path: format!("{} and {path}", paths::CONFIG_GZ), field: None }
+            }
+            e => e,
+        })?;
+        Ok(KernelConfigFile { path, gzip: false, data })
+    }
+
+    /// `/proc/interrupts`.
+    pub fn interrupts(&self) -> Result<Interrupts, ReadError> {
+        Ok(Interrupts::parse(&self.read_text(paths::INTERRUPTS)?))
+    }
+
+    /// The affinity of every interrupt in `/proc/irq`, by number.
+    pub fn irq_affinities(&self) -> Result<Vec<IrqAffinity>, ReadError> {
+        let mut out: Vec<IrqAffinity> = self
+            .list_dir(paths::IRQ)?
+            .iter()
+            .filter_map(|n| n.parse::<u32>().ok())
+            .map(|irq| {
+                let dir = format!("{}/{irq}", paths::IRQ);
+                IrqAffinity {
+                    irq,
+                    smp_affinity: self.cpu_list(&format!("{dir}/smp_affinity_list")),
+                    effective_affinity: self.cpu_list(&format!("{dir}/effective_affinity_list")),
+                }
+            })
+            .collect();
+        out.sort_by_key(|a| a.irq);
+        Ok(out)
+    }
+
+    /// `/proc/irq/default_smp_affinity`.
+    pub fn irq_default_affinity(&self) -> Result<Vec<u32>, ReadError> {
+        let kpath = paths::IRQ_DEFAULT_AFFINITY;
+        crate::parse::sysfs::parse_mask(&self.read_text(kpath)?).ok_or(ReadError::Parse {
+            path: kpath.into(),
+            line: 1,
+            item: "a hex cpu mask".into(),
+        })
+    }
+
+    /// The CPU latency QoS limit in force, in microseconds
+    /// (`/dev/cpu_dma_latency`, root only).
+    pub fn cpu_dma_latency_usec(&self) -> Result<i32, ReadError> {
+        let kpath = paths::CPU_DMA_LATENCY;
+        crate::parse::cpu_dma_latency::parse(&self.read(kpath)?).ok_or(ReadError::Parse {
+            path: kpath.into(),
+            line: 0,
+            item: "a 4-byte s32".into(),
+        })
+    }
+
+    /// The idle states of one CPU, in state order. `NotReported` when the
+    /// CPU has no cpuidle directory (no driver, or a virtual machine).
+    pub fn cpuidle_states(&self, cpu: u32) -> Result<Vec<IdleState>, ReadError> {
+        let dir = format!("{}/cpu{cpu}/cpuidle", paths::CPU_DIR);
+        let mut states = Vec::new();
+        let mut names = self.list_dir(&dir)?;
+        names.retain(|n| n.strip_prefix("state").is_some_and(|k| k.parse::<u32>().is_ok()));
+        names.sort_by_key(|n| n["state".len()..].parse::<u32>().unwrap_or(u32::MAX));
+        for state in names {
+            let sdir = format!("{dir}/{state}");
+            states.push(IdleState {
+                name: self.read_word(&format!("{sdir}/name"))?,
+                latency_usec: self.read_u64(&format!("{sdir}/latency")).ok(),
+                disabled: self.read_u64(&format!("{sdir}/disable")).ok().map(|d| d != 0),
+                state,
+            });
+        }
+        Ok(states)
+    }
+
+    /// The thread ids of a process (`/proc/PID/task`), ascending.
+    pub fn pid_tasks(&self, pid: u32) -> Result<Vec<u32>, ReadError> {
+        let mut tids: Vec<u32> =
+            self.list_dir(&format!("/proc/{pid}/task"))?.iter().filter_map(|n| n.parse().ok()).collect();
+        tids.sort_unstable();
+        Ok(tids)
+    }
+
+    /// `/proc/PID/task/TID/stat`: one thread's scheduling policy, priority,
+    /// faults and last CPU.
+    pub fn task_stat(&self, pid: u32, tid: u32) -> Result<Stat, ReadError> {
+        self.read_parsed(&format!("/proc/{pid}/task/{tid}/stat"), Stat::parse)
+    }
+
+    /// `/proc/PID/task/TID/status`: one thread's `Cpus_allowed_list`.
+    pub fn task_status(&self, pid: u32, tid: u32) -> Result<Status, ReadError> {
+        Ok(Status::parse(&self.read_text(&format!("/proc/{pid}/task/{tid}/status"))?))
+    }
+
+    /// `/proc/PID/timerslack_ns` (ptrace access needed).
+    pub fn pid_timerslack_ns(&self, pid: u32) -> Result<u64, ReadError> {
+        self.read_u64(&format!("/proc/{pid}/timerslack_ns"))
+    }
+}
+
+#[cfg(test)]
+mod rt_reader_tests {
+    use super::*;
+
+    /// A throw-away tree with the given files.
+    fn tree(name: &str, files: &[(&str, &[u8])]) -> (KernelRoot, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("memscope-read-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (path, data) in files {
+            let p = dir.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, data).unwrap();
+        }
+        (KernelRoot::at(&dir), dir)
+    }
+
+    #[test]
+    fn nohz_full_null_is_an_empty_list_and_garbage_is_an_error() {
+        let (root, dir) = tree("null", &[(paths::CPU_NOHZ_FULL, b"(null)\n"), (paths::CPU_ISOLATED, b"x\n")]);
+        assert_eq!(root.cpu_list(paths::CPU_NOHZ_FULL), Ok(vec![]));
+        assert!(matches!(root.cpu_list(paths::CPU_ISOLATED), Err(ReadError::Parse { .. })));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn idle_states_in_numeric_order_and_irqs_by_number() {
+        let cpuidle = "/sys/devices/system/cpu/cpu0/cpuidle";
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        for (k, name, lat) in [(0, "POLL", "0"), (2, "C6", "133"), (10, "C10", "890")] {
+            files.push((format!("{cpuidle}/state{k}/name"), format!("{name}\n").into_bytes()));
+            files.push((format!("{cpuidle}/state{k}/latency"), format!("{lat}\n").into_bytes()));
+            files.push((format!("{cpuidle}/state{k}/disable"), b"0\n".to_vec()));
+        }
+        for irq in ["120", "9", "24"] {
+            files.push((format!("/proc/irq/{irq}/smp_affinity_list"), b"0-1\n".to_vec()));
+        }
+        files.push((paths::CPU_DMA_LATENCY.into(), 0i32.to_ne_bytes().to_vec()));
+        let refs: Vec<(&str, &[u8])> = files.iter().map(|(p, d)| (p.as_str(), d.as_slice())).collect();
+        let (root, dir) = tree("idle", &refs);
+        let names: Vec<String> = root.cpuidle_states(0).unwrap().into_iter().map(|s| s.name).collect();
+        assert_eq!(names, vec!["POLL", "C6", "C10"]);
+        let irqs = root.irq_affinities().unwrap();
+        assert_eq!(irqs.iter().map(|a| a.irq).collect::<Vec<_>>(), vec![9, 24, 120]);
+        assert_eq!(irqs[0].smp_affinity, Ok(vec![0, 1]));
+        assert!(matches!(irqs[0].effective_affinity, Err(ReadError::NotReported { .. })));
+        assert_eq!(root.cpu_dma_latency_usec(), Ok(0));
+        assert!(matches!(root.cpuidle_states(1), Err(ReadError::NotReported { .. })));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn kernel_config_falls_back_to_boot_and_names_both_paths() {
+        let (root, dir) = tree(
+            "config",
+            &[(paths::OSRELEASE, b"6.1.0-rt\n"), ("/boot/config-6.1.0-rt", b"CONFIG_HZ=1000\n")],
+        );
+        let c = root.kernel_config().unwrap();
+        assert_eq!((c.path.as_str(), c.gzip), ("/boot/config-6.1.0-rt", false));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (root, dir) = tree("noconfig", &[(paths::OSRELEASE, b"6.1.0\n")]);
+        let e = root.kernel_config().unwrap_err();
+        assert_eq!(e.path(), "/proc/config.gz and /boot/config-6.1.0");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

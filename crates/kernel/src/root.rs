@@ -148,6 +148,7 @@ pub fn classify(err: &io::Error, kpath: &str) -> ReadError {
 pub struct Recorder {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
     dirs: Mutex<BTreeMap<String, Vec<String>>>,
+    links: Mutex<BTreeMap<String, String>>,
     denied: Mutex<std::collections::BTreeSet<String>>,
 }
 
@@ -160,6 +161,11 @@ impl Recorder {
     /// Directories listed so far: kernel path → entry names.
     pub fn dirs(&self) -> BTreeMap<String, Vec<String>> {
         self.dirs.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// Symbolic links read so far: kernel path → target.
+    pub fn links(&self) -> BTreeMap<String, String> {
+        self.links.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Paths that could not be read for lack of permission.
@@ -176,6 +182,12 @@ impl Recorder {
     fn keep(&self, kpath: &str, data: &[u8]) {
         if let Ok(mut files) = self.files.lock() {
             files.insert(kpath.to_string(), data.to_vec());
+        }
+    }
+
+    fn keep_link(&self, kpath: &str, target: &str) {
+        if let Ok(mut links) = self.links.lock() {
+            links.insert(kpath.to_string(), target.to_string());
         }
     }
 
@@ -369,6 +381,9 @@ impl KernelRoot {
     /// Names in a directory, sorted. Entries that vanish while listing are
     /// simply not there.
     pub fn list_dir(&self, kpath: &str) -> Result<Vec<String>, ReadError> {
+        if self.unreadable.contains(kpath) {
+            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        }
         let rd = std::fs::read_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
         let mut names: Vec<String> =
             rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
@@ -377,6 +392,33 @@ impl KernelRoot {
             rec.keep_dir(kpath, &names);
         }
         Ok(names)
+    }
+
+    /// How many entries a directory has (`.` and `..` not counted), without
+    /// allocating their names: one `getdents64` per 8 KiB of entries. A
+    /// recording root lists the names instead, so that a capture keeps them.
+    pub fn count_dir(&self, kpath: &str) -> Result<u64, ReadError> {
+        use rustix::fs::{Mode, OFlags, RawDir, open};
+        if self.recorder.is_some() {
+            return self.list_dir(kpath).map(|n| n.len() as u64);
+        }
+        if self.unreadable.contains(kpath) {
+            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        }
+        let fd =
+            open(self.resolve(kpath), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
+                .map_err(|e| classify(&e.into(), kpath))?;
+        let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut dir = RawDir::new(fd, &mut buf);
+        let mut n = 0u64;
+        while let Some(entry) = dir.next() {
+            let entry = entry.map_err(|e| classify(&e.into(), kpath))?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// The process ids in `/proc`, ascending.
@@ -397,7 +439,11 @@ impl KernelRoot {
     /// Returned as bytes made text lossily: link targets are not always UTF-8.
     pub fn read_link(&self, kpath: &str) -> Result<String, ReadError> {
         let target = std::fs::read_link(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
-        Ok(target.to_string_lossy().into_owned())
+        let target = target.to_string_lossy().into_owned();
+        if let Some(rec) = &self.recorder {
+            rec.keep_link(kpath, &target);
+        }
+        Ok(target)
     }
 
     /// Does this kernel path exist?
@@ -575,6 +621,9 @@ mod tests {
         assert_eq!(root.read("/proc/vmstat").unwrap_err().kind(), "not_reported");
         assert_eq!(root.read("/proc/9/status").unwrap_err().kind(), "gone");
         assert_eq!(root.pids().unwrap(), vec![9]);
+        assert_eq!(root.count_dir("/proc").unwrap(), 2);
+        assert_eq!(root.count_dir("/proc/9").unwrap(), 0);
+        assert_eq!(root.count_dir("/proc/9/fd").unwrap_err().kind(), "gone");
         let (rec_root, rec) = root.recording();
         rec_root.read("/proc/meminfo").unwrap();
         assert_eq!(rec.files().len(), 1);

@@ -29,17 +29,40 @@ pub struct Captured {
 /// Collect through a recording root and write every file read under `out`
 /// (which must not exist or be empty).
 pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Result<Captured> {
+    capture_with(root, opts, out, &|_| {})
+}
+
+/// [`capture`], where `also` reads more through the recording root (what
+/// other commands read, such as `rt check`) so that the tree holds it too.
+pub fn capture_with(
+    root: &KernelRoot,
+    opts: &CollectOptions,
+    out: &Path,
+    also: &dyn Fn(&KernelRoot),
+) -> io::Result<Captured> {
     if out.exists() && fs::read_dir(out)?.next().is_some() {
         return Err(io::Error::new(io::ErrorKind::AlreadyExists, format!("{} is not empty", out.display())));
     }
     let (rec_root, recorder) = root.recording();
     let snapshot = collect(&rec_root, opts);
+    // What the detail views read beyond the snapshot (zones, slab).
+    let _ = rec_root.pagetypeinfo();
+    if let Ok(s) = &snapshot.slabinfo {
+        let _ = rec_root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str()));
+    }
+    // What other commands read (`rt check`), so that the tree holds it too.
+    also(&rec_root);
+    // Links first (slab merge aliases, namespaces), so that files read
+    // through a link land in the directory it points to.
+    for (kpath, target) in recorder.links() {
+        let dest = out.join(kpath.trim_start_matches('/'));
+        create_parent(out, &dest)?;
+        std::os::unix::fs::symlink(&target, &dest)?;
+    }
     let files = recorder.files();
     for (kpath, data) in &files {
         let dest = out.join(kpath.trim_start_matches('/'));
-        if let Some(parent) = dest.parent() {
-            fs::create_dir_all(parent)?;
-        }
+        create_parent(out, &dest)?;
         let data = if kpath.ends_with("/cmdline") { scrub_cmdline(data) } else { data.clone() };
         fs::write(&dest, data)?;
     }
@@ -60,6 +83,37 @@ pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Resu
     }
     write_manifest(out, &snapshot, root)?;
     Ok(Captured { snapshot, files: files.len() })
+}
+
+/// Create the directory `dest` goes in. A component may be a link captured
+/// from sysfs (`/sys/kernel/slab/dentry -> :0000192`) whose target is not in
+/// the tree yet: its target directory is created, inside `out` only.
+fn create_parent(out: &Path, dest: &Path) -> io::Result<()> {
+    let Some(parent) = dest.parent() else { return Ok(()) };
+    if fs::create_dir_all(parent).is_ok() {
+        return Ok(());
+    }
+    let mut cur = std::path::PathBuf::new();
+    for comp in parent.components() {
+        cur.push(comp);
+        let is_link = fs::symlink_metadata(&cur).map(|m| m.file_type().is_symlink()).unwrap_or(false);
+        if is_link && !cur.exists() {
+            let target = fs::read_link(&cur)?;
+            let real = cur.parent().unwrap_or(out).join(&target);
+            let inside = target.is_relative()
+                && target.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+                && real.starts_with(out);
+            if !inside {
+                return Err(io::Error::other(format!(
+                    "{} links outside the captured tree ({})",
+                    cur.display(),
+                    target.display()
+                )));
+            }
+            fs::create_dir_all(&real)?;
+        }
+    }
+    fs::create_dir_all(parent)
 }
 
 /// Keep `argv[0]` only.

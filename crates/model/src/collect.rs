@@ -1,14 +1,14 @@
 //! The collection pass: system files on one thread, processes on a small
 //! pool of workers, `smaps_rollup` last and largest first, under a budget.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
-use crate::{ProcessSample, ProcessScan, Rollup, SNAPSHOT_VERSION, Snapshot, now_unix_ms};
+use crate::{ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Snapshot, now_unix_ms};
 
 /// Which per-process files to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -22,13 +22,33 @@ pub enum ProcessMode {
     Full,
 }
 
+/// A predicate choosing which processes to keep, decided on the cheap files
+/// (phase 1) so that the costly `smaps_rollup` reads are spent only on the
+/// processes asked for.
+#[derive(Clone)]
+pub struct ProcessFilter(pub Arc<dyn Fn(&ProcessSample) -> bool + Send + Sync>);
+
+impl ProcessFilter {
+    /// A filter from a closure.
+    pub fn new(f: impl Fn(&ProcessSample) -> bool + Send + Sync + 'static) -> ProcessFilter {
+        ProcessFilter(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for ProcessFilter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProcessFilter(..)")
+    }
+}
+
 /// What to collect and how much it may cost.
 #[derive(Debug, Clone, Default)]
 pub struct CollectOptions {
     /// Per-process reads.
     pub processes: ProcessMode,
     /// Stop reading `smaps_rollup` once this much time has passed since the
-    /// scan began; the remaining processes keep their `status` figures.
+    /// first read, and do not start a read predicted to end later; those
+    /// processes keep their `status` figures.
     pub rollup_budget: Option<Duration>,
     /// Do not read `smaps_rollup` of processes whose `VmRSS` exceeds this
     /// many bytes (the walk would stall them).
@@ -37,6 +57,13 @@ pub struct CollectOptions {
     pub pids: Option<Vec<u32>>,
     /// Worker threads for the process scan (0: one per CPU, at most 4).
     pub threads: usize,
+    /// Also read each process's namespaces (`/proc/PID/ns/*`), to tell
+    /// containers apart.
+    pub namespaces: bool,
+    /// Keep only the processes this accepts (after the cheap files, before
+    /// `smaps_rollup`); the others are counted in
+    /// [`ProcessScan::filtered_out`].
+    pub filter: Option<ProcessFilter>,
 }
 
 /// Read one snapshot.
@@ -49,7 +76,7 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     };
     let (system, (processes, mut scan)) = std::thread::scope(|s| {
         let sys = s.spawn(|| collect_system_files(root));
-        let procs = collect_processes(root, opts, started);
+        let procs = collect_process_samples(root, opts);
         (sys.join().expect("system collection thread panicked"), procs)
     });
     scan.elapsed_usec = started.elapsed().as_micros() as u64;
@@ -58,6 +85,17 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     snap.processes = processes;
     snap.scan = scan;
     snap
+}
+
+/// Read the processes only, with no system-wide file: for views that need
+/// nothing else (`ps`), where the system files would cost more than the
+/// process scan itself.
+pub fn collect_processes(root: &KernelRoot, opts: &CollectOptions) -> ProcessSnapshot {
+    let started = Instant::now();
+    let taken_at_unix_ms = now_unix_ms();
+    let (processes, mut scan) = collect_process_samples(root, opts);
+    scan.elapsed_usec = started.elapsed().as_micros() as u64;
+    ProcessSnapshot { taken_at_unix_ms, live: root.is_live(), processes, scan }
 }
 
 fn collect_system_files(root: &KernelRoot) -> Snapshot {
@@ -103,15 +141,20 @@ fn collect_system_files(root: &KernelRoot) -> Snapshot {
     }
 }
 
-fn worker_count(opts: &CollectOptions) -> usize {
-    if opts.threads > 0 {
-        return opts.threads;
+/// Worker threads: `threads` when set, else one per CPU, at most 4.
+pub(crate) fn worker_count(threads: usize) -> usize {
+    if threads > 0 {
+        return threads;
     }
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 4)
 }
 
 /// Run `work` over `items` on `threads` workers; results in item order.
-fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|s| {
@@ -132,11 +175,7 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], threads: usize, work: impl Fn(&T)
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-fn collect_processes(
-    root: &KernelRoot,
-    opts: &CollectOptions,
-    started: Instant,
-) -> (Vec<ProcessSample>, ProcessScan) {
+fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<ProcessSample>, ProcessScan) {
     let mut scan = ProcessScan::default();
     if opts.processes == ProcessMode::None {
         return (Vec::new(), scan);
@@ -146,14 +185,15 @@ fn collect_processes(
         None => root.pids().unwrap_or_default(),
     };
     scan.listed = pids.len();
-    let threads = worker_count(opts);
+    let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid));
+    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts.namespaces));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     for p in cheap {
         match p {
-            Some(p) => procs.push(p),
+            Some(p) if opts.filter.as_ref().is_none_or(|f| (f.0)(&p)) => procs.push(p),
+            Some(_) => scan.filtered_out += 1,
             None => scan.gone += 1,
         }
     }
@@ -172,7 +212,10 @@ fn collect_processes(
     let rss = |p: &ProcessSample| p.status.as_ref().ok().and_then(|s| s.get("VmRSS")).unwrap_or(0);
     let mut order: Vec<usize> = (0..procs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(rss(&procs[i])));
-    let deadline = opts.rollup_budget.map(|b| started + b);
+    // The budget is for the costly reads: it starts with them.
+    let phase_started = Instant::now();
+    let deadline = opts.rollup_budget.map(|b| phase_started + b);
+    let cost = ReadCost::default();
     let outcomes = parallel_map(&order, threads, |&i| {
         let p = &procs[i];
         if p.has_no_address_space() {
@@ -183,20 +226,29 @@ fn collect_processes(
         {
             return (i, Rollup::OverSizeCap, 0);
         }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return (i, Rollup::OverBudget, 0);
+        // Within a budget, a read is started only if it is predicted to end
+        // before the deadline: one large process must not take the budget
+        // many times over.
+        if let Some(d) = deadline {
+            let now = Instant::now();
+            if now >= d || now + cost.predict(rss(p)) > d {
+                return (i, Rollup::OverBudget, 0);
+            }
         }
         let t = Instant::now();
         let r = root.pid_smaps_rollup(p.pid);
         let usec = t.elapsed().as_micros() as u64;
+        cost.observe(rss(p), usec);
         match r {
             Ok(r) if r.is_empty() => (i, Rollup::NoAddressSpace, usec),
             Ok(r) => (i, Rollup::Read(r), usec),
             Err(e) => (i, Rollup::Failed(e), usec),
         }
     });
+    scan.rollup_phase_usec = phase_started.elapsed().as_micros() as u64;
     let mut gone = vec![false; procs.len()];
     for (i, outcome, usec) in outcomes {
+        scan.rollup_total_usec += usec;
         if usec > scan.worst_rollup_usec {
             scan.worst_rollup_usec = usec;
             scan.worst_rollup_pid = Some(procs[i].pid);
@@ -224,12 +276,55 @@ fn collect_processes(
     (kept, scan)
 }
 
-/// `stat`, `status`, `cgroup`, `cmdline` of one process; `None` if it exited.
+/// Predicts how long reading a process's `smaps_rollup` takes.
+///
+/// The read walks every present page-table entry of the target
+/// (fs/proc/task_mmu.c `show_smaps_rollup` → `walk_page_vma`), so its cost
+/// grows with the resident set: measured on kernel 6.18 (2 vCPUs), 3 GiB of
+/// 4 KiB pages took 130–230 ms, about 65 µs per MiB, plus about 0.1 ms to
+/// open and format the file. The rate is learned during the scan from the
+/// reads of processes of at least [`ReadCost::CALIBRATE_BYTES`]; until then a
+/// prior of 100 µs per MiB stands (a busy target, whose lock the walk
+/// must share, reads slower than an idle one). Huge pages make the walk cheaper than this
+/// predicts, so the error is on the side of skipping.
+#[derive(Debug, Default)]
+struct ReadCost {
+    usec: AtomicU64,
+    mib: AtomicU64,
+}
+
+impl ReadCost {
+    /// Reads of processes smaller than this teach nothing about the rate:
+    /// the fixed cost dominates them.
+    const CALIBRATE_BYTES: u64 = 16 << 20;
+    const PRIOR_USEC_PER_MIB: u64 = 100;
+    const FIXED_USEC: u64 = 100;
+
+    fn predict(&self, rss_bytes: u64) -> Duration {
+        let (usec, mib) = (self.usec.load(Ordering::Relaxed), self.mib.load(Ordering::Relaxed));
+        let rss_mib = rss_bytes >> 20;
+        let walk = rss_mib
+            .saturating_mul(usec)
+            .checked_div(mib)
+            .unwrap_or(rss_mib.saturating_mul(Self::PRIOR_USEC_PER_MIB));
+        Duration::from_micros(Self::FIXED_USEC.saturating_add(walk))
+    }
+
+    fn observe(&self, rss_bytes: u64, usec: u64) {
+        if rss_bytes >= Self::CALIBRATE_BYTES {
+            self.usec.fetch_add(usec.saturating_sub(Self::FIXED_USEC), Ordering::Relaxed);
+            self.mib.fetch_add(rss_bytes >> 20, Ordering::Relaxed);
+        }
+    }
+}
+
 fn gone<T>(r: &Result<T, ReadError>) -> bool {
     matches!(r, Err(ReadError::Gone { .. }))
 }
 
-fn read_cheap(root: &KernelRoot, pid: u32) -> Option<ProcessSample> {
+/// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces, when asked)
+/// of one process; `None` if it exited.
+fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool) -> Option<ProcessSample> {
     let stat = root.pid_stat(pid);
     if gone(&stat) {
         return None;
@@ -243,12 +338,29 @@ fn read_cheap(root: &KernelRoot, pid: u32) -> Option<ProcessSample> {
     if gone(&cgroup) || gone(&cmdline) {
         return None;
     }
-    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline })
+    let namespaces = namespaces.then(|| root.pid_namespaces(pid));
+    if namespaces.as_ref().is_some_and(gone) {
+        return None;
+    }
+    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_cost_learns_the_rate_from_large_reads() {
+        let c = ReadCost::default();
+        // Prior: 100 µs per MiB plus the fixed cost.
+        assert_eq!(c.predict(1 << 30), Duration::from_micros(100 + 1024 * 100));
+        assert_eq!(c.predict(0), Duration::from_micros(100));
+        // A small read teaches nothing; a large one sets the rate.
+        c.observe(1 << 20, 5_000);
+        assert_eq!(c.predict(1 << 30), Duration::from_micros(100 + 1024 * 100));
+        c.observe(100 << 20, 2_100);
+        assert_eq!(c.predict(1 << 30), Duration::from_micros(100 + 1024 * 20));
+    }
 
     #[test]
     fn parallel_map_keeps_order() {

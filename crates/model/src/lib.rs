@@ -13,9 +13,13 @@
 //! the target's page tables, so the largest processes (by the cheap `VmRSS`
 //! of `status`) are read first and the rest fall back to `status` figures
 //! once the time budget or the size cap is reached.
+//!
+//! [`fds`] is the file-descriptor pass ([`fds::FdSnapshot`]): counts for
+//! every process, the per-descriptor breakdown where asked.
 
 pub mod capture;
 mod collect;
+pub mod fds;
 pub mod trace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
@@ -23,6 +27,7 @@ use memscope_kernel::parse::buddyinfo::Buddyinfo;
 use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+use memscope_kernel::parse::pid::ns::Namespaces;
 use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
 use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::parse::pid::status::Status;
@@ -35,7 +40,7 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use collect::{CollectOptions, ProcessMode, collect};
+pub use collect::{CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
 
 /// A parsed kernel file, or why it could not be had.
 pub type Sample<T> = Result<T, ReadError>;
@@ -95,6 +100,20 @@ pub struct Snapshot {
     pub scan: ProcessScan,
 }
 
+/// The processes of one collection pass without the system files
+/// ([`collect_processes`]).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ProcessSnapshot {
+    /// Wall-clock time of the collection, milliseconds since the Unix epoch.
+    pub taken_at_unix_ms: u64,
+    /// Read from the running system (false: from a captured tree).
+    pub live: bool,
+    /// Processes that were present for the whole scan.
+    pub processes: Vec<ProcessSample>,
+    /// How the process scan went.
+    pub scan: ProcessScan,
+}
+
 /// One process.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ProcessSample {
@@ -110,6 +129,9 @@ pub struct ProcessSample {
     pub cgroup: Sample<ProcCgroup>,
     /// `/proc/PID/cmdline`.
     pub cmdline: Sample<Vec<String>>,
+    /// `/proc/PID/ns/*`, when asked for ([`CollectOptions::namespaces`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespaces: Option<Sample<Namespaces>>,
 }
 
 /// The outcome of reading one process's `smaps_rollup`.
@@ -120,7 +142,8 @@ pub enum Rollup {
     Read(SmapsRollup),
     /// No address space (a kernel thread or a zombie): nothing to read.
     NoAddressSpace,
-    /// Not read: the scan's time budget was spent.
+    /// Not read: the scan's time budget was spent, or the read was
+    /// predicted to end after it.
     OverBudget,
     /// Not read: the process is larger than the size cap (`VmRSS` bytes).
     OverSizeCap,
@@ -178,8 +201,19 @@ pub struct ProcessScan {
     pub rollup_over_budget: usize,
     /// `smaps_rollup` skipped: larger than the size cap.
     pub rollup_over_size: usize,
+    /// Processes left out by [`CollectOptions::filter`].
+    #[serde(default)]
+    pub filtered_out: usize,
     /// Whole scan, microseconds.
     pub elapsed_usec: u64,
+    /// Wall time of the `smaps_rollup` phase, microseconds: what
+    /// [`CollectOptions::rollup_budget`] bounds.
+    #[serde(default)]
+    pub rollup_phase_usec: u64,
+    /// All `smaps_rollup` reads together, microseconds (summed over the
+    /// workers: it can exceed the elapsed time).
+    #[serde(default)]
+    pub rollup_total_usec: u64,
     /// Slowest single `smaps_rollup` read, microseconds.
     pub worst_rollup_usec: u64,
     /// Pid of that slowest read.

@@ -31,6 +31,9 @@ impl Workload {
         let mut cmd = Command::new(workload_path());
         cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.process_group(0);
+        // Exit when our end of its stdin closes, even if this process dies
+        // without dropping the Workload.
+        cmd.env("MEMSCOPE_WORKLOAD_EXIT_ON_EOF", "1");
         let mut child = cmd.spawn().expect("start memscope-workload");
         let stdout = child.stdout.take().expect("workload stdout");
         let mut line = String::new();

@@ -2,9 +2,23 @@
 
 mod capture;
 mod cgroups;
+mod diff;
+mod fds;
+mod leaks;
+mod maps;
+mod numa;
+mod plot;
+mod ps;
+mod record;
 mod report;
+mod rt;
 mod run;
+mod serve;
+mod slab;
+mod top;
 mod trace;
+mod vmalloc;
+mod zones;
 
 use std::process::ExitCode;
 
@@ -19,6 +33,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => report::run(&root, &args.global, &ReportArgs { top: 10, detail: 5, ..Default::default() }),
         Some(Command::Report(a)) => report::run(&root, &args.global, &a),
         Some(Command::Capture(a)) => capture::run(&root, &a),
+        Some(Command::Serve(a)) => serve::run(&root, &a),
+        Some(Command::Top(a)) => top::run(&root, &a),
+        Some(Command::Record(a)) => record::run(&root, &a),
+        Some(Command::Leaks(a)) => leaks::run(&root, &args.global, &a),
+        Some(Command::Diff(a)) => diff::run(&args.global, &a),
+        Some(Command::Plot(a)) => plot::run(&a),
         Some(Command::Completions { shell }) => {
             let mut cmd = <Args as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());
@@ -32,5 +52,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
         Some(Command::Trace(a)) => trace::run(&root, &args.global, &a),
+        Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),
+        Some(Command::Ps(a)) => ps::run(&root, &args.global, &a),
+        Some(Command::Maps(a)) => maps::run(&root, &args.global, &a),
+        Some(Command::Numa(a)) => numa::run(&root, &args.global, &a),
+        Some(Command::Zones(a)) => zones::run(&root, &args.global, &a),
+        Some(Command::Slab(a)) => slab::run(&root, &args.global, &a),
+        Some(Command::Vmalloc(a)) => vmalloc::run(&root, &args.global, &a),
+        Some(Command::Rt(a)) => rt::run(&root, &args.global, &a),
     }
+}
+
+/// The base page size: the running kernel's or the captured tree's. A tree
+/// without one in its MANIFEST is read with 4 KiB pages, said on stderr.
+fn page_size(root: &KernelRoot) -> u64 {
+    root.page_size().unwrap_or_else(|| {
+        eprintln!(
+            "memscope: the page size is not recorded in this tree (MANIFEST page_size); 4 KiB is assumed"
+        );
+        4096
+    })
 }

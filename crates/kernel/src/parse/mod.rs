@@ -13,14 +13,24 @@ pub mod allocinfo;
 pub mod arcstats;
 pub mod buddyinfo;
 pub mod cgroupfs;
+pub mod choice;
+pub mod cmdline;
+pub mod cpu_dma_latency;
+pub mod file_nr;
+pub mod interrupts;
 pub mod iomem;
 pub mod kallsyms;
+pub mod kconfig;
+pub mod kernel_version;
 pub mod kmsg;
 pub mod meminfo;
 pub mod mountinfo;
+pub mod net;
+pub mod pagetypeinfo;
 pub mod pid;
 pub mod slabinfo;
 pub mod sockstat;
+pub mod sys_slab;
 pub mod sysfs;
 pub mod vmallocinfo;
 pub mod vmstat;
@@ -63,6 +73,12 @@ impl Malformed {
 /// Parse a file holding one unsigned decimal number (sysfs style).
 pub fn single_u64(text: &str) -> Result<u64, ParseError> {
     text.trim().parse::<u64>().map_err(|_| ParseError::new(1, "a single unsigned number"))
+}
+
+/// Parse a file holding one signed decimal number (sysctls such as
+/// `kernel.sched_rt_runtime_us`, where -1 has a meaning).
+pub fn single_i64(text: &str) -> Result<i64, ParseError> {
+    text.trim().parse::<i64>().map_err(|_| ParseError::new(1, "a single signed number"))
 }
 
 /// Parse a hexadecimal number with or without `0x`.

@@ -1,5 +1,5 @@
 //! Small sysfs formats: hugepage size directories, firmware memory map
-//! entries, and cpu / node lists (`0-3,8`).
+//! entries, cpu / node lists (`0-3,8`) and CPU masks.
 
 /// `hugepages-2048kB` → 2 MiB in bytes (the directory names under
 /// `/sys/kernel/mm/hugepages` and `…/nodeN/hugepages`).
@@ -59,6 +59,23 @@ pub fn format_list(numbers: &[u32]) -> String {
     parts.join(",")
 }
 
+/// A hexadecimal CPU mask such as `/proc/irq/default_smp_affinity`
+/// (`ff`, or 32-bit groups `00000000,00000003` with the highest group
+/// first, as `bitmap_print_to_pagebuf` prints) → the CPU numbers, ascending.
+/// `None` if malformed.
+pub fn parse_mask(text: &str) -> Option<Vec<u32>> {
+    let groups: Vec<&str> = text.trim().split(',').collect();
+    if groups.iter().any(|g| g.is_empty() || g.len() > 8) || groups.len() > 2048 {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (i, g) in groups.iter().rev().enumerate() {
+        let bits = u32::from_str_radix(g, 16).ok()?;
+        out.extend((0..32).filter(|b| bits & (1 << b) != 0).map(|b| i as u32 * 32 + b));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,9 +101,18 @@ mod tests {
         assert_eq!(format_list(&[]), "");
     }
 
+    #[test]
+    fn masks() {
+        assert_eq!(parse_mask("3\n"), Some(vec![0, 1]));
+        assert_eq!(parse_mask("00000001,00000004"), Some(vec![2, 32]));
+        assert_eq!(parse_mask(""), None);
+        assert_eq!(parse_mask("x"), None);
+        assert_eq!(parse_mask("1,,2"), None);
+    }
+
     proptest! {
         #[test]
-        fn never_panics(s in "\\PC*") { let _ = (hugepage_dir_size(&s), parse_list(&s)); }
+        fn never_panics(s in "\\PC*") { let _ = (hugepage_dir_size(&s), parse_list(&s), parse_mask(&s)); }
 
         #[test]
         fn list_round_trips(v in proptest::collection::vec(0u32..300, 0..40)) {

@@ -7,6 +7,9 @@
 //! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
 //! memscope-workload tcp    --mib N        ~N MiB unread in a loopback TCP connection (socket buffers)
+//! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
+//! memscope-workload pipe-grow --mib-per-sec N   N more filled 1 MiB pipes every second
+//!                                              (kernel memory in no counter, growing)
 //! memscope-workload idle
 //! ```
 //!
@@ -15,6 +18,8 @@
 
 mod limits;
 mod tcp;
+
+mod fds;
 
 use std::io::Read;
 
@@ -77,7 +82,18 @@ fn wait_for_stdin_close() {
     }
 }
 
+/// Set by `testkit::Workload`: the workload exits as soon as its stdin
+/// closes, whatever its mode is doing, so that it never outlives a test
+/// process that died without dropping it (killed by a timeout, say).
+pub const EXIT_ON_EOF_ENV: &str = "MEMSCOPE_WORKLOAD_EXIT_ON_EOF";
+
 fn main() {
+    if std::env::var_os(EXIT_ON_EOF_ENV).is_some() {
+        std::thread::spawn(|| {
+            wait_for_stdin_close();
+            std::process::exit(0);
+        });
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mode = args.first().cloned().unwrap_or_default();
     if let Some(code) = limits::run(&mode, &args) {
@@ -168,6 +184,32 @@ fn main() {
                 let p = map(per_sec * MIB, false);
                 touch(p, per_sec * MIB);
                 held.push(p as usize);
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+        }
+        "fds" => {
+            let (fd_info, held) = fds::run(&args);
+            println!("ready {} {}", pids[0], fd_info.join(" "));
+            wait_for_stdin_close();
+            drop(held);
+            return;
+        }
+        "pipe-grow" => {
+            let per_sec = num(&args, "--mib-per-sec", 1);
+            println!("ready {}", pids[0]);
+            let chunk = vec![7u8; MIB];
+            let mut keep = Vec::new();
+            loop {
+                for _ in 0..per_sec {
+                    let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
+                    rustix::pipe::fcntl_setpipe_size(&w, MIB)
+                        .unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
+                    let mut done = 0;
+                    while done < MIB {
+                        done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
+                    }
+                    keep.push((r, w));
+                }
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
         }

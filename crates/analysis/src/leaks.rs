@@ -1,0 +1,1072 @@
+//! Leak suspects: series over time, a robust growth rate, a trend test, and
+//! the time until the limit each series would hit.
+//!
+//! ```text
+//!  snapshots ──SeriesBuilder::add──▶ series (processes by command line,
+//!        slab caches, vmalloc callers, unaccounted, socket buffers, …)
+//!  series ──judge──▶ Theil–Sen slope · Mann–Kendall test · step and
+//!        plateau checks ──▶ verdict ──▶ suspects ranked by time to exhaustion
+//! ```
+//!
+//! The estimators are pure functions of numbers ([`theil_sen`],
+//! [`mann_kendall`], [`step_fits_better`]), tested on synthetic series.
+//!
+//! - **Theil–Sen** (Sen 1968, "Estimates of the regression coefficient based
+//!   on Kendall's tau"): the median of the slopes between every pair of
+//!   points. Up to 29% of the points can be outliers without moving it.
+//! - **Mann–Kendall** (Mann 1945, Kendall 1975): `S = Σ sign(y_j − y_i)` over
+//!   pairs `i < j`; under "no trend" S is near normal with variance
+//!   `[n(n−1)(2n+5) − Σ t(t−1)(2t+5)] / 18` (t: sizes of groups of tied
+//!   values). The one-sided p-value of `Z = (S − 1)/√Var` tests for an
+//!   increasing trend. Blocks (a process restarted) are tested within each
+//!   block and combined by summing S and the variances.
+//! - A one-off jump is also a monotonic trend to Mann–Kendall, so a series
+//!   whose best one-step fit leaves less residual than the best straight
+//!   line is called a **step**, not a leak; one whose last third no longer
+//!   grows **stopped**; a sawtooth (a cache filled and reclaimed) has no
+//!   significant trend.
+//!
+//! Processes are followed by command line: the processes running the same
+//! command form one series (their memory summed), and a restart (a new set
+//! of pids) starts a new block of the same series rather than a new suspect.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use memscope_model::Snapshot;
+use serde::Serialize;
+
+use crate::ledger::{self, LedgerOptions};
+use crate::processes;
+
+// ------------------------------------------------------------ estimators
+
+/// A straight line `y = intercept + slope × x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    /// Slope, y units per x unit.
+    pub slope: f64,
+    /// Value at x = 0.
+    pub intercept: f64,
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len();
+    let cmp = |a: &f64, b: &f64| a.total_cmp(b);
+    let (_, hi, _) = v.select_nth_unstable_by(n / 2, cmp);
+    let hi = *hi;
+    if n % 2 == 1 {
+        return Some(hi);
+    }
+    let lo = v[..n / 2].iter().copied().max_by(cmp).unwrap_or(hi);
+    Some((lo + hi) / 2.0)
+}
+
+/// Theil–Sen line through `points` (x, y): the median of pairwise slopes
+/// (pairs with equal x are skipped) and the median of `y − slope·x`.
+/// `None` with fewer than two distinct x.
+pub fn theil_sen(points: &[(f64, f64)]) -> Option<Fit> {
+    theil_sen_blocks(&[points])
+}
+
+/// Theil–Sen over several blocks: slopes only between points of the same
+/// block (a restarted process is compared with itself), one median.
+pub fn theil_sen_blocks(blocks: &[&[(f64, f64)]]) -> Option<Fit> {
+    let mut slopes = Vec::new();
+    for b in blocks {
+        for (i, (x1, y1)) in b.iter().enumerate() {
+            for (x2, y2) in &b[i + 1..] {
+                if x2 != x1 {
+                    slopes.push((y2 - y1) / (x2 - x1));
+                }
+            }
+        }
+    }
+    let slope = median(&mut slopes)?;
+    // The intercept of the last block: where the series is now.
+    let last = blocks.iter().rev().find(|b| !b.is_empty())?;
+    let mut rest: Vec<f64> = last.iter().map(|(x, y)| y - slope * x).collect();
+    Some(Fit { slope, intercept: median(&mut rest)? })
+}
+
+/// The Mann–Kendall test for a monotonic trend.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MannKendall {
+    /// Number of values.
+    pub n: usize,
+    /// `S = Σ sign(y_j − y_i)`, i < j.
+    pub s: i64,
+    /// Variance of S under no trend, with the tie correction.
+    pub var_s: f64,
+    /// Normal score with continuity correction (0 when S = 0 or no variance).
+    pub z: f64,
+    /// Kendall's tau: S over the number of pairs (−1 … 1).
+    pub tau: f64,
+    /// One-sided p-value for an increasing trend: P(Z ≥ z) under no trend.
+    pub p_increasing: f64,
+}
+
+/// Mann–Kendall on values in time order.
+pub fn mann_kendall(ys: &[f64]) -> MannKendall {
+    mann_kendall_blocks(&[ys])
+}
+
+/// Mann–Kendall over independent blocks: S and Var(S) summed.
+pub fn mann_kendall_blocks(blocks: &[&[f64]]) -> MannKendall {
+    let mut s: i64 = 0;
+    let mut var = 0.0f64;
+    let mut n = 0usize;
+    let mut pairs = 0f64;
+    for ys in blocks {
+        let m = ys.len();
+        n += m;
+        pairs += (m * m.saturating_sub(1)) as f64 / 2.0;
+        for i in 0..m {
+            for j in i + 1..m {
+                s += match ys[j].partial_cmp(&ys[i]) {
+                    Some(std::cmp::Ordering::Greater) => 1,
+                    Some(std::cmp::Ordering::Less) => -1,
+                    _ => 0,
+                };
+            }
+        }
+        let mf = m as f64;
+        let mut ties_term = 0.0;
+        let mut sorted: Vec<f64> = ys.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let mut i = 0;
+        while i < sorted.len() {
+            let mut j = i + 1;
+            while j < sorted.len() && sorted[j] == sorted[i] {
+                j += 1;
+            }
+            let t = (j - i) as f64;
+            if t > 1.0 {
+                ties_term += t * (t - 1.0) * (2.0 * t + 5.0);
+            }
+            i = j;
+        }
+        var += (mf * (mf - 1.0) * (2.0 * mf + 5.0) - ties_term) / 18.0;
+    }
+    let z = if var <= 0.0 || s == 0 {
+        0.0
+    } else if s > 0 {
+        (s as f64 - 1.0) / var.sqrt()
+    } else {
+        (s as f64 + 1.0) / var.sqrt()
+    };
+    let p_increasing = if var <= 0.0 { 1.0 } else { 1.0 - normal_cdf(z) };
+    MannKendall { n, s, var_s: var, z, tau: if pairs > 0.0 { s as f64 / pairs } else { 0.0 }, p_increasing }
+}
+
+/// The standard normal distribution function.
+pub fn normal_cdf(z: f64) -> f64 {
+    0.5 * erfc(-z / std::f64::consts::SQRT_2)
+}
+
+/// Complementary error function, fractional error below 1.2e-7
+/// (Numerical Recipes, 2nd ed., §6.2, Chebyshev fit).
+fn erfc(x: f64) -> f64 {
+    let z = x.abs();
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let r = t * poly.exp();
+    if x >= 0.0 { r } else { 2.0 - r }
+}
+
+/// The best single step: where it is (index of the first point after it),
+/// the jump, and the residual sum of squares of the two-level fit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Step {
+    /// Index of the first point of the upper (or lower) level.
+    pub at: usize,
+    /// Mean after minus mean before.
+    pub jump: f64,
+    /// Residual sum of squares of the two-level fit.
+    pub sse: f64,
+}
+
+/// Least-squares residual sum of squares of a straight line through `pts`.
+pub fn line_sse(pts: &[(f64, f64)]) -> f64 {
+    let n = pts.len() as f64;
+    if pts.len() < 2 {
+        return 0.0;
+    }
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    if sxx == 0.0 { syy } else { (syy - sxy * sxy / sxx).max(0.0) }
+}
+
+/// The best two-level fit with each level at least `min_len` points long.
+pub fn best_step(ys: &[f64], min_len: usize) -> Option<Step> {
+    let n = ys.len();
+    let min_len = min_len.max(1);
+    if n < 2 * min_len {
+        return None;
+    }
+    // Shift by the first value: sums of squares of large byte counts lose
+    // precision otherwise.
+    let base = ys[0];
+    let mut sum = vec![0.0; n + 1];
+    let mut sq = vec![0.0; n + 1];
+    for (i, y) in ys.iter().enumerate() {
+        let d = y - base;
+        sum[i + 1] = sum[i] + d;
+        sq[i + 1] = sq[i] + d * d;
+    }
+    let sse = |a: usize, b: usize| {
+        let m = (b - a) as f64;
+        let s = sum[b] - sum[a];
+        (sq[b] - sq[a] - s * s / m).max(0.0)
+    };
+    (min_len..=n - min_len)
+        .map(|k| {
+            let before = (sum[k] - sum[0]) / k as f64;
+            let after = (sum[n] - sum[k]) / (n - k) as f64;
+            Step { at: k, jump: after - before, sse: sse(0, k) + sse(k, n) }
+        })
+        .min_by(|a, b| a.sse.total_cmp(&b.sse))
+}
+
+/// True when `pts` is a one-off jump: one step explains it better than a
+/// straight line, and the levels before and after it are flat (each drifts
+/// by less than a quarter of the jump), so it is neither steady growth nor
+/// growth that levelled off.
+pub fn step_fits_better(pts: &[(f64, f64)]) -> bool {
+    let ys: Vec<f64> = pts.iter().map(|p| p.1).collect();
+    match best_step(&ys, (pts.len() / 10).max(3)) {
+        Some(step) => step.sse < line_sse(pts) && flat_around(pts, &step),
+        None => false,
+    }
+}
+
+/// The largest fall from a running maximum.
+fn max_drawdown(pts: &[Point]) -> f64 {
+    let mut peak = f64::MIN;
+    let mut worst = 0.0f64;
+    for p in pts {
+        peak = peak.max(p.value);
+        worst = worst.max(peak - p.value);
+    }
+    worst
+}
+
+/// Do the levels on both sides of `step` stay flat?
+fn flat_around(pts: &[(f64, f64)], step: &Step) -> bool {
+    let drift = |side: &[(f64, f64)]| match (theil_sen(side), side.first(), side.last()) {
+        (Some(f), Some(a), Some(b)) => (f.slope * (b.0 - a.0)).abs(),
+        _ => 0.0,
+    };
+    let limit = step.jump.abs() / 4.0;
+    drift(&pts[..step.at]) < limit && drift(&pts[step.at..]) < limit
+}
+
+// ------------------------------------------------------------ series
+
+/// What a series measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuspectKind {
+    /// The processes running one command line (PSS, or RSS where PSS was
+    /// not read).
+    Process,
+    /// One slab cache (slabinfo `num_slabs × pagesperslab`).
+    SlabCache,
+    /// One vmalloc caller (vmallocinfo pages).
+    VmallocCaller,
+    /// A kernel line of the ledger: `unaccounted`, `socket_buffers`, …
+    Kernel,
+    /// Open file descriptors of the processes of one command line.
+    ProcessFds,
+    /// Open files of the whole system (`file-nr`).
+    SystemFiles,
+}
+
+impl SuspectKind {
+    /// Name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            SuspectKind::Process => "process",
+            SuspectKind::SlabCache => "slab cache",
+            SuspectKind::VmallocCaller => "vmalloc caller",
+            SuspectKind::Kernel => "kernel",
+            SuspectKind::ProcessFds => "process fds",
+            SuspectKind::SystemFiles => "system files",
+        }
+    }
+}
+
+/// Units of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// Bytes.
+    Bytes,
+    /// A count (descriptors, files).
+    Count,
+}
+
+/// Ledger lines followed as kernel suspects, besides every slab cache and
+/// vmalloc caller: where kernel memory grows.
+pub const KERNEL_CATEGORIES: &[&str] = &[
+    "unaccounted",
+    "socket_buffers",
+    "slab_unreclaimable",
+    "vmalloc",
+    "percpu",
+    "kernel_stack",
+    "page_tables",
+    "shmem",
+    "kernel_misc_reclaimable",
+];
+
+/// One value of a series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Point {
+    /// When (ms since the Unix epoch).
+    pub t_unix_ms: u64,
+    /// The value (bytes or a count).
+    pub value: f64,
+}
+
+/// A series of one suspect.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Series {
+    /// What it measures.
+    pub kind: SuspectKind,
+    /// Its name: a command line, a cache, a caller, a ledger category.
+    pub name: String,
+    /// `pss`, `rss`, `bytes`, `fds`, `files`.
+    pub metric: &'static str,
+    /// Units of the values.
+    pub unit: Unit,
+    /// Values in time order.
+    pub points: Vec<Point>,
+    /// Indexes in `points` where a new block begins (after the first): the
+    /// processes of the command were restarted.
+    pub block_starts: Vec<usize>,
+    /// Pids seen in the last snapshot (processes).
+    pub pids: Vec<u32>,
+    /// Distinct processes seen over the whole series (processes).
+    pub processes_seen: usize,
+    /// The limit this series runs into when it is its own (a process's
+    /// RLIMIT_NOFILE, its cgroup's memory.max, the system's file-max);
+    /// `None`: memory series run into `MemAvailable`.
+    pub limit: Option<Limit>,
+}
+
+impl Series {
+    /// The points split into blocks.
+    pub fn blocks(&self) -> Vec<&[Point]> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for &b in &self.block_starts {
+            if b > start && b <= self.points.len() {
+                out.push(&self.points[start..b]);
+                start = b;
+            }
+        }
+        out.push(&self.points[start..]);
+        out
+    }
+}
+
+/// The limit a suspect would run into, and how far away it is now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Limit {
+    /// `MemAvailable`, `memory.max of CGROUP`, `RLIMIT_NOFILE`, `file-max`.
+    pub name: String,
+    /// How much more the suspect can grow before it hits the limit.
+    pub headroom: f64,
+}
+
+/// Per-command accumulation of one snapshot's processes.
+#[derive(Default)]
+struct Group {
+    pss: f64,
+    rss: f64,
+    all_pss: bool,
+    ids: BTreeSet<(u32, u64)>,
+}
+
+/// The series of one process command line while being built.
+#[derive(Default)]
+struct ProcSeries {
+    pss: Vec<Point>,
+    rss: Vec<Point>,
+    /// Block starts, as indexes into `rss` (every snapshot has an RSS).
+    rss_blocks: Vec<usize>,
+    /// The same block starts, as indexes into `pss`.
+    pss_blocks: Vec<usize>,
+    last_ids: BTreeSet<(u32, u64)>,
+    seen: BTreeSet<(u32, u64)>,
+}
+
+/// Builds every series from snapshots given one at a time, oldest first
+/// (snapshots need not all be in memory at once).
+#[derive(Default)]
+pub struct SeriesBuilder {
+    kernel: BTreeMap<(SuspectKind, String), Vec<Point>>,
+    procs: BTreeMap<String, ProcSeries>,
+    snapshots: usize,
+    first_unix_ms: Option<u64>,
+    last_unix_ms: Option<u64>,
+    mem_available: Option<f64>,
+    /// Snapshots without a ledger (no MemTotal), and why.
+    skipped: Vec<String>,
+}
+
+/// The key that follows a process across restarts: its command line, or
+/// `[comm]` when it has none.
+pub fn command_key(p: &memscope_model::ProcessSample) -> String {
+    match &p.cmdline {
+        Ok(args) if !args.is_empty() => {
+            let joined = args.join(" ");
+            if joined.chars().count() > 200 { joined.chars().take(200).collect() } else { joined }
+        }
+        _ => format!("[{}]", p.comm()),
+    }
+}
+
+impl SeriesBuilder {
+    /// A new, empty builder.
+    pub fn new() -> SeriesBuilder {
+        SeriesBuilder::default()
+    }
+
+    /// Add the values of one snapshot (later than the previous one).
+    pub fn add(&mut self, snap: &Snapshot) {
+        let t = snap.taken_at_unix_ms;
+        self.snapshots += 1;
+        self.first_unix_ms.get_or_insert(t);
+        self.last_unix_ms = Some(t);
+        let opts = LedgerOptions { top_caches: usize::MAX, top_callers: usize::MAX };
+        match ledger::build(snap, &opts) {
+            Ok(l) => {
+                for line in &l.lines {
+                    let Some(bytes) = line.bytes else { continue };
+                    let key = match (line.category, &line.name) {
+                        ("slab_cache", Some(n)) => (SuspectKind::SlabCache, n.clone()),
+                        ("vmalloc_caller", Some(n)) => (SuspectKind::VmallocCaller, n.clone()),
+                        (c, None) if KERNEL_CATEGORIES.contains(&c) && line.parent.is_none() => {
+                            (SuspectKind::Kernel, c.to_string())
+                        }
+                        _ => continue,
+                    };
+                    self.kernel.entry(key).or_default().push(Point { t_unix_ms: t, value: bytes as f64 });
+                }
+            }
+            Err(e) => self.skipped.push(format!("snapshot at {t}: {e}")),
+        }
+        if let Some(avail) = snap.meminfo.as_ref().ok().and_then(|m| m.get("MemAvailable")) {
+            self.mem_available = Some(avail as f64);
+        }
+
+        // Processes by command line. (Per-process descriptor counts join
+        // here as `ProcessFds` series, against RLIMIT_NOFILE, once the
+        // snapshot carries them; the system's file-nr as `SystemFiles`.)
+        let mut groups: BTreeMap<String, Group> = BTreeMap::new();
+        for p in snap.processes.iter().filter(|p| !p.has_no_address_space()) {
+            let row = processes::row(p);
+            let Some(rss) = row.rss_bytes else { continue };
+            let start = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks).unwrap_or(0);
+            let g =
+                groups.entry(command_key(p)).or_insert_with(|| Group { all_pss: true, ..Group::default() });
+            g.rss += rss as f64;
+            match row.pss_bytes {
+                Some(pss) => g.pss += pss as f64,
+                None => g.all_pss = false,
+            }
+            g.ids.insert((p.pid, start));
+        }
+        for (key, g) in groups {
+            let s = self.procs.entry(key).or_default();
+            if !s.rss.is_empty() && s.last_ids != g.ids {
+                s.rss_blocks.push(s.rss.len());
+                s.pss_blocks.push(s.pss.len());
+            }
+            s.rss.push(Point { t_unix_ms: t, value: g.rss });
+            if g.all_pss {
+                s.pss.push(Point { t_unix_ms: t, value: g.pss });
+            }
+            s.seen.extend(g.ids.iter().copied());
+            s.last_ids = g.ids;
+        }
+    }
+
+    /// Number of snapshots added.
+    pub fn snapshots(&self) -> usize {
+        self.snapshots
+    }
+
+    /// Every series, and what was learnt of the limits.
+    pub fn finish(self) -> Built {
+        let mut series = Vec::new();
+        for ((kind, name), points) in self.kernel {
+            series.push(Series {
+                kind,
+                name,
+                metric: "bytes",
+                unit: Unit::Bytes,
+                points,
+                block_starts: Vec::new(),
+                pids: Vec::new(),
+                processes_seen: 0,
+                limit: None,
+            });
+        }
+        for (name, s) in self.procs {
+            // PSS when it was read for (nearly) every snapshot of the
+            // command; RSS otherwise, so that the budget does not make steps.
+            let use_pss = !s.pss.is_empty() && s.pss.len() * 5 >= s.rss.len() * 4;
+            let (metric, points, blocks) =
+                if use_pss { ("pss", s.pss, s.pss_blocks) } else { ("rss", s.rss, s.rss_blocks) };
+            let mut blocks = blocks;
+            blocks.dedup();
+            series.push(Series {
+                kind: SuspectKind::Process,
+                name,
+                metric,
+                unit: Unit::Bytes,
+                points,
+                block_starts: blocks,
+                pids: s.last_ids.iter().map(|(p, _)| *p).collect(),
+                processes_seen: s.seen.len(),
+                limit: None,
+            });
+        }
+        Built {
+            series,
+            snapshots: self.snapshots,
+            first_unix_ms: self.first_unix_ms,
+            last_unix_ms: self.last_unix_ms,
+            mem_available_bytes: self.mem_available,
+            skipped: self.skipped,
+        }
+    }
+}
+
+/// What [`SeriesBuilder::finish`] gives.
+#[derive(Debug, Clone)]
+pub struct Built {
+    /// Every series.
+    pub series: Vec<Series>,
+    /// Snapshots seen.
+    pub snapshots: usize,
+    /// First snapshot's time.
+    pub first_unix_ms: Option<u64>,
+    /// Last snapshot's time.
+    pub last_unix_ms: Option<u64>,
+    /// `MemAvailable` of the last snapshot that had it.
+    pub mem_available_bytes: Option<f64>,
+    /// Snapshots without a ledger.
+    pub skipped: Vec<String>,
+}
+
+// ------------------------------------------------------------ verdicts
+
+/// What a series does.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Verdict {
+    /// Grows steadily: a leak suspect.
+    Growing,
+    /// One jump, flat before and after.
+    Step {
+        /// When the jump happened.
+        at_unix_ms: u64,
+        /// Its size.
+        jump: f64,
+    },
+    /// Grew, then stopped growing (its last third is flat or falling).
+    Stopped,
+    /// Fell back by more than half of its range at least once (within one
+    /// run of the processes): filled and reclaimed, like a cache.
+    Sawtooth,
+    /// No significant upward trend.
+    NoTrend,
+}
+
+/// Thresholds of [`judge`].
+#[derive(Debug, Clone, Copy)]
+pub struct LeakOptions {
+    /// Minimum confidence (1 − p) of the Mann–Kendall test.
+    pub min_confidence: f64,
+    /// Minimum growth over the observed window, in bytes (counts use
+    /// `min_growth_count`).
+    pub min_growth_bytes: f64,
+    /// Minimum growth over the window for counts (descriptors, files).
+    pub min_growth_count: f64,
+    /// Minimum points in a series.
+    pub min_points: usize,
+}
+
+impl Default for LeakOptions {
+    fn default() -> Self {
+        LeakOptions {
+            min_confidence: 0.999,
+            min_growth_bytes: 1024.0 * 1024.0,
+            min_growth_count: 16.0,
+            min_points: 8,
+        }
+    }
+}
+
+/// Time to reach a limit.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Exhaustion {
+    /// The limit.
+    pub limit: String,
+    /// Headroom now (bytes or count).
+    pub headroom: f64,
+    /// Seconds until the headroom is used up at the current rate.
+    pub seconds: f64,
+}
+
+/// The judgement of one series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Suspect {
+    /// What it measures.
+    pub kind: SuspectKind,
+    /// Its name.
+    pub name: String,
+    /// `pss`, `rss`, `bytes`, …
+    pub metric: &'static str,
+    /// Units.
+    pub unit: Unit,
+    /// Number of points.
+    pub points: usize,
+    /// First and last value.
+    pub first_value: f64,
+    /// Last value.
+    pub last_value: f64,
+    /// Theil–Sen growth per hour (units per hour).
+    pub growth_per_hour: f64,
+    /// Growth over the observed window by the Theil–Sen slope.
+    pub growth_in_window: f64,
+    /// Mann–Kendall confidence of an upward trend, 1 − p (0 … 1).
+    pub confidence: f64,
+    /// Kendall's tau.
+    pub tau: f64,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// When it would hit its limit at this rate.
+    pub exhaustion: Option<Exhaustion>,
+    /// Pids now (processes).
+    pub pids: Vec<u32>,
+    /// Restarts seen (processes): blocks − 1.
+    pub restarts: usize,
+    /// Distinct processes seen (processes).
+    pub processes_seen: usize,
+}
+
+/// Judge one series. `None` when it has too few points or cannot have
+/// grown by the minimum (its range is smaller).
+pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspect> {
+    let n = s.points.len();
+    if n < o.min_points.max(3) {
+        return None;
+    }
+    let min_growth = match s.unit {
+        Unit::Bytes => o.min_growth_bytes,
+        Unit::Count => o.min_growth_count,
+    };
+    let (lo, hi) =
+        s.points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| (lo.min(p.value), hi.max(p.value)));
+    if hi - lo < min_growth {
+        return None;
+    }
+    let t0 = s.points[0].t_unix_ms;
+    let xy = |pts: &[Point]| -> Vec<(f64, f64)> {
+        pts.iter().map(|p| ((p.t_unix_ms.saturating_sub(t0)) as f64 / 1000.0, p.value)).collect()
+    };
+    let blocks = s.blocks();
+    let block_xy: Vec<Vec<(f64, f64)>> = blocks.iter().map(|b| xy(b)).collect();
+    let block_refs: Vec<&[(f64, f64)]> = block_xy.iter().map(Vec::as_slice).collect();
+    let fit = theil_sen_blocks(&block_refs)?;
+    let block_ys: Vec<Vec<f64>> = blocks.iter().map(|b| b.iter().map(|p| p.value).collect()).collect();
+    let ys_refs: Vec<&[f64]> = block_ys.iter().map(Vec::as_slice).collect();
+    let mk = mann_kendall_blocks(&ys_refs);
+    let span_s = (s.points[n - 1].t_unix_ms.saturating_sub(t0)) as f64 / 1000.0;
+    let growth = fit.slope * span_s;
+    let confidence = 1.0 - mk.p_increasing;
+
+    let verdict = if confidence < o.min_confidence || fit.slope <= 0.0 || growth < min_growth {
+        Verdict::NoTrend
+    } else {
+        // The main block: the current one if long enough, else the longest.
+        let main = block_xy
+            .iter()
+            .rev()
+            .find(|b| b.len() >= o.min_points)
+            .or_else(|| block_xy.iter().max_by_key(|b| b.len()))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let ys: Vec<f64> = main.iter().map(|p| p.1).collect();
+        let third = &main[main.len() - main.len() / 3..];
+        let recent = theil_sen(third).map(|f| f.slope).unwrap_or(0.0);
+        let step = (main.len() >= o.min_points)
+            .then(|| best_step(&ys, (main.len() / 10).max(3)))
+            .flatten()
+            .filter(|st| st.sse < line_sse(main) && flat_around(main, st));
+        let drawdown = blocks.iter().map(|b| max_drawdown(b)).fold(0.0, f64::max);
+        if let Some(st) = step {
+            Verdict::Step {
+                at_unix_ms: t0 + (main.get(st.at).map(|p| p.0).unwrap_or(0.0) * 1000.0) as u64,
+                jump: st.jump,
+            }
+        } else if drawdown > (hi - lo) / 2.0 {
+            Verdict::Sawtooth
+        } else if main.len() >= o.min_points && recent <= 0.0 {
+            Verdict::Stopped
+        } else {
+            Verdict::Growing
+        }
+    };
+    let exhaustion = match (verdict, limit) {
+        (Verdict::Growing, Some(l)) if fit.slope > 0.0 => Some(Exhaustion {
+            limit: l.name.clone(),
+            headroom: l.headroom,
+            seconds: l.headroom.max(0.0) / fit.slope,
+        }),
+        _ => None,
+    };
+    Some(Suspect {
+        kind: s.kind,
+        name: s.name.clone(),
+        metric: s.metric,
+        unit: s.unit,
+        points: n,
+        first_value: s.points[0].value,
+        last_value: s.points[n - 1].value,
+        growth_per_hour: fit.slope * 3600.0,
+        growth_in_window: growth,
+        confidence,
+        tau: mk.tau,
+        verdict,
+        exhaustion,
+        pids: s.pids.clone(),
+        restarts: blocks.len().saturating_sub(1),
+        processes_seen: s.processes_seen,
+    })
+}
+
+/// The analysis of a recording.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeakReport {
+    /// Snapshots analysed.
+    pub snapshots: usize,
+    /// First and last snapshot's time.
+    pub from_unix_ms: Option<u64>,
+    /// Last snapshot's time.
+    pub to_unix_ms: Option<u64>,
+    /// Series examined.
+    pub series: usize,
+    /// Growing series, soonest exhaustion first (then fastest growth).
+    pub suspects: Vec<Suspect>,
+    /// Series with a significant rise that is not steady growth (a step,
+    /// or growth that stopped).
+    pub not_leaks: Vec<Suspect>,
+    /// What the reader should know.
+    pub notes: Vec<String>,
+}
+
+/// Judge every series and rank the suspects.
+pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
+    let mem_limit = built.mem_available_bytes.map(|a| Limit { name: "MemAvailable".into(), headroom: a });
+    let mut suspects = Vec::new();
+    let mut not_leaks = Vec::new();
+    for s in &built.series {
+        let limit = match (&s.limit, s.unit) {
+            (Some(l), _) => Some(l),
+            (None, Unit::Bytes) => mem_limit.as_ref(),
+            (None, Unit::Count) => None,
+        };
+        let Some(j) = judge(s, limit, o) else { continue };
+        match j.verdict {
+            Verdict::Growing => suspects.push(j),
+            Verdict::Step { .. } | Verdict::Stopped | Verdict::Sawtooth => not_leaks.push(j),
+            Verdict::NoTrend => {}
+        }
+    }
+    suspects.sort_by(|a, b| {
+        let ta = a.exhaustion.as_ref().map(|e| e.seconds).unwrap_or(f64::INFINITY);
+        let tb = b.exhaustion.as_ref().map(|e| e.seconds).unwrap_or(f64::INFINITY);
+        ta.total_cmp(&tb).then(b.growth_per_hour.total_cmp(&a.growth_per_hour)).then(a.name.cmp(&b.name))
+    });
+    not_leaks.sort_by(|a, b| b.growth_in_window.total_cmp(&a.growth_in_window).then(a.name.cmp(&b.name)));
+    let mut notes = Vec::new();
+    if built.snapshots < o.min_points {
+        notes.push(format!(
+            "Only {} snapshot(s): at least {} are needed to judge a trend; record longer.",
+            built.snapshots, o.min_points
+        ));
+    }
+    if built.mem_available_bytes.is_none() {
+        notes.push("MemAvailable was not read: no time to exhaustion for memory.".into());
+    }
+    for s in built.skipped.iter().take(3) {
+        notes.push(format!("No ledger for {s}."));
+    }
+    notes.push(
+        "Descriptor counts (per process, and the system's file-nr) and cgroup memory limits are not in \
+         these snapshots: descriptor leaks are not judged, and memory runs out against MemAvailable."
+            .into(),
+    );
+    LeakReport {
+        snapshots: built.snapshots,
+        from_unix_ms: built.first_unix_ms,
+        to_unix_ms: built.last_unix_ms,
+        series: built.series.len(),
+        suspects,
+        not_leaks,
+        notes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny deterministic noise source (xorshift), values in [-1, 1).
+    fn noise(seed: u64, n: usize) -> Vec<f64> {
+        let mut x = seed.max(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x % 2_000_001) as f64 / 1_000_000.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn pts(ys: &[f64]) -> Vec<(f64, f64)> {
+        ys.iter().enumerate().map(|(i, y)| (i as f64, *y)).collect()
+    }
+
+    fn series(ys: &[f64], step_s: u64) -> Series {
+        Series {
+            kind: SuspectKind::Kernel,
+            name: "test".into(),
+            metric: "bytes",
+            unit: Unit::Bytes,
+            points: ys
+                .iter()
+                .enumerate()
+                .map(|(i, y)| Point { t_unix_ms: i as u64 * step_s * 1000, value: *y })
+                .collect(),
+            block_starts: Vec::new(),
+            pids: Vec::new(),
+            processes_seen: 0,
+            limit: None,
+        }
+    }
+
+    const MIB: f64 = 1024.0 * 1024.0;
+
+    #[test]
+    fn theil_sen_recovers_a_line_exactly() {
+        let ys: Vec<f64> = (0..50).map(|i| 3.0 + 2.5 * i as f64).collect();
+        let f = theil_sen(&pts(&ys)).unwrap();
+        assert!((f.slope - 2.5).abs() < 1e-12);
+        assert!((f.intercept - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn theil_sen_ignores_outliers() {
+        let mut ys: Vec<f64> = (0..40).map(|i| 10.0 * i as f64).collect();
+        // Eight wild outliers (20%): least squares would be dragged far off.
+        for i in [3, 9, 14, 20, 26, 31, 35, 38] {
+            ys[i] = if i % 2 == 0 { 1e9 } else { -1e9 };
+        }
+        let f = theil_sen(&pts(&ys)).unwrap();
+        assert!((f.slope - 10.0).abs() < 0.5, "slope {}", f.slope);
+    }
+
+    #[test]
+    fn theil_sen_needs_two_distinct_x() {
+        assert!(theil_sen(&[]).is_none());
+        assert!(theil_sen(&[(1.0, 2.0), (1.0, 3.0)]).is_none());
+    }
+
+    #[test]
+    fn mann_kendall_on_a_linear_series() {
+        let ys: Vec<f64> = (0..40).map(|i| i as f64).collect();
+        let mk = mann_kendall(&ys);
+        assert_eq!(mk.s, 40 * 39 / 2);
+        assert!((mk.var_s - 40.0 * 39.0 * 85.0 / 18.0).abs() < 1e-9);
+        assert!((mk.tau - 1.0).abs() < 1e-12);
+        assert!(mk.z > 8.0);
+        assert!(mk.p_increasing < 1e-12);
+        let down: Vec<f64> = ys.iter().rev().copied().collect();
+        assert!(mann_kendall(&down).p_increasing > 0.999_999);
+    }
+
+    #[test]
+    fn mann_kendall_known_small_case_with_ties() {
+        // 1 2 2 3: pairs (1,2)+ (1,2)+ (1,3)+ (2,2)0 (2,3)+ (2,3)+ → S = 5.
+        // Var = [4·3·13 − 2·1·9] / 18 = (156 − 18)/18.
+        let mk = mann_kendall(&[1.0, 2.0, 2.0, 3.0]);
+        assert_eq!(mk.s, 5);
+        assert!((mk.var_s - 138.0 / 18.0).abs() < 1e-12);
+        assert!((mk.z - 4.0 / (138.0f64 / 18.0).sqrt()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn mann_kendall_all_ties_has_no_trend() {
+        let mk = mann_kendall(&[7.0; 30]);
+        assert_eq!(mk.s, 0);
+        assert_eq!(mk.var_s, 0.0);
+        assert_eq!(mk.p_increasing, 1.0);
+    }
+
+    #[test]
+    fn normal_cdf_matches_tables() {
+        assert!((normal_cdf(0.0) - 0.5).abs() < 1e-7);
+        assert!((normal_cdf(1.959_964) - 0.975).abs() < 1e-6);
+        assert!((normal_cdf(-1.644_854) - 0.05).abs() < 1e-6);
+        assert!((normal_cdf(3.090_232) - 0.999).abs() < 1e-6);
+    }
+
+    #[test]
+    fn noise_has_no_significant_trend() {
+        // Ten independent noise series: none passes at 99.9%.
+        for seed in 1..=10u64 {
+            let ys: Vec<f64> = noise(seed * 7919, 60).iter().map(|e| 100.0 * MIB + 8.0 * MIB * e).collect();
+            let mk = mann_kendall(&ys);
+            assert!(mk.p_increasing > 0.001, "seed {seed}: p {}", mk.p_increasing);
+            let j = judge(&series(&ys, 10), None, &LeakOptions::default());
+            assert!(matches!(j.map(|j| j.verdict), None | Some(Verdict::NoTrend)), "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn a_noisy_linear_leak_is_growing() {
+        // 2 MiB per step of 10 s, with ±4 MiB noise.
+        let ys: Vec<f64> = noise(42, 60)
+            .iter()
+            .enumerate()
+            .map(|(i, e)| 50.0 * MIB + 2.0 * MIB * i as f64 + 4.0 * MIB * e)
+            .collect();
+        let limit = Limit { name: "MemAvailable".into(), headroom: 7200.0 * MIB };
+        let j = judge(&series(&ys, 10), Some(&limit), &LeakOptions::default()).unwrap();
+        assert_eq!(j.verdict, Verdict::Growing);
+        let per_hour = 2.0 * MIB * 360.0;
+        assert!((j.growth_per_hour - per_hour).abs() < 0.1 * per_hour, "{}", j.growth_per_hour);
+        assert!(j.confidence > 0.999_999);
+        // 7200 MiB at 0.2 MiB/s: 36000 s.
+        let e = j.exhaustion.unwrap();
+        assert!((e.seconds - 36_000.0).abs() < 3_600.0, "{}", e.seconds);
+    }
+
+    #[test]
+    fn a_sawtooth_cache_is_not_a_leak() {
+        // Filled over 10 snapshots, reclaimed, six times over.
+        let ys: Vec<f64> = (0..60).map(|i| 100.0 * MIB + 20.0 * MIB * (i % 10) as f64).collect();
+        let j = judge(&series(&ys, 10), None, &LeakOptions::default()).unwrap();
+        assert_eq!(j.verdict, Verdict::NoTrend, "{j:?}");
+    }
+
+    #[test]
+    fn a_one_off_jump_is_a_step() {
+        let ys: Vec<f64> = noise(9, 60)
+            .iter()
+            .enumerate()
+            .map(|(i, e)| if i < 25 { 100.0 * MIB } else { 164.0 * MIB } + 0.5 * MIB * e)
+            .collect();
+        let mk = mann_kendall(&ys);
+        assert!(mk.p_increasing < 1e-6, "Mann–Kendall alone calls a step a trend");
+        assert!(step_fits_better(&pts(&ys)));
+        let j = judge(&series(&ys, 10), None, &LeakOptions::default()).unwrap();
+        match j.verdict {
+            Verdict::Step { at_unix_ms, jump } => {
+                assert_eq!(at_unix_ms, 250_000);
+                assert!((jump - 64.0 * MIB).abs() < MIB);
+            }
+            other => panic!("expected a step, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_steady_staircase_is_growth_not_a_step() {
+        // 16 MiB every 5 snapshots: many small steps make steady growth.
+        let ys: Vec<f64> = (0..60).map(|i| 100.0 * MIB + 16.0 * MIB * (i / 5) as f64).collect();
+        assert!(!step_fits_better(&pts(&ys)));
+        assert_eq!(judge(&series(&ys, 10), None, &LeakOptions::default()).unwrap().verdict, Verdict::Growing);
+    }
+
+    #[test]
+    fn growth_that_stopped_is_not_a_leak() {
+        let ys: Vec<f64> = (0..60).map(|i| 100.0 * MIB + 2.0 * MIB * (i.min(30)) as f64).collect();
+        let j = judge(&series(&ys, 10), None, &LeakOptions::default()).unwrap();
+        assert_eq!(j.verdict, Verdict::Stopped, "{j:?}");
+    }
+
+    #[test]
+    fn small_growth_is_ignored() {
+        let ys: Vec<f64> = (0..60).map(|i| 100.0 * MIB + 4096.0 * i as f64).collect();
+        assert!(judge(&series(&ys, 10), None, &LeakOptions::default()).is_none());
+    }
+
+    #[test]
+    fn a_restarted_leaking_process_is_one_growing_series() {
+        // Grows 1 MiB per snapshot, restarts (back to 10 MiB) every 20.
+        let ys: Vec<f64> = (0..60).map(|i| 10.0 * MIB + MIB * (i % 20) as f64).collect();
+        let mut s = series(&ys, 10);
+        // Without the restarts, it is a sawtooth: not steady growth.
+        assert_eq!(judge(&s, None, &LeakOptions::default()).unwrap().verdict, Verdict::Sawtooth);
+        s.block_starts = vec![20, 40];
+        let j = judge(&s, None, &LeakOptions::default()).unwrap();
+        assert_eq!(j.verdict, Verdict::Growing);
+        assert_eq!(j.restarts, 2);
+        assert!((j.growth_per_hour - MIB * 360.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_descriptor_series_runs_into_its_own_limit() {
+        // 10 more descriptors every 10 s, RLIMIT_NOFILE 1024 soft, 440 open now.
+        let ys: Vec<f64> = (0..40).map(|i| 50.0 + 10.0 * i as f64).collect();
+        let mut s = series(&ys, 10);
+        s.kind = SuspectKind::ProcessFds;
+        s.metric = "fds";
+        s.unit = Unit::Count;
+        s.limit = Some(Limit { name: "RLIMIT_NOFILE".into(), headroom: 1024.0 - 440.0 });
+        let built = Built {
+            series: vec![s],
+            snapshots: 40,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(390_000),
+            mem_available_bytes: Some(1e12),
+            skipped: Vec::new(),
+        };
+        let r = analyse(&built, &LeakOptions::default());
+        let j = &r.suspects[0];
+        assert_eq!(j.verdict, Verdict::Growing);
+        let e = j.exhaustion.as_ref().unwrap();
+        assert_eq!(e.limit, "RLIMIT_NOFILE");
+        assert!((e.seconds - 584.0).abs() < 1e-6, "584 more at 1 per second: {}", e.seconds);
+    }
+
+    #[test]
+    fn best_step_finds_the_jump() {
+        let ys = [1.0, 1.0, 1.0, 1.0, 5.0, 5.0, 5.0, 5.0];
+        let s = best_step(&ys, 2).unwrap();
+        assert_eq!(s.at, 4);
+        assert_eq!(s.jump, 4.0);
+        assert_eq!(s.sse, 0.0);
+        assert!(best_step(&ys, 5).is_none());
+    }
+}

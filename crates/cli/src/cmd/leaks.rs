@@ -1,0 +1,87 @@
+//! `memscope leaks`: judge every series of a recording (or of a short
+//! recording made on the spot with `--watch`) and rank the suspects.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use memscope_analysis::leaks::{self, LeakOptions, SeriesBuilder};
+use memscope_export::leaks as out;
+use memscope_kernel::KernelRoot;
+use memscope_model::collect;
+use memscope_store::{Meta, Store};
+
+use crate::cli::{Global, LeaksArgs};
+use crate::history::{self, open_for_reading, select, spread};
+use crate::output::{self, Format};
+
+pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitCode> {
+    let (format, style) = output::choose(g);
+    let mut store = match a.watch {
+        Some(d) => watch(root, d, a.interval)?,
+        None => open_for_reading(&a.db)?,
+    };
+    let list = select(&store, a.from, a.to)?;
+    let chosen = spread(&list, a.points);
+    let mut builder = SeriesBuilder::new();
+    for info in &chosen {
+        let snap = store.read(info.id).with_context(|| format!("cannot read snapshot {}", info.id))?;
+        builder.add(&snap);
+    }
+    let opts = LeakOptions {
+        min_confidence: (a.min_confidence / 100.0).clamp(0.0, 1.0),
+        min_growth_bytes: a.min_growth as f64,
+        ..LeakOptions::default()
+    };
+    let mut report = leaks::analyse(&builder.finish(), &opts);
+    if chosen.len() < list.len() {
+        report.notes.push(format!(
+            "{} of the {} snapshots in the window were analysed, evenly spread (--points).",
+            chosen.len(),
+            list.len()
+        ));
+    }
+    let mut w = output::stdout();
+    match format {
+        Format::Json => out::write_json(&mut w, &report)?,
+        Format::Csv => anyhow::bail!("`leaks` prints a table or JSON (--json), not CSV"),
+        Format::Table => out::write_table(&mut w, &report, &style, a.top)?,
+    }
+    output::finish(w)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Record for `duration` into a database in memory.
+fn watch(root: &KernelRoot, duration: Duration, interval: Option<Duration>) -> anyhow::Result<Store> {
+    let interval =
+        interval.unwrap_or_else(|| (duration / 30).clamp(Duration::from_secs(1), Duration::from_secs(10)));
+    let mut store = Store::open_in_memory()?;
+    let opts = history::collect_options(history::WATCH_BUDGET_MS, history::WATCH_MAX_RSS_BYTES);
+    let tty = std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let count = (duration.as_secs_f64() / interval.as_secs_f64().max(1e-3)).floor() as u32 + 1;
+    let mut err = std::io::stderr();
+    for k in 0..count {
+        let due = started + interval * k;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        store.write(&collect(root, &opts), &Meta::default())?;
+        if tty {
+            write!(
+                err,
+                "\r\x1b[Kwatching: {} of {count} snapshots, {} of {}",
+                k + 1,
+                humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())),
+                humantime::format_duration(duration)
+            )?;
+            err.flush()?;
+        }
+    }
+    if tty {
+        writeln!(err)?;
+    }
+    Ok(store)
+}

@@ -1,0 +1,86 @@
+//! `memscope ps`: processes by PSS, USS, RSS or swap.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use memscope_analysis::ps::{self, GroupBy, PsOptions};
+use memscope_export::ps as out;
+use memscope_kernel::KernelRoot;
+use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect_processes};
+use regex::Regex;
+
+use crate::cli::{Global, PsArgs};
+use crate::output::{self, Format};
+use crate::users;
+
+pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode> {
+    let (format, style) = output::choose(g);
+    let pattern = a
+        .pattern
+        .as_deref()
+        .map(Regex::new)
+        .transpose()
+        .context("PATTERN is not a valid regular expression")?;
+    let mut uids = BTreeSet::new();
+    for u in &a.users {
+        match users::uid_of(root, u) {
+            Some(uid) => uids.insert(uid),
+            None => bail!("no such user: {u}"),
+        };
+    }
+    let full = a.full;
+    let filter = (pattern.is_some() || !uids.is_empty()).then(|| {
+        ProcessFilter::new(move |p: &ProcessSample| {
+            let uid_ok = uids.is_empty()
+                || p.status.as_ref().ok().and_then(|s| s.uid()).is_some_and(|u| uids.contains(&u));
+            let name_ok = match &pattern {
+                None => true,
+                Some(re) if full => p.cmdline.as_ref().is_ok_and(|c| re.is_match(&c.join(" "))),
+                Some(re) => re.is_match(&p.comm()),
+            };
+            uid_ok && name_ok
+        })
+    });
+    let opts = CollectOptions {
+        processes: if a.fast { ProcessMode::StatusOnly } else { ProcessMode::Full },
+        rollup_budget: a.budget_ms.map(Duration::from_millis),
+        rollup_max_rss_bytes: a.max_rss,
+        pids: (!a.pids.is_empty()).then(|| a.pids.clone()),
+        namespaces: a.group_by == Some(GroupBy::Container),
+        filter,
+        ..CollectOptions::default()
+    };
+    let snap = collect_processes(root, &opts);
+    let meminfo = root.meminfo().ok();
+    if !a.pids.is_empty() && snap.processes.is_empty() {
+        bail!("no such process: {}", a.pids.iter().map(u32::to_string).collect::<Vec<_>>().join(", "));
+    }
+    let uids_seen = snap.processes.iter().filter_map(|p| p.status.as_ref().ok()?.uid());
+    let user_names = users::names(root, uids_seen.collect::<BTreeSet<_>>());
+    let host_namespaces =
+        if a.group_by == Some(GroupBy::Container) { root.pid_namespaces(1).ok() } else { None };
+    let view = ps::build(
+        &snap,
+        meminfo.as_ref(),
+        root.osrelease().ok(),
+        &PsOptions {
+            sort: a.sort,
+            top: a.top,
+            group_by: a.group_by,
+            user_names,
+            host_namespaces,
+            budget_ms: a.budget_ms,
+            max_rss_bytes: a.max_rss,
+        },
+    );
+    let mut w = output::stdout();
+    match format {
+        Format::Json => out::write_json(&mut w, &view)?,
+        Format::Csv => out::write_csv(&mut w, &view)?,
+        Format::Table => out::write_table(&mut w, &view, &style)?,
+    }
+    output::finish(w)?;
+    Ok(ExitCode::SUCCESS)
+}

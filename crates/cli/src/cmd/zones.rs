@@ -1,0 +1,50 @@
+//! `memscope zones`: free pages against watermarks, buddy lists, fragmentation,
+//! and `--can-alloc`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use memscope_analysis::hints::unavailable_reason;
+use memscope_analysis::zones::{self, ZonesOptions};
+use memscope_export::zones as out;
+use memscope_kernel::KernelRoot;
+
+use crate::cli::{Global, ZonesArgs};
+use crate::output::{self, Format};
+
+/// Exit code of `--can-alloc` when the free lists do not hold enough blocks.
+pub const EXIT_CANNOT_ALLOC: u8 = 3;
+
+pub fn run(root: &KernelRoot, g: &Global, a: &ZonesArgs) -> anyhow::Result<ExitCode> {
+    let (format, mut style) = output::choose(g);
+    style.all = a.all;
+    let zoneinfo =
+        root.zoneinfo().map_err(|e| anyhow!(unavailable_reason(&e))).context("cannot read the zones")?;
+    let buddy = root.buddyinfo().map_err(|e| unavailable_reason(&e));
+    if a.can_alloc.is_some()
+        && let Err(why) = &buddy
+    {
+        bail!("cannot answer --can-alloc: {why}");
+    }
+    let ptype = root.pagetypeinfo().map_err(|e| unavailable_reason(&e));
+    let opts = ZonesOptions { node: a.node, can_alloc: a.can_alloc, all: a.all };
+    let view = zones::build(
+        &zoneinfo,
+        buddy.as_ref().map_err(String::clone),
+        ptype.as_ref().map_err(String::clone),
+        super::page_size(root),
+        &opts,
+    )
+    .map_err(|e| anyhow!(e))?;
+    let mut w = output::stdout();
+    match format {
+        Format::Json => out::write_json(&mut w, &view)?,
+        Format::Csv => out::write_csv(&mut w, &view)?,
+        Format::Table => out::write_table(&mut w, &view, &style)?,
+    }
+    output::finish(w)?;
+    Ok(match &view.can_alloc {
+        Some(c) if !c.possible => ExitCode::from(EXIT_CANNOT_ALLOC),
+        _ => ExitCode::SUCCESS,
+    })
+}

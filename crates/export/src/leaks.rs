@@ -1,0 +1,267 @@
+//! `memscope leaks` output: table or JSON (`memscope.leaks/1`).
+
+use std::io::{self, Write};
+
+use comfy_table::Color;
+use memscope_analysis::fmt_bytes;
+use memscope_analysis::leaks::{LeakReport, Suspect, Unit, Verdict};
+use serde::Serialize;
+
+use crate::style::{self, Style, timestamp, wrap};
+
+/// The JSON schema name of `memscope leaks`.
+pub const LEAKS_SCHEMA: &str = "memscope.leaks/1";
+
+/// A quantity in its unit: `12.5 MiB` or `340`.
+pub fn fmt_value(v: f64, unit: Unit) -> String {
+    match unit {
+        Unit::Bytes => fmt_bytes(v.round() as i64),
+        Unit::Count => format!("{:.0}", v),
+    }
+}
+
+fn signed(v: f64, unit: Unit) -> String {
+    let s = fmt_value(v.abs(), unit);
+    if v >= 0.0 { format!("+{s}") } else { format!("-{s}") }
+}
+
+/// `3.2 h`, `41 min`, `12 d`.
+pub fn fmt_seconds(s: f64) -> String {
+    if !s.is_finite() {
+        return "never".into();
+    }
+    if s < 120.0 {
+        format!("{s:.0} s")
+    } else if s < 7200.0 {
+        format!("{:.0} min", s / 60.0)
+    } else if s < 3.0 * 86400.0 {
+        format!("{:.1} h", s / 3600.0)
+    } else if s < 730.0 * 86400.0 {
+        format!("{:.0} d", s / 86400.0)
+    } else {
+        format!("{:.0} years", s / (365.25 * 86400.0))
+    }
+}
+
+fn pct(c: f64) -> String {
+    if c >= 0.9999 { ">99.99%".into() } else { format!("{:.2}%", c * 100.0) }
+}
+
+#[derive(Serialize)]
+struct SuspectJson<'a> {
+    kind: &'static str,
+    name: &'a str,
+    metric: &'static str,
+    unit: Unit,
+    points: usize,
+    first: i64,
+    last: i64,
+    growth_per_hour: i64,
+    growth_in_window: i64,
+    confidence: f64,
+    tau: f64,
+    verdict: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_at_unix_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    step_jump: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exhaustion_limit: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headroom: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exhaustion_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "<[u32]>::is_empty")]
+    pids: &'a [u32],
+    restarts: usize,
+    processes_seen: usize,
+}
+
+fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
+    SuspectJson {
+        kind: match s.kind {
+            memscope_analysis::leaks::SuspectKind::Process => "process",
+            memscope_analysis::leaks::SuspectKind::SlabCache => "slab_cache",
+            memscope_analysis::leaks::SuspectKind::VmallocCaller => "vmalloc_caller",
+            memscope_analysis::leaks::SuspectKind::Kernel => "kernel",
+            memscope_analysis::leaks::SuspectKind::ProcessFds => "process_fds",
+            memscope_analysis::leaks::SuspectKind::SystemFiles => "system_files",
+        },
+        name: &s.name,
+        metric: s.metric,
+        unit: s.unit,
+        points: s.points,
+        first: s.first_value.round() as i64,
+        last: s.last_value.round() as i64,
+        growth_per_hour: s.growth_per_hour.round() as i64,
+        growth_in_window: s.growth_in_window.round() as i64,
+        confidence: s.confidence,
+        tau: s.tau,
+        verdict: match s.verdict {
+            Verdict::Growing => "growing",
+            Verdict::Step { .. } => "step",
+            Verdict::Stopped => "stopped",
+            Verdict::Sawtooth => "sawtooth",
+            Verdict::NoTrend => "no_trend",
+        },
+        step_at_unix_ms: match s.verdict {
+            Verdict::Step { at_unix_ms, .. } => Some(at_unix_ms),
+            _ => None,
+        },
+        step_jump: match s.verdict {
+            Verdict::Step { jump, .. } => Some(jump.round() as i64),
+            _ => None,
+        },
+        exhaustion_limit: s.exhaustion.as_ref().map(|e| e.limit.as_str()),
+        headroom: s.exhaustion.as_ref().map(|e| e.headroom.round() as i64),
+        exhaustion_seconds: s.exhaustion.as_ref().map(|e| e.seconds).filter(|x| x.is_finite()),
+        pids: &s.pids,
+        restarts: s.restarts,
+        processes_seen: s.processes_seen,
+    }
+}
+
+#[derive(Serialize)]
+struct LeaksJson<'a> {
+    schema: &'static str,
+    snapshots: usize,
+    from_unix_ms: Option<u64>,
+    to_unix_ms: Option<u64>,
+    series: usize,
+    suspects: Vec<SuspectJson<'a>>,
+    not_leaks: Vec<SuspectJson<'a>>,
+    notes: &'a [String],
+}
+
+/// Write the analysis as one JSON document (all suspects, `top` ignored).
+pub fn write_json(w: &mut dyn Write, r: &LeakReport) -> io::Result<()> {
+    let doc = LeaksJson {
+        schema: LEAKS_SCHEMA,
+        snapshots: r.snapshots,
+        from_unix_ms: r.from_unix_ms,
+        to_unix_ms: r.to_unix_ms,
+        series: r.series,
+        suspects: r.suspects.iter().map(suspect_json).collect(),
+        not_leaks: r.not_leaks.iter().map(suspect_json).collect(),
+        notes: &r.notes,
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    writeln!(w)
+}
+
+/// A command line for a table: the program without its directory, then
+/// the arguments, cut to `max` characters.
+pub fn display_command(cmdline: &str, max: usize) -> String {
+    let (prog, rest) = cmdline.split_once(' ').unwrap_or((cmdline, ""));
+    let prog = if prog.starts_with('/') { prog.rsplit('/').next().unwrap_or(prog) } else { prog };
+    let s = if rest.is_empty() { prog.to_string() } else { format!("{prog} {rest}") };
+    short(&s, max)
+}
+
+/// `name`, cut to `max` characters with an ellipsis.
+pub fn short(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let mut s: String = name.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+/// Write the suspects as a table, at most `top` of them.
+pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> io::Result<()> {
+    let span = match (r.from_unix_ms, r.to_unix_ms) {
+        (Some(a), Some(b)) => format!(
+            " from {} to {} ({})",
+            timestamp(a),
+            timestamp(b),
+            fmt_seconds(b.saturating_sub(a) as f64 / 1000.0)
+        ),
+        _ => String::new(),
+    };
+    writeln!(w, "{}", s.heading(&format!("Leak suspects in {} snapshots{span}", r.snapshots)))?;
+    if r.suspects.is_empty() {
+        writeln!(w, "No series grows steadily ({} examined).", r.series)?;
+    } else {
+        let mut t = s.table(&["suspect", "kind", "now", "growth/h", "confidence", "exhausts", "limit"]);
+        for x in r.suspects.iter().take(top) {
+            let name = match (x.kind, x.restarts) {
+                (memscope_analysis::leaks::SuspectKind::Process, 0) => {
+                    format!("{} [{}]", display_command(&x.name, 48), pids(&x.pids))
+                }
+                (memscope_analysis::leaks::SuspectKind::Process, n) => {
+                    format!("{} [{}; {n} restarts]", display_command(&x.name, 40), pids(&x.pids))
+                }
+                _ => short(&x.name, 56),
+            };
+            let name_cell = if x.name == "unaccounted" {
+                s.colored(&name, Color::Red)
+            } else {
+                comfy_table::Cell::new(&name)
+            };
+            let (exhausts, limit) = match &x.exhaustion {
+                Some(e) => (fmt_seconds(e.seconds), format!("{} {}", e.limit, fmt_value(e.headroom, x.unit))),
+                None => ("-".into(), "-".into()),
+            };
+            t.add_row(vec![
+                name_cell,
+                s.dim(format!("{} {}", x.kind.name(), x.metric)),
+                s.num(fmt_value(x.last_value, x.unit)),
+                s.num(signed(x.growth_per_hour, x.unit)),
+                s.num(pct(x.confidence)),
+                s.num(exhausts),
+                s.dim(limit),
+            ]);
+        }
+        style::write_table(w, &t)?;
+        if r.suspects.len() > top {
+            writeln!(w, "({} more; --top N shows them, --json lists all.)", r.suspects.len() - top)?;
+        }
+    }
+    if !r.not_leaks.is_empty() {
+        writeln!(w, "\n{}", s.heading("Rose, but not steadily (not called leaks)"))?;
+        let mut t = s.table(&["series", "kind", "now", "rise", "why not"]);
+        for x in r.not_leaks.iter().take(top.min(8)) {
+            let why = match x.verdict {
+                Verdict::Step { at_unix_ms, jump } => {
+                    format!("one jump of {} at {}", signed(jump, x.unit), timestamp(at_unix_ms))
+                }
+                Verdict::Stopped => "grew, then stopped".into(),
+                Verdict::Sawtooth => "falls back repeatedly (filled and reclaimed)".into(),
+                Verdict::Growing | Verdict::NoTrend => String::new(),
+            };
+            t.add_row(vec![
+                comfy_table::Cell::new(if x.kind == memscope_analysis::leaks::SuspectKind::Process {
+                    display_command(&x.name, 56)
+                } else {
+                    short(&x.name, 56)
+                }),
+                s.dim(format!("{} {}", x.kind.name(), x.metric)),
+                s.num(fmt_value(x.last_value, x.unit)),
+                s.num(signed(x.last_value - x.first_value, x.unit)),
+                s.dim(why),
+            ]);
+        }
+        style::write_table(w, &t)?;
+    }
+    writeln!(w, "\n{}", s.heading("Notes"))?;
+    let mut notes = vec![format!(
+        "{} series examined. Growth is the Theil–Sen slope; confidence is the Mann–Kendall test of an \
+         upward trend; exhaustion is when the headroom of the limit would be used up at that rate.",
+        r.series
+    )];
+    notes.extend(r.notes.iter().cloned());
+    for n in notes {
+        writeln!(w, "{}", wrap(&n, s.width, "- ", "  "))?;
+    }
+    Ok(())
+}
+
+fn pids(p: &[u32]) -> String {
+    match p.len() {
+        0 => "gone".into(),
+        1..=3 => p.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","),
+        n => format!("{} pids", n),
+    }
+}

@@ -1,0 +1,343 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use memscope_analysis::ledger::CATEGORIES;
+use memscope_kernel::KernelRoot;
+use memscope_model::{CollectOptions, Snapshot, collect as collect_snapshot};
+
+use super::*;
+
+fn fixture(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name);
+    assert!(p.join("MANIFEST").exists(), "fixture {name}");
+    p
+}
+
+fn snapshot(name: &str) -> Snapshot {
+    collect_snapshot(&KernelRoot::at(fixture(name)), &CollectOptions::default())
+}
+
+fn stats() -> ExporterStats {
+    ExporterStats { collections: 3, collection_seconds: 0.25 }
+}
+
+/// Samples of an exposition: `name{labels}` → value.
+fn samples(text: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (k, v) = l.rsplit_once(' ').expect("sample has a value");
+            (k.to_string(), v.parse::<f64>().expect("numeric value"))
+        })
+        .collect()
+}
+
+fn value(s: &BTreeMap<String, f64>, key: &str) -> f64 {
+    *s.get(key).unwrap_or_else(|| panic!("no sample {key}"))
+}
+
+#[test]
+fn ledger_series_add_up_to_installed_ram() {
+    let snap = snapshot("live-6.18-firecracker-2cpu");
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let s = samples(&text);
+    let ledger_sum: f64 =
+        s.iter().filter(|(k, _)| k.starts_with("memscope_ledger_bytes{")).map(|(_, v)| v).sum();
+    assert_eq!(ledger_sum, value(&s, "memscope_installed_bytes"));
+    let unaccounted = value(&s, "memscope_unaccounted_bytes");
+    assert_eq!(value(&s, "memscope_ledger_bytes{category=\"unaccounted\"}"), unaccounted);
+    // The report's figure, computed independently.
+    let rep = memscope_analysis::report::build(&snap, &Default::default()).unwrap();
+    assert_eq!(unaccounted, rep.ledger.unaccounted_bytes as f64);
+    assert_eq!(value(&s, "memscope_mem_total_bytes"), rep.ledger.mem_total_bytes as f64);
+}
+
+#[test]
+fn ledger_category_labels_come_from_the_category_table() {
+    for name in ["live-6.18-firecracker-2cpu", "node-exporter-numa-zfs", "nonroot-redacted"] {
+        let text = render(&snapshot(name), None, MetricsOptions::default(), stats());
+        for (k, _) in samples(&text) {
+            for metric in ["memscope_ledger_bytes{", "memscope_ledger_detail_bytes{"] {
+                if let Some(rest) = k.strip_prefix(metric) {
+                    let cat = rest.strip_prefix("category=\"").and_then(|r| r.split('"').next()).unwrap();
+                    assert!(CATEGORIES.iter().any(|c| c.key == cat), "{name}: {cat} is not a category");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_emitted_metric_is_defined_once_with_help_and_type() {
+    let text = render(&snapshot("live-6.18-firecracker-2cpu"), None, MetricsOptions::default(), stats());
+    let mut names = BTreeSet::new();
+    for def in all_metrics() {
+        assert!(names.insert(def.name), "{} defined twice", def.name);
+        assert!(def.name.starts_with("memscope_"));
+        assert_eq!(def.kind == Kind::Counter, def.name.ends_with("_total"), "{}", def.name);
+        assert_eq!(def.kind == Kind::Info, def.name.ends_with("_info"), "{}", def.name);
+        assert!(!def.help.ends_with('.'), "{}: the encoder adds the period", def.name);
+    }
+    let defined: BTreeSet<&str> =
+        all_metrics().map(|d| d.name.strip_suffix("_total").unwrap_or(d.name)).collect();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let name = rest.split(' ').next().unwrap();
+            assert!(defined.contains(name), "{name} is emitted but not defined");
+        }
+    }
+    for (k, _) in samples(&text) {
+        let name = k.split('{').next().unwrap();
+        let family = name.strip_suffix("_total").unwrap_or(name);
+        assert!(text.contains(&format!("# HELP {family} ")), "{name} has no HELP");
+        assert!(text.contains(&format!("# TYPE {family} ")), "{name} has no TYPE");
+    }
+    assert!(text.ends_with("# EOF\n"));
+    assert!(samples(&text).contains_key("memscope_collections_total"));
+}
+
+#[test]
+fn processes_are_bounded_with_an_other_series_holding_the_rest() {
+    let snap = snapshot("live-6.18-firecracker-2cpu");
+    let input = Input::new(&snap, None, MetricsOptions { top_processes: 2, top_slab_caches: 3 }, stats());
+    assert!(input.processes.len() > 3, "the fixture has several processes");
+    let out = collect(&input);
+    let rss = out.series_of("memscope_process_rss_bytes");
+    assert_eq!(rss.len(), 3, "two processes and `other`");
+    assert_eq!(rss[2].0, ["other".to_string(), "other".to_string()]);
+    let total: u64 = input.processes.iter().filter_map(|r| r.rss_bytes).sum();
+    let exported: i64 = rss.iter().map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 }).sum();
+    assert_eq!(exported as u64, total, "top + other = every process's RSS");
+    // The top two are the two largest by PSS (RSS where PSS is missing).
+    let mut ranks: Vec<u64> = input.processes.iter().map(|r| r.rank_bytes()).collect();
+    ranks.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(input.processes[0].rank_bytes(), ranks[0]);
+    assert_eq!(rss[0].0[0], input.processes[0].pid.to_string());
+}
+
+#[test]
+fn slab_caches_are_bounded_and_their_sum_is_all_of_slabinfo() {
+    let snap = snapshot("live-6.18-firecracker-2cpu");
+    let input = Input::new(&snap, None, MetricsOptions { top_processes: 2, top_slab_caches: 3 }, stats());
+    let out = collect(&input);
+    let caches = out.series_of("memscope_slab_cache_bytes");
+    assert_eq!(caches.len(), 4);
+    assert_eq!(caches[3].0, ["other".to_string()]);
+    let all: u64 = snap.slabinfo.as_ref().unwrap().caches.iter().map(|c| c.bytes(4096)).sum();
+    let sum: i64 = caches.iter().map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 }).sum();
+    assert_eq!(sum as u64, all);
+    let v = |i: usize| if let Value::Int(x) = caches[i].1 { x } else { 0 };
+    assert!(v(0) >= v(1) && v(1) >= v(2), "largest first");
+}
+
+#[test]
+fn unreadable_files_are_named_unavailable_not_zero() {
+    // Captured as a normal user: slabinfo and vmallocinfo are root only.
+    let snap = snapshot("nonroot-redacted");
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_slab_cache_bytes{"), "no slab series without slabinfo");
+    assert!(!text.contains("memscope_vmalloc_bytes{"));
+    let unavailable: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("memscope_unavailable_info{")).collect();
+    assert!(
+        unavailable.iter().any(|l| l.contains("figure=\"memscope_slab_cache_bytes\"") && l.contains("root")),
+        "{unavailable:#?}"
+    );
+    assert!(unavailable.iter().any(|l| l.contains("figure=\"memscope_vmalloc_bytes\"")));
+}
+
+/// Two nodes; node 1 has an unpopulated Movable zone.
+const TWO_NODES: &str = "\
+Node 0, zone   Normal
+  pages free     1000
+        min      10
+        low      20
+        high     30
+        spanned  4096
+        present  4000
+        managed  3900
+Node 1, zone   Normal
+  pages free     500
+        min      5
+        low      6
+        high     7
+        spanned  2048
+        present  2048
+        managed  2000
+Node 1, zone  Movable
+  pages free     0
+        min      0
+        low      0
+        high     0
+        spanned  0
+        present  0
+        managed  0
+";
+
+#[test]
+fn zones_and_nodes_match_zoneinfo() {
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    snap.zoneinfo = Ok(memscope_kernel::parse::zoneinfo::Zoneinfo::parse(TWO_NODES));
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    assert!(!text.contains("zone=\"Movable\""), "unpopulated zones are left out");
+    let s = samples(&text);
+    assert_eq!(
+        value(&s, "memscope_zone_watermark_bytes{node=\"1\",zone=\"Normal\",watermark=\"low\"}"),
+        6.0 * 4096.0
+    );
+    assert_eq!(value(&s, "memscope_node_managed_bytes{node=\"1\"}"), 2000.0 * 4096.0);
+    let s = samples(&render(&snap, None, MetricsOptions::default(), stats()));
+    let z = snap.zoneinfo.as_ref().unwrap();
+    let nodes: BTreeSet<u32> = z.zones.iter().map(|z| z.node).collect();
+    assert!(nodes.len() >= 2, "a NUMA fixture");
+    for n in nodes {
+        let free: u64 = z
+            .zones
+            .iter()
+            .filter(|x| x.node == n && x.get("present").unwrap_or(0) > 0)
+            .filter_map(|x| x.get("free"))
+            .sum();
+        assert_eq!(value(&s, &format!("memscope_node_free_bytes{{node=\"{n}\"}}")), (free * 4096) as f64);
+        let zone_sum: f64 = s
+            .iter()
+            .filter(|(k, _)| k.starts_with(&format!("memscope_zone_free_bytes{{node=\"{n}\",")))
+            .map(|(_, v)| v)
+            .sum();
+        assert_eq!(zone_sum, (free * 4096) as f64, "node {n}: zones add up to the node");
+    }
+}
+
+#[test]
+fn label_values_are_escaped() {
+    let snap = snapshot("stat-comm-with-paren");
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    for line in text.lines().filter(|l| l.starts_with("memscope_process_rss_bytes{")) {
+        // Every quote inside a label value is escaped: the line splits into
+        // exactly pid and comm.
+        let inner = line.split_once('{').unwrap().1.rsplit_once('}').unwrap().0;
+        assert!(inner.starts_with("pid=\"") && inner.contains("\",comm=\""), "{line}");
+    }
+    let mut out = Out::default();
+    let def = &processes::METRICS[2];
+    out.int(def, &["1", "a \"quoted\"\nname\\"], 5);
+    let text = encode_out(&out);
+    assert!(text.contains(r#"comm="a \"quoted\"\nname\\""#), "{text}");
+}
+
+#[test]
+fn classic_text_names_counters_with_total_and_drops_eof() {
+    let om = render(&snapshot("live-6.18-firecracker-2cpu"), None, MetricsOptions::default(), stats());
+    assert!(om.contains("# TYPE memscope_collections counter\n"));
+    let text = to_text_004(&om);
+    assert!(text.contains("# TYPE memscope_collections_total counter\n"));
+    assert!(text.contains("# HELP memscope_collections_total "));
+    assert!(text.contains("\nmemscope_collections_total 3\n"));
+    assert!(!text.contains("# EOF"));
+    assert_eq!(samples(&om), samples(&text), "the same samples in both formats");
+}
+
+#[test]
+fn accept_header_negotiation() {
+    let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    assert_eq!(Format::from_accept(Some(prometheus)), Format::OpenMetrics);
+    assert_eq!(Format::from_accept(Some("*/*")), Format::Text004);
+    assert_eq!(Format::from_accept(None), Format::Text004);
+    assert_eq!(Format::from_accept(Some("application/openmetrics-text; q=0")), Format::Text004);
+    assert_eq!(Format::from_accept(Some("text/plain;version=0.0.4")), Format::Text004);
+}
+
+#[test]
+fn a_snapshot_without_meminfo_still_exports_what_it_has() {
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    snap.meminfo = Err(memscope_kernel::ReadError::NotReported { path: "/proc/meminfo".into(), field: None });
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_ledger_bytes{"));
+    assert!(text.contains("memscope_unavailable_info{figure=\"memscope_ledger_bytes\""));
+    assert!(text.contains("memscope_zone_free_bytes{"));
+}
+
+/// Every metric the shipped Grafana dashboard queries is one this exporter
+/// defines: renaming a metric without the dashboard fails here.
+#[test]
+fn the_grafana_dashboard_queries_only_defined_metrics() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/grafana/memscope.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut exprs = Vec::new();
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr" | "definition", serde_json::Value::String(s)) => out.push(s.clone()),
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&doc, &mut exprs);
+    assert!(exprs.len() >= 15, "the dashboard has its queries");
+    let defined: BTreeSet<&str> = all_metrics().map(|d| d.name).collect();
+    let mut used = BTreeSet::new();
+    for e in &exprs {
+        for (i, _) in e.match_indices("memscope_") {
+            let name: String =
+                e[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            assert!(defined.contains(name.as_str()), "dashboard queries {name}, which is not defined: {e}");
+            used.insert(name);
+        }
+    }
+    for must in [
+        "memscope_ledger_bytes",
+        "memscope_unaccounted_bytes",
+        "memscope_process_pss_bytes",
+        "memscope_slab_cache_bytes",
+    ] {
+        assert!(used.contains(must), "the dashboard shows {must}");
+    }
+}
+
+#[test]
+fn open_fds_and_their_limit_for_the_top_processes_and_the_file_table() {
+    let tree = fixture("fds/leaked-file-near-limit");
+    let root = KernelRoot::at(&tree);
+    let snap = collect_snapshot(&root, &CollectOptions::default());
+    let fds = memscope_model::fds::collect_fd_counts(&root);
+    // This hand-made tree has descriptors but no memory figures: give each of
+    // its processes a memory row, as a live collection would.
+    let mut input = Input::new(&snap, Some(&fds), MetricsOptions::default(), stats());
+    input.processes = fds
+        .processes
+        .iter()
+        .map(|p| memscope_analysis::processes::ProcessRow {
+            pid: p.pid,
+            comm: p.comm.clone(),
+            uid: None,
+            pss_bytes: None,
+            uss_bytes: None,
+            rss_bytes: Some(u64::from(p.pid) << 20),
+            swap_bytes: None,
+            rss_anon_bytes: None,
+            rss_file_bytes: None,
+            rss_shmem_bytes: None,
+            source: memscope_analysis::processes::RowSource::Status,
+            pss_unavailable: None,
+        })
+        .collect();
+    let text = encode_out(&collect(&input));
+    let s = samples(&text);
+    let file_nr = fds.system.file_nr.as_ref().unwrap();
+    assert_eq!(value(&s, "memscope_file_handles_max"), file_nr.max as f64);
+    assert_eq!(value(&s, "memscope_file_handles_allocated"), file_nr.allocated as f64);
+    // The service at 60 of its 64 descriptors.
+    let open: Vec<(&String, &f64)> =
+        s.iter().filter(|(k, _)| k.starts_with("memscope_process_open_fds{")).collect();
+    let (key, _) = open.iter().find(|(_, v)| **v == 60.0).unwrap_or_else(|| panic!("{text}"));
+    let labels = key.strip_prefix("memscope_process_open_fds").unwrap();
+    assert_eq!(value(&s, &format!("memscope_process_max_fds{labels}")), 64.0);
+    // Without the fd pass, no fd series and no claim about them.
+    let text = render(&snap, None, MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_process_open_fds"));
+}

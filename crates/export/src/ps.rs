@@ -1,0 +1,240 @@
+//! `memscope ps` output: table, JSON (`memscope.ps/1`), CSV.
+//!
+//! ```text
+//! { schema, kernel, taken_at, taken_at_unix_ms, sort, group_by,
+//!   processes: [{pid, comm, uid, user, pss_bytes, uss_bytes, rss_bytes, swap_bytes,
+//!                rss_anon_bytes, rss_file_bytes, rss_shmem_bytes, source, pss_unavailable?,
+//!                cgroup, container?}],
+//!   groups: [{key, runtime?, id?, processes, with_pss, pss_bytes, uss_bytes, rss_bytes,
+//!             rss_without_pss_bytes, swap_bytes, pids}],
+//!   totals: {…}, scan: {…}, notes: [..] }
+//! ```
+
+use std::io::{self, Write};
+
+use memscope_analysis::fmt_bytes;
+use memscope_analysis::processes::{ProcessTotals, RowSource, SortKey};
+use memscope_analysis::ps::{Group, GroupBy, Ps, PsRow, ScanSummary};
+use memscope_analysis::units::count;
+use serde::Serialize;
+
+use crate::report::opt_bytes;
+use crate::style::{self, Style, timestamp, wrap};
+
+/// The JSON schema name of `memscope ps`.
+pub const PS_SCHEMA: &str = "memscope.ps/1";
+
+#[derive(Serialize)]
+struct PsJson<'a> {
+    schema: &'static str,
+    kernel: Option<&'a str>,
+    taken_at: String,
+    taken_at_unix_ms: u64,
+    sort: SortKey,
+    group_by: Option<GroupBy>,
+    processes: &'a [PsRow],
+    groups: &'a [Group],
+    totals: &'a ProcessTotals,
+    scan: &'a ScanSummary,
+    notes: &'a [String],
+}
+
+/// Write the view as one JSON document.
+pub fn write_json(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
+    let doc = PsJson {
+        schema: PS_SCHEMA,
+        kernel: p.kernel.as_deref(),
+        taken_at: timestamp(p.taken_at_unix_ms),
+        taken_at_unix_ms: p.taken_at_unix_ms,
+        sort: p.sort,
+        group_by: p.group_by,
+        processes: &p.processes,
+        groups: &p.groups,
+        totals: &p.totals,
+        scan: &p.scan,
+        notes: &p.notes,
+    };
+    serde_json::to_writer_pretty(&mut *w, &doc)?;
+    writeln!(w)
+}
+
+fn num(v: Option<u64>) -> String {
+    v.map(|b| b.to_string()).unwrap_or_default()
+}
+
+/// Write the processes (or, grouped, the groups) as CSV.
+pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
+    let mut c = csv::Writer::from_writer(w);
+    if p.group_by.is_some() {
+        c.write_record([
+            "key",
+            "runtime",
+            "id",
+            "processes",
+            "with_pss",
+            "pss_bytes",
+            "uss_bytes",
+            "rss_bytes",
+            "rss_without_pss_bytes",
+            "swap_bytes",
+        ])?;
+        for g in &p.groups {
+            c.write_record([
+                g.key.as_str(),
+                g.runtime.unwrap_or(""),
+                g.id.as_deref().unwrap_or(""),
+                &g.processes.to_string(),
+                &g.with_pss.to_string(),
+                &g.pss_bytes.to_string(),
+                &g.uss_bytes.to_string(),
+                &g.rss_bytes.to_string(),
+                &g.rss_without_pss_bytes.to_string(),
+                &g.swap_bytes.to_string(),
+            ])?;
+        }
+    } else {
+        c.write_record([
+            "pid",
+            "user",
+            "comm",
+            "pss_bytes",
+            "uss_bytes",
+            "rss_bytes",
+            "rss_anon_bytes",
+            "rss_file_bytes",
+            "rss_shmem_bytes",
+            "swap_bytes",
+            "source",
+            "cgroup",
+        ])?;
+        for r in &p.processes {
+            let x = &r.row;
+            c.write_record([
+                x.pid.to_string().as_str(),
+                r.user.as_deref().unwrap_or(""),
+                x.comm.as_str(),
+                num(x.pss_bytes).as_str(),
+                num(x.uss_bytes).as_str(),
+                num(x.rss_bytes).as_str(),
+                num(x.rss_anon_bytes).as_str(),
+                num(x.rss_file_bytes).as_str(),
+                num(x.rss_shmem_bytes).as_str(),
+                num(x.swap_bytes).as_str(),
+                match x.source {
+                    RowSource::SmapsRollup => "smaps_rollup",
+                    RowSource::Status => "status",
+                },
+                r.cgroup.as_deref().unwrap_or(""),
+            ])?;
+        }
+    }
+    c.flush()
+}
+
+/// Write the view as a readable table, then totals and notes.
+pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
+    match p.group_by {
+        Some(g) => write_groups(w, p, g, s)?,
+        None => write_processes(w, p, s)?,
+    }
+    let t = &p.totals;
+    let pss = if t.with_pss == 0 {
+        "PSS and USS not read".to_string()
+    } else {
+        format!(
+            "PSS {} (of {} with PSS) · USS {}",
+            fmt_bytes(t.pss_bytes as i64),
+            t.with_pss,
+            fmt_bytes(t.uss_bytes as i64)
+        )
+    };
+    writeln!(
+        w,
+        "{}: {pss} · RSS {} · swap {}{}",
+        count(t.processes, "process", "processes"),
+        fmt_bytes(t.rss_bytes as i64),
+        fmt_bytes(t.swap_bytes as i64),
+        t.anon_plus_mapped_bytes
+            .map(|k| format!(" · kernel AnonPages + Mapped {}", fmt_bytes(k as i64)))
+            .unwrap_or_default()
+    )?;
+    for n in &p.notes {
+        writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;
+    }
+    Ok(())
+}
+
+fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
+    let mut t = s.table(&["pid", "user", "command", "PSS", "USS", "RSS", "anon", "file", "shmem", "swap"]);
+    for r in &p.processes {
+        let x = &r.row;
+        let pid = match x.source {
+            RowSource::SmapsRollup => s.num(x.pid),
+            RowSource::Status => s.num(format!("*{}", x.pid)),
+        };
+        t.add_row(vec![
+            pid,
+            comfy_table::Cell::new(r.user.as_deref().unwrap_or("?")),
+            comfy_table::Cell::new(&x.comm),
+            s.num(opt_bytes(x.pss_bytes)),
+            s.num(opt_bytes(x.uss_bytes)),
+            s.num(opt_bytes(x.rss_bytes)),
+            s.num(opt_bytes(x.rss_anon_bytes)),
+            s.num(opt_bytes(x.rss_file_bytes)),
+            s.num(opt_bytes(x.rss_shmem_bytes)),
+            s.num(opt_bytes(x.swap_bytes)),
+        ]);
+    }
+    style::write_table(w, &t)
+}
+
+fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<()> {
+    let first = match g {
+        GroupBy::User => "user",
+        GroupBy::Cgroup => "cgroup",
+        GroupBy::Container => "container",
+        GroupBy::Cmd => "command",
+    };
+    let mut header = vec![first];
+    if g == GroupBy::Container {
+        header.push("runtime");
+    }
+    header.extend(["procs", "PSS", "USS", "RSS", "swap"]);
+    let mut t = s.table(&header);
+    let mut estimated = false;
+    for x in &p.groups {
+        let mark = if x.with_pss < x.processes {
+            estimated = true;
+            "*"
+        } else {
+            ""
+        };
+        let mut row = vec![comfy_table::Cell::new(&x.key)];
+        if g == GroupBy::Container {
+            row.push(s.dim(x.runtime.unwrap_or("")));
+        }
+        row.extend([
+            s.num(x.processes),
+            s.num(format!("{}{mark}", fmt_bytes(x.pss_bytes as i64))),
+            s.num(format!("{}{mark}", fmt_bytes(x.uss_bytes as i64))),
+            s.num(fmt_bytes(x.rss_bytes as i64)),
+            s.num(fmt_bytes(x.swap_bytes as i64)),
+        ]);
+        t.add_row(row);
+    }
+    style::write_table(w, &t)?;
+    if estimated {
+        writeln!(
+            w,
+            "{}",
+            wrap(
+                "PSS and USS sum only the processes whose smaps_rollup was read; groups marked * have \
+                 processes without (ranked by adding their RSS).",
+                s.width,
+                "* ",
+                "  "
+            )
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,537 @@
+//! Recording snapshots in SQLite and reading them back: the [`Store`].
+//!
+//! The store keeps the raw samples of each collection pass (parsed kernel
+//! files, in relational tables people can query) and nothing derived: the
+//! ledger, the leak trends and the diffs are recomputed from the snapshots
+//! read back, by the same code that analyses a live snapshot.
+//!
+//! ```text
+//!  Snapshot ──Store::write──▶ one transaction: snapshots row + sample rows
+//!  Snapshot ◀──Store::read─── the same model (see rows::as_stored)
+//! ```
+//!
+//! - [`schema`]: the migrations (`PRAGMA user_version` counts those applied);
+//! - [`rows`]: the one mapping between a snapshot and its rows;
+//! - [`Store`]: open (WAL, `synchronous=NORMAL`, migrations), write, read,
+//!   list, retention ([`Store::prune`]).
+//!
+//! Durability: each snapshot is one transaction, so a process killed at any
+//! moment loses at most the snapshot it was writing. With WAL and
+//! `synchronous=NORMAL`, a committed snapshot survives a crash of the
+//! process; a power loss may lose the last few (sqlite.org/wal.html).
+//! The database layout is documented in docs/store.md.
+
+pub mod rows;
+pub mod schema;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use memscope_model::Snapshot;
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
+
+pub use rows::{Meta, Parts, as_stored};
+pub use schema::SCHEMA_VERSION;
+
+/// What went wrong with the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The disk (or the file system, or a size limit) is full: the snapshot
+    /// being written was rolled back and the database is intact.
+    #[error(
+        "{path}: disk full while {op}: nothing was half-written; free some space or lower --max-size/--keep"
+    )]
+    DiskFull {
+        /// The database.
+        path: String,
+        /// What was being done.
+        op: String,
+    },
+    /// The database was written by a newer memscope.
+    #[error(
+        "{path}: schema version {found} is newer than this memscope knows ({known}); use a newer memscope"
+    )]
+    NewerSchema {
+        /// The database.
+        path: String,
+        /// Its `user_version`.
+        found: u32,
+        /// [`SCHEMA_VERSION`].
+        known: u32,
+    },
+    /// No snapshot with this id.
+    #[error("no snapshot with id {id}")]
+    NoSuchSnapshot {
+        /// The id asked for.
+        id: i64,
+    },
+    /// A row does not hold what the schema says it should.
+    #[error("corrupt row in {item}: {detail}")]
+    Corrupt {
+        /// Table and column (and process) concerned.
+        item: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Any other SQLite error.
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl StoreError {
+    fn corrupt(item: &str, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupt { item: item.to_string(), detail: detail.into() }
+    }
+
+    /// True when the error is a full disk (or a size limit reached).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(self, StoreError::DiskFull { .. })
+    }
+}
+
+fn is_full(e: &rusqlite::Error) -> bool {
+    e.sqlite_error_code() == Some(ErrorCode::DiskFull)
+}
+
+/// Interned strings: id ↔ text, cached both ways.
+#[derive(Debug, Default)]
+pub(crate) struct Strings {
+    ids: HashMap<String, i64>,
+    texts: HashMap<i64, String>,
+    /// Inserted by the transaction in progress (forgotten if it rolls back).
+    pending: Vec<String>,
+}
+
+impl Strings {
+    /// Entries kept in each cache before it starts over: command lines of
+    /// short-lived processes would otherwise grow it for as long as `record`
+    /// runs.
+    const CACHE_MAX: usize = 1 << 16;
+
+    /// The id of `text`, inserting it when new.
+    fn intern(&mut self, conn: &Connection, text: &str) -> Result<i64, StoreError> {
+        if let Some(id) = self.ids.get(text) {
+            return Ok(*id);
+        }
+        if self.ids.len() >= Self::CACHE_MAX && self.pending.is_empty() {
+            self.ids.clear();
+        }
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT id FROM strings WHERE text = ?1")?
+            .query_row([text], |r| r.get(0))
+            .optional()?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                conn.prepare_cached("INSERT INTO strings (text) VALUES (?1)")?.execute([text])?;
+                self.pending.push(text.to_string());
+                conn.last_insert_rowid()
+            }
+        };
+        self.ids.insert(text.to_string(), id);
+        Ok(id)
+    }
+
+    /// The text of id `id`.
+    fn text(&mut self, conn: &Connection, id: i64) -> Result<String, StoreError> {
+        if let Some(t) = self.texts.get(&id) {
+            return Ok(t.clone());
+        }
+        if self.texts.len() >= Self::CACHE_MAX {
+            self.texts.clear();
+        }
+        let t: String = conn
+            .prepare_cached("SELECT text FROM strings WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| StoreError::corrupt("strings", format!("no string with id {id}")))?;
+        self.texts.insert(id, t.clone());
+        Ok(t)
+    }
+
+    fn commit(&mut self) {
+        self.pending.clear();
+    }
+
+    fn rollback(&mut self) {
+        for t in self.pending.drain(..) {
+            self.ids.remove(&t);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.ids.clear();
+        self.texts.clear();
+        self.pending.clear();
+    }
+}
+
+/// One snapshot in the list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotInfo {
+    /// Id (increasing with time of writing).
+    pub id: i64,
+    /// When it was taken.
+    pub taken_at_unix_ms: u64,
+    /// Host name, when recorded.
+    pub host: Option<String>,
+    /// Kernel release, when read.
+    pub kernel: Option<String>,
+    /// CPU time the collection took, microseconds.
+    pub collect_cpu_usec: Option<u64>,
+    /// Wall time the collection took, microseconds.
+    pub collect_wall_usec: Option<u64>,
+}
+
+/// Retention: what [`Store::prune`] keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// Delete snapshots older than this.
+    pub keep: Option<Duration>,
+    /// Delete the oldest snapshots until the database holds at most this many
+    /// bytes.
+    pub max_bytes: Option<u64>,
+}
+
+/// What [`Store::prune`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Snapshots deleted.
+    pub snapshots: usize,
+    /// Database bytes before and after.
+    pub bytes_before: u64,
+    /// After pruning and giving free pages back to the file system.
+    pub bytes_after: u64,
+}
+
+/// A snapshot database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: String,
+    strings: Strings,
+}
+
+impl Store {
+    /// Open (creating it if needed) the database at `path` and bring its
+    /// schema up to date. The parent directory must exist.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open(path)?;
+        Store::setup(conn, path.display().to_string(), SCHEMA_VERSION)
+    }
+
+    /// Open an existing database for reading only (no migration: its schema
+    /// must be the current one or an older one this build can read).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let store = Store { conn, path: path.display().to_string(), strings: Strings::default() };
+        let v = store.schema_version()?;
+        if v > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path: store.path, found: v, known: SCHEMA_VERSION });
+        }
+        Ok(store)
+    }
+
+    /// A database in memory (for `leaks --watch` and tests).
+    pub fn open_in_memory() -> Result<Store, StoreError> {
+        Store::setup(Connection::open_in_memory()?, ":memory:".into(), SCHEMA_VERSION)
+    }
+
+    /// Open `path` with its schema brought only up to `version` (tests of
+    /// migrations).
+    #[doc(hidden)]
+    pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
+        Store::setup(Connection::open(path)?, path.display().to_string(), version)
+    }
+
+    fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mut store = Store { conn, path, strings: Strings::default() };
+        let fresh: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        if fresh == 0 {
+            // Only possible before the first table: lets prune() give freed
+            // pages back to the file system.
+            store.conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")?;
+        }
+        // WAL: readers do not block the writer and a killed writer leaves the
+        // database consistent; NORMAL syncs at checkpoints only.
+        store
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .map_err(|e| store.full(e, "opening"))?;
+        store.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
+        store.migrate(target)?;
+        Ok(store)
+    }
+
+    fn full(&self, e: rusqlite::Error, op: &str) -> StoreError {
+        if is_full(&e) { StoreError::DiskFull { path: self.path.clone(), op: op.into() } } else { e.into() }
+    }
+
+    fn full_err(&self, e: StoreError, op: &str) -> StoreError {
+        match e {
+            StoreError::Sqlite(e) => self.full(e, op),
+            other => other,
+        }
+    }
+
+    /// The schema version of the database (`PRAGMA user_version`).
+    pub fn schema_version(&self) -> Result<u32, StoreError> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    fn migrate(&mut self, target: u32) -> Result<(), StoreError> {
+        let found = self.schema_version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema { path: self.path.clone(), found, known: SCHEMA_VERSION });
+        }
+        for v in found..target {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(schema::MIGRATIONS[v as usize]).map_err(|e| {
+                if is_full(&e) {
+                    StoreError::DiskFull {
+                        path: self.path.clone(),
+                        op: format!("migrating to version {}", v + 1),
+                    }
+                } else {
+                    e.into()
+                }
+            })?;
+            tx.pragma_update(None, "user_version", v + 1)?;
+            tx.commit().map_err(|e| {
+                if is_full(&e) {
+                    StoreError::DiskFull { path: self.path.clone(), op: "migrating".into() }
+                } else {
+                    e.into()
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The database file's path (`:memory:` for one in memory).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Write one snapshot in one transaction; its id.
+    pub fn write(&mut self, snap: &Snapshot, meta: &Meta) -> Result<i64, StoreError> {
+        let result = (|| {
+            let tx = self.conn.transaction()?;
+            let id = rows::write(&tx, &mut self.strings, snap, meta)?;
+            tx.commit()?;
+            Ok(id)
+        })();
+        match result {
+            Ok(id) => {
+                self.strings.commit();
+                Ok(id)
+            }
+            Err(e) => {
+                self.strings.rollback();
+                Err(self.full_err(e, "writing a snapshot"))
+            }
+        }
+    }
+
+    /// Read snapshot `id` back (see [`as_stored`] for what it holds).
+    pub fn read(&mut self, id: i64) -> Result<Snapshot, StoreError> {
+        self.read_parts(id, Parts::All)
+    }
+
+    /// Read snapshot `id`, all of it or only its system files.
+    pub fn read_parts(&mut self, id: i64, parts: Parts) -> Result<Snapshot, StoreError> {
+        // One read transaction: a consistent view while a writer commits.
+        let tx = self.conn.unchecked_transaction()?;
+        let snap = rows::read(&tx, &mut self.strings, id, parts)?;
+        tx.finish()?;
+        Ok(snap)
+    }
+
+    /// Every snapshot, oldest first.
+    pub fn list(&self) -> Result<Vec<SnapshotInfo>, StoreError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT id, taken_at_unix_ms, host, kernel, collect_cpu_usec, collect_wall_usec FROM snapshots \
+             ORDER BY taken_at_unix_ms, id",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(SnapshotInfo {
+                id: r.get(0)?,
+                taken_at_unix_ms: r.get::<_, i64>(1)? as u64,
+                host: r.get(2)?,
+                kernel: r.get(3)?,
+                collect_cpu_usec: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                collect_wall_usec: r.get::<_, Option<i64>>(5)?.map(|v| v as u64),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Number of processes stored with snapshot `id`.
+    pub fn process_count(&self, id: i64) -> Result<u64, StoreError> {
+        let n: i64 =
+            self.conn
+                .query_row("SELECT count(*) FROM processes WHERE snapshot_id = ?1", [id], |r| r.get(0))?;
+        Ok(n as u64)
+    }
+
+    /// Bytes the database holds: used pages × page size (free pages not
+    /// counted; the WAL not counted).
+    pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        let (pages, free, size): (i64, i64, i64) = self.conn.query_row(
+            "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), \
+             (SELECT page_size FROM pragma_page_size)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(((pages - free).max(0) * size) as u64)
+    }
+
+    /// Bytes used per table and index (from SQLite's `dbstat`), largest first.
+    pub fn table_bytes(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut st =
+            self.conn.prepare("SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name ORDER BY b DESC")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// `PRAGMA integrity_check`: `["ok"]` for a sound database.
+    pub fn integrity_check(&self) -> Result<Vec<String>, StoreError> {
+        let mut st = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Apply the retention: delete snapshots older than `keep` (relative to
+    /// `now_unix_ms`), then the oldest until at most `max_bytes` are used,
+    /// then give the freed pages back to the file system.
+    pub fn prune(&mut self, r: &Retention, now_unix_ms: u64) -> Result<Pruned, StoreError> {
+        let before = self.used_bytes()?;
+        let mut deleted = 0;
+        if let Some(keep) = r.keep {
+            let cutoff = now_unix_ms.saturating_sub(keep.as_millis() as u64) as i64;
+            let ids: Vec<i64> = {
+                let mut st = self.conn.prepare("SELECT id FROM snapshots WHERE taken_at_unix_ms < ?1")?;
+                st.query_map([cutoff], |r| r.get(0))?.collect::<Result<_, _>>()?
+            };
+            deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
+        }
+        if let Some(max) = r.max_bytes {
+            // Delete the oldest tenth at a time (at least one) until it fits.
+            loop {
+                if self.used_bytes()? <= max {
+                    break;
+                }
+                let n: i64 = self.conn.query_row("SELECT count(*) FROM snapshots", [], |r| r.get(0))?;
+                if n == 0 {
+                    break;
+                }
+                let ids: Vec<i64> = {
+                    let mut st = self
+                        .conn
+                        .prepare("SELECT id FROM snapshots ORDER BY taken_at_unix_ms, id LIMIT ?1")?;
+                    st.query_map([(n / 10).max(1)], |r| r.get(0))?.collect::<Result<_, _>>()?
+                };
+                deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
+            }
+        }
+        if deleted > 0 {
+            self.conn.execute_batch("PRAGMA incremental_vacuum").map_err(|e| self.full(e, "vacuuming"))?;
+        }
+        Ok(Pruned { snapshots: deleted, bytes_before: before, bytes_after: self.used_bytes()? })
+    }
+
+    /// Delete snapshots and every row that belongs to them, and strings no
+    /// row uses any more, in one transaction.
+    fn delete(&mut self, ids: &[i64]) -> Result<usize, StoreError> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS doomed (id INTEGER PRIMARY KEY); DELETE FROM doomed;",
+        )?;
+        {
+            let mut ins = tx.prepare("INSERT INTO doomed (id) VALUES (?1)")?;
+            for id in ids {
+                ins.execute([id])?;
+            }
+        }
+        for t in rows::SNAPSHOT_TABLES {
+            tx.execute(&format!("DELETE FROM {t} WHERE snapshot_id IN (SELECT id FROM doomed)"), [])?;
+        }
+        let n = tx.execute("DELETE FROM snapshots WHERE id IN (SELECT id FROM doomed)", [])?;
+        let used: Vec<String> = rows::STRING_REFERENCES
+            .iter()
+            .map(|(t, c)| format!("SELECT {c} FROM {t} WHERE {c} IS NOT NULL"))
+            .collect();
+        tx.execute(&format!("DELETE FROM strings WHERE id NOT IN ({})", used.join(" UNION ")), [])?;
+        tx.execute_batch("DELETE FROM doomed")?;
+        tx.commit()?;
+        self.strings.clear();
+        Ok(n)
+    }
+
+    /// Run a checkpoint that moves the WAL into the database file.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(|e| self.full(e, "checkpointing"))
+    }
+
+    /// Limit the database to `pages` pages (`PRAGMA max_page_count`): writes
+    /// beyond fail as a full disk would. For tests of the disk-full path.
+    #[doc(hidden)]
+    pub fn set_max_page_count(&self, pages: u64) -> Result<(), StoreError> {
+        self.conn.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// The connection, for queries the API does not cover (read them only).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The id of the snapshot taken at or just before `unix_ms` (the first
+    /// one when all are later).
+    pub fn at_time(&self, unix_ms: u64) -> Result<Option<i64>, StoreError> {
+        let before: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM snapshots WHERE taken_at_unix_ms <= ?1 ORDER BY taken_at_unix_ms DESC, id DESC LIMIT 1",
+                params![unix_ms as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match before {
+            Some(id) => Ok(Some(id)),
+            None => Ok(self
+                .conn
+                .query_row("SELECT id FROM snapshots ORDER BY taken_at_unix_ms, id LIMIT 1", [], |r| r.get(0))
+                .optional()?),
+        }
+    }
+}
+
+/// Where `memscope record` writes by default: /var/lib/memscope/memscope.db
+/// for root, else `$XDG_STATE_HOME/memscope/memscope.db` (or
+/// `~/.local/state/memscope/memscope.db`), per the XDG base directory spec.
+pub fn default_path(is_root: bool) -> Option<PathBuf> {
+    if is_root {
+        return Some(PathBuf::from("/var/lib/memscope/memscope.db"));
+    }
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| {
+            std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|h| PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(state.join("memscope").join("memscope.db"))
+}

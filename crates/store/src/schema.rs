@@ -1,0 +1,348 @@
+//! The schema, as a list of migrations.
+//!
+//! `PRAGMA user_version` holds the number of migrations applied. Opening a
+//! database applies the missing ones in order, each in its own transaction.
+//! A migration, once released, is never edited: a change of schema is a new
+//! migration appended to [`MIGRATIONS`] (docs/store.md, "Adding a sample").
+
+/// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
+/// `i` to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS];
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Version 1: the tables of raw samples.
+const V1_TABLES: &str = r#"
+-- One row per collection pass.
+CREATE TABLE snapshots (
+    id                       INTEGER PRIMARY KEY,
+    taken_at_unix_ms         INTEGER NOT NULL,
+    host                     TEXT,
+    kernel                   TEXT,
+    live                     INTEGER NOT NULL,
+    snapshot_version         INTEGER NOT NULL,
+    page_size_bytes          INTEGER,
+    percpu_first_chunk_pages INTEGER,
+    possible_cpus            INTEGER,
+    collect_wall_usec        INTEGER,
+    collect_cpu_usec         INTEGER,
+    scan_listed              INTEGER NOT NULL,
+    scan_gone                INTEGER NOT NULL,
+    scan_no_address_space    INTEGER NOT NULL,
+    scan_rollup_read         INTEGER NOT NULL,
+    scan_rollup_denied       INTEGER NOT NULL,
+    scan_rollup_failed       INTEGER NOT NULL,
+    scan_rollup_over_budget  INTEGER NOT NULL,
+    scan_rollup_over_size    INTEGER NOT NULL,
+    scan_filtered_out        INTEGER NOT NULL,
+    scan_elapsed_usec        INTEGER NOT NULL,
+    scan_rollup_phase_usec   INTEGER NOT NULL,
+    scan_rollup_total_usec   INTEGER NOT NULL,
+    scan_worst_rollup_usec   INTEGER NOT NULL,
+    scan_worst_rollup_pid    INTEGER
+);
+CREATE INDEX snapshots_by_time ON snapshots (taken_at_unix_ms);
+
+-- Interned text: counter names, cache names, callers, command lines, cgroups.
+CREATE TABLE strings (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+
+-- One row per system sample a snapshot tried to read; `error` (a ReadError
+-- as JSON) is NULL when the file was read.
+CREATE TABLE samples (
+    snapshot_id INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    error       TEXT,
+    detail      TEXT,
+    truncated   INTEGER,
+    PRIMARY KEY (snapshot_id, source)
+) WITHOUT ROWID;
+
+-- Lines a parser skipped, per file (and process).
+CREATE TABLE malformed (
+    snapshot_id INTEGER NOT NULL,
+    source      TEXT NOT NULL,
+    pid         INTEGER,
+    line        INTEGER NOT NULL,
+    text        TEXT NOT NULL
+);
+CREATE INDEX malformed_by_snapshot ON malformed (snapshot_id);
+
+-- Named counters of key/value files; `source` is a counter_sources id,
+-- `scope` the protocol (a strings id), node or zone index the source names.
+CREATE TABLE counter_sources (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE,
+    file  TEXT NOT NULL,
+    unit  TEXT NOT NULL,
+    scope TEXT NOT NULL
+);
+INSERT INTO counter_sources (id, name, file, unit, scope) VALUES
+    (1,  'meminfo',          '/proc/meminfo',                 'bytes', 'none'),
+    (2,  'meminfo_count',    '/proc/meminfo',                 'count', 'none'),
+    (3,  'vmstat',           '/proc/vmstat',                  'count', 'none'),
+    (4,  'sockstat',         '/proc/net/sockstat',            'count', 'protocol'),
+    (5,  'sockstat6',        '/proc/net/sockstat6',           'count', 'protocol'),
+    (6,  'arcstats',         '/proc/spl/kstat/zfs/arcstats',  'count', 'none'),
+    (7,  'node_meminfo',     '/sys/devices/system/node/nodeN/meminfo', 'bytes', 'node'),
+    (8,  'node_meminfo_count', '/sys/devices/system/node/nodeN/meminfo', 'count', 'node'),
+    (9,  'zone',             '/proc/zoneinfo',                'pages', 'zone'),
+    (10, 'zone_node_stats',  '/proc/zoneinfo',                'pages', 'zone');
+CREATE TABLE counters (
+    snapshot_id INTEGER NOT NULL,
+    source      INTEGER NOT NULL,
+    scope       INTEGER NOT NULL,
+    key         INTEGER NOT NULL,
+    value       INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_id, source, scope, key)
+) WITHOUT ROWID;
+
+-- /proc/zoneinfo: zones (their counters are in `counters`) and per-CPU lists.
+CREATE TABLE zones (
+    snapshot_id        INTEGER NOT NULL,
+    idx                INTEGER NOT NULL,
+    node               INTEGER NOT NULL,
+    zone               TEXT NOT NULL,
+    start_pfn          INTEGER,
+    node_unreclaimable INTEGER,
+    protection         TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE zone_pagesets (
+    snapshot_id        INTEGER NOT NULL,
+    zone_idx           INTEGER NOT NULL,
+    idx                INTEGER NOT NULL,
+    cpu                INTEGER NOT NULL,
+    count              INTEGER,
+    high               INTEGER,
+    batch              INTEGER,
+    high_min           INTEGER,
+    high_max           INTEGER,
+    vm_stats_threshold INTEGER,
+    PRIMARY KEY (snapshot_id, zone_idx, idx)
+) WITHOUT ROWID;
+
+-- /proc/buddyinfo: free blocks per order, space separated, order 0 first.
+CREATE TABLE buddyinfo (
+    snapshot_id INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    node        INTEGER NOT NULL,
+    zone        TEXT NOT NULL,
+    free_blocks TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+-- /proc/slabinfo, plus /sys/kernel/slab/NAME/reclaim_account (NULL: unknown).
+CREATE TABLE slab_caches (
+    snapshot_id  INTEGER NOT NULL,
+    idx          INTEGER NOT NULL,
+    name         INTEGER NOT NULL,
+    active_objs  INTEGER NOT NULL,
+    num_objs     INTEGER NOT NULL,
+    objsize      INTEGER NOT NULL,
+    objperslab   INTEGER NOT NULL,
+    pagesperslab INTEGER NOT NULL,
+    active_slabs INTEGER NOT NULL,
+    num_slabs    INTEGER NOT NULL,
+    reclaimable  INTEGER,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+-- /proc/vmallocinfo, summed per caller and flags (addresses are not kept).
+CREATE TABLE vmalloc (
+    snapshot_id INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    caller      INTEGER,
+    flags       INTEGER NOT NULL,
+    areas       INTEGER NOT NULL,
+    size_bytes  INTEGER NOT NULL,
+    pages       INTEGER,
+    nodes       TEXT,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+-- /proc/iomem and /sys/firmware/memmap.
+CREATE TABLE iomem (
+    snapshot_id INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    depth       INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    "end"       INTEGER NOT NULL,
+    name        INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+CREATE TABLE firmware_memmap (
+    snapshot_id INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    start       INTEGER NOT NULL,
+    "end"       INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+-- Huge page pools: the system's (node NULL) and each node's.
+CREATE TABLE hugepage_pools (
+    snapshot_id       INTEGER NOT NULL,
+    node              INTEGER,
+    page_size_bytes   INTEGER NOT NULL,
+    nr_hugepages      INTEGER,
+    free_hugepages    INTEGER,
+    resv_hugepages    INTEGER,
+    surplus_hugepages INTEGER
+);
+CREATE INDEX hugepage_pools_by_snapshot ON hugepage_pools (snapshot_id);
+
+-- NUMA nodes (their meminfo is in `counters`).
+CREATE TABLE nodes (
+    snapshot_id INTEGER NOT NULL,
+    idx         INTEGER NOT NULL,
+    node        INTEGER NOT NULL,
+    truncated   INTEGER NOT NULL,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+-- Processes: /proc/PID/stat (columns NULL when it was unreadable), the
+-- command line (a JSON array), cgroup memberships and namespaces (JSON; NULL
+-- when not read), and what became of the smaps_rollup read.
+CREATE TABLE processes (
+    snapshot_id     INTEGER NOT NULL,
+    pid             INTEGER NOT NULL,
+    rollup          TEXT NOT NULL,
+    cmdline         INTEGER,
+    cgroup          INTEGER,
+    namespaces      INTEGER,
+    comm            INTEGER,
+    state           TEXT,
+    ppid            INTEGER,
+    minflt          INTEGER,
+    majflt          INTEGER,
+    utime_ticks     INTEGER,
+    stime_ticks     INTEGER,
+    priority        INTEGER,
+    nice            INTEGER,
+    num_threads     INTEGER,
+    starttime_ticks INTEGER,
+    vsize_bytes     INTEGER,
+    rss_pages       INTEGER,
+    processor       INTEGER,
+    rt_priority     INTEGER,
+    policy          INTEGER,
+    PRIMARY KEY (snapshot_id, pid)
+) WITHOUT ROWID;
+
+-- /proc/PID/status: the memory fields in bytes, and a few identity fields.
+CREATE TABLE process_status (
+    snapshot_id  INTEGER NOT NULL,
+    pid          INTEGER NOT NULL,
+    VmPeak       INTEGER,
+    VmSize       INTEGER,
+    VmLck        INTEGER,
+    VmPin        INTEGER,
+    VmHWM        INTEGER,
+    VmRSS        INTEGER,
+    RssAnon      INTEGER,
+    RssFile      INTEGER,
+    RssShmem     INTEGER,
+    VmData       INTEGER,
+    VmStk        INTEGER,
+    VmExe        INTEGER,
+    VmLib        INTEGER,
+    VmPTE        INTEGER,
+    VmSwap       INTEGER,
+    HugetlbPages INTEGER,
+    Name         INTEGER,
+    State        INTEGER,
+    Uid          INTEGER,
+    Gid          INTEGER,
+    Tgid         INTEGER,
+    PPid         INTEGER,
+    TracerPid    INTEGER,
+    FDSize       INTEGER,
+    Threads      INTEGER,
+    Kthread      INTEGER,
+    PRIMARY KEY (snapshot_id, pid)
+) WITHOUT ROWID;
+
+-- /proc/PID/smaps_rollup, in bytes, for processes whose rollup was read.
+CREATE TABLE process_smaps_rollup (
+    snapshot_id     INTEGER NOT NULL,
+    pid             INTEGER NOT NULL,
+    Rss             INTEGER,
+    Pss             INTEGER,
+    Pss_Dirty       INTEGER,
+    Pss_Anon        INTEGER,
+    Pss_File        INTEGER,
+    Pss_Shmem       INTEGER,
+    Shared_Clean    INTEGER,
+    Shared_Dirty    INTEGER,
+    Private_Clean   INTEGER,
+    Private_Dirty   INTEGER,
+    Referenced      INTEGER,
+    Anonymous       INTEGER,
+    KSM             INTEGER,
+    LazyFree        INTEGER,
+    AnonHugePages   INTEGER,
+    ShmemPmdMapped  INTEGER,
+    FilePmdMapped   INTEGER,
+    Shared_Hugetlb  INTEGER,
+    Private_Hugetlb INTEGER,
+    Swap            INTEGER,
+    SwapPss         INTEGER,
+    Locked          INTEGER,
+    PRIMARY KEY (snapshot_id, pid)
+) WITHOUT ROWID;
+
+-- Per-process files that could not be read (ReadError as JSON).
+CREATE TABLE process_errors (
+    snapshot_id INTEGER NOT NULL,
+    pid         INTEGER NOT NULL,
+    file        TEXT NOT NULL,
+    error       TEXT NOT NULL,
+    PRIMARY KEY (snapshot_id, pid, file)
+) WITHOUT ROWID;
+"#;
+
+/// Version 2: views that resolve interned names, for people querying the
+/// database with `sqlite3` (docs/store.md).
+const V2_VIEWS: &str = r#"
+CREATE VIEW meminfo AS
+    SELECT c.snapshot_id, s.text AS key, c.value AS bytes
+    FROM counters c JOIN strings s ON s.id = c.key WHERE c.source = 1;
+CREATE VIEW vmstat AS
+    SELECT c.snapshot_id, s.text AS key, c.value
+    FROM counters c JOIN strings s ON s.id = c.key WHERE c.source = 3;
+CREATE VIEW sockstat AS
+    SELECT c.snapshot_id, CASE c.source WHEN 4 THEN 'sockstat' ELSE 'sockstat6' END AS file,
+           p.text AS protocol, s.text AS key, c.value
+    FROM counters c JOIN strings s ON s.id = c.key JOIN strings p ON p.id = c.scope
+    WHERE c.source IN (4, 5);
+CREATE VIEW zone_counters AS
+    SELECT c.snapshot_id, z.node, z.zone, CASE c.source WHEN 9 THEN 'zone' ELSE 'node' END AS section,
+           s.text AS key, c.value AS pages
+    FROM counters c JOIN strings s ON s.id = c.key
+    JOIN zones z ON z.snapshot_id = c.snapshot_id AND z.idx = c.scope
+    WHERE c.source IN (9, 10);
+CREATE VIEW slab AS
+    SELECT c.snapshot_id, s.text AS name, c.active_objs, c.num_objs, c.objsize, c.objperslab,
+           c.pagesperslab, c.active_slabs, c.num_slabs, c.reclaimable
+    FROM slab_caches c JOIN strings s ON s.id = c.name;
+CREATE VIEW vmalloc_callers AS
+    SELECT v.snapshot_id, c.text AS caller, f.text AS flags, v.areas, v.size_bytes, v.pages, v.nodes
+    FROM vmalloc v LEFT JOIN strings c ON c.id = v.caller JOIN strings f ON f.id = v.flags;
+CREATE VIEW process_samples AS
+    SELECT p.snapshot_id, sn.taken_at_unix_ms, p.pid, p.starttime_ticks, cm.text AS comm,
+           cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rollup,
+           st.VmRSS, st.RssAnon, st.RssFile, st.RssShmem, st.VmSwap,
+           r.Pss, r.Private_Clean + r.Private_Dirty AS uss, r.Swap, r.SwapPss
+    FROM processes p
+    JOIN snapshots sn ON sn.id = p.snapshot_id
+    LEFT JOIN strings cm ON cm.id = p.comm
+    LEFT JOIN strings cl ON cl.id = p.cmdline
+    LEFT JOIN strings cg ON cg.id = p.cgroup
+    LEFT JOIN process_status st ON st.snapshot_id = p.snapshot_id AND st.pid = p.pid
+    LEFT JOIN strings u ON u.id = st.Uid
+    LEFT JOIN process_smaps_rollup r ON r.snapshot_id = p.snapshot_id AND r.pid = p.pid;
+"#;

@@ -1,0 +1,224 @@
+//! The store's promises: migrations in place, retention by age and size,
+//! a full disk refused cleanly, and a reader beside a writer.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use memscope_kernel::KernelRoot;
+use memscope_model::{CollectOptions, Snapshot, collect};
+use memscope_store::{Meta, Retention, SCHEMA_VERSION, Store, StoreError, as_stored};
+
+fn fixture_snapshot() -> Snapshot {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/live-6.18-firecracker-2cpu");
+    collect(&KernelRoot::at(dir), &CollectOptions::default())
+}
+
+fn json(s: &Snapshot) -> serde_json::Value {
+    serde_json::to_value(s).unwrap()
+}
+
+fn db(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("m.db")
+}
+
+#[test]
+fn a_version_1_database_with_data_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = fixture_snapshot();
+    {
+        let mut old = Store::open_at_version(&db(&dir), 1).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 1);
+        old.write(&snap, &Meta { host: Some("old".into()), ..Meta::default() }).unwrap();
+        // Version 1 has no views yet.
+        assert!(old.connection().prepare("SELECT * FROM meminfo").is_err());
+    }
+    let mut store = Store::open(&db(&dir)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].host.as_deref(), Some("old"));
+    assert_eq!(json(&store.read(list[0].id).unwrap()), json(&as_stored(&snap)));
+    // The views of version 2 read the old rows.
+    let mem_total: i64 = store
+        .connection()
+        .query_row("SELECT bytes FROM meminfo WHERE key = 'MemTotal'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(Some(mem_total as u64), snap.meminfo.as_ref().unwrap().get("MemTotal"));
+}
+
+#[test]
+fn a_newer_schema_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = Store::open(&db(&dir)).unwrap();
+        s.connection().pragma_update(None, "user_version", SCHEMA_VERSION + 7).unwrap();
+    }
+    match Store::open(&db(&dir)) {
+        Err(StoreError::NewerSchema { found, known, .. }) => {
+            assert_eq!((found, known), (SCHEMA_VERSION + 7, SCHEMA_VERSION))
+        }
+        other => panic!("expected NewerSchema, got {other:?}"),
+    }
+    assert!(matches!(Store::open_read_only(&db(&dir)), Err(StoreError::NewerSchema { .. })));
+}
+
+#[test]
+fn retention_by_age_deletes_old_snapshots_and_their_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut snap = fixture_snapshot();
+    let hour = 3_600_000u64;
+    let t0 = 1_700_000_000_000u64;
+    for i in 0..30 {
+        snap.taken_at_unix_ms = t0 + i * hour;
+        store.write(&snap, &Meta::default()).unwrap();
+    }
+    let now = t0 + 29 * hour;
+    let p =
+        store.prune(&Retention { keep: Some(Duration::from_secs(10 * 3600)), max_bytes: None }, now).unwrap();
+    assert_eq!(p.snapshots, 19, "snapshots older than 10 h (taken before t0 + 19 h) are deleted");
+    let left = store.list().unwrap();
+    assert_eq!(left.len(), 11);
+    assert!(left.iter().all(|s| s.taken_at_unix_ms >= now - 10 * hour));
+    // No orphan row is left in any table.
+    for t in memscope_store::rows::SNAPSHOT_TABLES {
+        let orphans: i64 = store
+            .connection()
+            .query_row(
+                &format!("SELECT count(*) FROM {t} WHERE snapshot_id NOT IN (SELECT id FROM snapshots)"),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(orphans, 0, "{t}");
+    }
+    for s in &left {
+        store.read(s.id).unwrap();
+    }
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+}
+
+#[test]
+fn retention_by_size_keeps_the_newest_under_the_cap_and_shrinks_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut snap = fixture_snapshot();
+    for i in 0..40 {
+        snap.taken_at_unix_ms = 1_000 + i;
+        // Distinct command lines, so that strings become garbage when
+        // their snapshots go.
+        if let Some(p) = snap.processes.first_mut() {
+            p.cmdline = Ok(vec![format!("/usr/bin/job-{i}")]);
+        }
+        store.write(&snap, &Meta::default()).unwrap();
+    }
+    store.checkpoint().unwrap();
+    let full = store.used_bytes().unwrap();
+    let file_before = std::fs::metadata(db(&dir)).unwrap().len();
+    let cap = full / 2;
+    let p = store.prune(&Retention { keep: None, max_bytes: Some(cap) }, 0).unwrap();
+    assert!(p.snapshots > 0);
+    assert!(store.used_bytes().unwrap() <= cap, "{} > {cap}", store.used_bytes().unwrap());
+    let left = store.list().unwrap();
+    assert_eq!(left.last().unwrap().taken_at_unix_ms, 1_039, "the newest is kept");
+    assert_eq!(left.len() + p.snapshots, 40);
+    let jobs: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM strings WHERE text LIKE '%/usr/bin/job-%'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(jobs as usize, left.len(), "strings of deleted snapshots are collected");
+    store.checkpoint().unwrap();
+    let file_after = std::fs::metadata(db(&dir)).unwrap().len();
+    assert!(file_after < file_before, "incremental vacuum gives pages back ({file_after} < {file_before})");
+    // Writing after a prune reuses the string cache correctly.
+    snap.taken_at_unix_ms = 2_000;
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+}
+
+#[test]
+fn a_full_database_refuses_the_snapshot_and_stays_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut snap = fixture_snapshot();
+    let pages: i64 = store.connection().query_row("PRAGMA page_count", [], |r| r.get(0)).unwrap();
+    // Room for a few snapshots only.
+    store.set_max_page_count(pages as u64 + 40).unwrap();
+    let mut written = Vec::new();
+    let err = loop {
+        snap.taken_at_unix_ms += 1;
+        match store.write(&snap, &Meta::default()) {
+            Ok(id) => written.push(id),
+            Err(e) => break e,
+        }
+        assert!(written.len() < 1000, "the limit was never reached");
+    };
+    assert!(err.is_disk_full(), "{err:?}");
+    assert!(err.to_string().contains("disk full"), "{err}");
+    assert!(!written.is_empty());
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+    let ids: Vec<i64> = store.list().unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(ids, written, "every committed snapshot and nothing of the refused one");
+    for id in &written {
+        store.read(*id).unwrap();
+    }
+    // The string cache forgot what the rolled-back transaction interned.
+    store.set_max_page_count(1 << 30).unwrap();
+    snap.processes[0].cmdline = Ok(vec!["/after/the/failure".into()]);
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+}
+
+#[test]
+fn a_reader_sees_only_committed_snapshots_while_a_writer_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let snap = fixture_snapshot();
+    let mut writer = Store::open(&path).unwrap();
+    writer.write(&snap, &Meta::default()).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut r = Store::open_read_only(&path).unwrap();
+            let mut reads = 0;
+            let mut last_len = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || reads < 5 {
+                let list = r.list().unwrap();
+                assert!(list.len() >= last_len, "snapshots never disappear");
+                last_len = list.len();
+                let last = list.last().unwrap();
+                let back = r.read(last.id).unwrap();
+                assert_eq!(back.processes.len(), snap.processes.len());
+                reads += 1;
+            }
+            reads
+        });
+        let mut s2 = snap.clone();
+        for i in 0..60 {
+            s2.taken_at_unix_ms = snap.taken_at_unix_ms + i + 1;
+            writer.write(&s2, &Meta::default()).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() >= 5);
+    });
+    assert_eq!(writer.list().unwrap().len(), 61);
+}
+
+#[test]
+fn default_path_follows_xdg() {
+    assert_eq!(memscope_store::default_path(true), Some(PathBuf::from("/var/lib/memscope/memscope.db")));
+    let p = memscope_store::default_path(false);
+    assert!(p.as_ref().is_some_and(|p| p.ends_with("memscope/memscope.db")), "{p:?}");
+}
+
+#[test]
+fn the_database_is_in_wal_mode_with_normal_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&db(&dir)).unwrap();
+    let mode: String = store.connection().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = store.connection().query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
+    assert_eq!(sync, 1, "NORMAL");
+    let vacuum: i64 = store.connection().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
+    assert_eq!(vacuum, 2, "INCREMENTAL");
+}

@@ -1,0 +1,312 @@
+//! The state of `memscope top` and what each key does: pure, so that tests
+//! drive it key by key and render it into a test backend.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use memscope_analysis::processes::ProcessRow;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::view::View;
+
+/// A tab. One table drives the tab bar, the number keys and help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Processes by PSS/USS/RSS/swap.
+    Processes,
+    /// Slab caches.
+    Slab,
+    /// vmalloc by kind.
+    Vmalloc,
+    /// Zones and their watermarks.
+    Zones,
+    /// cgroups (the cgroup view's seam).
+    Cgroups,
+    /// File descriptors (the fd doctor's seam).
+    Fds,
+}
+
+/// Every tab, in order, with its title; the number key is its position + 1.
+pub const TABS: &[(Tab, &str)] = &[
+    (Tab::Processes, "Processes"),
+    (Tab::Slab, "Slab"),
+    (Tab::Vmalloc, "vmalloc"),
+    (Tab::Zones, "Zones"),
+    (Tab::Cgroups, "cgroups"),
+    (Tab::Fds, "fds"),
+];
+
+/// What the process table is sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Proportional set size (RSS where PSS is unavailable).
+    Pss,
+    /// Unique set size.
+    Uss,
+    /// Resident set size.
+    Rss,
+    /// Swap.
+    Swap,
+    /// Process id (ascending).
+    Pid,
+}
+
+/// Every sort key with its column title and key; one table drives the
+/// header, the keys and help.
+pub const SORTS: &[(SortKey, &str, char)] = &[
+    (SortKey::Pss, "PSS", 'p'),
+    (SortKey::Uss, "USS", 'u'),
+    (SortKey::Rss, "RSS", 'r'),
+    (SortKey::Swap, "SWAP", 's'),
+    (SortKey::Pid, "PID", 'i'),
+];
+
+impl SortKey {
+    /// The value sorted on (larger first), for a row.
+    pub fn value(self, r: &ProcessRow) -> u64 {
+        match self {
+            SortKey::Pss => r.rank_bytes(),
+            SortKey::Uss => r.uss_bytes.unwrap_or(0),
+            SortKey::Rss => r.rss_bytes.unwrap_or(0),
+            SortKey::Swap => r.swap_bytes.unwrap_or(0),
+            SortKey::Pid => u64::from(r.pid),
+        }
+    }
+
+    /// Column title.
+    pub fn title(self) -> &'static str {
+        SORTS.iter().find(|s| s.0 == self).map(|s| s.1).unwrap_or("?")
+    }
+}
+
+/// What the caller should do after a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Keep going.
+    Continue,
+    /// Leave.
+    Quit,
+}
+
+/// Ledger categories drawn as sparklines, and how many points they keep.
+pub const SPARK_KEYS: &[&str] = &["unaccounted", "anon", "file", "slab_unreclaimable"];
+const HISTORY: usize = 240;
+
+/// The whole state.
+#[derive(Debug)]
+pub struct App {
+    /// The latest view (none before the first collection).
+    pub view: Option<View>,
+    /// Views received.
+    pub refreshes: u64,
+    /// Current tab.
+    pub tab: Tab,
+    /// Process sort.
+    pub sort: SortKey,
+    /// Ascending instead of descending.
+    pub reverse: bool,
+    /// Filter on command name or pid (case-insensitive substring).
+    pub filter: String,
+    /// Typing a filter.
+    pub editing_filter: bool,
+    /// Selected row of the current table.
+    pub selected: usize,
+    /// First row shown.
+    pub scroll: usize,
+    /// Help overlay shown.
+    pub help: bool,
+    /// Updates frozen.
+    pub paused: bool,
+    /// Refresh interval, for the status line.
+    pub interval: std::time::Duration,
+    /// Where the snapshots come from, for the status line.
+    pub source: String,
+    /// History of the sparkline categories, oldest first.
+    pub history: BTreeMap<&'static str, VecDeque<i64>>,
+}
+
+impl App {
+    /// An empty state.
+    pub fn new(interval: std::time::Duration, source: impl Into<String>) -> App {
+        App {
+            view: None,
+            refreshes: 0,
+            tab: Tab::Processes,
+            sort: SortKey::Pss,
+            reverse: false,
+            filter: String::new(),
+            editing_filter: false,
+            selected: 0,
+            scroll: 0,
+            help: false,
+            paused: false,
+            interval,
+            source: source.into(),
+            history: BTreeMap::new(),
+        }
+    }
+
+    /// Take a new view (ignored while paused).
+    pub fn push(&mut self, view: View) {
+        if self.paused {
+            return;
+        }
+        if let Ok(l) = &view.ledger {
+            for key in SPARK_KEYS {
+                if let Some(b) = l.bytes(key) {
+                    let h = self.history.entry(key).or_default();
+                    if h.len() == HISTORY {
+                        h.pop_front();
+                    }
+                    h.push_back(b);
+                }
+            }
+        }
+        self.view = Some(view);
+        self.refreshes += 1;
+    }
+
+    /// The process rows shown: filtered, then sorted.
+    pub fn process_rows(&self) -> Vec<&ProcessRow> {
+        let Some(v) = &self.view else { return Vec::new() };
+        let needle = self.filter.to_lowercase();
+        let mut rows: Vec<&ProcessRow> = v
+            .processes
+            .iter()
+            .filter(|r| {
+                needle.is_empty() || r.comm.to_lowercase().contains(&needle) || r.pid.to_string() == needle
+            })
+            .collect();
+        let key = self.sort;
+        rows.sort_by(|a, b| {
+            let o = if key == SortKey::Pid {
+                a.pid.cmp(&b.pid)
+            } else {
+                key.value(b).cmp(&key.value(a)).then(a.pid.cmp(&b.pid))
+            };
+            if self.reverse { o.reverse() } else { o }
+        });
+        rows
+    }
+
+    /// Rows of the current tab's table.
+    pub fn row_count(&self) -> usize {
+        let Some(v) = &self.view else { return 0 };
+        match self.tab {
+            Tab::Processes => self.process_rows().len(),
+            Tab::Slab => v.slab.as_ref().map(Vec::len).unwrap_or(0),
+            Tab::Vmalloc => v.vmalloc.as_ref().map(Vec::len).unwrap_or(0),
+            Tab::Zones => v.zones.as_ref().map(Vec::len).unwrap_or(0),
+            Tab::Cgroups | Tab::Fds => 0,
+        }
+    }
+
+    fn move_by(&mut self, delta: isize) {
+        let n = self.row_count();
+        if n == 0 {
+            self.selected = 0;
+            return;
+        }
+        self.selected = self.selected.saturating_add_signed(delta).min(n - 1);
+    }
+
+    fn set_tab(&mut self, tab: Tab) {
+        if self.tab != tab {
+            self.tab = tab;
+            self.selected = 0;
+            self.scroll = 0;
+        }
+    }
+
+    fn cycle_tab(&mut self, forward: bool) {
+        let i = TABS.iter().position(|t| t.0 == self.tab).unwrap_or(0);
+        let n = TABS.len();
+        let j = if forward { (i + 1) % n } else { (i + n - 1) % n };
+        self.set_tab(TABS[j].0);
+    }
+
+    fn set_sort(&mut self, key: SortKey) {
+        if self.sort == key {
+            self.reverse = !self.reverse;
+        } else {
+            self.sort = key;
+            self.reverse = false;
+        }
+        self.selected = 0;
+        self.set_tab(Tab::Processes);
+    }
+
+    /// Apply one key.
+    pub fn key(&mut self, k: KeyEvent) -> Control {
+        if k.kind == KeyEventKind::Release {
+            return Control::Continue;
+        }
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            return Control::Quit;
+        }
+        if self.editing_filter {
+            match k.code {
+                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char(c) => self.filter.push(c),
+                _ => {}
+            }
+            self.selected = 0;
+            return Control::Continue;
+        }
+        if self.help {
+            // Any key closes help; q still quits.
+            self.help = false;
+            return if matches!(k.code, KeyCode::Char('q') | KeyCode::F(10)) {
+                Control::Quit
+            } else {
+                Control::Continue
+            };
+        }
+        match k.code {
+            KeyCode::Char('q') | KeyCode::F(10) => return Control::Quit,
+            KeyCode::Char('h') | KeyCode::Char('?') | KeyCode::F(1) => self.help = true,
+            KeyCode::Char('/') | KeyCode::F(3) => {
+                self.editing_filter = true;
+                self.set_tab(Tab::Processes);
+            }
+            KeyCode::Esc => self.filter.clear(),
+            KeyCode::Char(' ') => self.paused = !self.paused,
+            KeyCode::Up | KeyCode::Char('k') => self.move_by(-1),
+            KeyCode::Down | KeyCode::Char('j') => self.move_by(1),
+            KeyCode::PageUp => self.move_by(-20),
+            KeyCode::PageDown => self.move_by(20),
+            KeyCode::Home => self.selected = 0,
+            KeyCode::End => self.move_by(isize::MAX),
+            KeyCode::Tab | KeyCode::Right => self.cycle_tab(true),
+            KeyCode::BackTab | KeyCode::Left => self.cycle_tab(false),
+            KeyCode::F(6) | KeyCode::Char('>') | KeyCode::Char('<') => {
+                let i = SORTS.iter().position(|s| s.0 == self.sort).unwrap_or(0);
+                let n = SORTS.len();
+                let j = if k.code == KeyCode::Char('<') { (i + n - 1) % n } else { (i + 1) % n };
+                self.sort = SORTS[j].0;
+                self.reverse = false;
+                self.selected = 0;
+            }
+            KeyCode::Char('I') => self.reverse = !self.reverse,
+            KeyCode::Char(c) if c.is_ascii_digit() => {
+                let n = c.to_digit(10).unwrap_or(0) as usize;
+                if (1..=TABS.len()).contains(&n) {
+                    self.set_tab(TABS[n - 1].0);
+                }
+            }
+            KeyCode::Char(c) => {
+                if let Some(s) = SORTS.iter().find(|s| s.2 == c) {
+                    self.set_sort(s.0);
+                }
+            }
+            _ => {}
+        }
+        Control::Continue
+    }
+}

@@ -1,0 +1,255 @@
+//! Frames rendered into ratatui's test backend from fixture snapshots, key
+//! by key.
+
+use std::path::Path;
+use std::time::Duration;
+
+use memscope_kernel::KernelRoot;
+use memscope_model::{CollectOptions, Snapshot, collect};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::app::{App, Control, SortKey, Tab};
+use crate::ui;
+use crate::view::View;
+
+fn snapshot(name: &str) -> Snapshot {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name);
+    collect(&KernelRoot::at(p), &CollectOptions::default())
+}
+
+fn app_with(name: &str) -> App {
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snapshot(name)));
+    app
+}
+
+/// The screen as text, one string per row.
+fn render(app: &mut App, w: u16, h: u16) -> Vec<String> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| ui::draw(f, app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    (0..h).map(|y| (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect::<String>()).collect()
+}
+
+fn screen(app: &mut App) -> String {
+    render(app, 140, 40).join("\n")
+}
+
+fn press(app: &mut App, code: KeyCode) -> Control {
+    app.key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        press(app, KeyCode::Char(c));
+    }
+}
+
+/// The process table's rows (after its header line), as text.
+fn table_rows(screen: &str) -> Vec<String> {
+    let lines: Vec<&str> = screen.lines().collect();
+    let header = lines.iter().position(|l| l.contains("COMMAND")).expect("process table header");
+    lines[header + 1..lines.len() - 1]
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.to_string())
+        .collect()
+}
+
+#[test]
+fn first_frame_shows_the_ledger_bar_legend_and_processes() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    let s = screen(&mut app);
+    assert!(s.contains("memscope top"), "{s}");
+    assert!(s.contains("kernel 6.18.44-fc-v669"), "{s}");
+    // Legend: unaccounted first, with its figure from the ledger.
+    let l = app.view.as_ref().unwrap().ledger.as_ref().unwrap();
+    let u = memscope_analysis::fmt_bytes(l.unaccounted_bytes);
+    assert!(s.contains(&format!("■ unaccounted {u}")), "{s}");
+    assert!(s.contains("■ free "), "{s}");
+    // The bar row is labelled with the largest category where it is drawn.
+    let bar = s.lines().nth(1).unwrap();
+    assert!(bar.contains("free"), "{bar}");
+    // Tabs and the process table, sorted by PSS.
+    assert!(s.contains("1 Processes") && s.contains("6 fds"), "{s}");
+    assert!(s.contains("PSS▼"), "{s}");
+    assert!(s.contains("q quit"), "{s}");
+}
+
+#[test]
+fn the_bar_is_drawn_to_scale() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    let mut t = Terminal::new(TestBackend::new(100, 20)).unwrap();
+    t.draw(|f| ui::draw(f, &mut app)).unwrap();
+    let buf = t.backend().buffer().clone();
+    // Count the cells of the bar row painted in the colour of `free`.
+    let free_color = ui::category_color("free");
+    let cells = (0..100).filter(|&x| buf[(x, 1)].bg == free_color).count();
+    let l = app.view.as_ref().unwrap().ledger.as_ref().unwrap();
+    let free = (l.bytes("free").unwrap() + l.bytes("free_pcp").unwrap()) as f64;
+    let expected = free / l.installed_bytes as f64 * 100.0;
+    assert!((cells as f64 - expected).abs() <= 1.5, "{cells} cells for {expected:.1}% free");
+    // The cells fill the bar exactly, and unaccounted (0.06% here) still has one.
+    let parts = ui::bar_cells(l, 100);
+    assert_eq!(parts.iter().map(|p| p.1).sum::<u16>(), 100);
+    assert_eq!(parts.iter().find(|p| p.0 == "unaccounted").map(|p| p.1), Some(1));
+    assert!((0..100).any(|x| buf[(x, 1)].bg == ui::category_color("unaccounted")));
+}
+
+#[test]
+fn sort_keys_reorder_the_table_and_again_reverses() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    press(&mut app, KeyCode::Char('r'));
+    assert_eq!(app.sort, SortKey::Rss);
+    let s = screen(&mut app);
+    assert!(s.contains("RSS▼") && !s.contains("PSS▼"), "{s}");
+    let rows = app.process_rows();
+    let largest = app.view.as_ref().unwrap().processes.iter().filter_map(|r| r.rss_bytes).max().unwrap();
+    assert_eq!(rows[0].rss_bytes, Some(largest));
+    let first_row = &table_rows(&s)[0];
+    assert!(first_row.contains(&rows[0].comm), "{first_row}");
+    press(&mut app, KeyCode::Char('r'));
+    assert!(app.reverse);
+    assert!(screen(&mut app).contains("RSS▲"));
+    let rows = app.process_rows();
+    assert!(rows.first().unwrap().rss_bytes <= rows.last().unwrap().rss_bytes);
+    // F6 cycles to the next column.
+    press(&mut app, KeyCode::F(6));
+    assert_eq!(app.sort, SortKey::Swap);
+}
+
+#[test]
+fn filter_keeps_matching_processes_only() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    let all = app.process_rows().len();
+    press(&mut app, KeyCode::Char('/'));
+    assert!(app.editing_filter);
+    type_str(&mut app, "bash");
+    let s = screen(&mut app);
+    assert!(s.contains("filter:  bash█"), "{s}");
+    press(&mut app, KeyCode::Enter);
+    let rows = table_rows(&screen(&mut app));
+    assert!(!rows.is_empty() && rows.len() < all, "{rows:?}");
+    assert!(rows.iter().all(|r| r.contains("bash")), "{rows:?}");
+    // q typed in the filter is text, not quit.
+    press(&mut app, KeyCode::Char('/'));
+    assert_eq!(press(&mut app, KeyCode::Char('q')), Control::Continue);
+    assert!(app.process_rows().is_empty(), "no command matches bashq");
+    press(&mut app, KeyCode::Esc);
+    assert!(app.filter.is_empty());
+    assert_eq!(app.process_rows().len(), all);
+}
+
+#[test]
+fn tabs_show_slab_vmalloc_zones_and_name_the_seams() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    press(&mut app, KeyCode::Char('2'));
+    assert_eq!(app.tab, Tab::Slab);
+    let s = screen(&mut app);
+    let biggest = &app.view.as_ref().unwrap().slab.as_ref().unwrap()[0];
+    assert!(s.contains("CACHE") && s.contains(&biggest.name), "{s}");
+    press(&mut app, KeyCode::Right);
+    let s = screen(&mut app);
+    assert!(
+        s.contains("ADDRESS SPACE") && s.contains("ioremap") && s.contains("device memory, not RAM"),
+        "{s}"
+    );
+    press(&mut app, KeyCode::Right);
+    let s = screen(&mut app);
+    assert!(s.contains("WATERMARK") || s.contains("MANAGED"), "{s}");
+    assert!(s.contains("DMA32") && s.contains("Normal"), "{s}");
+    press(&mut app, KeyCode::Right);
+    assert!(screen(&mut app).contains("cgroups unavailable"));
+    press(&mut app, KeyCode::Right);
+    assert!(screen(&mut app).contains("file descriptors unavailable"));
+    press(&mut app, KeyCode::Right);
+    assert_eq!(app.tab, Tab::Processes, "wraps around");
+}
+
+#[test]
+fn unreadable_slabinfo_is_said_not_drawn_empty() {
+    let mut app = app_with("nonroot-redacted");
+    press(&mut app, KeyCode::Char('2'));
+    let s = screen(&mut app);
+    assert!(s.contains("slab caches unavailable: /proc/slabinfo is readable by root"), "{s}");
+}
+
+#[test]
+fn processes_without_pss_are_marked_and_counted() {
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    let p = snap.processes.iter_mut().find(|p| p.rollup().is_some()).unwrap();
+    let pid = p.pid;
+    p.rollup = memscope_model::Rollup::Failed(memscope_kernel::ReadError::PermissionDenied {
+        path: format!("/proc/{pid}/smaps_rollup"),
+    });
+    snap.scan.rollup_denied = 1;
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snap));
+    let s = screen(&mut app);
+    assert!(s.contains("PSS unavailable for 1: 1 permission"), "{s}");
+    let row = table_rows(&s)
+        .into_iter()
+        .find(|r| r.trim_start().starts_with(&format!("*{pid} ")))
+        .expect("marked row");
+    assert!(row.contains(" - "), "no PSS figure, not 0: {row}");
+}
+
+#[test]
+fn help_overlay_lists_every_key_and_any_key_closes_it() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    press(&mut app, KeyCode::Char('h'));
+    let s = screen(&mut app);
+    assert!(s.contains("memscope top: help"), "{s}");
+    for needle in ["sort by PSS", "sort by SWAP", "tab Zones", "filter processes"] {
+        assert!(s.contains(needle), "help lacks {needle}");
+    }
+    assert_eq!(press(&mut app, KeyCode::Char('x')), Control::Continue);
+    assert!(!screen(&mut app).contains("memscope top: help"));
+    assert_eq!(press(&mut app, KeyCode::Char('q')), Control::Quit);
+    assert_eq!(app.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Control::Quit);
+}
+
+#[test]
+fn sparklines_follow_the_history_and_pause_freezes_it() {
+    let mut app = App::new(Duration::from_secs(1), "test");
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    for i in 0..5 {
+        snap.taken_at_unix_ms += 1000;
+        // Grow MemTotal's unexplained part: unaccounted rises by 1 MiB a step.
+        if let Ok(m) = &mut snap.meminfo {
+            let total = m.get("MemTotal").unwrap();
+            m.bytes.insert("MemTotal".into(), total + (i as u64) * (1 << 20));
+        }
+        app.push(View::new(&snap));
+    }
+    let h = &app.history["unaccounted"];
+    assert_eq!(h.len(), 5);
+    assert!(h.iter().zip(h.iter().skip(1)).all(|(a, b)| b >= a));
+    let s = screen(&mut app);
+    assert!(s.lines().nth(4).unwrap().contains("unaccounted"), "{s}");
+    // The sparkline row is not blank.
+    assert!(s.lines().nth(5).unwrap().chars().any(|c| ('▁'..='█').contains(&c)), "{s}");
+    press(&mut app, KeyCode::Char(' '));
+    app.push(View::new(&snap));
+    assert_eq!(app.history["unaccounted"].len(), 5, "paused");
+    assert!(screen(&mut app).contains("PAUSED"));
+}
+
+#[test]
+fn selection_stays_in_range_and_in_view() {
+    let mut app = app_with("live-6.18-firecracker-2cpu");
+    let n = app.process_rows().len();
+    press(&mut app, KeyCode::End);
+    assert_eq!(app.selected, n - 1);
+    press(&mut app, KeyCode::PageDown);
+    assert_eq!(app.selected, n - 1);
+    press(&mut app, KeyCode::Home);
+    press(&mut app, KeyCode::Up);
+    assert_eq!(app.selected, 0);
+    // A small terminal still draws without panicking.
+    for (w, h) in [(20, 5), (1, 1), (80, 12)] {
+        render(&mut app, w, h);
+    }
+}

@@ -1,0 +1,292 @@
+//! Drawing: the header, the ledger bar and its legend, the sparklines, the
+//! tab bar, the current tab (one module per tab in [`crate::tabs`]), the
+//! key line, and the help overlay.
+//!
+//! ```text
+//! memscope top · kernel 6.18 · 2026-11-22T00:03:42Z · every 2s
+//! [free████████████████████████file████anon█slab█…unaccounted▓]   the ledger, to scale
+//! free 20.3 GiB  page cache 2.8 GiB  …  unaccounted 15.4 MiB     legend, largest first
+//! unaccounted ▁▂▂▃  anonymous ▅▅▆▆  page cache ▇▇▇▇  slab ▂▂▂▂    sparklines
+//!  1 Processes │ 2 Slab │ 3 vmalloc │ 4 Zones │ 5 cgroups │ 6 fds
+//!  PID  COMMAND  PSS▼  USS  RSS  SWAP                            the tab
+//!  q quit  / filter  p u r s i sort  ←→ tabs  h help            keys
+//! ```
+
+use memscope_analysis::fmt_bytes;
+use memscope_analysis::ledger::{Ledger, category};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Tabs, Wrap};
+
+use crate::app::{App, SORTS, SPARK_KEYS, TABS};
+use crate::tabs;
+
+/// The colour of a ledger category in the bar and its legend.
+pub fn category_color(key: &str) -> Color {
+    match key {
+        "unaccounted" => Color::Red,
+        "reserved" => Color::DarkGray,
+        "free" | "free_pcp" => Color::Green,
+        "anon" => Color::Magenta,
+        "file" | "buffers" => Color::Blue,
+        "shmem" => Color::LightMagenta,
+        "slab_reclaimable" | "slab_unreclaimable" | "kernel_misc_reclaimable" => Color::Yellow,
+        "vmalloc" | "percpu" | "kernel_stack" | "page_tables" | "sec_page_tables" => Color::Cyan,
+        "hugetlb" => Color::LightBlue,
+        _ => Color::Gray,
+    }
+}
+
+fn bytes(v: Option<u64>) -> String {
+    v.map(|b| fmt_bytes(i64::try_from(b).unwrap_or(i64::MAX))).unwrap_or_else(|| "-".into())
+}
+
+/// Bytes or `-`, for table cells.
+pub fn cell_bytes(v: Option<u64>) -> String {
+    bytes(v)
+}
+
+/// Draw the whole screen.
+pub fn draw(f: &mut Frame, app: &mut App) {
+    let [header, bar, legend, sparks, tabs_area, body, keys] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Length(2),
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(f.area());
+    draw_header(f, app, header);
+    match app.view.as_ref().map(|v| &v.ledger) {
+        Some(Ok(l)) => {
+            draw_bar(f, l, bar);
+            draw_legend(f, l, legend);
+        }
+        Some(Err(e)) => f.render_widget(Paragraph::new(format!("ledger unavailable: {e}")).red(), bar),
+        None => f.render_widget(Paragraph::new("collecting the first snapshot…"), bar),
+    }
+    draw_sparklines(f, app, sparks);
+    let titles: Vec<Line> =
+        TABS.iter().enumerate().map(|(i, (_, t))| Line::from(format!("{} {t}", i + 1))).collect();
+    let current = TABS.iter().position(|t| t.0 == app.tab).unwrap_or(0);
+    f.render_widget(
+        Tabs::new(titles).select(current).highlight_style(Style::new().reversed().bold()).divider("│"),
+        tabs_area,
+    );
+    tabs::draw(f, app, body);
+    draw_keys(f, app, keys);
+    if app.help {
+        draw_help(f, f.area());
+    }
+}
+
+fn draw_header(f: &mut Frame, app: &App, area: Rect) {
+    let mut spans = vec![Span::from("memscope top").bold()];
+    if let Some(v) = &app.view {
+        if let Some(k) = &v.kernel {
+            spans.push(Span::from(format!(" · kernel {k}")));
+        }
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(v.taken_at_unix_ms);
+        spans.push(Span::from(format!(" · {}", humantime::format_rfc3339_seconds(t))));
+        if let Ok(l) = &v.ledger {
+            spans.push(Span::from(format!(" · installed {}", fmt_bytes(l.installed_bytes as i64))));
+        }
+    }
+    spans.push(
+        Span::from(format!(" · every {} · {}", humantime::format_duration(app.interval), app.source)).dim(),
+    );
+    if app.paused {
+        spans.push(Span::from(" PAUSED ").reversed());
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// Top-level ledger lines with bytes, in ledger order.
+fn top_lines(l: &Ledger) -> Vec<(&'static str, i64)> {
+    let mut out: Vec<(&'static str, i64)> = Vec::new();
+    for line in l.lines.iter().filter(|x| x.is_top()) {
+        let b = line.bytes.unwrap_or(0);
+        match out.iter_mut().find(|(k, _)| *k == line.category) {
+            Some(e) => e.1 += b,
+            None => out.push((line.category, b)),
+        }
+    }
+    out
+}
+
+/// The ledger to scale: each category gets its share of the width
+/// (largest remainders round up), so the cells add up to the bar exactly.
+/// Categories under one cell are left to the legend, except unaccounted,
+/// which always gets a cell of its own colour so that it is seen.
+pub fn bar_cells(l: &Ledger, width: u16) -> Vec<(&'static str, u16)> {
+    let width = i128::from(width);
+    let total = i128::from(l.installed_bytes.max(1));
+    let parts: Vec<(&'static str, i64)> = top_lines(l).into_iter().filter(|(_, b)| *b > 0).collect();
+    let mut cells: Vec<(&'static str, i128, i128)> = parts
+        .iter()
+        .map(|(k, b)| (*k, i128::from(*b) * width / total, i128::from(*b) * width % total))
+        .collect();
+    let mut left = width - cells.iter().map(|c| c.1).sum::<i128>();
+    let mut order: Vec<usize> = (0..cells.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(cells[i].2));
+    for i in order {
+        if left <= 0 {
+            break;
+        }
+        cells[i].1 += 1;
+        left -= 1;
+    }
+    if let Some(u) = cells.iter().position(|c| c.0 == "unaccounted")
+        && cells[u].1 == 0
+        && let Some(max) = (0..cells.len()).max_by_key(|&i| cells[i].1)
+        && cells[max].1 > 1
+    {
+        cells[max].1 -= 1;
+        cells[u].1 = 1;
+    }
+    cells.into_iter().filter(|c| c.1 > 0).map(|(k, n, _)| (k, n as u16)).collect()
+}
+
+fn draw_bar(f: &mut Frame, l: &Ledger, area: Rect) {
+    let spans: Vec<Span> = bar_cells(l, area.width)
+        .into_iter()
+        .map(|(k, n)| {
+            let label = category(k).map(|c| c.label).unwrap_or(k);
+            let mut text: String = label.chars().take(n as usize).collect();
+            while text.chars().count() < n as usize {
+                text.push(' ');
+            }
+            let mut style = Style::new().bg(category_color(k)).fg(Color::Black);
+            if k == "unaccounted" {
+                style = style.add_modifier(Modifier::BOLD).fg(Color::White);
+            }
+            Span::styled(text, style)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_legend(f: &mut Frame, l: &Ledger, area: Rect) {
+    let mut parts = top_lines(l);
+    parts.retain(|(k, b)| *b != 0 || *k == "unaccounted");
+    parts.sort_by_key(|(k, b)| (*k != "unaccounted", std::cmp::Reverse(*b)));
+    let mut spans = Vec::new();
+    for (k, b) in parts {
+        let label = category(k).map(|c| c.label).unwrap_or(k);
+        let style = Style::new().fg(category_color(k));
+        let style = if k == "unaccounted" { style.bold().reversed() } else { style };
+        spans.push(Span::styled(format!("■ {label} {}", fmt_bytes(b)), style));
+        spans.push(Span::from("  "));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true }), area);
+}
+
+fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
+    let cols = Layout::horizontal(SPARK_KEYS.iter().map(|_| Constraint::Ratio(1, SPARK_KEYS.len() as u32)))
+        .split(area);
+    for (key, col) in SPARK_KEYS.iter().zip(cols.iter()) {
+        let [title, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*col);
+        let h = app.history.get(key);
+        let last = h.and_then(|h| h.back()).copied();
+        let label = category(key).map(|c| c.label).unwrap_or(key);
+        let mut t = Span::from(format!("{label} {}", last.map(fmt_bytes).unwrap_or_else(|| "-".into())));
+        if *key == "unaccounted" {
+            t = t.fg(Color::Red).bold();
+        }
+        f.render_widget(Paragraph::new(Line::from(t)), title);
+        if let Some(h) = h {
+            // Signed values: draw each point's height above the window's minimum.
+            let n = (line.width as usize).saturating_sub(1);
+            let pts: Vec<i64> = h.iter().rev().take(n).rev().copied().collect();
+            let min = pts.iter().copied().min().unwrap_or(0);
+            let data: Vec<u64> = pts.iter().map(|v| (v - min) as u64 + 1).collect();
+            f.render_widget(
+                Sparkline::default().data(&data).style(Style::new().fg(category_color(key))),
+                line,
+            );
+        }
+    }
+}
+
+fn draw_keys(f: &mut Frame, app: &App, area: Rect) {
+    let line = if app.editing_filter {
+        Line::from(vec![
+            Span::from(" filter: ").reversed(),
+            Span::from(format!(" {}█", app.filter)),
+            Span::from("   Enter apply · Esc clear").dim(),
+        ])
+    } else {
+        let sorts: String = SORTS
+            .iter()
+            .map(|s| s.2)
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|c| c.to_string())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let spans = vec![
+            key("q"),
+            Span::from(" quit  "),
+            key("/"),
+            Span::from(" filter  "),
+            key(&sorts),
+            Span::from(" sort  "),
+            key("←→ 1-6"),
+            Span::from(" tabs  "),
+            key("space"),
+            Span::from(" pause  "),
+            key("h"),
+            Span::from(" help"),
+        ];
+        Line::from(spans)
+    };
+    f.render_widget(Paragraph::new(line), area);
+}
+
+fn key(k: &str) -> Span<'static> {
+    Span::from(k.to_string()).reversed()
+}
+
+/// The help overlay: every key, from the tables that drive them.
+fn draw_help(f: &mut Frame, area: Rect) {
+    let mut lines = vec![
+        Line::from("Keys (htop conventions)").bold(),
+        Line::from(""),
+        Line::from("q, F10, Ctrl-C   quit"),
+        Line::from("h, ?, F1         this help (any key closes it)"),
+        Line::from("/, F3            filter processes by command or pid; Enter applies, Esc clears"),
+        Line::from("↑ ↓ PgUp PgDn    move; Home, End"),
+        Line::from("← → Tab          previous / next tab"),
+        Line::from("F6, < >          cycle the sort column; I inverts it"),
+        Line::from("space            pause updates"),
+        Line::from(""),
+    ];
+    for (i, (_, t)) in TABS.iter().enumerate() {
+        lines.push(Line::from(format!("{}                tab {t}", i + 1)));
+    }
+    lines.push(Line::from(""));
+    for (_, title, c) in SORTS {
+        lines.push(Line::from(format!("{c}                sort by {title} (again: reverse)")));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(
+        "PSS of a process marked * is unavailable (permission, time budget or size cap): RSS is shown.",
+    ));
+    lines.push(Line::from(
+        "The bar is the ledger to scale: every byte of installed RAM; unaccounted is in red.",
+    ));
+    let w = area.width.saturating_sub(4).min(100);
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = Rect { x: area.x + (area.width - w) / 2, y: area.y + (area.height - h) / 2, width: w, height: h };
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(Block::new().borders(Borders::ALL).title(" memscope top: help "))
+            .wrap(Wrap { trim: false }),
+        r,
+    );
+}
