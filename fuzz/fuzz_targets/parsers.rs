@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 33 {
+    match which % 36 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -56,6 +56,19 @@ fuzz_target!(|data: &[u8]| {
         29 => drop(interrupts::Interrupts::parse(&text)),
         30 => drop(cpu_dma_latency::parse(body)),
         31 => drop(sysfs::parse_mask(&text)),
+        32 => {
+            drop(kpageflags::BitsFilter::parse(&text));
+            let mut entries = Vec::new();
+            pid::pagemap::decode_u64s(body, &mut entries);
+            for e in entries {
+                let _ = (
+                    kpageflags::describe(kpageflags::expand_overloaded(e, e)),
+                    pid::pagemap::PagemapEntry(e).pfn(),
+                );
+            }
+        }
+        33 => drop(kallsyms::Kallsyms::parse(&text)),
+        34 => drop(allocinfo::Allocinfo::parse(&text)),
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });

@@ -2,6 +2,8 @@
 //!
 //! - [`ledger`]: every byte of installed RAM in signed lines that add up
 //!   exactly ([`ledger::build`], the category table [`ledger::CATEGORIES`]);
+//! - [`census`]: physical memory by page flags, set beside the counters;
+//! - [`pages`]: one process's pages by flag set and mapping;
 //! - [`processes`]: per-process rows (PSS/USS or status figures) and totals;
 //! - [`report`]: the ledger, the top processes and plain-language notes;
 //! - [`fds`]: the "Too many open files" doctor: descriptors against
@@ -15,6 +17,7 @@
 //! - [`units`]: human units for bytes.
 
 pub mod allocinfo;
+pub mod census;
 pub mod containers;
 pub mod diff;
 pub mod fds;
@@ -23,6 +26,7 @@ pub mod leaks;
 pub mod ledger;
 pub mod maps;
 pub mod numa;
+pub mod pages;
 pub mod processes;
 pub mod ps;
 pub mod report;

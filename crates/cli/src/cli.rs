@@ -115,6 +115,106 @@ pub enum Command {
     Serve(ServeArgs),
     /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
     Top(TopArgs),
+    /// Census of all physical memory: page frames by flags, zone, node or memory
+    /// cgroup, set beside the kernel's counters (root).
+    #[command(after_long_help = crate::cmd::phys::flags_help())]
+    Phys(PhysArgs),
+    /// One process's pages: its pagemap joined with page flags, by flag set and
+    /// by mapping, or listed (root for the flags).
+    #[command(after_long_help = crate::cmd::phys::flags_help())]
+    Pages(PagesArgs),
+}
+
+/// How `memscope phys` groups page frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PhysBy {
+    /// By zone (PFN spans of /proc/zoneinfo).
+    Zone,
+    /// By NUMA node.
+    Node,
+    /// By memory cgroup (/proc/kpagecgroup).
+    Memcg,
+}
+
+/// `memscope phys`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PhysArgs {
+    /// Show every flag bit, the kernel-hacking ones too, with overloaded bits
+    /// expanded (page-types -r).
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Only pages whose flags match (page-types grammar, repeatable, all must
+    /// match): `a,b` any of them, `=a,b` exactly these, `a,~b` a and not b.
+    #[arg(long, value_name = "SPEC", value_parser = crate::cmd::phys::bits_arg)]
+    pub bits: Vec<crate::cmd::phys::BitsArg>,
+
+    /// Only these page frames (repeatable): `N`, `N+COUNT`, `N,END`, `N,` or `,END`,
+    /// in PFNs (decimal or 0x hex).
+    #[arg(long, value_name = "RANGE", value_parser = memscope_analysis::census::parse_addr_range)]
+    pub addr: Vec<(u64, u64)>,
+
+    /// Group page frames by zone, node or memory cgroup.
+    #[arg(long, value_name = "GROUP")]
+    pub by: Option<PhysBy>,
+
+    /// Read /proc/kpageflags only (no map counts, no memory cgroups): the
+    /// cheapest census.
+    #[arg(long)]
+    pub flags_only: bool,
+
+    /// Worker threads (0: one per CPU, at most 4).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
+
+    /// Describe every page flag and page class, and exit.
+    #[arg(long)]
+    pub explain: bool,
+}
+
+/// `memscope pages`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct PagesArgs {
+    /// The process.
+    pub pid: u32,
+
+    /// Show every flag bit, with overloaded bits expanded and pagemap's bits
+    /// (page-types -r).
+    #[arg(long)]
+    pub raw: bool,
+
+    /// Only pages whose flags match (see `memscope phys --help`; repeatable).
+    #[arg(long, value_name = "SPEC", value_parser = crate::cmd::phys::bits_arg)]
+    pub bits: Vec<crate::cmd::phys::BitsArg>,
+
+    /// Only these virtual pages (repeatable): `N`, `N+COUNT`, `N,END`, `N,` or
+    /// `,END`, in page numbers (address / page size).
+    #[arg(long, value_name = "RANGE", value_parser = memscope_analysis::census::parse_addr_range)]
+    pub addr: Vec<(u64, u64)>,
+
+    /// List runs of pages: virtual page, PFN, length, flags (page-types -l).
+    #[arg(long, conflicts_with = "list_each")]
+    pub list: bool,
+
+    /// List every page (page-types -L).
+    #[arg(long)]
+    pub list_each: bool,
+
+    /// Read map counts (/proc/kpagecount): a histogram, and a column in lists.
+    #[arg(long)]
+    pub mapcount: bool,
+
+    /// Read memory cgroups (/proc/kpagecgroup): pages per cgroup, and a column in lists.
+    #[arg(long)]
+    pub memcg: bool,
+
+    /// Show mappings with nothing present or swapped too.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Worker threads reading pagemap and page flags (0: one per CPU, at most 4).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub threads: usize,
 }
 
 /// `memscope report`

@@ -14,6 +14,7 @@ mod cli;
 mod cmd;
 mod history;
 mod output;
+mod progress;
 mod users;
 
 use std::process::ExitCode;

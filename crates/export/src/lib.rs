@@ -3,6 +3,8 @@
 //!
 //! - [`style`]: colour on or off (decided by the caller: TTY, `NO_COLOR`,
 //!   `--no-color`), word wrapping, time stamps;
+//! - [`pages`]: `memscope phys` and `memscope pages PID` (`memscope.phys/1`,
+//!   `memscope.pages/1`);
 //! - [`fds`]: `memscope fds` as tables, JSON (`memscope.fds/1`) or CSV,
 //!   and the diagnosis of one process;
 //! - [`metrics`]: Prometheus metrics of a snapshot (`memscope serve`), one
@@ -28,6 +30,7 @@ pub mod leaks;
 pub mod maps;
 pub mod metrics;
 pub mod numa;
+pub mod pages;
 pub mod ps;
 pub mod report;
 pub mod rt;

@@ -98,6 +98,19 @@ pub mod paths {
     pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
     /// Whether users without CAP_BPF may load BPF programs.
     pub const UNPRIVILEGED_BPF_DISABLED: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
+    /// Flags of every page frame, one `u64` per PFN (root only).
+    pub const KPAGEFLAGS: &str = "/proc/kpageflags";
+    /// Map count of every page frame, one `u64` per PFN (root only).
+    pub const KPAGECOUNT: &str = "/proc/kpagecount";
+    /// Memory cgroup inode of every page frame, one `u64` per PFN (root
+    /// only; CONFIG_MEMCG).
+    pub const KPAGECGROUP: &str = "/proc/kpagecgroup";
+    /// The cgroup v1 memory controller's hierarchy (hybrid and v1 systems).
+    pub const CGROUP_V1_MEMORY: &str = "/sys/fs/cgroup/memory";
+    /// The cgroup v2 hierarchy on a pure v2 system.
+    pub const CGROUP_V2: &str = "/sys/fs/cgroup";
+    /// The cgroup v2 hierarchy on a hybrid system.
+    pub const CGROUP_V2_HYBRID: &str = "/sys/fs/cgroup/unified";
     /// Open file objects: allocated, free, max (`fs.file-max`).
     pub const FILE_NR: &str = "/proc/sys/fs/file-nr";
     /// The ceiling of any process's `RLIMIT_NOFILE`.
@@ -489,6 +502,13 @@ impl KernelRoot {
     /// `/proc/PID/smaps` (costly: walks every page table of the target).
     pub fn pid_smaps(&self, pid: u32) -> Result<crate::parse::pid::maps::Maps, ReadError> {
         Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/smaps"))?))
+    }
+
+    /// Open `/proc/PID/pagemap` for positioned reads (see
+    /// [`crate::parse::pid::pagemap`]). Opening takes a reference on the
+    /// process's address space; reads return nothing once it is gone.
+    pub fn open_pagemap(&self, pid: u32) -> Result<crate::root::KernelFile, ReadError> {
+        self.open(&format!("/proc/{pid}/pagemap"))
     }
 
     /// `/proc/sys/fs/file-nr`.

@@ -501,6 +501,13 @@ impl KernelRoot {
         std::fs::remove_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))
     }
 
+    /// The inode number of a kernel path (a cgroup directory's inode is
+    /// what `/proc/kpagecgroup` reports for the pages charged to it).
+    pub fn inode(&self, kpath: &str) -> Result<u64, ReadError> {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(self.resolve(kpath)).map(|m| m.ino()).map_err(|e| classify(&e, kpath))
+    }
+
     /// Open a file for positioned reads (`kpageflags`, `pagemap`): see
     /// [`KernelFile::read_at`].
     pub fn open(&self, kpath: &str) -> Result<KernelFile, ReadError> {

@@ -20,6 +20,7 @@
 pub mod capture;
 mod collect;
 pub mod fds;
+pub mod pages;
 pub mod trace;
 
 use memscope_kernel::parse::arcstats::Arcstats;

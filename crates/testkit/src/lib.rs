@@ -29,7 +29,16 @@ impl Workload {
     /// Start `memscope-workload` with `args` and wait for its `ready` line.
     pub fn spawn(args: &[&str]) -> Workload {
         let mut cmd = Command::new(workload_path());
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.args(args);
+        Workload::spawn_command(cmd)
+    }
+
+    /// Start a command that ends up running `memscope-workload` (through
+    /// `setpriv`, or a shell that first joins a cgroup and then execs it)
+    /// and wait for its `ready` line.
+    pub fn spawn_command(mut cmd: Command) -> Workload {
+        let args: Vec<String> = cmd.get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
         cmd.process_group(0);
         // Exit when our end of its stdin closes, even if this process dies
         // without dropping the Workload.

@@ -7,6 +7,8 @@ mod fds;
 mod leaks;
 mod maps;
 mod numa;
+pub mod pages;
+pub mod phys;
 mod plot;
 mod ps;
 mod record;
@@ -52,6 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
         Some(Command::Trace(a)) => trace::run(&root, &args.global, &a),
+        Some(Command::Phys(a)) => phys::run(&root, &args.global, &a),
+        Some(Command::Pages(a)) => pages::run(&root, &args.global, &a),
         Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),
         Some(Command::Ps(a)) => ps::run(&root, &args.global, &a),
         Some(Command::Maps(a)) => maps::run(&root, &args.global, &a),

@@ -23,6 +23,7 @@ pub mod kallsyms;
 pub mod kconfig;
 pub mod kernel_version;
 pub mod kmsg;
+pub mod kpageflags;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod net;

@@ -7,6 +7,7 @@
 //! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
 //! memscope-workload tcp    --mib N        ~N MiB unread in a loopback TCP connection (socket buffers)
+//! memscope-workload maps   --count N      N one-page mappings that cannot merge, each touched
 //! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
 //! memscope-workload pipe-grow --mib-per-sec N   N more filled 1 MiB pipes every second
 //!                                              (kernel memory in no counter, growing)
@@ -212,6 +213,39 @@ fn main() {
                 }
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
+        }
+        "maps" => {
+            let count = num(&args, "--count", 1000);
+            let mut first = 0usize;
+            for i in 0..count {
+                // Alternate protections so that neighbouring mappings never merge.
+                let prot = if i % 2 == 0 { libc::PROT_READ | libc::PROT_WRITE } else { libc::PROT_READ };
+                // SAFETY: anonymous mapping with no address hint.
+                let p = unsafe {
+                    libc::mmap(
+                        std::ptr::null_mut(),
+                        4096,
+                        prot,
+                        libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                        -1,
+                        0,
+                    )
+                };
+                if p == libc::MAP_FAILED {
+                    die("mmap failed (vm.max_map_count?)");
+                }
+                let p = p as *mut u8;
+                if i % 2 == 0 {
+                    touch(p, 4096);
+                } else {
+                    read_all(p, 4096);
+                }
+                if i == 0 {
+                    first = p as usize;
+                }
+            }
+            info.push(format!("maps={count}"));
+            info.push(format!("first=0x{first:x}"));
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
