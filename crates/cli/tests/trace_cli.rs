@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    memscope_testkit::fixture_dir(name)
 }
 
 fn memscope(args: &[&str]) -> Output {
@@ -309,9 +309,7 @@ mod live {
             eprintln!("skipped: needs root and setpriv to drop privileges");
             return;
         }
-        let out = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
-            .arg(env!("CARGO_BIN_EXE_memscope"))
+        let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
             .args(["trace", "--duration", "1s"])
             .output()
             .unwrap();
