@@ -442,7 +442,7 @@ impl KernelRoot {
     /// (see [`crate::parse::kmsg`]). `NotReported` when the log no longer
     /// holds it.
     pub fn percpu_first_chunk_pages(&self) -> Result<u64, ReadError> {
-        let log = self.kernel_log_matching("percpu: ")?;
+        let log = self.kernel_log_matching_until("percpu: ", Some(BOOT_LOG_USEC))?;
         kmsg::find_percpu_first_chunk_pages(&log)
             .ok_or_else(|| ReadError::missing_field(paths::KMSG, "the percpu first-chunk boot line"))
     }
@@ -451,8 +451,21 @@ impl KernelRoot {
     /// `/dev/kmsg` without blocking; in a captured tree, from its
     /// `dev/kmsg` text file (which holds only the lines memscope used).
     pub fn kernel_log_matching(&self, needle: &str) -> Result<String, ReadError> {
+        self.kernel_log_matching_until(needle, None)
+    }
+
+    /// Like [`KernelRoot::kernel_log_matching`], but live, stop at the first
+    /// record stamped later than `until_usec` after boot: a line printed
+    /// during boot is found without reading the rest of the ring (thousands
+    /// of records, one `read` each), and once the ring has wrapped past boot
+    /// the first record says so at once.
+    pub fn kernel_log_matching_until(
+        &self,
+        needle: &str,
+        until_usec: Option<u64>,
+    ) -> Result<String, ReadError> {
         let text = if self.is_live() {
-            read_kmsg_live(&self.resolve(paths::KMSG))?
+            read_kmsg_live(&self.resolve(paths::KMSG), until_usec)?
         } else {
             self.read_text(paths::KMSG)?
         };
@@ -654,7 +667,18 @@ impl KernelRoot {
 /// one record (`prio,seq,usec,flags;message`); `EAGAIN` means no more;
 /// `EPIPE` means records were overwritten while reading and is skipped
 /// (Documentation/ABI/testing/dev-kmsg).
-fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
+/// How long after boot a boot-time log line may be stamped: the percpu
+/// first chunk is set up before the clock runs (stamped 0).
+const BOOT_LOG_USEC: u64 = 60_000_000;
+
+/// The time stamp of a `/dev/kmsg` record, `prio,seq,usec,flags[,…];text`
+/// (Documentation/ABI/testing/dev-kmsg).
+fn kmsg_record_usec(record: &str) -> Option<u64> {
+    let head = record.split(';').next()?;
+    head.split(',').nth(2)?.parse().ok()
+}
+
+fn read_kmsg_live(path: &std::path::Path, until_usec: Option<u64>) -> Result<String, ReadError> {
     use rustix::fs::{Mode, OFlags, open};
     use rustix::io::{Errno, read};
     let kpath = paths::KMSG;
@@ -668,7 +692,11 @@ fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
             Ok(0) => break,
             Ok(n) => {
                 let rec = String::from_utf8_lossy(&buf[..n]);
-                out.push_str(rec.lines().next().unwrap_or(""));
+                let line = rec.lines().next().unwrap_or("");
+                if until_usec.zip(kmsg_record_usec(line)).is_some_and(|(until, at)| at > until) {
+                    break;
+                }
+                out.push_str(line);
                 out.push('\n');
             }
             Err(Errno::PIPE) | Err(Errno::INTR) => continue,
@@ -934,5 +962,28 @@ mod rt_reader_tests {
         let e = root.kernel_config().unwrap_err();
         assert_eq!(e.path(), "/proc/config.gz and /boot/config-6.1.0");
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod kmsg_tests {
+    use super::*;
+
+    #[test]
+    fn a_kmsg_record_gives_its_time_stamp() {
+        assert_eq!(kmsg_record_usec("6,339,0,-;percpu: Embedded 53 pages/cpu"), Some(0));
+        assert_eq!(kmsg_record_usec("4,2000,16388017829,-,caller=T1;late"), Some(16_388_017_829));
+        assert_eq!(kmsg_record_usec("garbage"), None);
+        assert_eq!(kmsg_record_usec("6,1,x,-;bad stamp"), None);
+    }
+
+    #[test]
+    fn the_live_boot_log_search_stops_after_boot() {
+        let root = KernelRoot::live();
+        let Ok(boot) = root.kernel_log_matching_until("", Some(BOOT_LOG_USEC)) else {
+            eprintln!("skipped: /dev/kmsg is not readable here");
+            return;
+        };
+        assert!(boot.lines().all(|l| kmsg_record_usec(l).is_some_and(|t| t <= BOOT_LOG_USEC)), "{boot}");
     }
 }
