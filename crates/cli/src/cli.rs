@@ -382,8 +382,8 @@ pub struct PsArgs {
     #[arg(long, short = 'f', requires = "pattern")]
     pub full: bool,
 
-    /// Sort by pss, uss, rss, swap or pid. Processes whose PSS was not read
-    /// rank by their RSS.
+    /// Sort by pss, uss, rss, swap, fds (open descriptors, shown beside
+    /// RLIMIT_NOFILE) or pid. Processes whose PSS was not read rank by their RSS.
     #[arg(long, default_value = "pss", value_name = "KEY", value_parser = parse_sort)]
     pub sort: memscope_analysis::processes::SortKey,
 

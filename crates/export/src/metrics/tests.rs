@@ -324,6 +324,8 @@ fn open_fds_and_their_limit_for_the_top_processes_and_the_file_table() {
             rss_shmem_bytes: None,
             source: memscope_analysis::processes::RowSource::Status,
             pss_unavailable: None,
+            fds: None,
+            fd_soft_limit: None,
         })
         .collect();
     let text = encode_out(&collect(&input));
