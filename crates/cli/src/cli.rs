@@ -108,7 +108,7 @@ pub enum Command {
     Vmalloc(VmallocArgs),
     /// Real time: check a host (and a process) for it, measure scheduling latency.
     Rt(RtArgs),
-    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
+    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets, fds, cgroups and top processes on /metrics.
     Serve(ServeArgs),
     /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
     Top(TopArgs),
@@ -835,6 +835,11 @@ pub struct ServeArgs {
     /// Slab caches exported one by one; the rest are summed into `cache="other"`.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top_slab: usize,
+
+    /// Memory cgroups exported one by one (largest charge first, a parent
+    /// before its children); the rest are summed into `cgroup="other"`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_cgroups: usize,
 
     /// Stop reading smaps_rollup (PSS) this many milliseconds into a
     /// collection; the remaining processes keep their status figures.

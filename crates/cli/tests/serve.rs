@@ -152,6 +152,11 @@ fn promtool_accepts_a_live_scrape() {
         "# TYPE memscope_collections_total counter",
         "memscope_file_handles_max ",
         "memscope_process_open_fds{pid=\"",
+        "memscope_process_max_fds{pid=\"",
+        "memscope_memory_cgroups{set=\"total\"}",
+        "memscope_cgroup_memory_bytes{cgroup=\"/",
+        "# TYPE memscope_cgroup_oom_kills_total counter",
+        "memscope_oom_kills_total ",
     ] {
         assert!(r.body.contains(needle), "{needle} missing");
     }
@@ -187,6 +192,34 @@ fn a_captured_tree_is_served_with_the_same_ledger_as_the_report() {
         .map(|l| l.rsplit_once(' ').unwrap().1.parse::<i64>().unwrap())
         .sum();
     assert_eq!(sum, installed);
+}
+
+#[test]
+fn a_captured_tree_exports_its_cgroups_and_descriptors() {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/top-fds-cgroups");
+    let s = Server::start(&["--root", tree.to_str().unwrap(), "--top-cgroups", "2"]);
+    let r = get(s.addr, "/metrics", "");
+    let Some((ok, said)) = promtool_check(&r.body) else {
+        panic!("promtool is not installed: run scripts/install-test-deps (Debian package prometheus)");
+    };
+    assert!(ok && said.trim().is_empty(), "promtool check metrics: {said}\n{}", r.body);
+    let cgroups: Vec<&str> =
+        r.body.lines().filter(|l| l.starts_with("memscope_cgroup_memory_bytes{")).collect();
+    assert_eq!(
+        cgroups,
+        [
+            "memscope_cgroup_memory_bytes{cgroup=\"/system.slice\"} 115343360",
+            "memscope_cgroup_memory_bytes{cgroup=\"/system.slice/nginx.service\"} 104857600",
+            // init.scope 12 MiB + user.slice 50 MiB + idle.service 0 + sshd.service 8 MiB
+            "memscope_cgroup_memory_bytes{cgroup=\"other\"} 73400320",
+        ]
+    );
+    assert!(r.body.contains(
+        "\nmemscope_cgroup_memory_limit_bytes{cgroup=\"/system.slice/nginx.service\"} 134217728\n"
+    ));
+    assert!(r.body.contains("\nmemscope_cgroup_oom_kills_total{cgroup=\"/system.slice/nginx.service\"} 1\n"));
+    assert!(r.body.contains("\nmemscope_process_open_fds{pid=\"201\",comm=\"nginx\"} 60\n"), "{}", r.body);
+    assert!(r.body.contains("\nmemscope_file_handles_allocated 3456\n"));
 }
 
 #[test]
