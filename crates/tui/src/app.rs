@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use memscope_analysis::processes::ProcessRow;
+use memscope_analysis::processes::{ProcessRow, SortKey};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::view::View;
@@ -35,23 +35,9 @@ pub const TABS: &[(Tab, &str)] = &[
     (Tab::Fds, "fds"),
 ];
 
-/// What the process table is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Proportional set size (RSS where PSS is unavailable).
-    Pss,
-    /// Unique set size.
-    Uss,
-    /// Resident set size.
-    Rss,
-    /// Swap.
-    Swap,
-    /// Process id (ascending).
-    Pid,
-}
-
-/// Every sort key with its column title and key; one table drives the
-/// header, the keys and help.
+/// Every sort key of the process table with its column title and key; one
+/// table drives the header, the keys and help. The keys are the analysis'
+/// ([`SortKey`], `memscope ps --sort`).
 pub const SORTS: &[(SortKey, &str, char)] = &[
     (SortKey::Pss, "PSS", 'p'),
     (SortKey::Uss, "USS", 'u'),
@@ -60,22 +46,9 @@ pub const SORTS: &[(SortKey, &str, char)] = &[
     (SortKey::Pid, "PID", 'i'),
 ];
 
-impl SortKey {
-    /// The value sorted on (larger first), for a row.
-    pub fn value(self, r: &ProcessRow) -> u64 {
-        match self {
-            SortKey::Pss => r.rank_bytes(),
-            SortKey::Uss => r.uss_bytes.unwrap_or(0),
-            SortKey::Rss => r.rss_bytes.unwrap_or(0),
-            SortKey::Swap => r.swap_bytes.unwrap_or(0),
-            SortKey::Pid => u64::from(r.pid),
-        }
-    }
-
-    /// Column title.
-    pub fn title(self) -> &'static str {
-        SORTS.iter().find(|s| s.0 == self).map(|s| s.1).unwrap_or("?")
-    }
+/// A sort key's column title.
+pub fn sort_title(key: SortKey) -> &'static str {
+    SORTS.iter().find(|s| s.0 == key).map(|s| s.1).unwrap_or("?")
 }
 
 /// What the caller should do after a key.
@@ -178,11 +151,7 @@ impl App {
             .collect();
         let key = self.sort;
         rows.sort_by(|a, b| {
-            let o = if key == SortKey::Pid {
-                a.pid.cmp(&b.pid)
-            } else {
-                key.value(b).cmp(&key.value(a)).then(a.pid.cmp(&b.pid))
-            };
+            let o = key.compare(a, b);
             if self.reverse { o.reverse() } else { o }
         });
         rows
@@ -193,9 +162,9 @@ impl App {
         let Some(v) = &self.view else { return 0 };
         match self.tab {
             Tab::Processes => self.process_rows().len(),
-            Tab::Slab => v.slab.as_ref().map(Vec::len).unwrap_or(0),
-            Tab::Vmalloc => v.vmalloc.as_ref().map(Vec::len).unwrap_or(0),
-            Tab::Zones => v.zones.as_ref().map(Vec::len).unwrap_or(0),
+            Tab::Slab => v.slab.caches.len(),
+            Tab::Vmalloc => v.vmalloc.kinds.len() + v.vmalloc.callers.len(),
+            Tab::Zones => v.zones.as_ref().map(|z| z.zones.len()).unwrap_or(0),
             Tab::Cgroups | Tab::Fds => 0,
         }
     }

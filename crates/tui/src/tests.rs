@@ -10,7 +10,9 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::{App, Control, SortKey, Tab};
+use memscope_analysis::processes::SortKey;
+
+use crate::app::{App, Control, Tab};
 use crate::ui;
 use crate::view::View;
 
@@ -148,18 +150,37 @@ fn tabs_show_slab_vmalloc_zones_and_name_the_seams() {
     press(&mut app, KeyCode::Char('2'));
     assert_eq!(app.tab, Tab::Slab);
     let s = screen(&mut app);
-    let biggest = &app.view.as_ref().unwrap().slab.as_ref().unwrap()[0];
+    // The `slab` command's view of the same snapshot.
+    let slab = memscope_analysis::slab::from_snapshot(
+        &snapshot("live-6.18-firecracker-2cpu"),
+        &memscope_analysis::slab::SlabOptions {
+            sort: memscope_analysis::slab::SlabSort::Size,
+            top: None,
+            all: false,
+        },
+    );
+    let biggest = &slab.caches[0];
+    assert_eq!(&app.view.as_ref().unwrap().slab.caches[0].name, &biggest.name);
     assert!(s.contains("CACHE") && s.contains(&biggest.name), "{s}");
+    let size = memscope_analysis::fmt_bytes(slab.totals.size_bytes as i64);
+    assert!(s.contains(&format!("{} caches hold {size}", slab.totals.caches)), "{s}");
+    let row = s.lines().find(|l| l.starts_with(&format!("{} ", biggest.name))).unwrap();
+    assert!(row.trim_end().ends_with(" yes"), "reclaimable, from the snapshot's flags: {row}");
     press(&mut app, KeyCode::Right);
     let s = screen(&mut app);
     assert!(
         s.contains("ADDRESS SPACE") && s.contains("ioremap") && s.contains("device memory, not RAM"),
         "{s}"
     );
+    // The largest caller, and the ledger line it explains.
+    assert!(s.contains("CALLER") && s.contains("htab_map_alloc"), "{s}");
+    assert!(s.contains("the ledger's vmalloc line is"), "{s}");
     press(&mut app, KeyCode::Right);
     let s = screen(&mut app);
-    assert!(s.contains("WATERMARK") || s.contains("MANAGED"), "{s}");
+    assert!(s.contains("WATERMARK") && s.contains("LARGEST FREE"), "{s}");
     assert!(s.contains("DMA32") && s.contains("Normal"), "{s}");
+    let normal = s.lines().find(|l| l.contains(" Normal ")).unwrap();
+    assert!(normal.trim_end().ends_with(" ok"), "free above high: {normal}");
     press(&mut app, KeyCode::Right);
     assert!(screen(&mut app).contains("cgroups unavailable"));
     press(&mut app, KeyCode::Right);

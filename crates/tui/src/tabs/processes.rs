@@ -1,12 +1,13 @@
 //! Processes: PSS, USS, RSS and swap, sortable and filtered.
 
+use memscope_analysis::processes::SortKey;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row};
 
-use crate::app::{App, SORTS, SortKey};
+use crate::app::{App, SORTS};
 use crate::ui::cell_bytes;
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
