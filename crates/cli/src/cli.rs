@@ -110,7 +110,7 @@ pub enum Command {
     Rt(RtArgs),
     /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets, fds, cgroups and top processes on /metrics.
     Serve(ServeArgs),
-    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
+    /// Live terminal view: the ledger bar, processes, slab, vmalloc, zones, cgroups and fds (q quits, h helps).
     Top(TopArgs),
     /// Census of all physical memory: page frames by flags, zone, node or memory
     /// cgroup, set beside the kernel's counters (root).

@@ -414,9 +414,19 @@ fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Optio
     }
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
-    let fds = (fds && has_files).then(|| read_process_fds(root, pid));
-    if fds.as_ref().is_some_and(|f| f.gone()) {
-        return None;
+    let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
+    if let Some(f) = fds.as_mut().filter(|f| f.gone()) {
+        if root.is_live() {
+            return None;
+        }
+        // A captured tree without the process's fd directory or limits file
+        // (`memscope capture` copies neither): not captured, not exited.
+        let not_captured = |e: ReadError| match e {
+            ReadError::Gone { path } => ReadError::NotReported { path, field: None },
+            e => e,
+        };
+        f.count = f.count.clone().map_err(not_captured);
+        f.nofile = f.nofile.clone().map_err(not_captured);
     }
     Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })
 }
@@ -436,6 +446,20 @@ mod tests {
         assert_eq!(c.predict(1 << 30), Duration::from_micros(100 + 1024 * 100));
         c.observe(100 << 20, 2_100);
         assert_eq!(c.predict(1 << 30), Duration::from_micros(100 + 1024 * 20));
+    }
+
+    #[test]
+    fn a_captured_tree_without_fd_directories_keeps_its_processes() {
+        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/live-6.18-firecracker-2cpu");
+        let root = KernelRoot::at(&tree);
+        let plain = collect(&root, &CollectOptions::default());
+        let with_fds = collect(&root, &CollectOptions { fds: true, ..CollectOptions::default() });
+        assert!(!plain.processes.is_empty());
+        assert_eq!(with_fds.processes.len(), plain.processes.len(), "none taken for exited");
+        let p = with_fds.processes.iter().find(|p| p.fds.is_some()).expect("a process with files");
+        let count = p.fds.as_ref().unwrap().count.as_ref().unwrap_err();
+        assert_eq!(count.kind(), "not_reported", "{count}");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use crate::view::View;
 /// A tab. One table drives the tab bar, the number keys and help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
-    /// Processes by PSS/USS/RSS/swap.
+    /// Processes by PSS/USS/RSS/swap/fds.
     Processes,
     /// Slab caches.
     Slab,
@@ -19,9 +19,9 @@ pub enum Tab {
     Vmalloc,
     /// Zones and their watermarks.
     Zones,
-    /// cgroups (the cgroup view's seam).
+    /// Memory cgroups against their limits, as a tree.
     Cgroups,
-    /// File descriptors (the fd doctor's seam).
+    /// File descriptors: the file table, the processes closest to EMFILE.
     Fds,
 }
 
@@ -43,6 +43,7 @@ pub const SORTS: &[(SortKey, &str, char)] = &[
     (SortKey::Uss, "USS", 'u'),
     (SortKey::Rss, "RSS", 'r'),
     (SortKey::Swap, "SWAP", 's'),
+    (SortKey::Fds, "FDS/LIMIT", 'f'),
     (SortKey::Pid, "PID", 'i'),
 ];
 
@@ -165,7 +166,10 @@ impl App {
             Tab::Slab => v.slab.caches.len(),
             Tab::Vmalloc => v.vmalloc.kinds.len() + v.vmalloc.callers.len(),
             Tab::Zones => v.zones.as_ref().map(|z| z.zones.len()).unwrap_or(0),
-            Tab::Cgroups | Tab::Fds => 0,
+            Tab::Cgroups => {
+                v.cgroups.as_ref().and_then(|c| c.as_ref().ok()).map(|c| c.rows.len()).unwrap_or(0)
+            }
+            Tab::Fds => v.fds.as_ref().map(|r| r.processes.len()).unwrap_or(0),
         }
     }
 

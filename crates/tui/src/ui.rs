@@ -14,6 +14,7 @@
 
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::ledger::{Ledger, category};
+use memscope_kernel::parse::pid::limits::Limit;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
@@ -46,6 +47,14 @@ fn bytes(v: Option<u64>) -> String {
 /// Bytes or `-`, for table cells.
 pub fn cell_bytes(v: Option<u64>) -> String {
     bytes(v)
+}
+
+/// Open descriptors against the soft `RLIMIT_NOFILE` (`60/64`); `-` for
+/// what could not be read.
+pub fn fds_cell(fds: Option<u64>, soft: Option<Limit>) -> String {
+    let n = fds.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    let l = soft.map(|l| l.to_string()).unwrap_or_else(|| "-".into());
+    format!("{n}/{l}")
 }
 
 /// Draw the whole screen.

@@ -5,7 +5,10 @@
 //! command of that name (`memscope slab`, `vmalloc`, `zones`); a further
 //! tab adds one field here and one module in `tabs/`.
 
+use memscope_analysis::fds::{self, FdReport, FdReportOptions};
+use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::ledger::{self, Ledger, LedgerOptions};
+use memscope_analysis::memcg::{self, CgroupRow};
 use memscope_analysis::processes::{self, ProcessRow, ProcessTotals};
 use memscope_analysis::slab::{self, SlabOptions, SlabSort, SlabView};
 use memscope_analysis::vmalloc::{self, VmallocView};
@@ -14,6 +17,16 @@ use memscope_model::{ProcessScan, Snapshot};
 
 /// vmalloc callers the tab lists under the kinds.
 pub const VMALLOC_CALLERS: usize = 10;
+
+/// The memory cgroups of a snapshot, as a tree.
+#[derive(Debug, Clone)]
+pub struct Cgroups {
+    /// Every cgroup read, parents first ([`memcg::rows`]).
+    pub rows: Vec<CgroupRow>,
+    /// Memory cgroups in the hierarchy (more than `rows` when only the
+    /// processes' cgroups and their ancestors were read).
+    pub total: usize,
+}
 
 /// The analysis of one snapshot.
 #[derive(Debug, Clone)]
@@ -37,6 +50,12 @@ pub struct View {
     /// Zones against their watermarks (the `zones` command's view), or why
     /// there are none.
     pub zones: Result<ZonesView, String>,
+    /// The fd doctor's report (every process, closest to its limit first);
+    /// `None` when the snapshot holds no descriptor counts.
+    pub fds: Option<FdReport>,
+    /// The memory cgroups, or why they could not be read; `None` when the
+    /// snapshot holds none.
+    pub cgroups: Option<Result<Cgroups, String>>,
 }
 
 impl View {
@@ -56,6 +75,12 @@ impl View {
             slab: slab::from_snapshot(snap, &SlabOptions { sort: SlabSort::Size, top: None, all: false }),
             vmalloc: vmalloc::from_snapshot(snap, VMALLOC_CALLERS),
             zones: zones::from_snapshot(snap, &ZonesOptions::default()),
+            fds: memscope_model::fds::from_snapshot(snap)
+                .map(|f| fds::build(&f, &FdReportOptions { top: usize::MAX })),
+            cgroups: snap.cgroups.as_ref().map(|c| match c {
+                Ok(c) => Ok(Cgroups { rows: memcg::rows(c), total: c.total }),
+                Err(e) => Err(unavailable_reason(e)),
+            }),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectOptions, ProcessMode, collect};
+use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
 use memscope_tui::{Live, run as run_tui};
 
 use crate::cli::TopArgs;
@@ -18,6 +18,11 @@ pub fn run(root: &KernelRoot, a: &TopArgs) -> anyhow::Result<ExitCode> {
         processes: ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(a.budget_ms)),
         rollup_max_rss_bytes: Some(a.max_rss),
+        // The fds and cgroups tabs: one stat and one small read per process,
+        // three small files per memory cgroup.
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        cache: Some(CollectCache::new()),
         ..CollectOptions::default()
     };
     let label = match root.is_live() {
