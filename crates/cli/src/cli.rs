@@ -24,6 +24,7 @@ Examples:
   memscope leaks --watch 5m                 record five minutes in memory, then judge
   memscope diff                             first and last snapshot, line by line
   memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
+  memscope top --db /var/lib/memscope/memscope.db   step through the recording (← →, g G)
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -875,6 +876,12 @@ pub struct TopArgs {
     /// Do not read smaps_rollup of processes with a larger RSS.
     #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub max_rss: u64,
+
+    /// Replay the snapshots `memscope record` stored in FILE instead of
+    /// reading this system: ← → (or [ ]) step, g and G jump to the first and
+    /// last.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 #[cfg(test)]

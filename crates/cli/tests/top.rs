@@ -1,7 +1,8 @@
 //! `memscope top` driven like a person would: the real binary on a
 //! pseudo-terminal, keys typed into it, the screen read back through a
 //! terminal emulator (vt100) — start, sort (by memory and by descriptors),
-//! filter, the cgroups and fds tabs, help, quit.
+//! filter, the cgroups and fds tabs, help, quit — and the replay of a
+//! recording (`--db`), stepped back and forth.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -207,6 +208,61 @@ fn top_sorts_by_descriptors_and_shows_the_cgroups_and_fds_tabs_on_a_terminal() {
         .collect::<Vec<_>>();
     assert_eq!(first, ["201", "nginx", "60", "64", "4096", "93.8%", "critical"], "{s}");
 
+    t.keys(b"q");
+    assert!(t.wait_exit().success());
+}
+
+#[test]
+fn top_replays_a_recording_step_by_step_on_a_terminal() {
+    // Three snapshots of this machine, more than a second apart (the header
+    // shows seconds), recorded by the real binary.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rec.db");
+    for i in 0..3 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+            .args(["record", "--once", "--db", db.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let times: Vec<String> = memscope_store::Store::open_read_only(&db)
+        .unwrap()
+        .list()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let t = std::time::UNIX_EPOCH + Duration::from_millis(s.taken_at_unix_ms);
+            humantime::format_rfc3339_seconds(t).to_string()
+        })
+        .collect();
+    assert_eq!(times.len(), 3);
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memscope"));
+    cmd.args(["top", "--db", db.to_str().unwrap()]);
+    let mut t = Pty::spawn(&mut cmd);
+    let at = |i: usize| {
+        let (time, place) = (times[i].clone(), format!("snapshot {} of 3", i + 1));
+        move |s: &str| s.lines().next().is_some_and(|h| h.contains(&time) && h.contains(&place))
+    };
+    // It opens on the last snapshot.
+    let s = t.wait_for("the last snapshot", at(2));
+    assert!(s.contains("PSS▼") && s.contains("← [ → ] step"), "{s}");
+    t.keys(b"\x1b[D"); // ←
+    t.wait_for("the second snapshot", at(1));
+    t.keys(b"[");
+    t.wait_for("the first snapshot", at(0));
+    t.keys(b"]");
+    t.wait_for("the second snapshot again", at(1));
+    t.keys(b"G");
+    t.wait_for("the last snapshot again", at(2));
+    t.keys(b"g");
+    t.wait_for("the first snapshot again", at(0));
+    // The database keeps no descriptor counts yet: the tab says so.
+    t.keys(b"6");
+    t.wait_for("the fds tab", |s| s.contains("file descriptors unavailable: not recorded in this database"));
     t.keys(b"q");
     assert!(t.wait_exit().success());
 }

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, VecDeque};
 use memscope_analysis::processes::{ProcessRow, SortKey};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::replay::{Nav, Position, Recorded};
 use crate::view::View;
 
 /// A tab. One table drives the tab bar, the number keys and help.
@@ -61,9 +62,20 @@ pub enum Control {
     Quit,
 }
 
+/// The keys that move through a recording (`--db`): the keys, the move,
+/// and how the key line and help name them. In a replay ← and → step
+/// through snapshots; Tab and the digits switch tabs.
+pub const REPLAY_KEYS: &[(&[KeyCode], Nav, &str, &str)] = &[
+    (&[KeyCode::Left, KeyCode::Char('[')], Nav::Step(-1), "← [", "previous snapshot"),
+    (&[KeyCode::Right, KeyCode::Char(']')], Nav::Step(1), "→ ]", "next snapshot"),
+    (&[KeyCode::Char('g')], Nav::First, "g", "first snapshot"),
+    (&[KeyCode::Char('G')], Nav::Last, "G", "last snapshot (and any recorded since)"),
+];
+
 /// Ledger categories drawn as sparklines, and how many points they keep.
 pub const SPARK_KEYS: &[&str] = &["unaccounted", "anon", "file", "slab_unreclaimable"];
-const HISTORY: usize = 240;
+/// Points each sparkline keeps.
+pub const HISTORY: usize = 240;
 
 /// The whole state.
 #[derive(Debug)]
@@ -96,6 +108,19 @@ pub struct App {
     pub source: String,
     /// History of the sparkline categories, oldest first.
     pub history: BTreeMap<&'static str, VecDeque<i64>>,
+    /// Replaying a recording (`--db`): where, and the moves asked for.
+    pub replay: Option<Replay>,
+}
+
+/// The state of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// The snapshot shown (none before the first is read).
+    pub position: Option<Position>,
+    /// Moves asked for and not yet sent to the reader ([`App::take_navs`]).
+    pub pending: Vec<Nav>,
+    /// Why the last move could not show its snapshot.
+    pub error: Option<String>,
 }
 
 impl App {
@@ -116,7 +141,34 @@ impl App {
             interval,
             source: source.into(),
             history: BTreeMap::new(),
+            replay: None,
         }
+    }
+
+    /// The state of a replay of a recording: keys step through snapshots.
+    pub fn replay(source: impl Into<String>) -> App {
+        App { replay: Some(Replay::default()), ..App::new(std::time::Duration::ZERO, source) }
+    }
+
+    /// Take one step of a replay: its snapshot, position and recorded series.
+    pub fn push_recorded(&mut self, r: Recorded) {
+        let replay = self.replay.get_or_insert_with(Replay::default);
+        replay.position = Some(r.position);
+        replay.error = r.error;
+        self.history = r.history;
+        if let Some(v) = r.view {
+            self.view = Some(v);
+            self.refreshes += 1;
+        }
+        let n = self.row_count();
+        if self.selected >= n {
+            self.selected = n.saturating_sub(1);
+        }
+    }
+
+    /// The moves asked for since the last call, in order.
+    pub fn take_navs(&mut self) -> Vec<Nav> {
+        self.replay.as_mut().map(|r| std::mem::take(&mut r.pending)).unwrap_or_default()
     }
 
     /// Take a new view (ignored while paused).
@@ -164,7 +216,7 @@ impl App {
         match self.tab {
             Tab::Processes => self.process_rows().len(),
             Tab::Slab => v.slab.caches.len(),
-            Tab::Vmalloc => v.vmalloc.kinds.len() + v.vmalloc.callers.len(),
+            Tab::Vmalloc => v.vmalloc.kinds.len(),
             Tab::Zones => v.zones.as_ref().map(|z| z.zones.len()).unwrap_or(0),
             Tab::Cgroups => {
                 v.cgroups.as_ref().and_then(|c| c.as_ref().ok()).map(|c| c.rows.len()).unwrap_or(0)
@@ -240,6 +292,16 @@ impl App {
             } else {
                 Control::Continue
             };
+        }
+        if let Some(r) = self.replay.as_mut() {
+            if let Some((_, nav, _, _)) = REPLAY_KEYS.iter().find(|(codes, ..)| codes.contains(&k.code)) {
+                r.pending.push(*nav);
+                return Control::Continue;
+            }
+            if k.code == KeyCode::Char(' ') {
+                // Nothing to pause: a recording moves only when asked.
+                return Control::Continue;
+            }
         }
         match k.code {
             KeyCode::Char('q') | KeyCode::F(10) => return Control::Quit,

@@ -392,3 +392,116 @@ fn a_limit_above_binds_the_cgroups_below_it() {
     let nginx = s.lines().find(|l| l.starts_with("  nginx.service ")).unwrap();
     assert!(nginx.contains("128 MiB (↑ 120 MiB)") && nginx.contains(" 83%"), "{nginx}");
 }
+
+/// A recording of three snapshots a minute apart, unaccounted growing by
+/// 1 MiB a step, written with the store API; and their times.
+fn recording() -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.db");
+    let mut store = memscope_store::Store::open(&path).unwrap();
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    let t0 = snap.taken_at_unix_ms;
+    let mut times = Vec::new();
+    for i in 0..3u64 {
+        snap.taken_at_unix_ms = t0 + i * 60_000;
+        if let Ok(m) = &mut snap.meminfo {
+            let total = m.get("MemTotal").unwrap();
+            m.bytes.insert("MemTotal".into(), total + (1 << 20));
+        }
+        store.write(&snap, &memscope_store::Meta::default()).unwrap();
+        times.push(snap.taken_at_unix_ms);
+    }
+    (dir, path, times)
+}
+
+fn rfc3339(unix_ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(unix_ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// What the replay worker does for the keys pressed: apply the moves, load.
+fn step(app: &mut App, rec: &mut crate::Recording) {
+    let navs = app.take_navs();
+    assert!(!navs.is_empty(), "the key asked for a move");
+    for n in navs {
+        rec.apply(n);
+    }
+    app.push_recorded(rec.load());
+}
+
+#[test]
+fn replay_steps_through_recorded_snapshots_with_their_times_and_series() {
+    let (_dir, path, times) = recording();
+    let mut rec = crate::Recording::open(&path).unwrap();
+    assert_eq!(rec.len(), 3);
+    let mut app = App::replay(rec.describe());
+    app.push_recorded(rec.load());
+    // It opens on the last snapshot, its time and place in the header.
+    let s = screen(&mut app);
+    let header = s.lines().next().unwrap();
+    assert!(header.contains(&rfc3339(times[2])) && header.contains("snapshot 3 of 3"), "{header}");
+    assert!(header.contains(&format!("replay {}", path.display())) && !header.contains("every "), "{header}");
+    // The sparklines are the recorded series: three points, 1 MiB apart.
+    let h = &app.history["unaccounted"];
+    assert_eq!(h.len(), 3);
+    assert_eq!((h[1] - h[0], h[2] - h[1]), (1 << 20, 1 << 20));
+    assert!(s.lines().nth(5).unwrap().chars().any(|c| ('▁'..='█').contains(&c)), "{s}");
+
+    // ← and [ step back, ] and → forward, clamped at both ends.
+    press(&mut app, KeyCode::Left);
+    step(&mut app, &mut rec);
+    let header = screen(&mut app).lines().next().unwrap().to_string();
+    assert!(header.contains(&rfc3339(times[1])) && header.contains("snapshot 2 of 3"), "{header}");
+    assert_eq!(app.history["unaccounted"].len(), 2, "the series up to the snapshot shown");
+    assert_eq!(app.tab, Tab::Processes, "← steps, it does not switch tabs");
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('['));
+    step(&mut app, &mut rec);
+    let header = screen(&mut app).lines().next().unwrap().to_string();
+    assert!(header.contains(&rfc3339(times[0])) && header.contains("snapshot 1 of 3"), "{header}");
+    press(&mut app, KeyCode::Char(']'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains("snapshot 2 of 3"));
+    press(&mut app, KeyCode::Char('G'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains(&rfc3339(times[2])));
+    press(&mut app, KeyCode::Char('g'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains("snapshot 1 of 3"));
+    assert_eq!(app.history["unaccounted"].len(), 1);
+
+    // The processes are the recorded ones.
+    let rows = table_rows(&screen(&mut app));
+    assert!(rows.iter().any(|r| r.contains("python3")), "{rows:?}");
+    // Space does not pause a recording; the key line names the replay keys.
+    press(&mut app, KeyCode::Char(' '));
+    let s = screen(&mut app);
+    assert!(!s.contains("PAUSED"), "{s}");
+    assert!(s.lines().last().unwrap().contains("← [ → ] step") && s.contains("g G first/last"), "{s}");
+    // Tab switches tabs. The store keeps no descriptors or cgroups yet: said.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.tab, Tab::Cgroups);
+    assert!(screen(&mut app).contains("cgroups unavailable: not recorded in this database"));
+    press(&mut app, KeyCode::Tab);
+    assert!(screen(&mut app).contains("file descriptors unavailable: not recorded in this database"));
+    // Help lists the replay keys.
+    press(&mut app, KeyCode::Char('h'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("every figure comes from the database") && s.contains("g                first snapshot"),
+        "{s}"
+    );
+}
+
+#[test]
+fn replay_of_an_empty_or_missing_database_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    drop(memscope_store::Store::open(&path).unwrap());
+    let e = crate::Recording::open(&path).err().expect("refused");
+    assert!(e.to_string().contains("holds no snapshot yet"), "{e}");
+    let e = crate::Recording::open(&dir.path().join("nope.db")).err().expect("refused");
+    assert!(e.to_string().contains("nope.db"), "{e}");
+}

@@ -55,8 +55,12 @@ pub(crate) fn unavailable(f: &mut Frame, area: Rect, what: &str, reason: &str) {
     );
 }
 
-/// Why a figure the snapshot does not hold is missing: the collection did
-/// not ask for it.
-pub(crate) fn not_in_snapshot(_app: &App, what: &str) -> String {
-    format!("this snapshot was collected without {what}")
+/// Why a figure the snapshot does not hold is missing: a recording that
+/// did not keep it, or a collection that did not ask for it.
+pub(crate) fn not_in_snapshot(app: &App, what: &str) -> String {
+    if app.replay.is_some() {
+        format!("not recorded in this database (its snapshots keep no {what})")
+    } else {
+        format!("this snapshot was collected without {what}")
+    }
 }
