@@ -8,6 +8,7 @@
 //! - [`report`]: the ledger, the top processes and plain-language notes;
 //! - [`fds`]: the "Too many open files" doctor: descriptors against
 //!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
+//! - [`memcg`]: memory cgroups against their limits, as a tree and bounded;
 //! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
 //!   [`zones`], [`slab`], [`vmalloc`];
 //! - [`leaks`] and [`diff`]: trends and comparisons over recorded snapshots;
@@ -25,6 +26,7 @@ pub mod hints;
 pub mod leaks;
 pub mod ledger;
 pub mod maps;
+pub mod memcg;
 pub mod numa;
 pub mod pages;
 pub mod processes;

@@ -1,7 +1,11 @@
 //! Per-process memory figures from a snapshot: PSS and USS where
-//! `smaps_rollup` was read, the cheap `status` counters elsewhere (marked).
+//! `smaps_rollup` was read, the cheap `status` counters elsewhere (marked);
+//! open descriptors and `RLIMIT_NOFILE` when the snapshot counted them.
+
+use std::cmp::Ordering;
 
 use memscope_kernel::parse::meminfo::Meminfo;
+use memscope_kernel::parse::pid::limits::Limit;
 use memscope_model::{ProcessSample, ProcessScan, Rollup, Snapshot};
 use serde::Serialize;
 
@@ -44,6 +48,13 @@ pub struct ProcessRow {
     /// Why PSS is unavailable, for `status` rows.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pss_unavailable: Option<String>,
+    /// Open file descriptors, when the snapshot counted them
+    /// ([`memscope_model::ProcessSample::fds`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u64>,
+    /// Soft `RLIMIT_NOFILE`: `EMFILE` at this many descriptors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fd_soft_limit: Option<Limit>,
 }
 
 impl ProcessRow {
@@ -91,6 +102,8 @@ pub fn row(p: &ProcessSample) -> ProcessRow {
         rss_shmem_bytes: st("RssShmem"),
         source,
         pss_unavailable: why,
+        fds: p.fds.as_ref().and_then(|f| f.count.as_ref().ok().copied()),
+        fd_soft_limit: p.fds.as_ref().and_then(|f| f.nofile.as_ref().ok().map(|l| l.soft)),
     }
 }
 
@@ -112,6 +125,8 @@ pub enum SortKey {
     Rss,
     /// Swapped-out memory, largest first.
     Swap,
+    /// Open file descriptors, most first (needs a snapshot that counted them).
+    Fds,
     /// Process id, ascending.
     Pid,
 }
@@ -123,6 +138,7 @@ impl SortKey {
         (SortKey::Uss, "uss"),
         (SortKey::Rss, "rss"),
         (SortKey::Swap, "swap"),
+        (SortKey::Fds, "fds"),
         (SortKey::Pid, "pid"),
     ];
 
@@ -136,24 +152,31 @@ impl SortKey {
         SortKey::ALL.iter().find(|(_, n)| *n == name).map(|(k, _)| *k)
     }
 
-    /// The figure a row is ranked by. PSS and USS are bounded above by RSS,
-    /// so a row whose PSS or USS could not be read ranks by its RSS: a large
-    /// process is never hidden at the bottom because it was not measured.
+    /// The figure a row is ranked by (bytes; a count for [`SortKey::Fds`]).
+    /// PSS and USS are bounded above by RSS, so a row whose PSS or USS could
+    /// not be read ranks by its RSS: a large process is never hidden at the
+    /// bottom because it was not measured.
     pub fn rank_bytes(self, r: &ProcessRow) -> u64 {
         match self {
             SortKey::Pss => r.pss_bytes.or(r.rss_bytes),
             SortKey::Uss => r.uss_bytes.or(r.rss_bytes),
             SortKey::Rss => r.rss_bytes,
             SortKey::Swap => r.swap_bytes,
+            SortKey::Fds => r.fds,
             SortKey::Pid => None,
         }
         .unwrap_or(0)
+    }
+
+    /// The order of two rows: largest first, ties (and `pid`) by pid.
+    pub fn compare(self, a: &ProcessRow, b: &ProcessRow) -> Ordering {
+        self.rank_bytes(b).cmp(&self.rank_bytes(a)).then(a.pid.cmp(&b.pid))
     }
 }
 
 /// Sort rows by `key`: sizes largest first, ties (and `pid`) by pid.
 pub fn sort_rows(rows: &mut [ProcessRow], key: SortKey) {
-    rows.sort_by(|a, b| key.rank_bytes(b).cmp(&key.rank_bytes(a)).then(a.pid.cmp(&b.pid)));
+    rows.sort_by(|a, b| key.compare(a, b));
 }
 
 /// Totals over all processes, and what the scan left out.

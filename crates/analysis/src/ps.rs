@@ -115,6 +115,10 @@ pub struct Group {
     pub rss_without_pss_bytes: u64,
     /// Sum of swap.
     pub swap_bytes: u64,
+    /// Sum of open descriptors over the processes counted (when the
+    /// collection counted them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u64>,
     /// The processes.
     pub pids: Vec<u32>,
 }
@@ -126,6 +130,7 @@ impl Group {
             SortKey::Uss => self.uss_bytes + self.rss_without_pss_bytes,
             SortKey::Rss => self.rss_bytes,
             SortKey::Swap => self.swap_bytes,
+            SortKey::Fds => self.fds.unwrap_or(0),
             SortKey::Pid => 0,
         }
     }
@@ -307,12 +312,16 @@ pub fn build(
                 rss_bytes: 0,
                 rss_without_pss_bytes: 0,
                 swap_bytes: 0,
+                fds: None,
                 pids: Vec::new(),
             });
             e.processes += 1;
             e.pids.push(r.row.pid);
             e.rss_bytes += r.row.rss_bytes.unwrap_or(0);
             e.swap_bytes += r.row.swap_bytes.unwrap_or(0);
+            if let Some(n) = r.row.fds {
+                e.fds = Some(e.fds.unwrap_or(0) + n);
+            }
             match r.row.pss_bytes {
                 Some(p) => {
                     e.with_pss += 1;
@@ -329,9 +338,7 @@ pub fn build(
         }
     }
 
-    rows.sort_by(|(a, _), (b, _)| {
-        opts.sort.rank_bytes(&b.row).cmp(&opts.sort.rank_bytes(&a.row)).then(a.row.pid.cmp(&b.row.pid))
-    });
+    rows.sort_by(|(a, _), (b, _)| opts.sort.compare(&a.row, &b.row));
     let mut processes: Vec<PsRow> = rows.into_iter().map(|(r, _)| r).collect();
     if let Some(n) = opts.top {
         processes.truncate(n);

@@ -11,8 +11,10 @@
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::slabinfo::Slabinfo;
 use memscope_kernel::parse::sys_slab::{FLAGS, SlabSysfs};
+use memscope_model::Snapshot;
 use serde::Serialize;
 
+use crate::hints::unavailable_reason;
 use crate::units::{fmt_bytes, fmt_pct};
 
 /// What to sort caches by. One table drives the command line and output.
@@ -128,6 +130,23 @@ pub struct SlabOptions {
     pub top: Option<usize>,
     /// Show empty caches.
     pub all: bool,
+}
+
+/// The view of a snapshot's slab caches (`slab`, `serve`, `top`): the
+/// reclaim flags it kept stand in for `/sys/kernel/slab` (a snapshot keeps
+/// no other flag and no merge aliases).
+pub fn from_snapshot(snap: &Snapshot, opts: &SlabOptions) -> SlabView {
+    let page = snap.page_size_bytes.unwrap_or(4096);
+    let sysfs = SlabSysfs {
+        aliases: Default::default(),
+        flags: snap
+            .slab_reclaimable
+            .iter()
+            .map(|(name, r)| (name.clone(), [("reclaim".to_string(), *r)].into()))
+            .collect(),
+    };
+    let slabinfo = snap.slabinfo.as_ref().map_err(unavailable_reason);
+    build(slabinfo, Ok(&sysfs), snap.meminfo.as_ref().ok(), page, opts)
 }
 
 /// Build the view. `slabinfo` is `Err(reason)` when it cannot be read: the

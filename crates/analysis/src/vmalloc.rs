@@ -14,8 +14,10 @@ use std::collections::BTreeMap;
 
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::vmallocinfo::{VmallocKind, Vmallocinfo};
+use memscope_model::Snapshot;
 use serde::Serialize;
 
+use crate::hints::unavailable_reason;
 use crate::ledger::is_stack_area;
 use crate::units::fmt_bytes;
 
@@ -94,6 +96,16 @@ pub struct VmallocView {
 
 fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// The view of a snapshot's vmalloc areas, with its `top` callers.
+pub fn from_snapshot(snap: &Snapshot, top: usize) -> VmallocView {
+    build(
+        snap.vmallocinfo.as_ref().map_err(unavailable_reason),
+        snap.meminfo.as_ref().ok(),
+        snap.page_size_bytes.unwrap_or(4096),
+        top,
+    )
 }
 
 /// Build the view. `vmallocinfo` is `Err(reason)` when unreadable: the view

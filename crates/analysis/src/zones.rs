@@ -24,8 +24,10 @@
 use memscope_kernel::parse::buddyinfo::{BuddyZone, Buddyinfo};
 use memscope_kernel::parse::pagetypeinfo::{FreeByType, Pagetypeinfo};
 use memscope_kernel::parse::zoneinfo::{Zone, Zoneinfo};
+use memscope_model::Snapshot;
 use serde::Serialize;
 
+use crate::hints::unavailable_reason;
 use crate::units::{fmt_bytes, fmt_pct};
 
 /// Where free memory stands against the watermarks.
@@ -239,6 +241,19 @@ fn zone_row(z: &Zone, buddy: Option<&Buddyinfo>, ptype: Option<&Pagetypeinfo>) -
         free_by_type: ptype.map(|p| p.zone_free(z.node, &z.zone).cloned().collect()).unwrap_or_default(),
         blocks_by_type: ptype.and_then(|p| p.zone_blocks(z.node, &z.zone)).map(|b| b.blocks.clone()),
     }
+}
+
+/// The view of a snapshot's zones (its zoneinfo and buddyinfo; a snapshot
+/// keeps no pagetypeinfo). `Err` when zoneinfo could not be read, with why.
+pub fn from_snapshot(snap: &Snapshot, opts: &ZonesOptions) -> Result<ZonesView, String> {
+    let zoneinfo = snap.zoneinfo.as_ref().map_err(unavailable_reason)?;
+    build(
+        zoneinfo,
+        snap.buddyinfo.as_ref().map_err(unavailable_reason),
+        Err("a snapshot does not keep /proc/pagetypeinfo".into()),
+        snap.page_size_bytes.unwrap_or(4096),
+        opts,
+    )
 }
 
 /// Build the view. `Err` when `opts.node` names no node.

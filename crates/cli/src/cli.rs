@@ -25,6 +25,7 @@ Examples:
   memscope leaks --watch 5m                 record five minutes in memory, then judge
   memscope diff                             first and last snapshot, line by line
   memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
+  memscope top --db /var/lib/memscope/memscope.db   step through the recording (← →, g G)
 
 Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
 
@@ -111,9 +112,9 @@ pub enum Command {
     Vmalloc(VmallocArgs),
     /// Real time: check a host (and a process) for it, measure scheduling latency.
     Rt(RtArgs),
-    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets and top processes on /metrics.
+    /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets, fds, cgroups and top processes on /metrics.
     Serve(ServeArgs),
-    /// Live terminal view: the ledger bar, processes, slab, vmalloc and zones (q quits, h helps).
+    /// Live terminal view: the ledger bar, processes, slab, vmalloc, zones, cgroups and fds (q quits, h helps).
     Top(TopArgs),
     /// Census of all physical memory: page frames by flags, zone, node or memory
     /// cgroup, set beside the kernel's counters (root).
@@ -456,8 +457,8 @@ pub struct PsArgs {
     #[arg(long, short = 'f', requires = "pattern")]
     pub full: bool,
 
-    /// Sort by pss, uss, rss, swap or pid. Processes whose PSS was not read
-    /// rank by their RSS.
+    /// Sort by pss, uss, rss, swap, fds (open descriptors, shown beside
+    /// RLIMIT_NOFILE) or pid. Processes whose PSS was not read rank by their RSS.
     #[arg(long, default_value = "pss", value_name = "KEY", value_parser = parse_sort)]
     pub sort: memscope_analysis::processes::SortKey,
 
@@ -910,6 +911,11 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top_slab: usize,
 
+    /// Memory cgroups exported one by one (largest charge first, a parent
+    /// before its children); the rest are summed into `cgroup="other"`.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top_cgroups: usize,
+
     /// Stop reading smaps_rollup (PSS) this many milliseconds into a
     /// collection; the remaining processes keep their status figures.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
@@ -944,6 +950,12 @@ pub struct TopArgs {
     /// Do not read smaps_rollup of processes with a larger RSS.
     #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub max_rss: u64,
+
+    /// Replay the snapshots `memscope record` stored in FILE instead of
+    /// reading this system: ← → (or [ ]) step, g and G jump to the first and
+    /// last.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 }
 
 #[cfg(test)]

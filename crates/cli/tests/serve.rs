@@ -152,6 +152,11 @@ fn promtool_accepts_a_live_scrape() {
         "# TYPE memscope_collections_total counter",
         "memscope_file_handles_max ",
         "memscope_process_open_fds{pid=\"",
+        "memscope_process_max_fds{pid=\"",
+        "memscope_memory_cgroups{set=\"total\"}",
+        "memscope_cgroup_memory_bytes{cgroup=\"/",
+        "# TYPE memscope_cgroup_oom_kills_total counter",
+        "memscope_oom_kills_total ",
     ] {
         assert!(r.body.contains(needle), "{needle} missing");
     }
@@ -187,6 +192,34 @@ fn a_captured_tree_is_served_with_the_same_ledger_as_the_report() {
         .map(|l| l.rsplit_once(' ').unwrap().1.parse::<i64>().unwrap())
         .sum();
     assert_eq!(sum, installed);
+}
+
+#[test]
+fn a_captured_tree_exports_its_cgroups_and_descriptors() {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/top-fds-cgroups");
+    let s = Server::start(&["--root", tree.to_str().unwrap(), "--top-cgroups", "2"]);
+    let r = get(s.addr, "/metrics", "");
+    let Some((ok, said)) = promtool_check(&r.body) else {
+        panic!("promtool is not installed: run scripts/install-test-deps (Debian package prometheus)");
+    };
+    assert!(ok && said.trim().is_empty(), "promtool check metrics: {said}\n{}", r.body);
+    let cgroups: Vec<&str> =
+        r.body.lines().filter(|l| l.starts_with("memscope_cgroup_memory_bytes{")).collect();
+    assert_eq!(
+        cgroups,
+        [
+            "memscope_cgroup_memory_bytes{cgroup=\"/system.slice\"} 115343360",
+            "memscope_cgroup_memory_bytes{cgroup=\"/system.slice/nginx.service\"} 104857600",
+            // init.scope 12 MiB + user.slice 50 MiB + idle.service 0 + sshd.service 8 MiB
+            "memscope_cgroup_memory_bytes{cgroup=\"other\"} 73400320",
+        ]
+    );
+    assert!(r.body.contains(
+        "\nmemscope_cgroup_memory_limit_bytes{cgroup=\"/system.slice/nginx.service\"} 134217728\n"
+    ));
+    assert!(r.body.contains("\nmemscope_cgroup_oom_kills_total{cgroup=\"/system.slice/nginx.service\"} 1\n"));
+    assert!(r.body.contains("\nmemscope_process_open_fds{pid=\"201\",comm=\"nginx\"} 60\n"), "{}", r.body);
+    assert!(r.body.contains("\nmemscope_file_handles_allocated 3456\n"));
 }
 
 #[test]
@@ -296,11 +329,13 @@ fn a_thousand_cached_scrapes_keep_rss_flat() {
 /// every process, slab cache and vmalloc area): a pause longer than
 /// `--min-interval` every 10 scrapes makes the next one collect, so at
 /// least 100 collections run however fast the machine is. The allocator's
-/// high-water mark moves by up to about 1 MiB from one collection to the
-/// next (measured: 15.2 to 16.3 MiB over 130 collections, up and down), so the
-/// test asks for no trend: the second half's peak at most 1 MiB above the
-/// first half's, and the end at most 2 MiB above the warm start. Leaking one
-/// snapshot per collection (hundreds of KiB) fails it.
+/// high-water mark (one arena per thread that collected) settles within the
+/// first 150 or so collections and then moves up and down by about 1 MiB
+/// (measured with descriptors and cgroups in each collection: 17.8 MiB at
+/// start, 20.3 MiB after 150 collections, 19.3 to 21.1 MiB from there to
+/// 1,615 collections), so the test asks for no trend: the second half's peak
+/// at most 1 MiB above the first half's, and the end at most 3 MiB above the
+/// warm start. Leaking one snapshot per collection (hundreds of KiB) fails it.
 #[test]
 fn a_thousand_scrapes_with_collections_keep_rss_flat() {
     let s = Server::start(&["--min-interval", "20ms"]);
@@ -320,7 +355,7 @@ fn a_thousand_scrapes_with_collections_keep_rss_flat() {
     let (first, second) = samples.split_at(samples.len() / 2);
     let peak = |v: &[u64]| v.iter().copied().max().unwrap();
     assert!(peak(second) <= peak(first) + (1 << 20), "RSS trends up: {kib:?} KiB");
-    assert!(*samples.last().unwrap() <= before + (2 << 20), "RSS grew from {before}: {kib:?} KiB");
+    assert!(*samples.last().unwrap() <= before + (3 << 20), "RSS grew from {before}: {kib:?} KiB");
 }
 
 #[test]

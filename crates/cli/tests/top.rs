@@ -1,6 +1,8 @@
 //! `memscope top` driven like a person would: the real binary on a
 //! pseudo-terminal, keys typed into it, the screen read back through a
-//! terminal emulator (vt100) — start, sort, filter, help, quit.
+//! terminal emulator (vt100) — start, sort (by memory and by descriptors),
+//! filter, the cgroups and fds tabs, help, quit — and the replay of a
+//! recording (`--db`), stepped back and forth.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -151,6 +153,17 @@ fn top_starts_sorts_filters_and_quits_on_a_terminal() {
     t.keys(b"x");
     t.wait_for("help closed", |s| !s.contains("memscope top: help"));
 
+    // Sort by descriptors, then the cgroups and fds tabs: this capture holds
+    // neither fd directories nor cgroup files, and the tabs say so.
+    t.keys(b"f");
+    t.wait_for("the fds sort", |s| s.contains("FDS/LIMIT▼"));
+    t.keys(b"5");
+    let s = t.wait_for("the cgroups tab", |s| s.contains("cgroups unavailable:"));
+    assert!(s.contains("/proc/self/mountinfo"), "{s}");
+    t.keys(b"6");
+    let s = t.wait_for("the fds tab", |s| s.contains("open files, system (ENFILE): unavailable"));
+    assert!(s.contains("/proc/sys/fs/file-nr"), "{s}");
+
     // Quit: exit 0, terminal given back (main screen).
     t.keys(b"q");
     let status = t.wait_exit();
@@ -158,6 +171,100 @@ fn top_starts_sorts_filters_and_quits_on_a_terminal() {
     // Let the reader thread take the last bytes.
     std::thread::sleep(Duration::from_millis(200));
     assert!(!t.screen.lock().unwrap().screen().alternate_screen(), "the alternate screen was left");
+}
+
+#[test]
+fn top_sorts_by_descriptors_and_shows_the_cgroups_and_fds_tabs_on_a_terminal() {
+    let tree = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/top-fds-cgroups");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memscope"));
+    cmd.args(["--root", tree.to_str().unwrap(), "top", "--interval", "300ms"]);
+    let mut t = Pty::spawn(&mut cmd);
+    t.wait_for("the first frame", |s| s.contains("PSS▼") && s.contains("FDS/LIMIT"));
+
+    // Sort by open descriptors: nginx 201 at 60 of its 64 first.
+    t.keys(b"f");
+    let s = t.wait_for("the fds sort", |s| s.contains("FDS/LIMIT▼"));
+    let rows = table_rows(&s);
+    assert!(rows[0].trim_start().starts_with("201 ") && rows[0].trim_end().ends_with("60/64"), "{s}");
+    assert!(rows[1].trim_start().starts_with("1 ") && rows[1].trim_end().ends_with("20/65536"), "{s}");
+
+    // The cgroups tab: the tree, nginx.service at 100 MiB of 128 MiB after one OOM kill.
+    t.keys(b"5");
+    let s = t.wait_for("the cgroups tab", |s| s.contains("memory cgroups (v2)"));
+    let nginx = s.lines().find(|l| l.starts_with("  nginx.service ")).unwrap_or_else(|| panic!("{s}"));
+    let cells: Vec<&str> = nginx.split_whitespace().collect();
+    assert_eq!(cells, ["nginx.service", "100", "MiB", "128", "MiB", "78%", "1"], "{s}");
+
+    // The fds tab: the file table, then nginx closest to EMFILE.
+    t.keys(b"6");
+    let s = t.wait_for("the fds tab", |s| s.contains("open files, system (ENFILE)"));
+    assert!(s.contains("3456 of 262144 (1.3%) ok"), "{s}");
+    let first = s
+        .lines()
+        .skip_while(|l| !l.contains("SOFT LIMIT"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("{s}"))
+        .split_whitespace()
+        .collect::<Vec<_>>();
+    assert_eq!(first, ["201", "nginx", "60", "64", "4096", "93.8%", "critical"], "{s}");
+
+    t.keys(b"q");
+    assert!(t.wait_exit().success());
+}
+
+#[test]
+fn top_replays_a_recording_step_by_step_on_a_terminal() {
+    // Three snapshots of this machine, more than a second apart (the header
+    // shows seconds), recorded by the real binary.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("rec.db");
+    for i in 0..3 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1100));
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+            .args(["record", "--once", "--db", db.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let times: Vec<String> = memscope_store::Store::open_read_only(&db)
+        .unwrap()
+        .list()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let t = std::time::UNIX_EPOCH + Duration::from_millis(s.taken_at_unix_ms);
+            humantime::format_rfc3339_seconds(t).to_string()
+        })
+        .collect();
+    assert_eq!(times.len(), 3);
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_memscope"));
+    cmd.args(["top", "--db", db.to_str().unwrap()]);
+    let mut t = Pty::spawn(&mut cmd);
+    let at = |i: usize| {
+        let (time, place) = (times[i].clone(), format!("snapshot {} of 3", i + 1));
+        move |s: &str| s.lines().next().is_some_and(|h| h.contains(&time) && h.contains(&place))
+    };
+    // It opens on the last snapshot.
+    let s = t.wait_for("the last snapshot", at(2));
+    assert!(s.contains("PSS▼") && s.contains("← [ → ] step"), "{s}");
+    t.keys(b"\x1b[D"); // ←
+    t.wait_for("the second snapshot", at(1));
+    t.keys(b"[");
+    t.wait_for("the first snapshot", at(0));
+    t.keys(b"]");
+    t.wait_for("the second snapshot again", at(1));
+    t.keys(b"G");
+    t.wait_for("the last snapshot again", at(2));
+    t.keys(b"g");
+    t.wait_for("the first snapshot again", at(0));
+    // The database keeps no descriptor counts yet: the tab says so.
+    t.keys(b"6");
+    t.wait_for("the fds tab", |s| s.contains("file descriptors unavailable: not recorded in this database"));
+    t.keys(b"q");
+    assert!(t.wait_exit().success());
 }
 
 #[test]

@@ -398,3 +398,26 @@ fn every_view_writes_csv_with_a_header() {
         assert!(out.lines().count() > 1, "{args:?}");
     }
 }
+
+#[test]
+fn ps_sorts_by_open_descriptors_beside_their_limit() {
+    const FDS: &str = "top-fds-cgroups";
+    let v = json(FDS, &["ps", "--sort", "fds"]);
+    assert_eq!(v["sort"], "fds");
+    let procs = v["processes"].as_array().unwrap();
+    let fds: Vec<(u64, u64, u64)> =
+        procs.iter().map(|p| (u(&p["pid"]), u(&p["fds"]), u(&p["fd_soft_limit"]))).collect();
+    // The count is the entries of /proc/PID/fd; the limit, limits' soft column.
+    let count =
+        |pid: u64| std::fs::read_dir(tree(FDS).join(format!("proc/{pid}/fd"))).unwrap().count() as u64;
+    assert_eq!(count(201), 60);
+    assert_eq!(fds, vec![(201, 60, 64), (1, count(1), 65536), (202, 12, 64), (150, 8, 1024), (301, 4, 1024)]);
+    let (_, table, _) = run(FDS, &["ps", "--sort", "fds"]);
+    assert!(table.contains("fds / limit") && table.contains("60 / 64"), "{table}");
+    // Without --sort fds, descriptors are not counted and not shown.
+    let v = json(FDS, &["ps"]);
+    assert!(v["processes"][0].get("fds").is_none(), "{v}");
+    assert!(!run(FDS, &["ps"]).1.contains("fds / limit"));
+    let v = json(FDS, &["ps", "--sort", "fds", "--group-by", "cmd"]);
+    assert_eq!((v["groups"][0]["key"].as_str(), u(&v["groups"][0]["fds"])), (Some("nginx"), 72));
+}

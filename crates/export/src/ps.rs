@@ -66,7 +66,8 @@ fn num(v: Option<u64>) -> String {
 pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
     let mut c = csv::Writer::from_writer(w);
     if p.group_by.is_some() {
-        c.write_record([
+        let counted = p.groups.iter().any(|g| g.fds.is_some());
+        let mut header = vec![
             "key",
             "runtime",
             "id",
@@ -77,23 +78,32 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
             "rss_bytes",
             "rss_without_pss_bytes",
             "swap_bytes",
-        ])?;
+        ];
+        if counted {
+            header.push("fds");
+        }
+        c.write_record(&header)?;
         for g in &p.groups {
-            c.write_record([
-                g.key.as_str(),
-                g.runtime.unwrap_or(""),
-                g.id.as_deref().unwrap_or(""),
-                &g.processes.to_string(),
-                &g.with_pss.to_string(),
-                &g.pss_bytes.to_string(),
-                &g.uss_bytes.to_string(),
-                &g.rss_bytes.to_string(),
-                &g.rss_without_pss_bytes.to_string(),
-                &g.swap_bytes.to_string(),
-            ])?;
+            let mut record = vec![
+                g.key.clone(),
+                g.runtime.unwrap_or("").to_string(),
+                g.id.clone().unwrap_or_default(),
+                g.processes.to_string(),
+                g.with_pss.to_string(),
+                g.pss_bytes.to_string(),
+                g.uss_bytes.to_string(),
+                g.rss_bytes.to_string(),
+                g.rss_without_pss_bytes.to_string(),
+                g.swap_bytes.to_string(),
+            ];
+            if counted {
+                record.push(num(g.fds));
+            }
+            c.write_record(&record)?;
         }
     } else {
-        c.write_record([
+        let counted = fds_counted(p);
+        let mut header = vec![
             "pid",
             "user",
             "comm",
@@ -106,10 +116,14 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
             "swap_bytes",
             "source",
             "cgroup",
-        ])?;
+        ];
+        if counted {
+            header.extend(["fds", "fd_soft_limit"]);
+        }
+        c.write_record(&header)?;
         for r in &p.processes {
             let x = &r.row;
-            c.write_record([
+            let mut record = vec![
                 x.pid.to_string().as_str(),
                 r.user.as_deref().unwrap_or(""),
                 x.comm.as_str(),
@@ -125,10 +139,24 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
                     RowSource::Status => "status",
                 },
                 r.cgroup.as_deref().unwrap_or(""),
-            ])?;
+            ]
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<String>>();
+            if counted {
+                record.push(num(x.fds));
+                record.push(x.fd_soft_limit.map(|l| l.to_string()).unwrap_or_default());
+            }
+            c.write_record(&record)?;
         }
     }
     c.flush()
+}
+
+/// True when the collection counted descriptors (`--sort fds`): the
+/// outputs then show them.
+fn fds_counted(p: &Ps) -> bool {
+    p.processes.iter().any(|r| r.row.fds.is_some())
 }
 
 /// Write the view as a readable table, then totals and notes.
@@ -165,14 +193,19 @@ pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
 }
 
 fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
-    let mut t = s.table(&["pid", "user", "command", "PSS", "USS", "RSS", "anon", "file", "shmem", "swap"]);
+    let counted = fds_counted(p);
+    let mut header = vec!["pid", "user", "command", "PSS", "USS", "RSS", "anon", "file", "shmem", "swap"];
+    if counted {
+        header.push("fds / limit");
+    }
+    let mut t = s.table(&header);
     for r in &p.processes {
         let x = &r.row;
         let pid = match x.source {
             RowSource::SmapsRollup => s.num(x.pid),
             RowSource::Status => s.num(format!("*{}", x.pid)),
         };
-        t.add_row(vec![
+        let mut row = vec![
             pid,
             comfy_table::Cell::new(r.user.as_deref().unwrap_or("?")),
             comfy_table::Cell::new(&x.comm),
@@ -183,9 +216,23 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
             s.num(opt_bytes(x.rss_file_bytes)),
             s.num(opt_bytes(x.rss_shmem_bytes)),
             s.num(opt_bytes(x.swap_bytes)),
-        ]);
+        ];
+        if counted {
+            row.push(s.num(fds_cell(x.fds, x.fd_soft_limit)));
+        }
+        t.add_row(row);
     }
     style::write_table(w, &t)
+}
+
+/// `60 / 1024`: open descriptors and the soft `RLIMIT_NOFILE`; `-` for
+/// what could not be read.
+pub fn fds_cell(fds: Option<u64>, soft: Option<memscope_kernel::parse::pid::limits::Limit>) -> String {
+    let n = fds.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    match soft {
+        Some(l) => format!("{n} / {l}"),
+        None => format!("{n} / -"),
+    }
 }
 
 fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<()> {
@@ -200,6 +247,10 @@ fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<
         header.push("runtime");
     }
     header.extend(["procs", "PSS", "USS", "RSS", "swap"]);
+    let counted = fds_counted(p);
+    if counted {
+        header.push("fds");
+    }
     let mut t = s.table(&header);
     let mut estimated = false;
     for x in &p.groups {
@@ -220,6 +271,9 @@ fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<
             s.num(fmt_bytes(x.rss_bytes as i64)),
             s.num(fmt_bytes(x.swap_bytes as i64)),
         ]);
+        if counted {
+            row.push(s.num(x.fds.map(|n| n.to_string()).unwrap_or_else(|| "-".into())));
+        }
         t.add_row(row);
     }
     style::write_table(w, &t)?;

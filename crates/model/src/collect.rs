@@ -444,6 +444,20 @@ mod tests {
     }
 
     #[test]
+    fn a_captured_tree_without_fd_directories_keeps_its_processes() {
+        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/live-6.18-firecracker-2cpu");
+        let root = KernelRoot::at(&tree);
+        let plain = collect(&root, &CollectOptions::default());
+        let with_fds = collect(&root, &CollectOptions { fds: true, ..CollectOptions::default() });
+        assert!(!plain.processes.is_empty());
+        assert_eq!(with_fds.processes.len(), plain.processes.len(), "none taken for exited");
+        let p = with_fds.processes.iter().find(|p| p.fds.is_some()).expect("a process with files");
+        let count = p.fds.as_ref().unwrap().count.as_ref().unwrap_err();
+        assert_eq!(count.kind(), "not_reported", "{count}");
+    }
+
+    #[test]
     fn parallel_map_keeps_order() {
         let items: Vec<u32> = (0..1000).collect();
         let out = parallel_map(&items, 3, |x| x * 2);

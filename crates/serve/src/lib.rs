@@ -34,7 +34,6 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use memscope_analysis::ledger::CATEGORIES;
 use memscope_export::metrics::{self, ExporterStats, Format, MetricsOptions};
 use memscope_model::Snapshot;
-use memscope_model::fds::FdSnapshot;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 
@@ -47,17 +46,9 @@ pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a TLS handshake may take.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What one collection read: the memory snapshot and, when collected, the
-/// fd doctor's count pass.
-pub struct Collected {
-    /// The memory snapshot.
-    pub snap: Snapshot,
-    /// Open descriptors and their limits.
-    pub fds: Option<FdSnapshot>,
-}
-
-/// Reads one collection (blocking; run on a blocking thread).
-pub type CollectFn = Arc<dyn Fn() -> Collected + Send + Sync>;
+/// Reads one snapshot (blocking; run on a blocking thread). Descriptors and
+/// memory cgroups are exported when the snapshot holds them.
+pub type CollectFn = Arc<dyn Fn() -> Snapshot + Send + Sync>;
 
 /// What to serve and how.
 #[derive(Clone)]
@@ -274,9 +265,9 @@ impl Scrapes {
         let n = self.collections.load(Ordering::Relaxed) + 1;
         let made = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let c = collect();
+            let snap = collect();
             let stats = ExporterStats { collections: n, collection_seconds: started.elapsed().as_secs_f64() };
-            let om = metrics::render(&c.snap, c.fds.as_ref(), opts, stats);
+            let om = metrics::render(&snap, opts, stats);
             let text = metrics::to_text_004(&om);
             Exposition { at: Instant::now(), openmetrics: Bytes::from(om), text: Bytes::from(text) }
         })

@@ -3,15 +3,16 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use memscope_analysis::processes::ProcessRow;
+use memscope_analysis::processes::{ProcessRow, SortKey};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::replay::{Nav, Position, Recorded};
 use crate::view::View;
 
 /// A tab. One table drives the tab bar, the number keys and help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
-    /// Processes by PSS/USS/RSS/swap.
+    /// Processes by PSS/USS/RSS/swap/fds.
     Processes,
     /// Slab caches.
     Slab,
@@ -19,9 +20,9 @@ pub enum Tab {
     Vmalloc,
     /// Zones and their watermarks.
     Zones,
-    /// cgroups (the cgroup view's seam).
+    /// Memory cgroups against their limits, as a tree.
     Cgroups,
-    /// File descriptors (the fd doctor's seam).
+    /// File descriptors: the file table, the processes closest to EMFILE.
     Fds,
 }
 
@@ -35,47 +36,21 @@ pub const TABS: &[(Tab, &str)] = &[
     (Tab::Fds, "fds"),
 ];
 
-/// What the process table is sorted by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Proportional set size (RSS where PSS is unavailable).
-    Pss,
-    /// Unique set size.
-    Uss,
-    /// Resident set size.
-    Rss,
-    /// Swap.
-    Swap,
-    /// Process id (ascending).
-    Pid,
-}
-
-/// Every sort key with its column title and key; one table drives the
-/// header, the keys and help.
+/// Every sort key of the process table with its column title and key; one
+/// table drives the header, the keys and help. The keys are the analysis'
+/// ([`SortKey`], `memscope ps --sort`).
 pub const SORTS: &[(SortKey, &str, char)] = &[
     (SortKey::Pss, "PSS", 'p'),
     (SortKey::Uss, "USS", 'u'),
     (SortKey::Rss, "RSS", 'r'),
     (SortKey::Swap, "SWAP", 's'),
+    (SortKey::Fds, "FDS/LIMIT", 'f'),
     (SortKey::Pid, "PID", 'i'),
 ];
 
-impl SortKey {
-    /// The value sorted on (larger first), for a row.
-    pub fn value(self, r: &ProcessRow) -> u64 {
-        match self {
-            SortKey::Pss => r.rank_bytes(),
-            SortKey::Uss => r.uss_bytes.unwrap_or(0),
-            SortKey::Rss => r.rss_bytes.unwrap_or(0),
-            SortKey::Swap => r.swap_bytes.unwrap_or(0),
-            SortKey::Pid => u64::from(r.pid),
-        }
-    }
-
-    /// Column title.
-    pub fn title(self) -> &'static str {
-        SORTS.iter().find(|s| s.0 == self).map(|s| s.1).unwrap_or("?")
-    }
+/// A sort key's column title.
+pub fn sort_title(key: SortKey) -> &'static str {
+    SORTS.iter().find(|s| s.0 == key).map(|s| s.1).unwrap_or("?")
 }
 
 /// What the caller should do after a key.
@@ -87,9 +62,20 @@ pub enum Control {
     Quit,
 }
 
+/// The keys that move through a recording (`--db`): the keys, the move,
+/// and how the key line and help name them. In a replay ← and → step
+/// through snapshots; Tab and the digits switch tabs.
+pub const REPLAY_KEYS: &[(&[KeyCode], Nav, &str, &str)] = &[
+    (&[KeyCode::Left, KeyCode::Char('[')], Nav::Step(-1), "← [", "previous snapshot"),
+    (&[KeyCode::Right, KeyCode::Char(']')], Nav::Step(1), "→ ]", "next snapshot"),
+    (&[KeyCode::Char('g')], Nav::First, "g", "first snapshot"),
+    (&[KeyCode::Char('G')], Nav::Last, "G", "last snapshot (and any recorded since)"),
+];
+
 /// Ledger categories drawn as sparklines, and how many points they keep.
 pub const SPARK_KEYS: &[&str] = &["unaccounted", "anon", "file", "slab_unreclaimable"];
-const HISTORY: usize = 240;
+/// Points each sparkline keeps.
+pub const HISTORY: usize = 240;
 
 /// The whole state.
 #[derive(Debug)]
@@ -122,6 +108,19 @@ pub struct App {
     pub source: String,
     /// History of the sparkline categories, oldest first.
     pub history: BTreeMap<&'static str, VecDeque<i64>>,
+    /// Replaying a recording (`--db`): where, and the moves asked for.
+    pub replay: Option<Replay>,
+}
+
+/// The state of a replay.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// The snapshot shown (none before the first is read).
+    pub position: Option<Position>,
+    /// Moves asked for and not yet sent to the reader ([`App::take_navs`]).
+    pub pending: Vec<Nav>,
+    /// Why the last move could not show its snapshot.
+    pub error: Option<String>,
 }
 
 impl App {
@@ -142,7 +141,34 @@ impl App {
             interval,
             source: source.into(),
             history: BTreeMap::new(),
+            replay: None,
         }
+    }
+
+    /// The state of a replay of a recording: keys step through snapshots.
+    pub fn replay(source: impl Into<String>) -> App {
+        App { replay: Some(Replay::default()), ..App::new(std::time::Duration::ZERO, source) }
+    }
+
+    /// Take one step of a replay: its snapshot, position and recorded series.
+    pub fn push_recorded(&mut self, r: Recorded) {
+        let replay = self.replay.get_or_insert_with(Replay::default);
+        replay.position = Some(r.position);
+        replay.error = r.error;
+        self.history = r.history;
+        if let Some(v) = r.view {
+            self.view = Some(v);
+            self.refreshes += 1;
+        }
+        let n = self.row_count();
+        if self.selected >= n {
+            self.selected = n.saturating_sub(1);
+        }
+    }
+
+    /// The moves asked for since the last call, in order.
+    pub fn take_navs(&mut self) -> Vec<Nav> {
+        self.replay.as_mut().map(|r| std::mem::take(&mut r.pending)).unwrap_or_default()
     }
 
     /// Take a new view (ignored while paused).
@@ -178,11 +204,7 @@ impl App {
             .collect();
         let key = self.sort;
         rows.sort_by(|a, b| {
-            let o = if key == SortKey::Pid {
-                a.pid.cmp(&b.pid)
-            } else {
-                key.value(b).cmp(&key.value(a)).then(a.pid.cmp(&b.pid))
-            };
+            let o = key.compare(a, b);
             if self.reverse { o.reverse() } else { o }
         });
         rows
@@ -193,10 +215,13 @@ impl App {
         let Some(v) = &self.view else { return 0 };
         match self.tab {
             Tab::Processes => self.process_rows().len(),
-            Tab::Slab => v.slab.as_ref().map(Vec::len).unwrap_or(0),
-            Tab::Vmalloc => v.vmalloc.as_ref().map(Vec::len).unwrap_or(0),
-            Tab::Zones => v.zones.as_ref().map(Vec::len).unwrap_or(0),
-            Tab::Cgroups | Tab::Fds => 0,
+            Tab::Slab => v.slab.caches.len(),
+            Tab::Vmalloc => v.vmalloc.kinds.len(),
+            Tab::Zones => v.zones.as_ref().map(|z| z.zones.len()).unwrap_or(0),
+            Tab::Cgroups => {
+                v.cgroups.as_ref().and_then(|c| c.as_ref().ok()).map(|c| c.rows.len()).unwrap_or(0)
+            }
+            Tab::Fds => v.fds.as_ref().map(|r| r.processes.len()).unwrap_or(0),
         }
     }
 
@@ -267,6 +292,16 @@ impl App {
             } else {
                 Control::Continue
             };
+        }
+        if let Some(r) = self.replay.as_mut() {
+            if let Some((_, nav, _, _)) = REPLAY_KEYS.iter().find(|(codes, ..)| codes.contains(&k.code)) {
+                r.pending.push(*nav);
+                return Control::Continue;
+            }
+            if k.code == KeyCode::Char(' ') {
+                // Nothing to pause: a recording moves only when asked.
+                return Control::Continue;
+            }
         }
         match k.code {
             KeyCode::Char('q') | KeyCode::F(10) => return Control::Quit,

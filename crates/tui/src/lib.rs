@@ -1,26 +1,28 @@
 //! `memscope top`: a live terminal view of the memory ledger, the
-//! processes and the kernel's caches (ratatui).
+//! processes and the kernel's caches (ratatui), or a replay of a recording.
 //!
 //! ```text
-//!  worker thread:  Source::next() ─▶ Snapshot ─▶ View::new (analysis) ─┐ channel
-//!  UI thread:      keys ─▶ App::key ─▶ App ◀── App::push(View) ◀──────┘
-//!                                       └─▶ ui::draw (ratatui)
+//!  live:    worker: Source::next() ─▶ Snapshot ─▶ View::new (analysis) ──────────┐ channel
+//!  replay:  worker: Nav ─▶ Recording::apply/load ─▶ Recorded { View, position } ─┤
+//!  UI thread:       keys ─▶ App::key ─▶ App ◀── App::push / push_recorded ◀──────┘
+//!                             │ (replay: App::take_navs ─▶ worker)
+//!                             └─▶ ui::draw (ratatui)
 //! ```
 //!
-//! The UI thread never reads kernel files and never waits for a
-//! collection: it polls the keyboard every [`TICK`], takes whatever view
-//! the worker has finished, and draws. The worker's collection is budgeted
-//! by its [`Source`] (the `smaps_rollup` time budget), so thousands of
-//! processes slow the refresh, not the keys.
+//! The UI thread never reads kernel files or the database and never waits
+//! for them: it polls the keyboard every [`TICK`], takes whatever the worker
+//! has finished, and draws. A live worker's collection is budgeted by its
+//! [`Source`] (the `smaps_rollup` time budget), so thousands of processes
+//! slow the refresh, not the keys; a replay's worker reads one stored
+//! snapshot per move ([`replay`]), and nothing from the running system.
 //!
 //! - [`app`]: the state and the keys (pure);
 //! - [`view`]: one snapshot analysed for the tabs;
+//! - [`replay`]: a recording stepped through (`--db FILE`);
 //! - [`ui`], [`tabs`]: drawing, one module per tab.
-//!
-//! A recorded history (`--db FILE`) will be another [`Source`], stepping
-//! through stored snapshots instead of collecting.
 
 pub mod app;
+pub mod replay;
 pub mod tabs;
 pub mod ui;
 pub mod view;
@@ -32,12 +34,13 @@ use memscope_model::Snapshot;
 use ratatui::crossterm::event::{self, Event};
 
 pub use app::{App, Control};
+pub use replay::{Nav, Recording, ReplayError};
 pub use view::View;
 
 /// How often the UI polls the keyboard.
 pub const TICK: Duration = Duration::from_millis(100);
 
-/// Where snapshots come from: a live collection, or (later) a recording.
+/// Where live snapshots come from.
 pub trait Source: Send {
     /// The next snapshot; `None` when there are no more.
     fn next(&mut self) -> Option<Snapshot>;
@@ -62,28 +65,81 @@ impl<F: FnMut() -> Snapshot + Send> Source for Live<F> {
     }
 }
 
-/// Run the view until the user quits. Takes over the terminal (alternate
-/// screen, raw mode) and restores it on return and on panic.
+/// What a worker hands the UI.
+enum Incoming {
+    Live(View),
+    Recorded(replay::Recorded),
+}
+
+/// Run the live view until the user quits. Takes over the terminal
+/// (alternate screen, raw mode) and restores it on return and on panic.
 pub fn run(mut source: Box<dyn Source>, interval: Duration) -> std::io::Result<()> {
-    let mut app = App::new(interval, source.describe());
-    let (tx, rx) = mpsc::sync_channel::<View>(1);
+    let app = App::new(interval, source.describe());
+    let (tx, rx) = mpsc::sync_channel::<Incoming>(1);
     // The worker stops when the channel closes (the UI returned).
     let worker = std::thread::Builder::new().name("memscope-collect".into()).spawn(move || {
         while let Some(snap) = source.next() {
             let started = Instant::now();
-            if tx.send(View::new(&snap)).is_err() {
+            if tx.send(Incoming::Live(View::new(&snap))).is_err() {
                 return;
             }
             let spent = started.elapsed();
             std::thread::sleep(interval.saturating_sub(spent));
         }
     })?;
+    let result = ui_loop(app, &rx, None);
+    drop(rx);
+    // The worker may be inside a collection; it ends at its next send.
+    drop(worker);
+    result
+}
+
+/// Replay a recording until the user quits, starting at its last snapshot.
+pub fn replay(mut rec: Recording) -> std::io::Result<()> {
+    let app = App::replay(rec.describe());
+    let (tx, rx) = mpsc::sync_channel::<Incoming>(1);
+    let (nav_tx, nav_rx) = mpsc::channel::<Vec<Nav>>();
+    let worker = std::thread::Builder::new().name("memscope-replay".into()).spawn(move || {
+        if tx.send(Incoming::Recorded(rec.load())).is_err() {
+            return;
+        }
+        // Moves typed while a snapshot loads are applied together: one read.
+        while let Ok(mut navs) = nav_rx.recv() {
+            while let Ok(more) = nav_rx.try_recv() {
+                navs.extend(more);
+            }
+            let before = rec.position();
+            for n in navs {
+                rec.apply(n);
+            }
+            if rec.position() == before {
+                continue;
+            }
+            if tx.send(Incoming::Recorded(rec.load())).is_err() {
+                return;
+            }
+        }
+    })?;
+    let result = ui_loop(app, &rx, Some(nav_tx));
+    drop(rx);
+    drop(worker);
+    result
+}
+
+fn ui_loop(
+    mut app: App,
+    rx: &mpsc::Receiver<Incoming>,
+    navs: Option<mpsc::Sender<Vec<Nav>>>,
+) -> std::io::Result<()> {
     let mut terminal = ratatui::try_init()?;
     let result = (|| -> std::io::Result<()> {
         let mut dirty = true;
         loop {
-            while let Ok(v) = rx.try_recv() {
-                app.push(v);
+            while let Ok(incoming) = rx.try_recv() {
+                match incoming {
+                    Incoming::Live(v) => app.push(v),
+                    Incoming::Recorded(r) => app.push_recorded(r),
+                }
                 dirty = true;
             }
             if dirty {
@@ -96,6 +152,12 @@ pub fn run(mut source: Box<dyn Source>, interval: Duration) -> std::io::Result<(
                         if app.key(k) == Control::Quit {
                             return Ok(());
                         }
+                        let moves = app.take_navs();
+                        if let Some(tx) = &navs
+                            && !moves.is_empty()
+                        {
+                            let _ = tx.send(moves);
+                        }
                         dirty = true;
                     }
                     Event::Resize(..) => dirty = true,
@@ -105,9 +167,6 @@ pub fn run(mut source: Box<dyn Source>, interval: Duration) -> std::io::Result<(
         }
     })();
     ratatui::restore();
-    drop(rx);
-    // The worker may be inside a collection; it ends at its next send.
-    drop(worker);
     result
 }
 

@@ -10,13 +10,28 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::app::{App, Control, SortKey, Tab};
+use memscope_analysis::processes::SortKey;
+
+use crate::app::{App, Control, Tab};
 use crate::ui;
 use crate::view::View;
 
+fn fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+}
+
 fn snapshot(name: &str) -> Snapshot {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name);
-    collect(&KernelRoot::at(p), &CollectOptions::default())
+    collect(&KernelRoot::at(fixture(name)), &CollectOptions::default())
+}
+
+/// Collected as `memscope top` collects: descriptors and memory cgroups too.
+fn snapshot_as_top(name: &str) -> Snapshot {
+    let opts = CollectOptions {
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        ..CollectOptions::default()
+    };
+    collect(&KernelRoot::at(fixture(name)), &opts)
 }
 
 fn app_with(name: &str) -> App {
@@ -143,27 +158,52 @@ fn filter_keeps_matching_processes_only() {
 }
 
 #[test]
-fn tabs_show_slab_vmalloc_zones_and_name_the_seams() {
+fn tabs_show_slab_vmalloc_zones_from_their_analysis() {
     let mut app = app_with("live-6.18-firecracker-2cpu");
     press(&mut app, KeyCode::Char('2'));
     assert_eq!(app.tab, Tab::Slab);
     let s = screen(&mut app);
-    let biggest = &app.view.as_ref().unwrap().slab.as_ref().unwrap()[0];
+    // The `slab` command's view of the same snapshot.
+    let slab = memscope_analysis::slab::from_snapshot(
+        &snapshot("live-6.18-firecracker-2cpu"),
+        &memscope_analysis::slab::SlabOptions {
+            sort: memscope_analysis::slab::SlabSort::Size,
+            top: None,
+            all: false,
+        },
+    );
+    let biggest = &slab.caches[0];
+    assert_eq!(&app.view.as_ref().unwrap().slab.caches[0].name, &biggest.name);
     assert!(s.contains("CACHE") && s.contains(&biggest.name), "{s}");
+    let size = memscope_analysis::fmt_bytes(slab.totals.size_bytes as i64);
+    assert!(s.contains(&format!("{} caches hold {size}", slab.totals.caches)), "{s}");
+    let row = s.lines().find(|l| l.starts_with(&format!("{} ", biggest.name))).unwrap();
+    assert!(row.trim_end().ends_with(" yes"), "reclaimable, from the snapshot's flags: {row}");
     press(&mut app, KeyCode::Right);
     let s = screen(&mut app);
     assert!(
         s.contains("ADDRESS SPACE") && s.contains("ioremap") && s.contains("device memory, not RAM"),
         "{s}"
     );
+    // The largest caller, and the ledger line it explains.
+    assert!(s.contains("CALLER") && s.contains("htab_map_alloc"), "{s}");
+    assert!(s.contains("the ledger's vmalloc line is"), "{s}");
     press(&mut app, KeyCode::Right);
     let s = screen(&mut app);
-    assert!(s.contains("WATERMARK") || s.contains("MANAGED"), "{s}");
+    assert!(s.contains("WATERMARK") && s.contains("LARGEST FREE"), "{s}");
     assert!(s.contains("DMA32") && s.contains("Normal"), "{s}");
+    let normal = s.lines().find(|l| l.contains(" Normal ")).unwrap();
+    assert!(normal.trim_end().ends_with(" ok"), "free above high: {normal}");
+    // Collected without descriptors and cgroups: said, not drawn empty.
     press(&mut app, KeyCode::Right);
-    assert!(screen(&mut app).contains("cgroups unavailable"));
+    let s = screen(&mut app);
+    assert!(s.contains("cgroups unavailable: this snapshot was collected without memory cgroups"), "{s}");
     press(&mut app, KeyCode::Right);
-    assert!(screen(&mut app).contains("file descriptors unavailable"));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("file descriptors unavailable: this snapshot was collected without descriptor"),
+        "{s}"
+    );
     press(&mut app, KeyCode::Right);
     assert_eq!(app.tab, Tab::Processes, "wraps around");
 }
@@ -202,7 +242,15 @@ fn help_overlay_lists_every_key_and_any_key_closes_it() {
     press(&mut app, KeyCode::Char('h'));
     let s = screen(&mut app);
     assert!(s.contains("memscope top: help"), "{s}");
-    for needle in ["sort by PSS", "sort by SWAP", "tab Zones", "filter processes"] {
+    for needle in [
+        "sort by PSS",
+        "sort by SWAP",
+        "f                sort by FDS/LIMIT",
+        "tab Zones",
+        "5                tab cgroups",
+        "6                tab fds",
+        "filter processes",
+    ] {
         assert!(s.contains(needle), "help lacks {needle}");
     }
     assert_eq!(press(&mut app, KeyCode::Char('x')), Control::Continue);
@@ -252,4 +300,208 @@ fn selection_stays_in_range_and_in_view() {
     for (w, h) in [(20, 5), (1, 1), (80, 12)] {
         render(&mut app, w, h);
     }
+}
+
+fn app_as_top(name: &str) -> App {
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snapshot_as_top(name)));
+    app
+}
+
+#[test]
+fn fds_sort_and_column_show_descriptors_against_the_soft_limit() {
+    let mut app = app_as_top("top-fds-cgroups");
+    press(&mut app, KeyCode::Char('f'));
+    assert_eq!(app.sort, SortKey::Fds);
+    let s = screen(&mut app);
+    assert!(s.contains("FDS/LIMIT▼"), "{s}");
+    let rows = table_rows(&s);
+    // The fixture: nginx 201 at 60 of 64, systemd 20, nginx 202 12, sshd 8, bash 4.
+    let order: Vec<&str> = rows.iter().map(|r| r.split_whitespace().next().unwrap()).collect();
+    assert_eq!(order, ["201", "1", "202", "150", "301"], "{s}");
+    assert!(rows[0].trim_end().ends_with("60/64"), "{}", rows[0]);
+    assert!(rows[1].trim_end().ends_with("20/65536"), "{}", rows[1]);
+    press(&mut app, KeyCode::Char('f'));
+    assert!(screen(&mut app).contains("FDS/LIMIT▲"));
+    assert_eq!(app.process_rows()[0].pid, 301, "reversed: fewest first");
+    // Collected without descriptors, the column says so per row.
+    let mut plain = app_with("live-6.18-firecracker-2cpu");
+    assert!(table_rows(&screen(&mut plain))[0].trim_end().ends_with("-/-"));
+}
+
+#[test]
+fn fds_tab_shows_the_file_table_and_the_processes_closest_to_their_limit() {
+    let mut app = app_as_top("top-fds-cgroups");
+    press(&mut app, KeyCode::Char('6'));
+    assert_eq!(app.tab, Tab::Fds);
+    let s = screen(&mut app);
+    // file-nr: 3456 allocated, 0 free, file-max 262144.
+    assert!(s.contains("open files, system (ENFILE) 3456 of 262144 (1.3%) ok"), "{s}");
+    assert!(s.contains("highest hard RLIMIT_NOFILE vs fs.nr_open 524288 of 1048576 (50.0%) ok"), "{s}");
+    assert!(s.contains("5 processes hold 104 descriptors"), "{s}");
+    let lines: Vec<&str> = s.lines().collect();
+    let header = lines.iter().position(|l| l.contains("SOFT LIMIT")).expect("header");
+    let first: Vec<&str> = lines[header + 1].split_whitespace().collect();
+    assert_eq!(first, ["201", "nginx", "60", "64", "4096", "93.8%", "critical"], "{s}");
+    let second: Vec<&str> = lines[header + 2].split_whitespace().collect();
+    assert_eq!(second[..6], ["202", "nginx", "12", "64", "4096", "18.8%"], "{s}");
+    assert_eq!(app.row_count(), 5);
+}
+
+#[test]
+fn cgroups_tab_is_a_tree_with_limits_and_oom_kills() {
+    let mut app = app_as_top("top-fds-cgroups");
+    press(&mut app, KeyCode::Char('5'));
+    assert_eq!(app.tab, Tab::Cgroups);
+    let s = screen(&mut app);
+    assert!(s.contains("7 memory cgroups (v2), all read"), "{s}");
+    let lines: Vec<&str> = s.lines().collect();
+    let header = lines.iter().position(|l| l.starts_with("CGROUP")).expect("header");
+    let rows: Vec<&str> = lines[header + 1..header + 8].to_vec();
+    let names: Vec<&str> = rows.iter().map(|r| r.split("  ").next().unwrap_or("")).collect();
+    // Parents first, children indented under them.
+    assert!(rows[0].starts_with("init.scope "), "{s}");
+    assert!(rows[1].starts_with("system.slice "), "{s}");
+    assert!(rows[2].starts_with("  idle.service "), "{names:?}\n{s}");
+    assert!(rows[3].starts_with("  nginx.service "), "{s}");
+    assert!(rows[5].starts_with("user.slice "), "{s}");
+    assert!(rows[6].starts_with("  user-1000.slice "), "{s}");
+    // nginx: 100 MiB of its 128 MiB, one OOM kill; counted in system.slice too (v2).
+    let nginx: Vec<&str> = rows[3].split_whitespace().collect();
+    assert_eq!(nginx, ["nginx.service", "100", "MiB", "128", "MiB", "78%", "1"], "{s}");
+    let system: Vec<&str> = rows[1].split_whitespace().collect();
+    assert_eq!(system, ["system.slice", "110", "MiB", "max", "-", "1"], "{s}");
+    assert_eq!(app.row_count(), 7);
+}
+
+#[test]
+fn a_limit_above_binds_the_cgroups_below_it() {
+    let mut snap = snapshot_as_top("top-fds-cgroups");
+    if let Some(Ok(c)) = &mut snap.cgroups {
+        let s = c.cgroups.iter_mut().find(|c| c.path == "/system.slice").unwrap();
+        s.limit = Ok(memscope_kernel::parse::cgroupfs::Limit::Value(120 << 20));
+    }
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snap));
+    press(&mut app, KeyCode::Char('5'));
+    let s = screen(&mut app);
+    // sshd (8 MiB, no limit of its own) is bound by system.slice's 120 MiB.
+    let sshd = s.lines().find(|l| l.starts_with("  sshd.service ")).unwrap();
+    assert!(sshd.contains("max (↑ 120 MiB)") && sshd.contains(" 7%"), "{sshd}");
+    // nginx's own 128 MiB is looser than its parent's 120 MiB.
+    let nginx = s.lines().find(|l| l.starts_with("  nginx.service ")).unwrap();
+    assert!(nginx.contains("128 MiB (↑ 120 MiB)") && nginx.contains(" 83%"), "{nginx}");
+}
+
+/// A recording of three snapshots a minute apart, unaccounted growing by
+/// 1 MiB a step, written with the store API; and their times.
+fn recording() -> (tempfile::TempDir, std::path::PathBuf, Vec<u64>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rec.db");
+    let mut store = memscope_store::Store::open(&path).unwrap();
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    let t0 = snap.taken_at_unix_ms;
+    let mut times = Vec::new();
+    for i in 0..3u64 {
+        snap.taken_at_unix_ms = t0 + i * 60_000;
+        if let Ok(m) = &mut snap.meminfo {
+            let total = m.get("MemTotal").unwrap();
+            m.bytes.insert("MemTotal".into(), total + (1 << 20));
+        }
+        store.write(&snap, &memscope_store::Meta::default()).unwrap();
+        times.push(snap.taken_at_unix_ms);
+    }
+    (dir, path, times)
+}
+
+fn rfc3339(unix_ms: u64) -> String {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(unix_ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// What the replay worker does for the keys pressed: apply the moves, load.
+fn step(app: &mut App, rec: &mut crate::Recording) {
+    let navs = app.take_navs();
+    assert!(!navs.is_empty(), "the key asked for a move");
+    for n in navs {
+        rec.apply(n);
+    }
+    app.push_recorded(rec.load());
+}
+
+#[test]
+fn replay_steps_through_recorded_snapshots_with_their_times_and_series() {
+    let (_dir, path, times) = recording();
+    let mut rec = crate::Recording::open(&path).unwrap();
+    assert_eq!(rec.len(), 3);
+    let mut app = App::replay(rec.describe());
+    app.push_recorded(rec.load());
+    // It opens on the last snapshot, its time and place in the header.
+    let s = screen(&mut app);
+    let header = s.lines().next().unwrap();
+    assert!(header.contains(&rfc3339(times[2])) && header.contains("snapshot 3 of 3"), "{header}");
+    assert!(header.contains(&format!("replay {}", path.display())) && !header.contains("every "), "{header}");
+    // The sparklines are the recorded series: three points, 1 MiB apart.
+    let h = &app.history["unaccounted"];
+    assert_eq!(h.len(), 3);
+    assert_eq!((h[1] - h[0], h[2] - h[1]), (1 << 20, 1 << 20));
+    assert!(s.lines().nth(5).unwrap().chars().any(|c| ('▁'..='█').contains(&c)), "{s}");
+
+    // ← and [ step back, ] and → forward, clamped at both ends.
+    press(&mut app, KeyCode::Left);
+    step(&mut app, &mut rec);
+    let header = screen(&mut app).lines().next().unwrap().to_string();
+    assert!(header.contains(&rfc3339(times[1])) && header.contains("snapshot 2 of 3"), "{header}");
+    assert_eq!(app.history["unaccounted"].len(), 2, "the series up to the snapshot shown");
+    assert_eq!(app.tab, Tab::Processes, "← steps, it does not switch tabs");
+    press(&mut app, KeyCode::Char('['));
+    press(&mut app, KeyCode::Char('['));
+    step(&mut app, &mut rec);
+    let header = screen(&mut app).lines().next().unwrap().to_string();
+    assert!(header.contains(&rfc3339(times[0])) && header.contains("snapshot 1 of 3"), "{header}");
+    press(&mut app, KeyCode::Char(']'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains("snapshot 2 of 3"));
+    press(&mut app, KeyCode::Char('G'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains(&rfc3339(times[2])));
+    press(&mut app, KeyCode::Char('g'));
+    step(&mut app, &mut rec);
+    assert!(screen(&mut app).lines().next().unwrap().contains("snapshot 1 of 3"));
+    assert_eq!(app.history["unaccounted"].len(), 1);
+
+    // The processes are the recorded ones.
+    let rows = table_rows(&screen(&mut app));
+    assert!(rows.iter().any(|r| r.contains("python3")), "{rows:?}");
+    // Space does not pause a recording; the key line names the replay keys.
+    press(&mut app, KeyCode::Char(' '));
+    let s = screen(&mut app);
+    assert!(!s.contains("PAUSED"), "{s}");
+    assert!(s.lines().last().unwrap().contains("← [ → ] step") && s.contains("g G first/last"), "{s}");
+    // Tab switches tabs. The store keeps no descriptors or cgroups yet: said.
+    for _ in 0..4 {
+        press(&mut app, KeyCode::Tab);
+    }
+    assert_eq!(app.tab, Tab::Cgroups);
+    assert!(screen(&mut app).contains("cgroups unavailable: not recorded in this database"));
+    press(&mut app, KeyCode::Tab);
+    assert!(screen(&mut app).contains("file descriptors unavailable: not recorded in this database"));
+    // Help lists the replay keys.
+    press(&mut app, KeyCode::Char('h'));
+    let s = screen(&mut app);
+    assert!(
+        s.contains("every figure comes from the database") && s.contains("g                first snapshot"),
+        "{s}"
+    );
+}
+
+#[test]
+fn replay_of_an_empty_or_missing_database_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.db");
+    drop(memscope_store::Store::open(&path).unwrap());
+    let e = crate::Recording::open(&path).err().expect("refused");
+    assert!(e.to_string().contains("holds no snapshot yet"), "{e}");
+    let e = crate::Recording::open(&dir.path().join("nope.db")).err().expect("refused");
+    assert!(e.to_string().contains("nope.db"), "{e}");
 }

@@ -14,13 +14,14 @@
 
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::ledger::{Ledger, category};
+use memscope_kernel::parse::pid::limits::Limit;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Tabs, Wrap};
 
-use crate::app::{App, SORTS, SPARK_KEYS, TABS};
+use crate::app::{App, REPLAY_KEYS, SORTS, SPARK_KEYS, TABS};
 use crate::tabs;
 
 /// The colour of a ledger category in the bar and its legend.
@@ -46,6 +47,14 @@ fn bytes(v: Option<u64>) -> String {
 /// Bytes or `-`, for table cells.
 pub fn cell_bytes(v: Option<u64>) -> String {
     bytes(v)
+}
+
+/// Open descriptors against the soft `RLIMIT_NOFILE` (`60/64`); `-` for
+/// what could not be read.
+pub fn fds_cell(fds: Option<u64>, soft: Option<Limit>) -> String {
+    let n = fds.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
+    let l = soft.map(|l| l.to_string()).unwrap_or_else(|| "-".into());
+    format!("{n}/{l}")
 }
 
 /// Draw the whole screen.
@@ -80,7 +89,7 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     tabs::draw(f, app, body);
     draw_keys(f, app, keys);
     if app.help {
-        draw_help(f, f.area());
+        draw_help(f, app, f.area());
     }
 }
 
@@ -96,9 +105,23 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
             spans.push(Span::from(format!(" · installed {}", fmt_bytes(l.installed_bytes as i64))));
         }
     }
-    spans.push(
-        Span::from(format!(" · every {} · {}", humantime::format_duration(app.interval), app.source)).dim(),
-    );
+    match &app.replay {
+        Some(r) => {
+            if let Some(p) = &r.position {
+                spans.push(
+                    Span::from(format!(" · snapshot {} of {} (id {})", p.index + 1, p.count, p.id)).bold(),
+                );
+            }
+            spans.push(Span::from(format!(" · {}", app.source)).dim());
+            if let Some(e) = &r.error {
+                spans.push(Span::from(format!(" · {e}")).red());
+            }
+        }
+        None => spans.push(
+            Span::from(format!(" · every {} · {}", humantime::format_duration(app.interval), app.source))
+                .dim(),
+        ),
+    }
     if app.paused {
         spans.push(Span::from(" PAUSED ").reversed());
     }
@@ -228,20 +251,30 @@ fn draw_keys(f: &mut Frame, app: &App, area: Rect) {
             .map(|c| c.to_string())
             .collect::<Vec<_>>()
             .join(" ");
-        let spans = vec![
+        let mut spans = vec![
             key("q"),
             Span::from(" quit  "),
             key("/"),
             Span::from(" filter  "),
             key(&sorts),
             Span::from(" sort  "),
-            key("←→ 1-6"),
-            Span::from(" tabs  "),
-            key("space"),
-            Span::from(" pause  "),
-            key("h"),
-            Span::from(" help"),
         ];
+        if app.replay.is_some() {
+            // ← and → step through the recording; Tab and the digits switch tabs.
+            let (step, ends): (Vec<&str>, Vec<&str>) =
+                REPLAY_KEYS.iter().map(|r| r.2).partition(|k| k.contains('←') || k.contains('→'));
+            spans.extend([
+                key(&step.join(" ")),
+                Span::from(" step  "),
+                key(&ends.join(" ")),
+                Span::from(" first/last  "),
+                key("Tab 1-6"),
+                Span::from(" tabs  "),
+            ]);
+        } else {
+            spans.extend([key("←→ 1-6"), Span::from(" tabs  "), key("space"), Span::from(" pause  ")]);
+        }
+        spans.extend([key("h"), Span::from(" help")]);
         Line::from(spans)
     };
     f.render_widget(Paragraph::new(line), area);
@@ -252,7 +285,7 @@ fn key(k: &str) -> Span<'static> {
 }
 
 /// The help overlay: every key, from the tables that drive them.
-fn draw_help(f: &mut Frame, area: Rect) {
+fn draw_help(f: &mut Frame, app: &App, area: Rect) {
     let mut lines = vec![
         Line::from("Keys (htop conventions)").bold(),
         Line::from(""),
@@ -260,11 +293,25 @@ fn draw_help(f: &mut Frame, area: Rect) {
         Line::from("h, ?, F1         this help (any key closes it)"),
         Line::from("/, F3            filter processes by command or pid; Enter applies, Esc clears"),
         Line::from("↑ ↓ PgUp PgDn    move; Home, End"),
-        Line::from("← → Tab          previous / next tab"),
-        Line::from("F6, < >          cycle the sort column; I inverts it"),
-        Line::from("space            pause updates"),
-        Line::from(""),
     ];
+    if app.replay.is_some() {
+        lines.push(Line::from("Tab, Shift-Tab   next / previous tab"));
+    } else {
+        lines.push(Line::from("← → Tab          previous / next tab"));
+    }
+    lines.push(Line::from("F6, < >          cycle the sort column; I inverts it"));
+    if app.replay.is_some() {
+        lines.push(Line::from(""));
+        lines.push(Line::from(
+            "Replay of a recording: every figure comes from the database, none from this system.",
+        ));
+        for (_, _, keys, what) in REPLAY_KEYS {
+            lines.push(Line::from(format!("{keys:<17}{what}")));
+        }
+    } else {
+        lines.push(Line::from("space            pause updates"));
+    }
+    lines.push(Line::from(""));
     for (i, (_, t)) in TABS.iter().enumerate() {
         lines.push(Line::from(format!("{}                tab {t}", i + 1)));
     }

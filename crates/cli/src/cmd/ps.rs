@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use memscope_analysis::processes::SortKey;
 use memscope_analysis::ps::{self, GroupBy, PsOptions};
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect_processes};
@@ -48,6 +49,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         rollup_max_rss_bytes: a.max_rss,
         pids: (!a.pids.is_empty()).then(|| a.pids.clone()),
         namespaces: a.group_by == Some(GroupBy::Container),
+        // Counting descriptors costs one stat and one small read per process.
+        fds: a.sort == SortKey::Fds,
         filter,
         ..CollectOptions::default()
     };

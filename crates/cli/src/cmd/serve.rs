@@ -7,9 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use memscope_export::metrics::MetricsOptions;
 use memscope_kernel::KernelRoot;
-use memscope_model::fds::collect_fd_counts;
-use memscope_model::{CollectOptions, ProcessMode, collect};
-use memscope_serve::{Collected, Options, WebConfig, serve};
+use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
+use memscope_serve::{Options, WebConfig, serve};
 
 use crate::cli::ServeArgs;
 
@@ -23,19 +22,27 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         processes: ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(a.budget_ms)),
         rollup_max_rss_bytes: Some(a.max_rss),
+        // Descriptors in the same per-process pass (one stat of /proc/PID/fd,
+        // one read of /proc/PID/limits), and the memory cgroups.
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        // What is fixed after boot (the boot log's percpu line, slab caches'
+        // reclaim flags) is read once, not on every scrape.
+        cache: Some(CollectCache::new()),
         ..CollectOptions::default()
     };
     let root = root.clone();
     let opts = Options {
         listen: a.listen,
         min_interval: a.min_interval,
-        metrics: MetricsOptions { top_processes: a.top, top_slab_caches: a.top_slab },
+        metrics: MetricsOptions {
+            top_processes: a.top,
+            top_slab_caches: a.top_slab,
+            top_cgroups: a.top_cgroups,
+        },
         web,
         max_connections: a.max_connections,
-        collect: Arc::new(move || Collected {
-            snap: collect(&root, &collect_opts),
-            fds: Some(collect_fd_counts(&root)),
-        }),
+        collect: Arc::new(move || collect(&root, &collect_opts)),
     };
     serve(opts, |addr| {
         // Tests and scripts read the bound address (port 0 picks one) from here.

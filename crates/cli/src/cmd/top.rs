@@ -1,12 +1,13 @@
-//! `memscope top`: the live terminal view.
+//! `memscope top`: the live terminal view, or the replay of a recording.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectOptions, ProcessMode, collect};
-use memscope_tui::{Live, run as run_tui};
+use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
+use memscope_tui::{Live, Recording, replay, run as run_tui};
 
 use crate::cli::TopArgs;
 
@@ -14,10 +15,21 @@ pub fn run(root: &KernelRoot, a: &TopArgs) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("memscope top needs a terminal; for a snapshot in a pipe use `memscope report`");
     }
+    if let Some(db) = &a.db {
+        // Nothing is read from the running system: only the database.
+        let rec = Recording::open(db).context("cannot replay the recording")?;
+        replay(rec)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let opts = CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(a.budget_ms)),
         rollup_max_rss_bytes: Some(a.max_rss),
+        // The fds and cgroups tabs: one stat and one small read per process,
+        // three small files per memory cgroup.
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        cache: Some(CollectCache::new()),
         ..CollectOptions::default()
     };
     let label = match root.is_live() {

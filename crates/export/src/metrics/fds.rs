@@ -2,9 +2,10 @@
 //! (`/proc/sys/fs/file-nr`; ENFILE when it is full), `fs.nr_open`, and the
 //! open descriptors and `RLIMIT_NOFILE` of the same top processes as the
 //! `processes` family (EMFILE when a process reaches its soft limit), plus
-//! `pid="other"` with the rest. From the fd doctor's cheap count pass
-//! (`model::fds::collect_fd_counts`: one `stat` of `/proc/PID/fd` per
-//! process).
+//! `pid="other"` with the rest. From a snapshot collected with
+//! `CollectOptions::fds` (the fd doctor's count pass joined to the memory
+//! scan: one `stat` of `/proc/PID/fd` and one read of `/proc/PID/limits` per
+//! process, [`memscope_model::ProcessSample::fds`]).
 
 use memscope_analysis::hints::unavailable_reason;
 
@@ -51,44 +52,35 @@ const OPEN: &MetricDef = &METRICS[3];
 const MAX: &MetricDef = &METRICS[4];
 
 pub fn collect(input: &Input, out: &mut Out) {
-    let Some(fds) = input.fds else { return };
-    match &fds.system.file_nr {
+    let Some(system) = &input.snap.fd_system else { return };
+    match &system.file_nr {
         Ok(f) => {
             out.uint(ALLOCATED, &[], f.allocated);
             out.uint(FILE_MAX, &[], f.max);
         }
         Err(e) => out.unavailable(ALLOCATED.name, unavailable_reason(e)),
     }
-    match &fds.system.nr_open {
+    match &system.nr_open {
         Ok(n) => out.uint(NR_OPEN, &[], *n),
         Err(e) => out.unavailable(NR_OPEN.name, unavailable_reason(e)),
     }
-    let by_pid: std::collections::HashMap<u32, &memscope_model::fds::FdProcess> =
-        fds.processes.iter().map(|p| (p.pid, p)).collect();
     let rows: Vec<_> = input.processes.iter().collect();
     let (top, rest) = top_and_rest(rows, input.opts.top_processes, |r| r.rank_bytes());
     for r in &top {
-        let Some(p) = by_pid.get(&r.pid) else { continue };
         let pid = r.pid.to_string();
         let labels = [pid.as_str(), r.comm.as_str()];
-        if let Ok(n) = &p.fd_count {
-            out.uint(OPEN, &labels, *n);
+        if let Some(n) = r.fds {
+            out.uint(OPEN, &labels, n);
         }
-        if let Ok(l) = &p.nofile
-            && let Some(soft) = l.soft.value()
-        {
+        if let Some(soft) = r.fd_soft_limit.and_then(|l| l.value()) {
             out.uint(MAX, &labels, soft);
         }
     }
-    let other: Vec<u64> = rest
-        .iter()
-        .filter_map(|r| by_pid.get(&r.pid))
-        .filter_map(|p| p.fd_count.as_ref().ok().copied())
-        .collect();
-    if !other.is_empty() {
-        out.uint(OPEN, &[super::processes::OTHER, super::processes::OTHER], other.iter().sum());
+    if let Some(other) = rest.iter().filter_map(|r| r.fds).reduce(u64::saturating_add) {
+        out.uint(OPEN, &[super::processes::OTHER, super::processes::OTHER], other);
     }
-    let failed: Vec<_> = fds.processes.iter().filter_map(|p| p.fd_count.as_ref().err()).collect();
+    let failed: Vec<_> =
+        input.snap.processes.iter().filter_map(|p| p.fds.as_ref()?.count.as_ref().err()).collect();
     if let Some(first) = failed.first() {
         out.unavailable(
             OPEN.name,

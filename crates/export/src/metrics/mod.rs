@@ -14,19 +14,24 @@
 //! Ledger category labels are the keys of [`ledger::CATEGORIES`], the same
 //! table the report and `--explain` use.
 //!
-//! Series are bounded whatever the host runs: processes and slab caches are
-//! the top N plus one `other` series holding the rest, vmalloc areas are
-//! grouped by kind, zones and nodes are few.
+//! Series are bounded whatever the host runs: processes, slab caches and
+//! memory cgroups are the top N plus one `other` series holding the rest,
+//! vmalloc areas are grouped by kind, zones and nodes are few.
+//!
+//! The per-view figures come from the analysis the commands use
+//! (`memscope_analysis::{slab, vmalloc, zones, memcg, processes}`): a family
+//! chooses and names series, it does not redo arithmetic.
 //!
 //! A figure that could not be read is not exported as 0: its series is left
 //! out and `memscope_unavailable_info{figure, reason}` says why.
 //!
-//! File descriptors come from the fd doctor's count pass, given beside the
-//! snapshot ([`Input::fds`]); cgroups (memory current / limit / OOM kills)
-//! are the seam named in [`FAMILIES`].
+//! File descriptors and memory cgroups come with the snapshot when it was
+//! collected with them (`CollectOptions::fds`, `CollectOptions::cgroups`);
+//! without, their families say nothing.
 //!
 //! [`ledger::CATEGORIES`]: memscope_analysis::ledger::CATEGORIES
 
+mod cgroups;
 mod fds;
 mod ledger;
 mod processes;
@@ -39,7 +44,6 @@ mod zones;
 use memscope_analysis::ledger::{self as ledger_analysis, Ledger, LedgerError, LedgerOptions};
 use memscope_analysis::processes::{self as process_analysis, ProcessRow};
 use memscope_model::Snapshot;
-use memscope_model::fds::FdSnapshot;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
@@ -140,10 +144,6 @@ pub struct Family {
 }
 
 /// Every family, in exposition order.
-///
-/// The seam for a view that lands separately: `cgroups` (memory current /
-/// max / OOM kills per cgroup, bounded to the top N; from the cgroup tree),
-/// one module and one line here.
 pub const FAMILIES: &[Family] = &[
     Family { name: "ledger", metrics: ledger::METRICS, collect: ledger::collect },
     Family { name: "zones", metrics: zones::METRICS, collect: zones::collect },
@@ -152,6 +152,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "sockets", metrics: sockets::METRICS, collect: sockets::collect },
     Family { name: "processes", metrics: processes::METRICS, collect: processes::collect },
     Family { name: "fds", metrics: fds::METRICS, collect: fds::collect },
+    Family { name: "cgroups", metrics: cgroups::METRICS, collect: cgroups::collect },
     Family { name: "scrape", metrics: scrape::METRICS, collect: scrape::collect },
 ];
 
@@ -169,11 +170,14 @@ pub struct MetricsOptions {
     /// Slab caches exported one by one (largest first); the rest are summed
     /// into `cache="other"`.
     pub top_slab_caches: usize,
+    /// Memory cgroups exported one by one (largest charge first, parents
+    /// before children); the rest are summed into `cgroup="other"`.
+    pub top_cgroups: usize,
 }
 
 impl Default for MetricsOptions {
     fn default() -> Self {
-        MetricsOptions { top_processes: 20, top_slab_caches: 20 }
+        MetricsOptions { top_processes: 20, top_slab_caches: 20, top_cgroups: 20 }
     }
 }
 
@@ -190,8 +194,6 @@ pub struct ExporterStats {
 pub struct Input<'a> {
     /// The snapshot.
     pub snap: &'a Snapshot,
-    /// The fd doctor's count pass of the same moment, when collected.
-    pub fds: Option<&'a FdSnapshot>,
     /// The ledger, or why there is none.
     pub ledger: Result<Ledger, LedgerError>,
     /// Every process with an address space, largest PSS (RSS) first.
@@ -206,26 +208,13 @@ pub struct Input<'a> {
 
 impl<'a> Input<'a> {
     /// Analyse a snapshot for export.
-    pub fn new(
-        snap: &'a Snapshot,
-        fds: Option<&'a FdSnapshot>,
-        opts: MetricsOptions,
-        stats: ExporterStats,
-    ) -> Input<'a> {
+    pub fn new(snap: &'a Snapshot, opts: MetricsOptions, stats: ExporterStats) -> Input<'a> {
         // Slab caches and vmalloc callers have their own families: the
         // ledger family exports the category lines only.
         let ledger = ledger_analysis::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 });
         let mut processes = process_analysis::rows(snap);
         process_analysis::sort_by_pss(&mut processes);
-        Input {
-            snap,
-            fds,
-            ledger,
-            processes,
-            page_size_bytes: snap.page_size_bytes.unwrap_or(4096),
-            opts,
-            stats,
-        }
+        Input { snap, ledger, processes, page_size_bytes: snap.page_size_bytes.unwrap_or(4096), opts, stats }
     }
 }
 
@@ -368,13 +357,8 @@ fn encode_value(m: &mut MetricEncoder, kind: Kind, v: Value) -> Result<(), std::
 }
 
 /// Analyse, collect and encode in OpenMetrics: the body of one scrape.
-pub fn render(
-    snap: &Snapshot,
-    fds: Option<&FdSnapshot>,
-    opts: MetricsOptions,
-    stats: ExporterStats,
-) -> String {
-    let input = Input::new(snap, fds, opts, stats);
+pub fn render(snap: &Snapshot, opts: MetricsOptions, stats: ExporterStats) -> String {
+    let input = Input::new(snap, opts, stats);
     encode_out(&collect(&input))
 }
 

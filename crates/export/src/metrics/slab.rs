@@ -3,9 +3,9 @@
 //! `cache` is all slab memory the file shows. SLUB merges caches of the
 //! same geometry: one name may stand for several (`/sys/kernel/slab/*/aliases`).
 
-use memscope_analysis::hints::unavailable_reason;
+use memscope_analysis::slab::{self, SlabOptions, SlabSort};
 
-use super::{Input, Kind, MetricDef, Out, top_and_rest};
+use super::{Input, Kind, MetricDef, Out};
 
 pub const METRICS: &[MetricDef] = &[
     MetricDef {
@@ -28,24 +28,21 @@ const BYTES: &MetricDef = &METRICS[0];
 const ACTIVE: &MetricDef = &METRICS[1];
 
 pub fn collect(input: &Input, out: &mut Out) {
-    let s = match &input.snap.slabinfo {
-        Ok(s) => s,
-        Err(e) => {
-            out.unavailable(BYTES.name, unavailable_reason(e));
-            return;
-        }
-    };
-    let page = input.page_size_bytes;
-    let mut caches: Vec<_> = s.caches.iter().collect();
-    caches.sort_by(|a, b| a.name.cmp(&b.name));
-    let (top, rest) = top_and_rest(caches, input.opts.top_slab_caches, |c| c.bytes(page));
+    // The `slab` command's view: every cache, largest first.
+    let view = slab::from_snapshot(input.snap, &SlabOptions { sort: SlabSort::Size, top: None, all: true });
+    if let Some(why) = view.unavailable {
+        out.unavailable(BYTES.name, why);
+        return;
+    }
+    let n = input.opts.top_slab_caches.min(view.caches.len());
+    let (top, rest) = view.caches.split_at(n);
     for c in top {
-        out.uint(BYTES, &[&c.name], c.bytes(page));
-        out.uint(ACTIVE, &[&c.name], c.active_bytes());
+        out.uint(BYTES, &[&c.name], c.size_bytes);
+        out.uint(ACTIVE, &[&c.name], c.active_bytes);
     }
     if !rest.is_empty() {
-        let bytes = rest.iter().fold(0u64, |a, c| a.saturating_add(c.bytes(page)));
-        let active = rest.iter().fold(0u64, |a, c| a.saturating_add(c.active_bytes()));
+        let bytes = rest.iter().fold(0u64, |a, c| a.saturating_add(c.size_bytes));
+        let active = rest.iter().fold(0u64, |a, c| a.saturating_add(c.active_bytes));
         out.uint(BYTES, &["other"], bytes);
         out.uint(ACTIVE, &["other"], active);
     }

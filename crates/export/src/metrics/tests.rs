@@ -39,7 +39,7 @@ fn value(s: &BTreeMap<String, f64>, key: &str) -> f64 {
 #[test]
 fn ledger_series_add_up_to_installed_ram() {
     let snap = snapshot("live-6.18-firecracker-2cpu");
-    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let text = render(&snap, MetricsOptions::default(), stats());
     let s = samples(&text);
     let ledger_sum: f64 =
         s.iter().filter(|(k, _)| k.starts_with("memscope_ledger_bytes{")).map(|(_, v)| v).sum();
@@ -55,7 +55,7 @@ fn ledger_series_add_up_to_installed_ram() {
 #[test]
 fn ledger_category_labels_come_from_the_category_table() {
     for name in ["live-6.18-firecracker-2cpu", "node-exporter-numa-zfs", "nonroot-redacted"] {
-        let text = render(&snapshot(name), None, MetricsOptions::default(), stats());
+        let text = render(&snapshot(name), MetricsOptions::default(), stats());
         for (k, _) in samples(&text) {
             for metric in ["memscope_ledger_bytes{", "memscope_ledger_detail_bytes{"] {
                 if let Some(rest) = k.strip_prefix(metric) {
@@ -69,7 +69,7 @@ fn ledger_category_labels_come_from_the_category_table() {
 
 #[test]
 fn every_emitted_metric_is_defined_once_with_help_and_type() {
-    let text = render(&snapshot("live-6.18-firecracker-2cpu"), None, MetricsOptions::default(), stats());
+    let text = render(&snapshot("live-6.18-firecracker-2cpu"), MetricsOptions::default(), stats());
     let mut names = BTreeSet::new();
     for def in all_metrics() {
         assert!(names.insert(def.name), "{} defined twice", def.name);
@@ -99,7 +99,8 @@ fn every_emitted_metric_is_defined_once_with_help_and_type() {
 #[test]
 fn processes_are_bounded_with_an_other_series_holding_the_rest() {
     let snap = snapshot("live-6.18-firecracker-2cpu");
-    let input = Input::new(&snap, None, MetricsOptions { top_processes: 2, top_slab_caches: 3 }, stats());
+    let input =
+        Input::new(&snap, MetricsOptions { top_processes: 2, top_slab_caches: 3, top_cgroups: 20 }, stats());
     assert!(input.processes.len() > 3, "the fixture has several processes");
     let out = collect(&input);
     let rss = out.series_of("memscope_process_rss_bytes");
@@ -118,7 +119,8 @@ fn processes_are_bounded_with_an_other_series_holding_the_rest() {
 #[test]
 fn slab_caches_are_bounded_and_their_sum_is_all_of_slabinfo() {
     let snap = snapshot("live-6.18-firecracker-2cpu");
-    let input = Input::new(&snap, None, MetricsOptions { top_processes: 2, top_slab_caches: 3 }, stats());
+    let input =
+        Input::new(&snap, MetricsOptions { top_processes: 2, top_slab_caches: 3, top_cgroups: 20 }, stats());
     let out = collect(&input);
     let caches = out.series_of("memscope_slab_cache_bytes");
     assert_eq!(caches.len(), 4);
@@ -134,7 +136,7 @@ fn slab_caches_are_bounded_and_their_sum_is_all_of_slabinfo() {
 fn unreadable_files_are_named_unavailable_not_zero() {
     // Captured as a normal user: slabinfo and vmallocinfo are root only.
     let snap = snapshot("nonroot-redacted");
-    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let text = render(&snap, MetricsOptions::default(), stats());
     assert!(!text.contains("memscope_slab_cache_bytes{"), "no slab series without slabinfo");
     assert!(!text.contains("memscope_vmalloc_bytes{"));
     let unavailable: Vec<&str> =
@@ -178,7 +180,7 @@ Node 1, zone  Movable
 fn zones_and_nodes_match_zoneinfo() {
     let mut snap = snapshot("live-6.18-firecracker-2cpu");
     snap.zoneinfo = Ok(memscope_kernel::parse::zoneinfo::Zoneinfo::parse(TWO_NODES));
-    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let text = render(&snap, MetricsOptions::default(), stats());
     assert!(!text.contains("zone=\"Movable\""), "unpopulated zones are left out");
     let s = samples(&text);
     assert_eq!(
@@ -186,7 +188,7 @@ fn zones_and_nodes_match_zoneinfo() {
         6.0 * 4096.0
     );
     assert_eq!(value(&s, "memscope_node_managed_bytes{node=\"1\"}"), 2000.0 * 4096.0);
-    let s = samples(&render(&snap, None, MetricsOptions::default(), stats()));
+    let s = samples(&render(&snap, MetricsOptions::default(), stats()));
     let z = snap.zoneinfo.as_ref().unwrap();
     let nodes: BTreeSet<u32> = z.zones.iter().map(|z| z.node).collect();
     assert!(nodes.len() >= 2, "a NUMA fixture");
@@ -210,7 +212,7 @@ fn zones_and_nodes_match_zoneinfo() {
 #[test]
 fn label_values_are_escaped() {
     let snap = snapshot("stat-comm-with-paren");
-    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let text = render(&snap, MetricsOptions::default(), stats());
     for line in text.lines().filter(|l| l.starts_with("memscope_process_rss_bytes{")) {
         // Every quote inside a label value is escaped: the line splits into
         // exactly pid and comm.
@@ -226,7 +228,7 @@ fn label_values_are_escaped() {
 
 #[test]
 fn classic_text_names_counters_with_total_and_drops_eof() {
-    let om = render(&snapshot("live-6.18-firecracker-2cpu"), None, MetricsOptions::default(), stats());
+    let om = render(&snapshot("live-6.18-firecracker-2cpu"), MetricsOptions::default(), stats());
     assert!(om.contains("# TYPE memscope_collections counter\n"));
     let text = to_text_004(&om);
     assert!(text.contains("# TYPE memscope_collections_total counter\n"));
@@ -250,7 +252,7 @@ fn accept_header_negotiation() {
 fn a_snapshot_without_meminfo_still_exports_what_it_has() {
     let mut snap = snapshot("live-6.18-firecracker-2cpu");
     snap.meminfo = Err(memscope_kernel::ReadError::NotReported { path: "/proc/meminfo".into(), field: None });
-    let text = render(&snap, None, MetricsOptions::default(), stats());
+    let text = render(&snap, MetricsOptions::default(), stats());
     assert!(!text.contains("memscope_ledger_bytes{"));
     assert!(text.contains("memscope_unavailable_info{figure=\"memscope_ledger_bytes\""));
     assert!(text.contains("memscope_zone_free_bytes{"));
@@ -299,45 +301,110 @@ fn the_grafana_dashboard_queries_only_defined_metrics() {
     }
 }
 
+/// The tree with descriptors and memory cgroups, collected as the exporter
+/// collects (descriptors and cgroups in the same pass).
+fn fds_and_cgroups_snapshot() -> Snapshot {
+    let opts = CollectOptions {
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        ..CollectOptions::default()
+    };
+    collect_snapshot(&KernelRoot::at(fixture("top-fds-cgroups")), &opts)
+}
+
 #[test]
 fn open_fds_and_their_limit_for_the_top_processes_and_the_file_table() {
-    let tree = fixture("fds/leaked-file-near-limit");
-    let root = KernelRoot::at(&tree);
-    let snap = collect_snapshot(&root, &CollectOptions::default());
-    let fds = memscope_model::fds::collect_fd_counts(&root);
-    // This hand-made tree has descriptors but no memory figures: give each of
-    // its processes a memory row, as a live collection would.
-    let mut input = Input::new(&snap, Some(&fds), MetricsOptions::default(), stats());
-    input.processes = fds
-        .processes
+    let snap = fds_and_cgroups_snapshot();
+    let opts = MetricsOptions { top_processes: 2, ..MetricsOptions::default() };
+    let s = samples(&render(&snap, opts, stats()));
+    assert_eq!(value(&s, "memscope_file_handles_allocated"), 3456.0);
+    assert_eq!(value(&s, "memscope_file_handles_max"), 262144.0);
+    assert_eq!(value(&s, "memscope_fds_nr_open"), 1048576.0);
+    // The top two by PSS are the nginx processes: 201 at 60 of its 64, 202 at 12.
+    let open: BTreeMap<&str, f64> =
+        s.iter().filter_map(|(k, v)| Some((k.strip_prefix("memscope_process_open_fds")?, *v))).collect();
+    let input = Input::new(&snap, opts, stats());
+    let top: Vec<u32> = input.processes.iter().take(2).map(|r| r.pid).collect();
+    assert_eq!(top, [201, 202], "by PSS");
+    assert_eq!(open["{pid=\"201\",comm=\"nginx\"}"], 60.0);
+    assert_eq!(value(&s, "memscope_process_max_fds{pid=\"201\",comm=\"nginx\"}"), 64.0);
+    assert_eq!(open["{pid=\"202\",comm=\"nginx\"}"], 12.0);
+    // The rest: systemd 20, sshd 8, bash 4.
+    assert_eq!(open["{pid=\"other\",comm=\"other\"}"], 32.0);
+    assert_eq!(open.len(), 3);
+    // Without descriptors in the snapshot, no fd series and no claim about them.
+    let plain = collect_snapshot(&KernelRoot::at(fixture("top-fds-cgroups")), &CollectOptions::default());
+    let text = render(&plain, MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_process_open_fds") && !text.contains("memscope_file_handles"));
+    assert!(!text.contains("memscope_cgroup_"), "nor about cgroups");
+}
+
+#[test]
+fn cgroups_are_bounded_with_the_rest_counted_once_and_no_limit_is_no_series() {
+    let snap = fds_and_cgroups_snapshot();
+    let cg = |path: &str, file: &str| -> f64 {
+        let p =
+            fixture("top-fds-cgroups").join("sys/fs/cgroup").join(path.trim_start_matches('/')).join(file);
+        let t = std::fs::read_to_string(&p).unwrap();
+        let t = if file == "memory.events" {
+            t.lines().find_map(|l| l.strip_prefix("oom_kill ")).unwrap().to_string()
+        } else {
+            t
+        };
+        t.trim().parse().unwrap()
+    };
+    let opts = MetricsOptions { top_cgroups: 3, ..MetricsOptions::default() };
+    let text = render(&snap, opts, stats());
+    let s = samples(&text);
+    let current: BTreeMap<&str, f64> = s
         .iter()
-        .map(|p| memscope_analysis::processes::ProcessRow {
-            pid: p.pid,
-            comm: p.comm.clone(),
-            uid: None,
-            pss_bytes: None,
-            uss_bytes: None,
-            rss_bytes: Some(u64::from(p.pid) << 20),
-            swap_bytes: None,
-            rss_anon_bytes: None,
-            rss_file_bytes: None,
-            rss_shmem_bytes: None,
-            source: memscope_analysis::processes::RowSource::Status,
-            pss_unavailable: None,
+        .filter_map(|(k, v)| {
+            Some((k.strip_prefix("memscope_cgroup_memory_bytes{cgroup=\"")?.strip_suffix("\"}")?, *v))
         })
         .collect();
-    let text = encode_out(&collect(&input));
-    let s = samples(&text);
-    let file_nr = fds.system.file_nr.as_ref().unwrap();
-    assert_eq!(value(&s, "memscope_file_handles_max"), file_nr.max as f64);
-    assert_eq!(value(&s, "memscope_file_handles_allocated"), file_nr.allocated as f64);
-    // The service at 60 of its 64 descriptors.
-    let open: Vec<(&String, &f64)> =
-        s.iter().filter(|(k, _)| k.starts_with("memscope_process_open_fds{")).collect();
-    let (key, _) = open.iter().find(|(_, v)| **v == 60.0).unwrap_or_else(|| panic!("{text}"));
-    let labels = key.strip_prefix("memscope_process_open_fds").unwrap();
-    assert_eq!(value(&s, &format!("memscope_process_max_fds{labels}")), 64.0);
-    // Without the fd pass, no fd series and no claim about them.
-    let text = render(&snap, None, MetricsOptions::default(), stats());
-    assert!(!text.contains("memscope_process_open_fds"));
+    // The three largest, a parent before its child, and `other`: the
+    // topmost cgroups not shown, each subtree once (user-1000.slice is in
+    // user.slice's figure too: every series here includes descendants).
+    assert_eq!(
+        current.keys().copied().collect::<Vec<_>>(),
+        ["/system.slice", "/system.slice/nginx.service", "/user.slice", "other"]
+    );
+    assert_eq!(current["/system.slice/nginx.service"], cg("/system.slice/nginx.service", "memory.current"));
+    assert_eq!(
+        current["other"],
+        cg("/init.scope", "memory.current")
+            + cg("/system.slice/idle.service", "memory.current")
+            + cg("/system.slice/sshd.service", "memory.current")
+            + cg("/user.slice/user-1000.slice", "memory.current")
+    );
+    // Only nginx.service has a limit: no series for max.
+    let limits: Vec<&String> =
+        s.keys().filter(|k| k.starts_with("memscope_cgroup_memory_limit_bytes")).collect();
+    assert_eq!(limits, ["memscope_cgroup_memory_limit_bytes{cgroup=\"/system.slice/nginx.service\"}"]);
+    assert_eq!(value(&s, limits[0]), 128.0 * 1024.0 * 1024.0);
+    // OOM kills: counters, v2 counts the child's kill in its parent too.
+    assert!(text.contains("# TYPE memscope_cgroup_oom_kills counter"), "{text}");
+    assert_eq!(value(&s, "memscope_cgroup_oom_kills_total{cgroup=\"/system.slice/nginx.service\"}"), 1.0);
+    assert_eq!(value(&s, "memscope_cgroup_oom_kills_total{cgroup=\"/system.slice\"}"), 1.0);
+    assert!(!s.keys().any(|k| k.starts_with("memscope_cgroup_oom_kills_total{cgroup=\"other")));
+    assert_eq!(value(&s, "memscope_oom_kills_total"), 1.0);
+    assert_eq!(value(&s, "memscope_memory_cgroups{set=\"total\"}"), 7.0);
+    assert_eq!(value(&s, "memscope_memory_cgroups{set=\"read\"}"), 7.0);
+}
+
+#[test]
+fn unreadable_cgroups_are_named_unavailable() {
+    let mut snap = fds_and_cgroups_snapshot();
+    snap.cgroups = Some(Err(memscope_kernel::ReadError::NotReported {
+        path: "/proc/self/mountinfo".into(),
+        field: Some("a cgroup hierarchy with the memory controller".into()),
+    }));
+    let text = render(&snap, MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_cgroup_memory_bytes{"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("memscope_unavailable_info{figure=\"memscope_cgroup_memory_bytes\"")
+                && l.contains("memory controller")),
+        "{text}"
+    );
 }

@@ -3,10 +3,7 @@
 //! take (with their guard pages), and how many there are. ioremap areas map
 //! device memory and have no pages.
 
-use std::collections::BTreeMap;
-
-use memscope_analysis::hints::unavailable_reason;
-use memscope_kernel::parse::vmallocinfo::VmallocKind;
+use memscope_analysis::vmalloc;
 
 use super::{Input, Kind, MetricDef, Out};
 
@@ -14,7 +11,8 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef {
         name: "memscope_vmalloc_bytes",
         kind: Kind::Gauge,
-        help: "RAM pages behind vmalloc areas, by kind (vmallocinfo pages=)",
+        help: "RAM pages behind vmalloc areas, by kind (vmallocinfo pages=); ioremap maps device memory \
+               and has none",
         labels: &["kind"],
     },
     MetricDef {
@@ -37,30 +35,19 @@ const SPACE: &MetricDef = &METRICS[1];
 const AREAS: &MetricDef = &METRICS[2];
 
 pub fn collect(input: &Input, out: &mut Out) {
-    let v = match &input.snap.vmallocinfo {
-        Ok(v) => v,
-        Err(e) => {
-            out.unavailable(BYTES.name, unavailable_reason(e));
-            return;
-        }
-    };
-    let page = input.page_size_bytes;
-    let mut kinds: BTreeMap<VmallocKind, (Option<u64>, u64, u64)> = BTreeMap::new();
-    for a in &v.areas {
-        let k = kinds.entry(a.kind()).or_default();
-        if let Some(p) = a.pages {
-            k.0 = Some(k.0.unwrap_or(0).saturating_add(p));
-        }
-        k.1 = k.1.saturating_add(a.size_bytes);
-        k.2 += 1;
+    // The `vmalloc` command's view, by kind (no caller is exported).
+    let view = vmalloc::from_snapshot(input.snap, 0);
+    if let Some(why) = view.unavailable {
+        out.unavailable(BYTES.name, why);
+        return;
     }
-    for (kind, (pages, size, count)) in kinds {
-        let name = kind.name();
-        // A kind without a pages= field on any area (ioremap) has no RAM to show.
-        if let Some(p) = pages {
-            out.uint(BYTES, &[name], p.saturating_mul(page));
+    for k in &view.kinds {
+        let name = k.kind.name();
+        // ioremap maps device memory: no RAM to show.
+        if let Some(ram) = k.ram_bytes {
+            out.uint(BYTES, &[name], ram);
         }
-        out.uint(SPACE, &[name], size);
-        out.uint(AREAS, &[name], count);
+        out.uint(SPACE, &[name], k.size_bytes);
+        out.uint(AREAS, &[name], k.areas);
     }
 }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use memscope_analysis::hints::unavailable_reason;
+use memscope_analysis::zones::{self, ZonesOptions};
 
 use super::{Input, Kind, MetricDef, Out};
 
@@ -50,40 +50,39 @@ const ZONE_MANAGED: &MetricDef = &METRICS[3];
 const WATERMARK: &MetricDef = &METRICS[4];
 
 pub fn collect(input: &Input, out: &mut Out) {
-    let z = match &input.snap.zoneinfo {
-        Ok(z) => z,
-        Err(e) => {
-            out.unavailable("memscope_zone_free_bytes", unavailable_reason(e));
+    // The `zones` command's view: populated zones only (the kernel lists
+    // empty ones too, holding nothing).
+    let view = match zones::from_snapshot(input.snap, &ZonesOptions::default()) {
+        Ok(v) => v,
+        Err(why) => {
+            out.unavailable("memscope_zone_free_bytes", why);
             return;
         }
     };
-    let page = input.page_size_bytes;
+    let page = view.page_size_bytes;
+    let b = |pages: u64| pages.saturating_mul(page);
     let mut nodes: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for zone in &z.zones {
-        // Unpopulated zones (no present pages) are listed by the kernel but hold nothing.
-        if zone.get("present").unwrap_or(0) == 0 {
-            continue;
-        }
-        let node = zone.node.to_string();
-        let labels = [node.as_str(), zone.zone.as_str()];
-        let n = nodes.entry(zone.node).or_default();
-        if let Some(free) = zone.get("free").or_else(|| zone.get("nr_free_pages")) {
-            out.uint(ZONE_FREE, &labels, free.saturating_mul(page));
+    for z in &view.zones {
+        let node = z.node.to_string();
+        let labels = [node.as_str(), z.zone.as_str()];
+        let n = nodes.entry(z.node).or_default();
+        if let Some(free) = z.free_pages {
+            out.uint(ZONE_FREE, &labels, b(free));
             n.0 += free;
         }
-        if let Some(managed) = zone.get("managed") {
-            out.uint(ZONE_MANAGED, &labels, managed.saturating_mul(page));
+        if let Some(managed) = z.managed_pages {
+            out.uint(ZONE_MANAGED, &labels, b(managed));
             n.1 += managed;
         }
-        for mark in ["min", "low", "high"] {
-            if let Some(v) = zone.get(mark) {
-                out.uint(WATERMARK, &[labels[0], labels[1], mark], v.saturating_mul(page));
+        for (mark, v) in [("min", z.min_pages), ("low", z.low_pages), ("high", z.high_pages)] {
+            if let Some(v) = v {
+                out.uint(WATERMARK, &[labels[0], labels[1], mark], b(v));
             }
         }
     }
     for (node, (free, managed)) in nodes {
         let node = node.to_string();
-        out.uint(NODE_FREE, &[&node], free.saturating_mul(page));
-        out.uint(NODE_MANAGED, &[&node], managed.saturating_mul(page));
+        out.uint(NODE_FREE, &[&node], b(free));
+        out.uint(NODE_MANAGED, &[&node], b(managed));
     }
 }

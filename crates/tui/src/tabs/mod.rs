@@ -1,7 +1,8 @@
 //! One module per tab; [`draw`] dispatches on [`Tab`].
 
+mod cgroups;
+mod fds;
 mod processes;
-mod seams;
 mod slab;
 mod vmalloc;
 mod zones;
@@ -24,8 +25,8 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Tab::Slab => slab::draw(f, app, area),
         Tab::Vmalloc => vmalloc::draw(f, app, area),
         Tab::Zones => zones::draw(f, app, area),
-        Tab::Cgroups => seams::cgroups(f, area),
-        Tab::Fds => seams::fds(f, area),
+        Tab::Cgroups => cgroups::draw(f, app, area),
+        Tab::Fds => fds::draw(f, app, area),
     }
 }
 
@@ -52,4 +53,14 @@ pub(crate) fn unavailable(f: &mut Frame, area: Rect, what: &str, reason: &str) {
         Paragraph::new(format!("{what} unavailable: {reason}")).magenta().wrap(Wrap { trim: true }),
         area,
     );
+}
+
+/// Why a figure the snapshot does not hold is missing: a recording that
+/// did not keep it, or a collection that did not ask for it.
+pub(crate) fn not_in_snapshot(app: &App, what: &str) -> String {
+    if app.replay.is_some() {
+        format!("not recorded in this database (its snapshots keep no {what})")
+    } else {
+        format!("this snapshot was collected without {what}")
+    }
 }

@@ -1,13 +1,15 @@
-//! Processes: PSS, USS, RSS and swap, sortable and filtered.
+//! Processes: PSS, USS, RSS, swap and open descriptors (against the soft
+//! `RLIMIT_NOFILE`), sortable and filtered.
 
+use memscope_analysis::processes::SortKey;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Stylize;
 use ratatui::text::Line;
 use ratatui::widgets::{Cell, Paragraph, Row};
 
-use crate::app::{App, SORTS, SortKey};
-use crate::ui::cell_bytes;
+use crate::app::{App, SORTS};
+use crate::ui::{cell_bytes, fds_cell};
 
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     let [summary, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
@@ -47,6 +49,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                     Cell::from(Line::from(cell_bytes(r.uss_bytes)).right_aligned()),
                     Cell::from(Line::from(cell_bytes(r.rss_bytes)).right_aligned()),
                     Cell::from(Line::from(cell_bytes(r.swap_bytes)).right_aligned()),
+                    Cell::from(Line::from(fds_cell(r.fds, r.fd_soft_limit)).right_aligned()),
                 ])
             })
             .collect();
@@ -68,6 +71,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         Constraint::Length(11),
         Constraint::Length(11),
         Constraint::Length(11),
+        Constraint::Length(17),
     ];
     super::table(f, app, rest, Row::new(header), rows, &widths);
 }
