@@ -65,6 +65,10 @@ pub struct CollectOptions {
     /// Also read each process's namespaces (`/proc/PID/ns/*`), to tell
     /// containers apart.
     pub namespaces: bool,
+    /// Skip each process's `cgroup` and `cmdline` (two of the four cheap
+    /// files: `memscope report` shows neither); they are then
+    /// [`ReadError::NotReported`].
+    pub skip_cgroup_and_cmdline: bool,
     /// Keep only the processes this accepts (after the cheap files, before
     /// `smaps_rollup`); the others are counted in
     /// [`ProcessScan::filtered_out`].
@@ -258,7 +262,7 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts.namespaces, opts.fds));
+    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     for p in cheap {
         match p {
@@ -394,7 +398,8 @@ fn gone<T>(r: &Result<T, ReadError>) -> bool {
 
 /// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces and the
 /// descriptor count, when asked) of one process; `None` if it exited.
-fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Option<ProcessSample> {
+fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<ProcessSample> {
+    let (namespaces, fds) = (opts.namespaces, opts.fds);
     let stat = root.pid_stat(pid);
     if gone(&stat) {
         return None;
@@ -403,8 +408,13 @@ fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Optio
     if gone(&status) {
         return None;
     }
-    let cgroup = root.pid_cgroup(pid);
-    let cmdline = root.pid_cmdline(pid);
+    let (cgroup, cmdline) = if opts.skip_cgroup_and_cmdline {
+        let skipped =
+            |file: &str| ReadError::NotReported { path: format!("/proc/{pid}/{file}"), field: None };
+        (Err(skipped("cgroup")), Err(skipped("cmdline")))
+    } else {
+        (root.pid_cgroup(pid), root.pid_cmdline(pid))
+    };
     if gone(&cgroup) || gone(&cmdline) {
         return None;
     }

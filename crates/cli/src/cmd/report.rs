@@ -31,6 +31,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         processes: ProcessMode::Full,
         rollup_budget: a.budget_ms.map(Duration::from_millis),
         rollup_max_rss_bytes: a.max_rss,
+        skip_cgroup_and_cmdline: true,
         ..CollectOptions::default()
     };
     let snap = collect(root, &opts);
