@@ -9,7 +9,7 @@ use memscope_kernel::parse::*;
 fuzz_target!(|data: &[u8]| {
     let Some((&which, body)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(body);
-    match which % 34 {
+    match which % 36 {
         0 => drop(meminfo::Meminfo::parse(&text)),
         1 => drop(meminfo::Meminfo::parse_node(&text)),
         2 => drop(vmstat::Vmstat::parse(&text)),
@@ -67,6 +67,8 @@ fuzz_target!(|data: &[u8]| {
                 );
             }
         }
+        33 => drop(kallsyms::Kallsyms::parse(&text)),
+        34 => drop(allocinfo::Allocinfo::parse(&text)),
         _ => drop(pid::maps::Maps::parse(body)),
     }
 });

@@ -1,9 +1,11 @@
 //! Two snapshots compared: the ledger line by line, and the top movers among
 //! processes (by command line, as `leaks` follows them), slab caches and
-//! vmalloc callers.
+//! vmalloc callers; when the snapshots hold them, open descriptors (by
+//! command line), the system's open files (`file-nr`) and memory cgroups.
 
 use std::collections::BTreeMap;
 
+use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
 use memscope_model::Snapshot;
 use serde::Serialize;
 
@@ -70,6 +72,66 @@ pub struct Diff {
     pub slab_caches: Vec<Mover>,
     /// Largest vmalloc caller movers.
     pub vmalloc_callers: Vec<Mover>,
+    /// Largest movers in open descriptors, by command line; `None` when a
+    /// snapshot holds no descriptor counts.
+    pub process_fds: Option<Vec<FdMover>>,
+    /// The system's open files; `None` when a snapshot lacks `file-nr`.
+    pub file_nr: Option<FileNrDiff>,
+    /// Largest memory cgroup movers; `None` when a snapshot holds no
+    /// memory cgroups.
+    pub cgroups: Option<Vec<CgroupMover>>,
+}
+
+/// Open descriptors of one command line's processes, summed, in both
+/// snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FdMover {
+    /// Command line.
+    pub name: String,
+    /// Descriptors before (0 when it did not run).
+    pub from_fds: u64,
+    /// Descriptors after (0 when it no longer runs).
+    pub to_fds: u64,
+    /// `to − from`.
+    pub delta_fds: i64,
+    /// Processes counted before and after.
+    pub processes: (usize, usize),
+    /// The lowest soft `RLIMIT_NOFILE` among its processes in the later
+    /// snapshot (`None`: unlimited, unread, or gone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nofile_soft: Option<u64>,
+}
+
+/// `/proc/sys/fs/file-nr` in both snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileNrDiff {
+    /// Allocated file objects before.
+    pub from_allocated: u64,
+    /// After.
+    pub to_allocated: u64,
+    /// `to − from`.
+    pub delta: i64,
+    /// `file-max` in the later snapshot.
+    pub file_max: u64,
+}
+
+/// One memory cgroup in both snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CgroupMover {
+    /// Cgroup path.
+    pub path: String,
+    /// Charge before (0 when it did not exist or was unreadable).
+    pub from_bytes: i64,
+    /// Charge after (0 when it no longer exists or was unreadable).
+    pub to_bytes: i64,
+    /// `to − from`.
+    pub delta_bytes: i64,
+    /// Its limit in the later snapshot (`None`: no limit, or unread).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<i64>,
+    /// OOM kills between the two snapshots, when both were read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_kills: Option<i64>,
 }
 
 /// Compare `a` (earlier) with `b` (later), keeping `top` movers of each kind.
@@ -93,7 +155,101 @@ pub fn diff(a: &Snapshot, b: &Snapshot, top: usize) -> Result<Diff, LedgerError>
         processes: top_movers(process_bytes(a), process_bytes(b), top),
         slab_caches: top_movers(named(&fa, "slab_cache"), named(&fb, "slab_cache"), top),
         vmalloc_callers: top_movers(named(&fa, "vmalloc_caller"), named(&fb, "vmalloc_caller"), top),
+        process_fds: fd_movers(a, b, top),
+        file_nr: file_nr_diff(a, b),
+        cgroups: cgroup_movers(a, b, top),
     })
+}
+
+/// One command's descriptors in one snapshot: the sum of its processes'
+/// counts, how many processes were counted, the lowest finite soft limit.
+type FdCount = (u64, usize, Option<u64>);
+
+/// Descriptors per command line.
+fn fd_counts(s: &Snapshot) -> Option<BTreeMap<String, FdCount>> {
+    s.fd_system.as_ref()?;
+    let mut out: BTreeMap<String, FdCount> = BTreeMap::new();
+    for p in &s.processes {
+        let Some(f) = &p.fds else { continue };
+        let Ok(n) = f.count else { continue };
+        let e = out.entry(command_key(p)).or_default();
+        e.0 += n;
+        e.1 += 1;
+        if let Some(soft) = f.nofile.as_ref().ok().and_then(|l| l.soft.value()) {
+            e.2 = Some(e.2.map_or(soft, |x| x.min(soft)));
+        }
+    }
+    Some(out)
+}
+
+fn fd_movers(a: &Snapshot, b: &Snapshot, top: usize) -> Option<Vec<FdMover>> {
+    let (x, y) = (fd_counts(a)?, fd_counts(b)?);
+    let mut names: Vec<&String> = x.keys().chain(y.keys()).collect();
+    names.sort();
+    names.dedup();
+    let mut out: Vec<FdMover> = names
+        .into_iter()
+        .map(|n| {
+            let (from, pa, _) = x.get(n).copied().unwrap_or_default();
+            let (to, pb, soft) = y.get(n).copied().unwrap_or_default();
+            FdMover {
+                name: n.clone(),
+                from_fds: from,
+                to_fds: to,
+                delta_fds: to as i64 - from as i64,
+                processes: (pa, pb),
+                nofile_soft: soft,
+            }
+        })
+        .filter(|m| m.delta_fds != 0)
+        .collect();
+    out.sort_by(|p, q| q.delta_fds.abs().cmp(&p.delta_fds.abs()).then(p.name.cmp(&q.name)));
+    out.truncate(top);
+    Some(out)
+}
+
+fn file_nr_diff(a: &Snapshot, b: &Snapshot) -> Option<FileNrDiff> {
+    let x = a.fd_system.as_ref()?.file_nr.as_ref().ok()?;
+    let y = b.fd_system.as_ref()?.file_nr.as_ref().ok()?;
+    Some(FileNrDiff {
+        from_allocated: x.allocated,
+        to_allocated: y.allocated,
+        delta: y.allocated as i64 - x.allocated as i64,
+        file_max: y.max,
+    })
+}
+
+fn cgroup_movers(a: &Snapshot, b: &Snapshot, top: usize) -> Option<Vec<CgroupMover>> {
+    let (x, y) = (a.cgroups.as_ref()?.as_ref().ok()?, b.cgroups.as_ref()?.as_ref().ok()?);
+    let mut paths: Vec<&String> = x.cgroups.iter().chain(&y.cgroups).map(|c| &c.path).collect();
+    paths.sort();
+    paths.dedup();
+    let mut out: Vec<CgroupMover> = paths
+        .into_iter()
+        .map(|p| {
+            let (before, after) = (x.get(p), y.get(p));
+            let current = |c: Option<&memscope_model::CgroupMemory>| {
+                c.and_then(|c| c.current_bytes.as_ref().ok()).map_or(0, |v| to_i64(*v))
+            };
+            let (from, to) = (current(before), current(after));
+            let kills = |c: Option<&memscope_model::CgroupMemory>| c.and_then(|c| c.oom_kills.clone().ok());
+            CgroupMover {
+                path: p.clone(),
+                from_bytes: from,
+                to_bytes: to,
+                delta_bytes: to - from,
+                limit_bytes: after.and_then(|c| match c.limit {
+                    Ok(CgroupLimit::Value(v)) => Some(to_i64(v)),
+                    _ => None,
+                }),
+                oom_kills: kills(before).zip(kills(after)).map(|(k0, k1)| k1 as i64 - k0 as i64),
+            }
+        })
+        .filter(|m| m.delta_bytes != 0 || m.oom_kills.is_some_and(|k| k != 0))
+        .collect();
+    out.sort_by(|p, q| q.delta_bytes.abs().cmp(&p.delta_bytes.abs()).then(p.path.cmp(&q.path)));
+    out.truncate(top);
+    Some(out)
 }
 
 type Key = (&'static str, Option<String>);

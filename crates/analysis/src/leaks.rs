@@ -29,10 +29,22 @@
 //! Processes are followed by command line: the processes running the same
 //! command form one series (their memory summed), and a restart (a new set
 //! of pids) starts a new block of the same series rather than a new suspect.
+//!
+//! Each series runs into a limit ([`Limit`]), and its time to exhaustion is
+//! the headroom left in the last snapshot over the growth rate:
+//!
+//! | series | value | limit |
+//! |---|---|---|
+//! | process (memory) | PSS (or RSS) summed over the command's processes | the tightest memory cgroup limit of its cgroup and their ancestors, or `MemAvailable` when lower or when none is set |
+//! | process fds | descriptors of the command's fullest process | its soft `RLIMIT_NOFILE` (`EMFILE` beyond; fs/file.c `alloc_fd`) |
+//! | system files | `file-nr` allocated | `file-max` (`ENFILE` beyond for non-root; fs/file_table.c `alloc_empty_file`) |
+//! | memory cgroup | `memory.current` / `memory.usage_in_bytes` | the tightest limit of the cgroup and its ancestors (a parent's limit binds its children: Documentation/admin-guide/cgroup-v2.rst "Memory Interface Files"), else `MemAvailable` |
+//! | kernel lines, slab caches, vmalloc callers | bytes | `MemAvailable` |
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use memscope_model::Snapshot;
+use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
+use memscope_model::{CgroupSample, CgroupVersion, ProcessSample, Snapshot};
 use serde::Serialize;
 
 use crate::ledger::{self, LedgerOptions};
@@ -288,10 +300,13 @@ pub enum SuspectKind {
     VmallocCaller,
     /// A kernel line of the ledger: `unaccounted`, `socket_buffers`, …
     Kernel,
-    /// Open file descriptors of the processes of one command line.
+    /// Open file descriptors of the processes of one command line (the
+    /// largest count among them: each process has its own table and limit).
     ProcessFds,
     /// Open files of the whole system (`file-nr`).
     SystemFiles,
+    /// One memory cgroup's charge (`memory.current`, v1 `memory.usage_in_bytes`).
+    Cgroup,
 }
 
 impl SuspectKind {
@@ -304,7 +319,26 @@ impl SuspectKind {
             SuspectKind::Kernel => "kernel",
             SuspectKind::ProcessFds => "process fds",
             SuspectKind::SystemFiles => "system files",
+            SuspectKind::Cgroup => "cgroup",
         }
+    }
+
+    /// Name used in JSON (`process_fds`).
+    pub fn key(self) -> &'static str {
+        match self {
+            SuspectKind::Process => "process",
+            SuspectKind::SlabCache => "slab_cache",
+            SuspectKind::VmallocCaller => "vmalloc_caller",
+            SuspectKind::Kernel => "kernel",
+            SuspectKind::ProcessFds => "process_fds",
+            SuspectKind::SystemFiles => "system_files",
+            SuspectKind::Cgroup => "cgroup",
+        }
+    }
+
+    /// True for the series followed by command line.
+    pub fn is_command(self) -> bool {
+        matches!(self, SuspectKind::Process | SuspectKind::ProcessFds)
     }
 }
 
@@ -399,6 +433,29 @@ struct Group {
     rss: f64,
     all_pss: bool,
     ids: BTreeSet<(u32, u64)>,
+    /// Memory cgroups of its processes (paths in the hierarchy sampled).
+    cgroups: BTreeSet<String>,
+}
+
+/// Per-command descriptors of one snapshot's processes.
+#[derive(Default)]
+struct FdGroup {
+    /// The largest count.
+    most: u64,
+    /// The least headroom to a finite soft `RLIMIT_NOFILE`.
+    headroom: Option<f64>,
+    ids: BTreeSet<(u32, u64)>,
+}
+
+/// The descriptor series of one command line while being built.
+#[derive(Default)]
+struct FdSeries {
+    points: Vec<Point>,
+    blocks: Vec<usize>,
+    last_ids: BTreeSet<(u32, u64)>,
+    seen: BTreeSet<(u32, u64)>,
+    /// Headroom in the last snapshot that had the command.
+    headroom: Option<f64>,
 }
 
 /// The series of one process command line while being built.
@@ -412,6 +469,8 @@ struct ProcSeries {
     pss_blocks: Vec<usize>,
     last_ids: BTreeSet<(u32, u64)>,
     seen: BTreeSet<(u32, u64)>,
+    /// Memory cgroups of its processes in the last snapshot that had it.
+    cgroups: BTreeSet<String>,
 }
 
 /// Builds every series from snapshots given one at a time, oldest first
@@ -420,10 +479,20 @@ struct ProcSeries {
 pub struct SeriesBuilder {
     kernel: BTreeMap<(SuspectKind, String), Vec<Point>>,
     procs: BTreeMap<String, ProcSeries>,
+    fds: BTreeMap<String, FdSeries>,
     snapshots: usize,
     first_unix_ms: Option<u64>,
     last_unix_ms: Option<u64>,
     mem_available: Option<f64>,
+    /// `file-max − allocated` of the last snapshot with `file-nr`.
+    file_max_headroom: Option<f64>,
+    /// The memory cgroups of the last snapshot that had them.
+    last_cgroups: Option<CgroupSample>,
+    /// Snapshots with descriptor counts, with memory cgroups.
+    fd_snapshots: usize,
+    cgroup_snapshots: usize,
+    /// Why the memory cgroups of the last snapshot were unavailable.
+    cgroups_unavailable: Option<String>,
     /// Snapshots without a ledger (no MemTotal), and why.
     skipped: Vec<String>,
 }
@@ -474,9 +543,67 @@ impl SeriesBuilder {
             self.mem_available = Some(avail as f64);
         }
 
-        // Processes by command line. (Per-process descriptor counts join
-        // here as `ProcessFds` series, against RLIMIT_NOFILE, once the
-        // snapshot carries them; the system's file-nr as `SystemFiles`.)
+        // The system's open files, against file-max.
+        if let Some(fs) = &snap.fd_system {
+            self.fd_snapshots += 1;
+            if let Ok(nr) = &fs.file_nr {
+                self.kernel
+                    .entry((SuspectKind::SystemFiles, FILE_NR.to_string()))
+                    .or_default()
+                    .push(Point { t_unix_ms: t, value: nr.allocated as f64 });
+                self.file_max_headroom = Some(nr.max as f64 - nr.allocated as f64);
+            }
+        }
+
+        // Memory cgroups, each by its path.
+        let cgroups = match &snap.cgroups {
+            Some(Ok(c)) => {
+                self.cgroup_snapshots += 1;
+                self.cgroups_unavailable = None;
+                for m in &c.cgroups {
+                    if let Ok(cur) = m.current_bytes {
+                        self.kernel
+                            .entry((SuspectKind::Cgroup, m.path.clone()))
+                            .or_default()
+                            .push(Point { t_unix_ms: t, value: cur as f64 });
+                    }
+                }
+                self.last_cgroups = Some(c.clone());
+                Some(c)
+            }
+            Some(Err(e)) => {
+                self.cgroups_unavailable = Some(crate::hints::unavailable_reason(e));
+                None
+            }
+            None => None,
+        };
+
+        // Descriptors by command line: the fullest process of each.
+        let mut fd_groups: BTreeMap<String, FdGroup> = BTreeMap::new();
+        for p in &snap.processes {
+            let Some(f) = &p.fds else { continue };
+            let Ok(count) = f.count else { continue };
+            let start = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks).unwrap_or(0);
+            let g = fd_groups.entry(command_key(p)).or_default();
+            g.most = g.most.max(count);
+            if let Some(soft) = f.nofile.as_ref().ok().and_then(|l| l.soft.value()) {
+                let room = soft as f64 - count as f64;
+                g.headroom = Some(g.headroom.map_or(room, |h: f64| h.min(room)));
+            }
+            g.ids.insert((p.pid, start));
+        }
+        for (key, g) in fd_groups {
+            let s = self.fds.entry(key).or_default();
+            if !s.points.is_empty() && s.last_ids != g.ids {
+                s.blocks.push(s.points.len());
+            }
+            s.points.push(Point { t_unix_ms: t, value: g.most as f64 });
+            s.headroom = g.headroom;
+            s.seen.extend(g.ids.iter().copied());
+            s.last_ids = g.ids;
+        }
+
+        // Processes by command line.
         let mut groups: BTreeMap<String, Group> = BTreeMap::new();
         for p in snap.processes.iter().filter(|p| !p.has_no_address_space()) {
             let row = processes::row(p);
@@ -490,6 +617,9 @@ impl SeriesBuilder {
                 None => g.all_pss = false,
             }
             g.ids.insert((p.pid, start));
+            if let Some(path) = cgroups.and_then(|c| memory_cgroup_of(p, c)) {
+                g.cgroups.insert(path);
+            }
         }
         for (key, g) in groups {
             let s = self.procs.entry(key).or_default();
@@ -503,6 +633,7 @@ impl SeriesBuilder {
             }
             s.seen.extend(g.ids.iter().copied());
             s.last_ids = g.ids;
+            s.cgroups = g.cgroups;
         }
     }
 
@@ -514,17 +645,42 @@ impl SeriesBuilder {
     /// Every series, and what was learnt of the limits.
     pub fn finish(self) -> Built {
         let mut series = Vec::new();
+        let cgroup_limit = |path: &str| self.last_cgroups.as_ref().and_then(|c| cgroup_limit(c, path));
         for ((kind, name), points) in self.kernel {
+            let (metric, unit, limit) = match kind {
+                SuspectKind::SystemFiles => (
+                    "files",
+                    Unit::Count,
+                    self.file_max_headroom.map(|h| Limit { name: "file-max".into(), headroom: h }),
+                ),
+                SuspectKind::Cgroup => ("current", Unit::Bytes, cgroup_limit(&name)),
+                _ => ("bytes", Unit::Bytes, None),
+            };
             series.push(Series {
                 kind,
                 name,
-                metric: "bytes",
-                unit: Unit::Bytes,
+                metric,
+                unit,
                 points,
                 block_starts: Vec::new(),
                 pids: Vec::new(),
                 processes_seen: 0,
-                limit: None,
+                limit,
+            });
+        }
+        for (name, s) in self.fds {
+            let mut blocks = s.blocks;
+            blocks.dedup();
+            series.push(Series {
+                kind: SuspectKind::ProcessFds,
+                name,
+                metric: "fds",
+                unit: Unit::Count,
+                points: s.points,
+                block_starts: blocks,
+                pids: s.last_ids.iter().map(|(p, _)| *p).collect(),
+                processes_seen: s.seen.len(),
+                limit: s.headroom.map(|h| Limit { name: "RLIMIT_NOFILE".into(), headroom: h }),
             });
         }
         for (name, s) in self.procs {
@@ -535,6 +691,12 @@ impl SeriesBuilder {
                 if use_pss { ("pss", s.pss, s.pss_blocks) } else { ("rss", s.rss, s.rss_blocks) };
             let mut blocks = blocks;
             blocks.dedup();
+            // The tightest cgroup limit over the command's processes.
+            let limit = s
+                .cgroups
+                .iter()
+                .filter_map(|p| cgroup_limit(p))
+                .min_by(|a, b| a.headroom.total_cmp(&b.headroom));
             series.push(Series {
                 kind: SuspectKind::Process,
                 name,
@@ -544,7 +706,7 @@ impl SeriesBuilder {
                 block_starts: blocks,
                 pids: s.last_ids.iter().map(|(p, _)| *p).collect(),
                 processes_seen: s.seen.len(),
-                limit: None,
+                limit,
             });
         }
         Built {
@@ -553,9 +715,53 @@ impl SeriesBuilder {
             first_unix_ms: self.first_unix_ms,
             last_unix_ms: self.last_unix_ms,
             mem_available_bytes: self.mem_available,
+            fd_snapshots: self.fd_snapshots,
+            cgroup_snapshots: self.cgroup_snapshots,
+            cgroups_unavailable: self.cgroups_unavailable,
             skipped: self.skipped,
         }
     }
+}
+
+/// The name of the system's open-files series.
+pub const FILE_NR: &str = "file-nr";
+
+/// The memory cgroup of `p` in the hierarchy `sample` was read from (its
+/// `/proc/PID/cgroup` line of that version).
+pub fn memory_cgroup_of(p: &ProcessSample, sample: &CgroupSample) -> Option<String> {
+    let version = sample.cgroups.first()?.version;
+    let c = p.cgroup.as_ref().ok()?;
+    let m = c.memberships.iter().find(|m| match version {
+        CgroupVersion::V2 => m.is_v2(),
+        CgroupVersion::V1 => m.controllers.iter().any(|c| c == "memory"),
+    })?;
+    Some(m.path.clone())
+}
+
+/// The limit that binds the memory cgroup `path` first: among the cgroup
+/// and its ancestors that have a limit (and whose charge was read), the one
+/// with the least headroom (limit − current). A parent's charge includes its
+/// children's, so a child's growth uses up every ancestor's headroom.
+/// `None` when none of them has a limit.
+pub fn cgroup_limit(sample: &CgroupSample, path: &str) -> Option<Limit> {
+    let mut best: Option<Limit> = None;
+    let mut p = path.trim_end_matches('/');
+    loop {
+        let here = if p.is_empty() { "/" } else { p };
+        if let Some(c) = sample.get(here)
+            && let (Ok(CgroupLimit::Value(limit)), Ok(current)) = (&c.limit, &c.current_bytes)
+        {
+            let headroom = *limit as f64 - *current as f64;
+            if best.as_ref().is_none_or(|b| headroom < b.headroom) {
+                best = Some(Limit { name: format!("{} of {here}", c.version.limit_file()), headroom });
+            }
+        }
+        match p.rfind('/') {
+            Some(i) if !p.is_empty() => p = &p[..i],
+            _ => break,
+        }
+    }
+    best
 }
 
 /// What [`SeriesBuilder::finish`] gives.
@@ -571,6 +777,12 @@ pub struct Built {
     pub last_unix_ms: Option<u64>,
     /// `MemAvailable` of the last snapshot that had it.
     pub mem_available_bytes: Option<f64>,
+    /// Snapshots that held descriptor counts and `file-nr`.
+    pub fd_snapshots: usize,
+    /// Snapshots that held the memory cgroups.
+    pub cgroup_snapshots: usize,
+    /// Why the last snapshot's memory cgroups were unavailable, if they were.
+    pub cgroups_unavailable: Option<String>,
     /// Snapshots without a ledger.
     pub skipped: Vec<String>,
 }
@@ -789,10 +1001,13 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
     let mut suspects = Vec::new();
     let mut not_leaks = Vec::new();
     for s in &built.series {
-        let limit = match (&s.limit, s.unit) {
-            (Some(l), _) => Some(l),
-            (None, Unit::Bytes) => mem_limit.as_ref(),
-            (None, Unit::Count) => None,
+        let limit = match (&s.limit, s.unit, &mem_limit) {
+            // Memory runs out at whichever comes first: its cgroup's limit
+            // or the machine's available memory.
+            (Some(l), Unit::Bytes, Some(m)) if m.headroom < l.headroom => Some(m),
+            (Some(l), _, _) => Some(l),
+            (None, Unit::Bytes, m) => m.as_ref(),
+            (None, Unit::Count, _) => None,
         };
         let Some(j) = judge(s, limit, o) else { continue };
         match j.verdict {
@@ -820,11 +1035,25 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
     for s in built.skipped.iter().take(3) {
         notes.push(format!("No ledger for {s}."));
     }
-    notes.push(
-        "Descriptor counts (per process, and the system's file-nr) and cgroup memory limits are not in \
-         these snapshots: descriptor leaks are not judged, and memory runs out against MemAvailable."
-            .into(),
-    );
+    if built.snapshots > 0 && built.fd_snapshots == 0 {
+        notes.push(
+            "No snapshot holds descriptor counts (recorded by an older memscope): descriptor leaks, per \
+             process and of the system's file-nr, are not judged."
+                .into(),
+        );
+    }
+    if built.snapshots > 0 && built.cgroup_snapshots == 0 {
+        notes.push(match &built.cgroups_unavailable {
+            Some(why) => {
+                format!("Memory cgroups were unavailable ({why}): memory runs out against MemAvailable.")
+            }
+            None => "No snapshot holds the memory cgroups (recorded by an older memscope): memory runs out \
+                     against MemAvailable, not against cgroup limits."
+                .into(),
+        });
+    } else if let Some(why) = &built.cgroups_unavailable {
+        notes.push(format!("The memory cgroups of the last snapshot were unavailable: {why}."));
+    }
     LeakReport {
         snapshots: built.snapshots,
         from_unix_ms: built.first_unix_ms,
@@ -1050,6 +1279,9 @@ mod tests {
             first_unix_ms: Some(0),
             last_unix_ms: Some(390_000),
             mem_available_bytes: Some(1e12),
+            fd_snapshots: 40,
+            cgroup_snapshots: 40,
+            cgroups_unavailable: None,
             skipped: Vec::new(),
         };
         let r = analyse(&built, &LeakOptions::default());
@@ -1058,6 +1290,74 @@ mod tests {
         let e = j.exhaustion.as_ref().unwrap();
         assert_eq!(e.limit, "RLIMIT_NOFILE");
         assert!((e.seconds - 584.0).abs() < 1e-6, "584 more at 1 per second: {}", e.seconds);
+    }
+
+    fn cgroups() -> CgroupSample {
+        use memscope_model::CgroupMemory;
+        let cg = |path: &str, current: u64, limit: Option<u64>| CgroupMemory {
+            path: path.into(),
+            version: CgroupVersion::V1,
+            current_bytes: Ok(current),
+            limit: Ok(limit.map_or(CgroupLimit::Max, CgroupLimit::Value)),
+            oom_kills: Ok(0),
+        };
+        let m = 1 << 20;
+        CgroupSample {
+            cgroups: vec![
+                cg("/app", 700 * m, Some(1024 * m)),
+                cg("/app/db", 100 * m, Some(512 * m)),
+                cg("/app/web", 600 * m, None),
+                cg("/app/web/worker", 500 * m, Some(2048 * m)),
+                cg("/idle", 0, None),
+            ],
+            total: 5,
+        }
+    }
+
+    #[test]
+    fn a_cgroup_runs_into_the_tightest_limit_of_itself_and_its_ancestors() {
+        let c = cgroups();
+        // Its own limit leaves 412 MiB, the parent's 324 MiB: the parent binds.
+        let l = cgroup_limit(&c, "/app/db").unwrap();
+        assert_eq!(l.name, "memory.limit_in_bytes of /app");
+        assert_eq!(l.headroom, 324.0 * MIB);
+        // No limit of its own: the parent's.
+        assert_eq!(cgroup_limit(&c, "/app/web").unwrap().name, "memory.limit_in_bytes of /app");
+        // Deeper, a looser limit of its own: still the grandparent's.
+        assert_eq!(cgroup_limit(&c, "/app/web/worker").unwrap().headroom, 324.0 * MIB);
+        // No limit anywhere up its path: none (MemAvailable then applies).
+        assert!(cgroup_limit(&c, "/idle").is_none());
+        assert!(cgroup_limit(&c, "/not/read").is_none());
+    }
+
+    #[test]
+    fn memory_runs_out_at_the_cgroup_limit_or_mem_available_whichever_is_first() {
+        let ys: Vec<f64> = (0..40).map(|i| 100.0 * MIB + MIB * i as f64).collect();
+        let mut s = series(&ys, 10);
+        s.kind = SuspectKind::Cgroup;
+        s.limit = Some(Limit { name: "memory.max of /a".into(), headroom: 50.0 * MIB });
+        let built = |s: Series, avail: f64| Built {
+            series: vec![s],
+            snapshots: 40,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(390_000),
+            mem_available_bytes: Some(avail),
+            fd_snapshots: 40,
+            cgroup_snapshots: 40,
+            cgroups_unavailable: None,
+            skipped: Vec::new(),
+        };
+        let r = analyse(&built(s.clone(), 1e12), &LeakOptions::default());
+        let e = r.suspects[0].exhaustion.as_ref().unwrap();
+        assert_eq!(e.limit, "memory.max of /a");
+        // 50 MiB at 0.1 MiB/s.
+        assert!((e.seconds - 500.0).abs() < 1e-6, "{}", e.seconds);
+        let r = analyse(&built(s.clone(), 20.0 * MIB), &LeakOptions::default());
+        assert_eq!(r.suspects[0].exhaustion.as_ref().unwrap().limit, "MemAvailable");
+        s.limit = None;
+        let r = analyse(&built(s, 1e12), &LeakOptions::default());
+        assert_eq!(r.suspects[0].exhaustion.as_ref().unwrap().limit, "MemAvailable");
+        assert!(r.notes.iter().all(|n| !n.contains("older memscope")), "{:?}", r.notes);
     }
 
     #[test]

@@ -11,8 +11,13 @@
 //! - [`memcg`]: memory cgroups against their limits, as a tree and bounded;
 //! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
 //!   [`zones`], [`slab`], [`vmalloc`];
+//! - [`leaks`] and [`diff`]: trends and comparisons over recorded snapshots;
+//! - [`allocinfo`]: per-call-site totals and growth from `/proc/allocinfo`;
+//! - [`trace`]: outstanding kernel allocations from `memscope trace`, by
+//!   call site, beside the ledger's growth;
 //! - [`units`]: human units for bytes.
 
+pub mod allocinfo;
 pub mod census;
 pub mod containers;
 pub mod diff;
@@ -28,6 +33,7 @@ pub mod processes;
 pub mod ps;
 pub mod report;
 pub mod slab;
+pub mod trace;
 pub mod units;
 pub mod vmalloc;
 pub mod zones;

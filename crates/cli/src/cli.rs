@@ -17,6 +17,7 @@ Examples:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
+  memscope trace --duration 60s             which kernel code allocated what is still held (eBPF)
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
   memscope top                              live view; h for the keys
   memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; see dist/memscope-record.service)
@@ -93,6 +94,8 @@ pub enum Command {
     Cgroups(CgroupsArgs),
     /// Run a command in a transient cgroup under limits; print what it used to stderr.
     Run(RunArgs),
+    /// Which kernel code holds memory: outstanding kernel allocations by call site (eBPF), beside the ledger.
+    Trace(TraceArgs),
     /// The "Too many open files" doctor: descriptors against every limit that raises it.
     Fds(FdsArgs),
     /// Processes by PSS, USS, RSS or swap; filtered, grouped by user, cgroup, container or command.
@@ -344,6 +347,77 @@ pub struct RunArgs {
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
+
+/// Which allocators `memscope trace` follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum WhatArg {
+    /// The page allocator (kmem:mm_page_alloc / mm_page_free).
+    Pages,
+    /// Slab objects (kmem:kmalloc, kmem_cache_alloc, kfree, kmem_cache_free).
+    Slab,
+    /// Both; pages the slab allocator takes are counted through their objects.
+    #[default]
+    All,
+}
+
+/// `memscope trace`
+#[derive(Debug, Clone, ClapArgs)]
+#[command(
+    after_help = "Needs root (or CAP_BPF + CAP_PERFMON), a 5.8+ kernel with BTF, and a memscope built with \
+                        `--features trace-bpf`. Ctrl-C (or SIGTERM) ends the window early and still reports; \
+                        the BPF programs are detached on every path. --allocinfo needs none of this, only a \
+                        kernel with memory allocation profiling (/proc/allocinfo)."
+)]
+pub struct TraceArgs {
+    /// How long to watch: 30s, 5m, 1h. Allocations made in this window and still held at its end are reported.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub duration: std::time::Duration,
+
+    /// Which allocators to trace.
+    #[arg(long, value_enum, default_value_t = WhatArg::All, value_name = "WHAT")]
+    pub what: WhatArg,
+
+    /// Call sites holding less are summed in one line: 64K, 1M.
+    #[arg(long, default_value = "256K", value_parser = crate::output::parse_size, value_name = "SIZE")]
+    pub min_bytes: u64,
+
+    /// Show at most this many call sites.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub top: usize,
+
+    /// Caller levels shown under each call site.
+    #[arg(long, default_value_t = 6, value_name = "N")]
+    pub depth: usize,
+
+    /// Also write folded stacks (bytes per stack, for flamegraph.pl or inferno) to FILE;
+    /// `-` writes them to standard output instead of the report (which then goes to stderr).
+    #[arg(long, value_name = "FILE")]
+    pub folded: Option<PathBuf>,
+
+    /// Trace kernel memory only: skip movable page allocations (user pages and page cache, which
+    /// the anon and page cache counters account), the bulk of the events on a busy host.
+    #[arg(long)]
+    pub kernel_only: bool,
+
+    /// Record one allocation in N: less overhead on busy hosts; bytes and counts are scaled by N.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub sample: u32,
+
+    /// Entries of the live-allocation table (88 bytes of kernel memory each); when full,
+    /// further allocations are counted as dropped and reported.
+    #[arg(long, default_value_t = 262_144, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_allocs: u32,
+
+    /// Entries of the stack table (576 bytes each); when full, new stacks are not kept (counted).
+    #[arg(long, default_value_t = 16_384, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_stacks: u32,
+
+    /// Read per-call-site totals from /proc/allocinfo (memory allocation profiling, kernel 6.10+)
+    /// at the start and end of the window instead of tracing: no eBPF needed.
+    #[arg(long)]
+    pub allocinfo: bool,
+}
+
 /// `memscope fds`
 #[derive(Debug, Clone, Default, ClapArgs)]
 pub struct FdsArgs {

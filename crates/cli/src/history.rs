@@ -108,12 +108,18 @@ pub fn select(store: &Store, from: Option<When>, to: Option<When>) -> anyhow::Re
 }
 
 /// How `record` (and `leaks --watch`) collect: everything, with the
-/// smaps_rollup reads under a time budget and a size cap.
+/// smaps_rollup reads under a time budget and a size cap, each process's
+/// descriptors and `RLIMIT_NOFILE`, the system's `file-nr`, and the memory
+/// cgroups; one [`memscope_model::CollectCache`] for the whole recording, so
+/// that what cannot change after boot is read once.
 pub fn collect_options(budget_ms: u64, max_rss_bytes: u64) -> memscope_model::CollectOptions {
     memscope_model::CollectOptions {
         processes: memscope_model::ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(budget_ms)),
         rollup_max_rss_bytes: Some(max_rss_bytes),
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        cache: Some(memscope_model::CollectCache::new()),
         ..memscope_model::CollectOptions::default()
     }
 }

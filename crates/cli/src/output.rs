@@ -2,7 +2,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use memscope_export::Style;
+use memscope_export::{Render, Style};
 
 use crate::cli::Global;
 
@@ -44,6 +44,17 @@ fn terminal_width() -> Option<usize> {
 /// Locked, buffered standard output.
 pub fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
     std::io::BufWriter::new(std::io::stdout().lock())
+}
+
+/// Print a view to standard output in the format asked for.
+pub fn emit(format: Format, style: &Style, view: &dyn Render) -> anyhow::Result<()> {
+    let mut w = stdout();
+    match format {
+        Format::Json => view.write_json(&mut w)?,
+        Format::Csv => view.write_csv(&mut w)?,
+        Format::Table => view.write_table(&mut w, style)?,
+    }
+    finish(w)
 }
 
 /// Flush, treating a closed pipe as success.

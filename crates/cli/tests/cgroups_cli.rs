@@ -7,7 +7,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+    memscope_testkit::fixture_dir(name).display().to_string()
 }
 
 fn memscope(tree: &str, args: &[&str]) -> String {

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn fixture(name: &str) -> String {
-    format!("{}/../../tests/fixtures/fds/{name}", env!("CARGO_MANIFEST_DIR"))
+    memscope_testkit::fixture_dir("fds").join(name).display().to_string()
 }
 
 fn memscope(root: &str, args: &[&str]) -> String {

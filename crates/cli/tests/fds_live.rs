@@ -184,13 +184,7 @@ fn non_root_sees_other_users_fds_unavailable_said_once() {
     let bin = dir.0.join("memscope");
     std::fs::copy(env!("CARGO_BIN_EXE_memscope"), &bin).unwrap();
     let as_nobody = |args: &[&str]| -> String {
-        let out = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .arg(&bin)
-            .args(args)
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("setpriv (util-linux)");
+        let out = memscope_testkit::as_nobody(&bin).args(args).output().expect("setpriv (util-linux)");
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     };

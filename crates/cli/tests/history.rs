@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, Rollup, Snapshot, collect};
 use memscope_store::{Meta, Store};
-use memscope_testkit::{MIB, Workload, is_root, system_lock};
+use memscope_testkit::{MIB, Workload, cgroup_lock, is_root, system_lock, workload_path};
 use serde_json::Value;
 
 const EXE: &str = env!("CARGO_BIN_EXE_memscope");
@@ -29,7 +29,31 @@ fn fixture_tree() -> PathBuf {
 /// - `/usr/bin/steady` stays flat;
 /// - the `dentry` slab cache jumps once by 64 MiB at snapshot 20.
 fn fixture_db(dir: &Path) -> PathBuf {
-    let path = dir.join("fixture.db");
+    fixture_recording(dir, "fixture.db", false)
+}
+
+/// [`fixture_db`] recorded as `record` does since it collects descriptors
+/// and memory cgroups (v1), with these known answers besides:
+/// - `leaky-daemon` holds 100 + 10·i descriptors under a soft
+///   `RLIMIT_NOFILE` of 1024 (1 more a second; 534 left at the end);
+///   `steady` holds 50;
+/// - `file-nr` allocated grows by 20 a snapshot (2 a second) from 5000,
+///   `file-max` 100000 (94220 left at the end);
+/// - memory cgroups: `/app` (limit 1 GiB) charged 400 MiB + 1 MiB·i, its
+///   child `/app/web` (no limit, where `leaky-daemon` runs) 300 MiB + 1 MiB·i,
+///   `/batch` (no limit) 100 MiB + 4 MiB·i, `/steady` (limit 512 MiB) a
+///   flat 200 MiB; `/batch` has its first OOM kill at snapshot 30.
+fn fixture_db_with_fds(dir: &Path) -> PathBuf {
+    fixture_recording(dir, "fds.db", true)
+}
+
+fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
+    use memscope_kernel::parse::cgroupfs::Limit as CgLimit;
+    use memscope_kernel::parse::file_nr::FileNr;
+    use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+    use memscope_kernel::parse::pid::limits::{Limit, ResourceLimit};
+    use memscope_model::{CgroupMemory, CgroupSample, CgroupVersion, FdSystem, ProcessFds};
+    let path = dir.join(name);
     let base = collect(&KernelRoot::at(fixture_tree()), &CollectOptions::default());
     let mut store = Store::open(&path).unwrap();
     let with_rollup: Vec<usize> = base
@@ -65,6 +89,39 @@ fn fixture_db(dir: &Path) -> PathBuf {
             && let Some(c) = sl.caches.iter_mut().find(|c| c.name == "dentry")
         {
             c.num_slabs += 64 * MIB / 4096 / c.pagesperslab.max(1);
+        }
+        if with_fds {
+            let nofile = Ok(ResourceLimit {
+                soft: Limit::Value(1024),
+                hard: Limit::Value(4096),
+                units: Some("files".into()),
+            });
+            s.processes[leaky].fds = Some(ProcessFds { count: Ok(100 + 10 * i), nofile: nofile.clone() });
+            s.processes[leaky].cgroup = Ok(ProcCgroup::parse("5:memory:/app/web\n0::/app/web\n"));
+            s.processes[steady].fds = Some(ProcessFds { count: Ok(50), nofile });
+            s.fd_system = Some(FdSystem {
+                file_nr: Ok(FileNr { allocated: 5000 + 20 * i, free: 0, max: 100_000 }),
+                nr_open: Ok(1 << 20),
+                inotify_max_user_instances: Ok(128),
+                inotify_max_user_watches: Ok(65536),
+                epoll_max_user_watches: Ok(1 << 20),
+            });
+            let cg = |path: &str, current: u64, limit: Option<u64>, kills: u64| CgroupMemory {
+                path: path.into(),
+                version: CgroupVersion::V1,
+                current_bytes: Ok(current),
+                limit: Ok(limit.map_or(CgLimit::Max, CgLimit::Value)),
+                oom_kills: Ok(kills),
+            };
+            s.cgroups = Some(Ok(CgroupSample {
+                cgroups: vec![
+                    cg("/app", (400 + i) * MIB, Some(1024 * MIB), 0),
+                    cg("/app/web", (300 + i) * MIB, None, 0),
+                    cg("/batch", (100 + 4 * i) * MIB, None, u64::from(i >= 30)),
+                    cg("/steady", 200 * MIB, Some(512 * MIB), 0),
+                ],
+                total: 4,
+            }));
         }
         store.write(&s, &Meta { host: Some("fixture-host".into()), ..Meta::default() }).unwrap();
     }
@@ -128,6 +185,88 @@ fn leaks_on_the_fixture_recording_finds_the_known_answers() {
 }
 
 #[test]
+fn leaks_follows_descriptors_open_files_and_cgroups_to_their_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db_with_fds(dir.path());
+    let doc = json_of(&["leaks", "--db", db.to_str().unwrap(), "--json"]);
+    let suspects = &doc["suspects"];
+    let of = |kind: &str, name: &str| {
+        suspects
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["kind"] == kind && s["name"] == name)
+            .unwrap_or_else(|| panic!("{kind} {name} is a suspect: {suspects:#}"))
+            .clone()
+    };
+    let close = |v: &Value, want: f64| (v.as_f64().unwrap() - want).abs() < 1e-6 * want.abs().max(1.0);
+
+    // Descriptors: 1 a second, 534 left under the soft RLIMIT_NOFILE.
+    let fds = of("process_fds", "/usr/bin/leaky-daemon --serve");
+    assert_eq!((fds["metric"].as_str(), fds["unit"].as_str()), (Some("fds"), Some("count")));
+    assert_eq!(fds["verdict"], "growing");
+    assert_eq!(fds["last"], 490);
+    assert_eq!(fds["growth_per_hour"], 3600);
+    assert_eq!(fds["exhaustion_limit"], "RLIMIT_NOFILE");
+    assert_eq!(fds["headroom"], 534);
+    assert!(close(&fds["exhaustion_seconds"], 534.0), "{fds}");
+    assert!(!suspects.as_array().unwrap().iter().any(|s| s["name"] == "/usr/bin/steady"));
+
+    // Open files of the system: 2 a second, 94220 left under file-max.
+    let files = of("system_files", "file-nr");
+    assert_eq!(files["metric"], "files");
+    assert_eq!(files["growth_per_hour"], 7200);
+    assert_eq!(files["exhaustion_limit"], "file-max");
+    assert!(close(&files["exhaustion_seconds"], 94220.0 / 2.0), "{files}");
+
+    // Memory cgroups: the child without a limit runs into its parent's
+    // (1024 − 439 = 585 MiB left at 0.1 MiB/s); /batch, with no limit up its
+    // path, into MemAvailable; the flat one is not a suspect.
+    for path in ["/app", "/app/web"] {
+        let c = of("cgroup", path);
+        assert_eq!(c["metric"], "current");
+        assert_eq!(c["growth_per_hour"].as_i64(), Some(360 * MIB as i64));
+        assert_eq!(c["exhaustion_limit"], "memory.limit_in_bytes of /app", "{c}");
+        assert_eq!(c["headroom"].as_i64(), Some(585 * MIB as i64));
+        assert!(close(&c["exhaustion_seconds"], 5850.0), "{c}");
+    }
+    let batch = of("cgroup", "/batch");
+    assert_eq!(batch["exhaustion_limit"], "MemAvailable");
+    assert!(!suspects.as_array().unwrap().iter().any(|s| s["name"] == "/steady"));
+
+    // The leaking process is in /app/web: its memory runs into /app's limit
+    // before MemAvailable.
+    let p = of("process", "/usr/bin/leaky-daemon --serve");
+    assert_eq!(p["exhaustion_limit"], "memory.limit_in_bytes of /app");
+    assert!(close(&p["exhaustion_seconds"], 5850.0), "{p}");
+    assert!(
+        doc["notes"].as_array().unwrap().iter().all(|n| !n.as_str().unwrap().contains("older memscope")),
+        "{:#}",
+        doc["notes"]
+    );
+
+    // The table shows them, with their limits.
+    let out = memscope(&["leaks", "--db", db.to_str().unwrap(), "--top", "50"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in ["process fds", "RLIMIT_NOFILE 534", "system files", "file-max 94220", "cgroup memory"] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn leaks_of_a_recording_without_descriptors_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db(dir.path());
+    let doc = json_of(&["leaks", "--db", db.to_str().unwrap(), "--json"]);
+    let notes: Vec<&str> = doc["notes"].as_array().unwrap().iter().map(|n| n.as_str().unwrap()).collect();
+    assert!(notes.iter().any(|n| n.contains("No snapshot holds descriptor counts")), "{notes:?}");
+    assert!(notes.iter().any(|n| n.contains("No snapshot holds the memory cgroups")), "{notes:?}");
+    let kinds: Vec<&str> =
+        doc["suspects"].as_array().unwrap().iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    assert!(kinds.iter().all(|k| !["process_fds", "system_files", "cgroup"].contains(k)), "{kinds:?}");
+}
+
+#[test]
 fn leaks_respects_the_window() {
     let dir = tempfile::tempdir().unwrap();
     let db = fixture_db(dir.path());
@@ -184,6 +323,59 @@ fn diff_of_first_and_last_gives_the_known_changes() {
     assert!(text.contains("+78.0 MiB"), "{text}");
     // A later first snapshot is refused.
     assert!(!memscope(&["diff", "--db", db, "9", "3"]).status.success());
+}
+
+#[test]
+fn diff_shows_descriptor_file_and_cgroup_movers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = fixture_db_with_fds(dir.path());
+    let db = db.to_str().unwrap();
+    let doc = json_of(&["diff", "--db", db, "--json"]);
+    // 100 → 490 descriptors; the steady command did not move.
+    let fds = doc["process_fds"].as_array().unwrap();
+    assert_eq!(fds.len(), 1, "{fds:#?}");
+    let leaky = &fds[0];
+    assert_eq!(leaky["name"], "/usr/bin/leaky-daemon --serve");
+    assert_eq!((leaky["from_fds"].as_u64(), leaky["to_fds"].as_u64()), (Some(100), Some(490)));
+    assert_eq!(leaky["delta_fds"], 390);
+    assert_eq!(leaky["nofile_soft"], 1024);
+    assert_eq!(leaky["processes"], serde_json::json!([1, 1]));
+    let f = &doc["file_nr"];
+    assert_eq!((f["from_allocated"].as_u64(), f["to_allocated"].as_u64()), (Some(5000), Some(5780)));
+    assert_eq!((f["delta"].as_i64(), f["file_max"].as_u64()), (Some(780), Some(100_000)));
+    // Largest first: /batch (+156 MiB, one OOM kill), then /app and /app/web
+    // (+39 MiB each); /steady did not move.
+    let cg = doc["cgroups"].as_array().unwrap();
+    let paths: Vec<&str> = cg.iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["/batch", "/app", "/app/web"]);
+    assert_eq!(cg[0]["delta_bytes"].as_i64(), Some(156 * MIB as i64));
+    assert_eq!(cg[0]["oom_kills"], 1);
+    assert!(cg[0]["limit_bytes"].is_null(), "no limit");
+    assert_eq!(cg[1]["limit_bytes"].as_i64(), Some(1024 * MIB as i64));
+    assert_eq!(
+        (cg[1]["delta_bytes"].as_i64(), cg[1]["oom_kills"].as_i64()),
+        (Some(39 * MIB as i64), Some(0))
+    );
+    let out = memscope(&["diff", "--db", db]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "Open descriptors (by command line): largest changes",
+        "Open files of the system (file-nr): 5000 → 5780 (+780), file-max 100000.",
+        "+390",
+        "Memory cgroups: largest changes",
+        "+156 MiB",
+        "1.0 GiB",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+
+    // A recording without them says so, in JSON (null) and in the table.
+    let old = fixture_db(dir.path());
+    let old = old.to_str().unwrap();
+    let doc = json_of(&["diff", "--db", old, "--json"]);
+    assert!(doc["process_fds"].is_null() && doc["file_nr"].is_null() && doc["cgroups"].is_null(), "{doc:#}");
+    let text = String::from_utf8(memscope(&["diff", "--db", old]).stdout).unwrap();
+    assert!(text.contains("Not in these snapshots (recorded without descriptor counts)."), "{text}");
 }
 
 fn line_delta(doc: &Value, cat: &str) -> Option<i64> {
@@ -273,6 +465,17 @@ fn record_once_writes_one_private_snapshot() {
     let snap = store.read(list[0].id).unwrap();
     assert!(!snap.processes.is_empty());
     assert!(snap.meminfo.is_ok());
+    // Descriptors and memory cgroups are recorded too.
+    let fs = snap.fd_system.as_ref().expect("file-nr is recorded");
+    assert!(fs.file_nr.as_ref().is_ok_and(|f| f.max > 0), "{:?}", fs.file_nr);
+    assert!(snap.cgroups.is_some(), "the memory cgroups are recorded (or why not)");
+    let with_table: Vec<_> = snap.processes.iter().filter_map(|p| p.fds.as_ref()).collect();
+    assert!(!with_table.is_empty(), "processes with a descriptor table are counted");
+    if is_root() {
+        // Root reads every process's descriptors and limits.
+        assert!(with_table.iter().all(|f| f.count.is_ok() && f.nofile.is_ok()));
+        assert!(matches!(&snap.cgroups, Some(Ok(_))), "{:?}", snap.cgroups);
+    }
 }
 
 #[test]
@@ -465,6 +668,47 @@ fn leaks_watch_records_in_memory_then_judges() {
     assert!(doc["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().contains("at least 8")));
 }
 
+/// Where a live test keeps its recording: a private tmpfs when it can
+/// mount one (root), so that the test does not depend on the free space of
+/// a disk other work fills and empties; else a temporary directory.
+fn recording_dir() -> (Option<SmallDisk>, tempfile::TempDir) {
+    let disk = if is_root() { SmallDisk::mount("64m") } else { None };
+    (disk, tempfile::tempdir().unwrap())
+}
+
+fn db_in(dirs: &(Option<SmallDisk>, tempfile::TempDir), name: &str) -> PathBuf {
+    match &dirs.0 {
+        Some(disk) => disk.dir.path().join(name),
+        None => dirs.1.path().join(name),
+    }
+}
+
+/// The suspects of `kind` that include one of `w`'s processes: a workload
+/// is found by its pids, never by its command line, which other processes
+/// on the machine (other checkouts' tests and benchmarks) may share.
+fn of<'a>(doc: &'a Value, kind: &str, w: &Workload) -> Vec<&'a Value> {
+    doc["suspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["kind"] == kind)
+        .filter(|s| {
+            s["pids"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| w.pids.contains(&(p.as_u64().unwrap() as u32))))
+        })
+        .collect()
+}
+
+fn suspect_names(doc: &Value) -> Vec<String> {
+    doc["suspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| format!("{} {} {}", s["kind"], s["name"], s["pids"]))
+        .collect()
+}
+
 #[test]
 fn a_live_leak_is_found_and_a_flat_process_is_not() {
     if !is_root() {
@@ -472,37 +716,139 @@ fn a_live_leak_is_found_and_a_flat_process_is_not() {
         return;
     }
     let _lock = system_lock();
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("live.db");
+    let dirs = recording_dir();
+    let db = db_in(&dirs, "live.db");
     let grower = Workload::spawn(&["grow", "--mib-per-sec", "2"]);
     let piper = Workload::spawn(&["pipe-grow", "--mib-per-sec", "4"]);
     let flat = Workload::spawn(&["touch", "--private", "32"]);
     let out = memscope(&["record", "--db", db.to_str().unwrap(), "--interval", "1", "--count", "40"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc = json_of(&["leaks", "--db", db.to_str().unwrap(), "--json", "--top", "1000"]);
-    drop((grower, piper, flat));
+    let names = suspect_names(&doc);
     assert_eq!(doc["snapshots"], 40);
-    let suspects = doc["suspects"].as_array().unwrap();
-    let names: Vec<&str> = suspects.iter().map(|s| s["name"].as_str().unwrap()).collect();
-    let grow = suspects
-        .iter()
-        .find(|s| s["kind"] == "process" && s["name"].as_str().unwrap().contains("memscope-workload grow"))
-        .unwrap_or_else(|| panic!("the growing child is a suspect: {names:?}"));
+    let grow = of(&doc, "process", &grower);
+    assert_eq!(grow.len(), 1, "the growing child is a suspect: {names:#?}");
     // 2 MiB per second: 7 GiB per hour, within 20%.
-    let rate = grow["growth_per_hour"].as_f64().unwrap();
+    let rate = grow[0]["growth_per_hour"].as_f64().unwrap();
     assert!((rate - 7200.0 * MIB as f64).abs() < 0.2 * 7200.0 * MIB as f64, "growth {rate}");
-    let un = suspects
+    let un = doc["suspects"]
+        .as_array()
+        .unwrap()
         .iter()
-        .find(|s| s["name"] == "unaccounted")
-        .unwrap_or_else(|| panic!("unaccounted (the pipes) is a suspect: {names:?}"));
+        .find(|s| s["kind"] == "kernel" && s["name"] == "unaccounted")
+        .unwrap_or_else(|| panic!("unaccounted (the pipes) is a suspect: {names:#?}"));
     let rate = un["growth_per_hour"].as_f64().unwrap();
     assert!(rate > 0.5 * 4.0 * 3600.0 * MIB as f64, "unaccounted grows with the pipes: {rate}");
-    assert!(
-        !names.iter().any(|n| n.contains("memscope-workload touch")),
-        "the flat child is not a suspect: {names:?}"
-    );
-    assert!(
-        !names.iter().any(|n| n.contains("memscope-workload pipe-grow")),
-        "the pipe holder's own memory is flat"
-    );
+    for kind in ["process", "process_fds"] {
+        assert!(of(&doc, kind, &flat).is_empty(), "the flat child is not a suspect: {names:#?}");
+    }
+    assert!(of(&doc, "process", &piper).is_empty(), "the pipe holder's own memory is flat: {names:#?}");
+    // Its descriptors are not: two more per pipe, 8 a second.
+    let fds = of(&doc, "process_fds", &piper);
+    assert_eq!(fds.len(), 1, "the pipe holder's descriptors are a suspect: {names:#?}");
+    let rate = fds[0]["growth_per_hour"].as_f64().unwrap();
+    assert!((rate - 8.0 * 3600.0).abs() < 0.2 * 8.0 * 3600.0, "{rate} descriptors/h");
+    drop((grower, piper, flat));
+}
+
+#[test]
+fn a_live_descriptor_leak_is_found_with_its_time_to_rlimit_nofile() {
+    // file-nr is system-wide: the other tests that count it wait.
+    let _lock = system_lock();
+    let dirs = recording_dir();
+    let db = db_in(&dirs, "fds.db");
+    let (per_sec, soft) = (20.0, 4096.0);
+    let leaker = Workload::spawn(&["fd-grow", "--per-sec", "20", "--soft", "4096"]);
+    let flat = Workload::spawn(&["fd-grow", "--per-sec", "0", "--start", "300"]);
+    assert_eq!(leaker.info[0], "soft=4096");
+    let out = memscope(&["record", "--db", db.to_str().unwrap(), "--interval", "1", "--count", "30"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json_of(&["leaks", "--db", db.to_str().unwrap(), "--json"]);
+    assert_eq!(doc["snapshots"], 30);
+    let names = suspect_names(&doc);
+    let fds = of(&doc, "process_fds", &leaker);
+    assert_eq!(fds.len(), 1, "the descriptor leak is a suspect: {names:#?}");
+    let fds = fds[0];
+    assert_eq!(fds["verdict"], "growing");
+    // 20 a second: 72000 an hour, within 10%.
+    let rate = fds["growth_per_hour"].as_f64().unwrap();
+    assert!((rate - per_sec * 3600.0).abs() < 0.1 * per_sec * 3600.0, "growth {rate}/h");
+    // Its limit is its own soft RLIMIT_NOFILE, and the time left is what
+    // remains of it at 20 a second, within 10%.
+    assert_eq!(fds["exhaustion_limit"], "RLIMIT_NOFILE");
+    let last = fds["last"].as_f64().unwrap();
+    assert_eq!(fds["headroom"].as_f64(), Some(soft - last));
+    let want = (soft - last) / per_sec;
+    let secs = fds["exhaustion_seconds"].as_f64().unwrap();
+    assert!((secs - want).abs() < 0.1 * want, "{secs} s to RLIMIT_NOFILE, expected {want:.0} s");
+    assert!(of(&doc, "process_fds", &flat).is_empty(), "the flat holder is not a suspect: {names:#?}");
+    for w in [&leaker, &flat] {
+        assert!(of(&doc, "process", w).is_empty(), "descriptors are not memory: {names:#?}");
+    }
+    drop((leaker, flat));
+}
+
+#[test]
+fn a_growing_memory_cgroup_is_found_with_its_time_to_its_limit() {
+    use memscope_control::cgroup::layout::{Layout, Version};
+    use memscope_control::cgroup::transient::{Limits, TransientCgroup, plan};
+    if !is_root() {
+        eprintln!("skipped: creating a memory cgroup needs root");
+        return;
+    }
+    let _cgroups = cgroup_lock();
+    let _lock = system_lock();
+    let root = KernelRoot::live();
+    let layout = Layout::detect(&root).expect("mountinfo");
+    if layout.controller("memory").is_none() {
+        eprintln!("skipped: no memory controller");
+        return;
+    }
+    let limit = 512 * MIB;
+    let limits = Limits { memory_bytes: Some(limit), ..Limits::default() };
+    let p = plan(&root, &layout, &format!("t-leaks-{}", std::process::id()), &limits).expect("plan");
+    // Removed when dropped, after the workload (dropped first), also when an
+    // assertion fails.
+    let cg = TransientCgroup::create(&root, &layout, &p).expect("create the cgroup");
+    cg.apply(&limits).expect("set its limit");
+    let procs = format!("{}/cgroup.procs", p.placement("memory").unwrap().dir);
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!("echo $$ > {procs} && exec {} grow --mib-per-sec 4", workload_path().display()));
+    let grower = Workload::spawn_command(cmd);
+    assert_eq!(cg.procs(), vec![grower.pid()], "the workload runs in the cgroup");
+    let dirs = recording_dir();
+    let db = db_in(&dirs, "cgroup.db");
+    let out = memscope(&["record", "--db", db.to_str().unwrap(), "--interval", "1", "--count", "30"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc = json_of(&["leaks", "--db", db.to_str().unwrap(), "--json"]);
+    let names = suspect_names(&doc);
+    let c = doc["suspects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "cgroup" && s["name"] == p.path.as_str())
+        .unwrap_or_else(|| panic!("the cgroup {} is a suspect: {names:#?}", p.path));
+    assert_eq!(c["verdict"], "growing");
+    let limit_file = match p.version() {
+        Some(Version::V2) => "memory.max",
+        _ => "memory.limit_in_bytes",
+    };
+    let limit_name = format!("{limit_file} of {}", p.path);
+    assert_eq!(c["exhaustion_limit"], limit_name.as_str());
+    let headroom = c["headroom"].as_f64().unwrap();
+    assert_eq!(headroom, limit as f64 - c["last"].as_f64().unwrap());
+    // 4 MiB a second, within 20%; the time left is the headroom at that rate.
+    let per_sec = 4.0 * MIB as f64;
+    let rate = c["growth_per_hour"].as_f64().unwrap() / 3600.0;
+    assert!((rate - per_sec).abs() < 0.2 * per_sec, "{rate} bytes/s");
+    let want = headroom / per_sec;
+    let secs = c["exhaustion_seconds"].as_f64().unwrap();
+    assert!((secs - want).abs() < 0.2 * want, "{secs} s to the limit, expected {want:.0} s");
+    // The process in it runs into the same limit before MemAvailable.
+    let grown = of(&doc, "process", &grower);
+    assert_eq!(grown.len(), 1, "the growing process is a suspect: {names:#?}");
+    assert_eq!(grown[0]["exhaustion_limit"], limit_name.as_str());
+    drop(grower);
+    cg.remove(&mut || {}).expect("remove the cgroup");
 }

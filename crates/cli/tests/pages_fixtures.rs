@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    memscope_testkit::fixture_dir(name)
 }
 
 fn memscope(root: &str, args: &[&str]) -> Output {

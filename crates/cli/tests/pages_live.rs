@@ -284,13 +284,7 @@ fn pages_walks_more_mappings_than_page_types_caps() {
 }
 
 fn memscope_as_nobody(args: &[&str]) -> std::process::Output {
-    Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_memscope"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run setpriv")
+    memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope")).args(args).output().expect("run setpriv")
 }
 
 #[test]
@@ -299,9 +293,8 @@ fn pages_as_a_normal_user_keeps_what_pagemap_says() {
         return;
     }
     let _lock = system_lock();
-    let mut cmd = Command::new("setpriv");
-    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"]);
-    cmd.arg(memscope_testkit::workload_path()).args(["touch", "--private", "8"]);
+    let mut cmd = memscope_testkit::as_nobody(memscope_testkit::workload_path());
+    cmd.args(["touch", "--private", "8"]);
     let w = Workload::spawn_command(cmd);
     let out = memscope_as_nobody(&["pages", &w.pid().to_string(), "--json"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -1,7 +1,7 @@
 //! The ledger on captured and hand-made trees (tests/fixtures/<case>/): its
 //! invariants on every tree, and each edge case's expected reading.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use memscope_analysis::ledger::{InstalledSource, Source};
@@ -11,7 +11,7 @@ use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, collect};
 
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+    memscope_testkit::fixture_dir("")
 }
 
 fn fixture(name: &str) -> PathBuf {

@@ -144,9 +144,7 @@ fn as_a_normal_user_the_report_says_what_root_would_unlock() {
         eprintln!("skipped: needs root and setpriv to drop privileges");
         return;
     }
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
-        .arg(env!("CARGO_BIN_EXE_memscope"))
+    let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
         .args(["report", "--json"])
         .output()
         .unwrap();

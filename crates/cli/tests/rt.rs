@@ -187,9 +187,7 @@ fn latency_as_an_unprivileged_user_explains_the_refusal() {
     if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
         return;
     }
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
-        .arg(env!("CARGO_BIN_EXE_memscope"))
+    let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
         .args(["rt", "latency", "--loops", "10"])
         .output()
         .unwrap();

@@ -350,8 +350,7 @@ fn bad_input_gets_a_clear_error_and_changes_nothing() {
         assert_eq!(parents(), parents_before, "{opts:?} changed the cgroup tree");
     }
     // Not root: refused before anything is created.
-    let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_memscope")])
+    let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
         .args(["run", "--name", &name, "--memory", "64M", "--", "true"])
         .output()
         .expect("setpriv (util-linux)");

@@ -260,9 +260,16 @@ fn top_replays_a_recording_step_by_step_on_a_terminal() {
     t.wait_for("the last snapshot again", at(2));
     t.keys(b"g");
     t.wait_for("the first snapshot again", at(0));
-    // The database keeps no descriptor counts yet: the tab says so.
+    // `record` keeps descriptor counts and memory cgroups: both tabs show
+    // the recorded snapshot, not the running system.
     t.keys(b"6");
-    t.wait_for("the fds tab", |s| s.contains("file descriptors unavailable: not recorded in this database"));
+    t.wait_for("the fds tab", |s| {
+        s.contains("open files, system (ENFILE)") && s.contains("closest to their soft RLIMIT_NOFILE")
+    });
+    t.keys(b"5");
+    t.wait_for("the cgroups tab", |s| {
+        s.contains("LIMIT (↑ BINDING ABOVE)") && s.contains("memory cgroups (v")
+    });
     t.keys(b"q");
     assert!(t.wait_exit().success());
 }

@@ -9,7 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 fn tree(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+    memscope_testkit::fixture_dir(name)
 }
 
 /// Run memscope; (exit code, stdout, stderr).

@@ -329,8 +329,7 @@ fn a_normal_user_gets_reasons_where_root_gets_figures() {
     let _lock = system_lock();
     let w = Workload::spawn(&["touch", "--private", "8"]);
     let as_nobody = |args: &[&str]| -> Value {
-        let out = Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_memscope")])
+        let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
             .args(args)
             .arg("--json")
             .output()

@@ -2,7 +2,9 @@
 //!
 //! - [`cgroup`]: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups
 //!   into one model, and run a command in a transient cgroup under limits;
-//! - [`rt`]: real-time readiness checks and a cyclictest-grade latency probe.
+//! - [`rt`]: real-time readiness checks and a cyclictest-grade latency probe;
+//! - [`signals`]: terminating signals blocked and taken as values.
 
 pub mod cgroup;
 pub mod rt;
+pub mod signals;

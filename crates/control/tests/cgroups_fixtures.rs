@@ -14,7 +14,7 @@ use memscope_model::{CollectOptions, collect};
 const MIB: u64 = 1 << 20;
 
 fn fixture(name: &str) -> KernelRoot {
-    KernelRoot::at(format!("{}/../../tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
+    KernelRoot::at(memscope_testkit::fixture_dir(name))
 }
 
 fn tree(root: &KernelRoot) -> CgroupTree {

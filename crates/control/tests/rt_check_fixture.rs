@@ -10,8 +10,7 @@ use memscope_control::rt::run_check;
 use memscope_kernel::KernelRoot;
 
 fn fixture() -> KernelRoot {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/rt-tuned-host");
-    KernelRoot::at(dir)
+    KernelRoot::at(memscope_testkit::fixture_dir("rt-tuned-host"))
 }
 
 fn get<'a>(items: &'a [Item], key: &str) -> &'a Item {

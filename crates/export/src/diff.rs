@@ -3,7 +3,7 @@
 use std::io::{self, Write};
 
 use comfy_table::Color;
-use memscope_analysis::diff::{Diff, Mover};
+use memscope_analysis::diff::{CgroupMover, Diff, FdMover, Mover};
 use memscope_analysis::fmt_bytes;
 use serde::Serialize;
 
@@ -93,7 +93,77 @@ pub fn write_table(w: &mut dyn Write, d: &Diff, from_id: i64, to_id: i64, s: &St
     movers(w, s, "Processes (by command line)", &d.processes)?;
     movers(w, s, "Slab caches", &d.slab_caches)?;
     movers(w, s, "vmalloc callers", &d.vmalloc_callers)?;
+    fd_movers(w, s, d)?;
+    cgroup_movers(w, s, d.cgroups.as_deref())?;
     Ok(())
+}
+
+fn signed_count(d: i64) -> String {
+    if d > 0 { format!("+{d}") } else { d.to_string() }
+}
+
+/// Open descriptors by command line, and the system's open files.
+fn fd_movers(w: &mut dyn Write, s: &Style, d: &Diff) -> io::Result<()> {
+    writeln!(w, "\n{}", s.heading("Open descriptors (by command line): largest changes"))?;
+    let Some(m) = &d.process_fds else {
+        writeln!(w, "Not in these snapshots (recorded without descriptor counts).")?;
+        return Ok(());
+    };
+    if let Some(f) = &d.file_nr {
+        writeln!(
+            w,
+            "Open files of the system (file-nr): {} → {} ({}), file-max {}.",
+            f.from_allocated,
+            f.to_allocated,
+            signed_count(f.delta),
+            f.file_max
+        )?;
+    }
+    if m.is_empty() {
+        return writeln!(w, "No change.");
+    }
+    let mut t = s.table(&["name", "processes", "before", "after", "change", "soft limit"]);
+    for x in m {
+        let FdMover { name, from_fds, to_fds, delta_fds, processes: (a, b), nofile_soft } = x;
+        let procs = if a == b { a.to_string() } else { format!("{a}→{b}") };
+        t.add_row(vec![
+            comfy_table::Cell::new(crate::leaks::display_command(name, 60)),
+            s.dim(procs),
+            s.num(from_fds.to_string()),
+            s.num(to_fds.to_string()),
+            s.num(signed_count(*delta_fds)),
+            s.dim(nofile_soft.map(|n| n.to_string()).unwrap_or_else(|| "-".into())),
+        ]);
+    }
+    style::write_table(w, &t)
+}
+
+fn cgroup_movers(w: &mut dyn Write, s: &Style, m: Option<&[CgroupMover]>) -> io::Result<()> {
+    writeln!(w, "\n{}", s.heading("Memory cgroups: largest changes"))?;
+    let Some(m) = m else {
+        return writeln!(w, "Not in these snapshots (recorded without memory cgroups, or unavailable).");
+    };
+    if m.is_empty() {
+        return writeln!(w, "No change.");
+    }
+    let mut t = s.table(&["cgroup", "before", "after", "change", "limit", "OOM kills"]);
+    for x in m {
+        let CgroupMover { path, from_bytes, to_bytes, delta_bytes, limit_bytes, oom_kills } = x;
+        let kills = match oom_kills {
+            Some(k) if *k > 0 => s.colored(format!("+{k}"), Color::Red),
+            Some(k) => s.dim(k.to_string()),
+            None => s.dim("?"),
+        };
+        t.add_row(vec![
+            comfy_table::Cell::new(crate::leaks::short(path, 60)),
+            s.num(fmt_bytes(*from_bytes)),
+            s.num(fmt_bytes(*to_bytes)),
+            s.num(delta(Some(*delta_bytes))),
+            s.dim(limit_bytes.map(fmt_bytes).unwrap_or_else(|| "none".into())),
+            kills,
+        ]);
+    }
+    style::write_table(w, &t)
 }
 
 fn movers(w: &mut dyn Write, s: &Style, title: &str, m: &[Mover]) -> io::Result<()> {

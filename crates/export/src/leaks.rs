@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use comfy_table::Color;
 use memscope_analysis::fmt_bytes;
-use memscope_analysis::leaks::{LeakReport, Suspect, Unit, Verdict};
+use memscope_analysis::leaks::{LeakReport, Suspect, SuspectKind, Unit, Verdict};
 use serde::Serialize;
 
 use crate::style::{self, Style, timestamp, wrap};
@@ -79,14 +79,7 @@ struct SuspectJson<'a> {
 
 fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
     SuspectJson {
-        kind: match s.kind {
-            memscope_analysis::leaks::SuspectKind::Process => "process",
-            memscope_analysis::leaks::SuspectKind::SlabCache => "slab_cache",
-            memscope_analysis::leaks::SuspectKind::VmallocCaller => "vmalloc_caller",
-            memscope_analysis::leaks::SuspectKind::Kernel => "kernel",
-            memscope_analysis::leaks::SuspectKind::ProcessFds => "process_fds",
-            memscope_analysis::leaks::SuspectKind::SystemFiles => "system_files",
-        },
+        kind: s.kind.key(),
         name: &s.name,
         metric: s.metric,
         unit: s.unit,
@@ -186,14 +179,10 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
     } else {
         let mut t = s.table(&["suspect", "kind", "now", "growth/h", "confidence", "exhausts", "limit"]);
         for x in r.suspects.iter().take(top) {
-            let name = match (x.kind, x.restarts) {
-                (memscope_analysis::leaks::SuspectKind::Process, 0) => {
-                    format!("{} [{}]", display_command(&x.name, 48), pids(&x.pids))
-                }
-                (memscope_analysis::leaks::SuspectKind::Process, n) => {
-                    format!("{} [{}; {n} restarts]", display_command(&x.name, 40), pids(&x.pids))
-                }
-                _ => short(&x.name, 56),
+            let name = match (x.kind.is_command(), x.restarts) {
+                (true, 0) => format!("{} [{}]", display_command(&x.name, 48), pids(&x.pids)),
+                (true, n) => format!("{} [{}; {n} restarts]", display_command(&x.name, 40), pids(&x.pids)),
+                (false, _) => short(&x.name, 56),
             };
             let name_cell = if x.name == "unaccounted" {
                 s.colored(&name, Color::Red)
@@ -206,7 +195,7 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
             };
             t.add_row(vec![
                 name_cell,
-                s.dim(format!("{} {}", x.kind.name(), x.metric)),
+                s.dim(kind_label(x)),
                 s.num(fmt_value(x.last_value, x.unit)),
                 s.num(signed(x.growth_per_hour, x.unit)),
                 s.num(pct(x.confidence)),
@@ -232,12 +221,12 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
                 Verdict::Growing | Verdict::NoTrend => String::new(),
             };
             t.add_row(vec![
-                comfy_table::Cell::new(if x.kind == memscope_analysis::leaks::SuspectKind::Process {
+                comfy_table::Cell::new(if x.kind.is_command() {
                     display_command(&x.name, 56)
                 } else {
                     short(&x.name, 56)
                 }),
-                s.dim(format!("{} {}", x.kind.name(), x.metric)),
+                s.dim(kind_label(x)),
                 s.num(fmt_value(x.last_value, x.unit)),
                 s.num(signed(x.last_value - x.first_value, x.unit)),
                 s.dim(why),
@@ -256,6 +245,16 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         writeln!(w, "{}", wrap(&n, s.width, "- ", "  "))?;
     }
     Ok(())
+}
+
+/// What a suspect measures, for the table: `process pss`, `slab cache
+/// bytes`, `process fds`, `cgroup memory`.
+fn kind_label(x: &Suspect) -> String {
+    match x.kind {
+        SuspectKind::ProcessFds | SuspectKind::SystemFiles => x.kind.name().to_string(),
+        SuspectKind::Cgroup => "cgroup memory".into(),
+        _ => format!("{} {}", x.kind.name(), x.metric),
+    }
 }
 
 fn pids(p: &[u32]) -> String {

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::parse::allocinfo::Allocinfo;
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
 use crate::parse::choice::Choice;
@@ -10,6 +11,7 @@ use crate::parse::cmdline::Cmdline;
 use crate::parse::file_nr::FileNr;
 use crate::parse::interrupts::Interrupts;
 use crate::parse::iomem::Iomem;
+use crate::parse::kallsyms::Kallsyms;
 use crate::parse::kernel_version::KernelVersion;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
@@ -78,6 +80,24 @@ pub mod paths {
     pub const NODE_ONLINE: &str = "/sys/devices/system/node/online";
     /// Mounts seen by memscope itself: where each cgroup hierarchy is.
     pub const MOUNTINFO: &str = "/proc/self/mountinfo";
+    /// Kernel symbols (addresses hidden by `kernel.kptr_restrict`).
+    pub const KALLSYMS: &str = "/proc/kallsyms";
+    /// Per-call-site allocation totals (memory allocation profiling, 6.10+).
+    pub const ALLOCINFO: &str = "/proc/allocinfo";
+    /// Whether allocation profiling counts now (`0`, `1`, `never`).
+    pub const MEM_PROFILING: &str = "/proc/sys/vm/mem_profiling";
+    /// The running kernel's BPF type information (CONFIG_DEBUG_INFO_BTF).
+    pub const BTF_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+    /// Where tracefs is mounted on current systems.
+    pub const TRACEFS: &str = "/sys/kernel/tracing";
+    /// Where tracefs appears under debugfs on older systems.
+    pub const DEBUGFS_TRACING: &str = "/sys/kernel/debug/tracing";
+    /// Who may see kernel addresses in kallsyms (0, 1, 2).
+    pub const KPTR_RESTRICT: &str = "/proc/sys/kernel/kptr_restrict";
+    /// Kernel lockdown state (`[none] integrity confidentiality`).
+    pub const LOCKDOWN: &str = "/sys/kernel/security/lockdown";
+    /// Whether users without CAP_BPF may load BPF programs.
+    pub const UNPRIVILEGED_BPF_DISABLED: &str = "/proc/sys/kernel/unprivileged_bpf_disabled";
     /// Flags of every page frame, one `u64` per PFN (root only).
     pub const KPAGEFLAGS: &str = "/proc/kpageflags";
     /// Map count of every page frame, one `u64` per PFN (root only).
@@ -422,7 +442,7 @@ impl KernelRoot {
     /// (see [`crate::parse::kmsg`]). `NotReported` when the log no longer
     /// holds it.
     pub fn percpu_first_chunk_pages(&self) -> Result<u64, ReadError> {
-        let log = self.kernel_log_matching("percpu: ")?;
+        let log = self.kernel_log_matching_until("percpu: ", Some(BOOT_LOG_USEC))?;
         kmsg::find_percpu_first_chunk_pages(&log)
             .ok_or_else(|| ReadError::missing_field(paths::KMSG, "the percpu first-chunk boot line"))
     }
@@ -431,8 +451,21 @@ impl KernelRoot {
     /// `/dev/kmsg` without blocking; in a captured tree, from its
     /// `dev/kmsg` text file (which holds only the lines memscope used).
     pub fn kernel_log_matching(&self, needle: &str) -> Result<String, ReadError> {
+        self.kernel_log_matching_until(needle, None)
+    }
+
+    /// Like [`KernelRoot::kernel_log_matching`], but live, stop at the first
+    /// record stamped later than `until_usec` after boot: a line printed
+    /// during boot is found without reading the rest of the ring (thousands
+    /// of records, one `read` each), and once the ring has wrapped past boot
+    /// the first record says so at once.
+    pub fn kernel_log_matching_until(
+        &self,
+        needle: &str,
+        until_usec: Option<u64>,
+    ) -> Result<String, ReadError> {
         let text = if self.is_live() {
-            read_kmsg_live(&self.resolve(paths::KMSG))?
+            read_kmsg_live(&self.resolve(paths::KMSG), until_usec)?
         } else {
             self.read_text(paths::KMSG)?
         };
@@ -441,6 +474,17 @@ impl KernelRoot {
             self.record(paths::KMSG, found.as_bytes());
         }
         Ok(found)
+    }
+
+    /// `/proc/kallsyms`: code symbols, sorted (addresses need root or
+    /// CAP_SYSLOG, see [`Kallsyms`]).
+    pub fn kallsyms(&self) -> Result<Kallsyms, ReadError> {
+        Ok(Kallsyms::parse(&self.read_text(paths::KALLSYMS)?))
+    }
+
+    /// `/proc/allocinfo` (memory allocation profiling; root only).
+    pub fn allocinfo(&self) -> Result<Allocinfo, ReadError> {
+        Ok(Allocinfo::parse(&self.read_text(paths::ALLOCINFO)?))
     }
 
     /// `/proc/PID/stat`.
@@ -623,7 +667,18 @@ impl KernelRoot {
 /// one record (`prio,seq,usec,flags;message`); `EAGAIN` means no more;
 /// `EPIPE` means records were overwritten while reading and is skipped
 /// (Documentation/ABI/testing/dev-kmsg).
-fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
+/// How long after boot a boot-time log line may be stamped: the percpu
+/// first chunk is set up before the clock runs (stamped 0).
+const BOOT_LOG_USEC: u64 = 60_000_000;
+
+/// The time stamp of a `/dev/kmsg` record, `prio,seq,usec,flags[,…];text`
+/// (Documentation/ABI/testing/dev-kmsg).
+fn kmsg_record_usec(record: &str) -> Option<u64> {
+    let head = record.split(';').next()?;
+    head.split(',').nth(2)?.parse().ok()
+}
+
+fn read_kmsg_live(path: &std::path::Path, until_usec: Option<u64>) -> Result<String, ReadError> {
     use rustix::fs::{Mode, OFlags, open};
     use rustix::io::{Errno, read};
     let kpath = paths::KMSG;
@@ -637,7 +692,11 @@ fn read_kmsg_live(path: &std::path::Path) -> Result<String, ReadError> {
             Ok(0) => break,
             Ok(n) => {
                 let rec = String::from_utf8_lossy(&buf[..n]);
-                out.push_str(rec.lines().next().unwrap_or(""));
+                let line = rec.lines().next().unwrap_or("");
+                if until_usec.zip(kmsg_record_usec(line)).is_some_and(|(until, at)| at > until) {
+                    break;
+                }
+                out.push_str(line);
                 out.push('\n');
             }
             Err(Errno::PIPE) | Err(Errno::INTR) => continue,
@@ -903,5 +962,28 @@ mod rt_reader_tests {
         let e = root.kernel_config().unwrap_err();
         assert_eq!(e.path(), "/proc/config.gz and /boot/config-6.1.0");
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod kmsg_tests {
+    use super::*;
+
+    #[test]
+    fn a_kmsg_record_gives_its_time_stamp() {
+        assert_eq!(kmsg_record_usec("6,339,0,-;percpu: Embedded 53 pages/cpu"), Some(0));
+        assert_eq!(kmsg_record_usec("4,2000,16388017829,-,caller=T1;late"), Some(16_388_017_829));
+        assert_eq!(kmsg_record_usec("garbage"), None);
+        assert_eq!(kmsg_record_usec("6,1,x,-;bad stamp"), None);
+    }
+
+    #[test]
+    fn the_live_boot_log_search_stops_after_boot() {
+        let root = KernelRoot::live();
+        let Ok(boot) = root.kernel_log_matching_until("", Some(BOOT_LOG_USEC)) else {
+            eprintln!("skipped: /dev/kmsg is not readable here");
+            return;
+        };
+        assert!(boot.lines().all(|l| kmsg_record_usec(l).is_some_and(|t| t <= BOOT_LOG_USEC)), "{boot}");
     }
 }

@@ -10,7 +10,7 @@ use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use crate::cgroups::CgroupSampler;
-use crate::fds::{has_no_files, read_fd_system, read_process_fds};
+use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
 use crate::{
     ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample, Snapshot, now_unix_ms,
 };
@@ -415,18 +415,13 @@ fn read_cheap(root: &KernelRoot, pid: u32, namespaces: bool, fds: bool) -> Optio
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
     let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
-    if let Some(f) = fds.as_mut().filter(|f| f.gone()) {
+    if fds.as_ref().is_some_and(|f| f.gone()) {
         if root.is_live() {
             return None;
         }
-        // A captured tree without the process's fd directory or limits file
-        // (`memscope capture` copies neither): not captured, not exited.
-        let not_captured = |e: ReadError| match e {
-            ReadError::Gone { path } => ReadError::NotReported { path, field: None },
-            e => e,
-        };
-        f.count = f.count.clone().map_err(not_captured);
-        f.nofile = f.nofile.clone().map_err(not_captured);
+        // A captured tree without these files (its stat was there): they
+        // were not captured, the process did not exit.
+        fds = fds.map(ProcessFds::not_captured);
     }
     Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })
 }

@@ -331,6 +331,18 @@ impl ProcessFds {
     pub fn gone(&self) -> bool {
         is_gone(&self.count) || is_gone(&self.nofile)
     }
+
+    /// The same, with "gone" turned into "not reported": in a captured
+    /// tree a missing `/proc/PID/fd` or `limits` was not captured.
+    pub fn not_captured(self) -> ProcessFds {
+        fn fix<T>(s: Sample<T>) -> Sample<T> {
+            match s {
+                Err(ReadError::Gone { path }) => Err(ReadError::NotReported { path, field: None }),
+                other => other,
+            }
+        }
+        ProcessFds { count: fix(self.count), nofile: fix(self.nofile) }
+    }
 }
 
 /// Count one process's descriptors and read its `RLIMIT_NOFILE`.

@@ -28,6 +28,7 @@ pub mod cgroups;
 mod collect;
 pub mod fds;
 pub mod pages;
+pub mod trace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

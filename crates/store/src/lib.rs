@@ -212,6 +212,10 @@ pub struct Store {
     conn: Connection,
     path: String,
     strings: Strings,
+    /// The schema version of the database, which the rows follow (an older
+    /// database opened read-only, or at a version for a test, has fewer
+    /// tables and columns).
+    schema: u32,
 }
 
 impl Store {
@@ -230,11 +234,13 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        let store = Store { conn, path: path.display().to_string(), strings: Strings::default() };
+        let mut store =
+            Store { conn, path: path.display().to_string(), strings: Strings::default(), schema: 0 };
         let v = store.schema_version()?;
         if v > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { path: store.path, found: v, known: SCHEMA_VERSION });
         }
+        store.schema = v;
         Ok(store)
     }
 
@@ -244,7 +250,8 @@ impl Store {
     }
 
     /// Open `path` with its schema brought only up to `version` (tests of
-    /// migrations).
+    /// migrations): snapshots are written and read as a memscope of that
+    /// version did (retention needs the current version).
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
         Store::setup(Connection::open(path)?, path.display().to_string(), version)
@@ -252,7 +259,7 @@ impl Store {
 
     fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store = Store { conn, path, strings: Strings::default() };
+        let mut store = Store { conn, path, strings: Strings::default(), schema: 0 };
         let fresh: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         if fresh == 0 {
             // Only possible before the first table: lets prune() give freed
@@ -267,6 +274,7 @@ impl Store {
             .map_err(|e| store.full(e, "opening"))?;
         store.conn.execute_batch("PRAGMA synchronous = NORMAL")?;
         store.migrate(target)?;
+        store.schema = store.schema_version()?;
         Ok(store)
     }
 
@@ -324,7 +332,7 @@ impl Store {
     pub fn write(&mut self, snap: &Snapshot, meta: &Meta) -> Result<i64, StoreError> {
         let result = (|| {
             let tx = self.conn.transaction()?;
-            let id = rows::write(&tx, &mut self.strings, snap, meta)?;
+            let id = rows::write(&tx, &mut self.strings, self.schema, snap, meta)?;
             tx.commit()?;
             Ok(id)
         })();
@@ -349,7 +357,7 @@ impl Store {
     pub fn read_parts(&mut self, id: i64, parts: Parts) -> Result<Snapshot, StoreError> {
         // One read transaction: a consistent view while a writer commits.
         let tx = self.conn.unchecked_transaction()?;
-        let snap = rows::read(&tx, &mut self.strings, id, parts)?;
+        let snap = rows::read(&tx, &mut self.strings, self.schema, id, parts)?;
         tx.finish()?;
         Ok(snap)
     }

@@ -12,7 +12,12 @@
 //! - `/proc/PID/status` keeps the memory fields ([`STATUS_BYTES`]) and a few
 //!   identity fields ([`STATUS_TEXT`], [`STATUS_NUMBERS`]);
 //! - `/proc/PID/smaps_rollup` keeps the fields of [`ROLLUP_FIELDS`];
-//! - zoneinfo per-CPU lists keep the fields of [`PAGESET_FIELDS`].
+//! - zoneinfo per-CPU lists keep the fields of [`PAGESET_FIELDS`];
+//! - an `RLIMIT_NOFILE` of 2^64 − 1 is `unlimited` (`RLIM_INFINITY`: the
+//!   kernel prints no such number).
+//!
+//! Descriptors and memory cgroups have columns and a table since schema
+//! version 3; a database of an older version reads back without them.
 //!
 //! Unsigned values are stored as SQLite's signed 64-bit integers, bit for
 //! bit: a value of 2^63 or more reads as negative in SQL and exactly in Rust.
@@ -23,9 +28,12 @@ use memscope_kernel::ReadError;
 use memscope_kernel::parse::Malformed;
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::{BuddyZone, Buddyinfo};
+use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
+use memscope_kernel::parse::file_nr::FileNr;
 use memscope_kernel::parse::iomem::{Iomem, Resource};
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::cgroup::{Membership, ProcCgroup};
+use memscope_kernel::parse::pid::limits::{Limit as RLimit, ResourceLimit};
 use memscope_kernel::parse::pid::ns::Namespaces;
 use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
 use memscope_kernel::parse::pid::stat::Stat;
@@ -36,7 +44,10 @@ use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
 use memscope_kernel::parse::vmstat::Vmstat;
 use memscope_kernel::parse::zoneinfo::{Pageset, Zone, Zoneinfo};
 use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
-use memscope_model::{ProcessSample, ProcessScan, Rollup, Sample, Snapshot};
+use memscope_model::{
+    CgroupMemory, CgroupSample, CgroupVersion, FdSystem, ProcessFds, ProcessSample, ProcessScan, Rollup,
+    Sample, Snapshot,
+};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use crate::{StoreError, Strings};
@@ -98,6 +109,34 @@ pub const ROLLUP_FIELDS: &[&str] = &[
 /// Per-CPU list fields of `/proc/zoneinfo` that the store keeps (pages).
 pub const PAGESET_FIELDS: &[&str] = &["count", "high", "batch", "high_min", "high_max", "vm_stats_threshold"];
 
+/// Columns of `processes` after `snapshot_id` and `pid`, in the order
+/// [`Writer::process`] fills them.
+const PROCESS_COLUMNS: &[&str] = &[
+    "rollup",
+    "cmdline",
+    "cgroup",
+    "namespaces",
+    "comm",
+    "state",
+    "ppid",
+    "minflt",
+    "majflt",
+    "utime_ticks",
+    "stime_ticks",
+    "priority",
+    "nice",
+    "num_threads",
+    "starttime_ticks",
+    "vsize_bytes",
+    "rss_pages",
+    "processor",
+    "rt_priority",
+    "policy",
+];
+
+/// Columns of `processes` added by schema version 3 (descriptors).
+const PROCESS_FD_COLUMNS: [&str; 4] = ["fd_count", "nofile_soft", "nofile_hard", "nofile_units"];
+
 /// Tables with a `snapshot_id` column: every row of a snapshot lives in one
 /// of these (deleting a snapshot deletes from each).
 pub const SNAPSHOT_TABLES: &[&str] = &[
@@ -117,6 +156,7 @@ pub const SNAPSHOT_TABLES: &[&str] = &[
     "process_status",
     "process_smaps_rollup",
     "process_errors",
+    "memory_cgroups",
 ];
 
 /// Columns that hold a `strings` id: what keeps an interned string alive.
@@ -130,6 +170,8 @@ pub const STRING_REFERENCES: &[(&str, &str)] = &[
     ("processes", "cmdline"),
     ("processes", "cgroup"),
     ("processes", "comm"),
+    ("processes", "nofile_units"),
+    ("memory_cgroups", "path"),
     ("process_status", "Name"),
     ("process_status", "State"),
     ("process_status", "Uid"),
@@ -147,6 +189,40 @@ const NODE_MEMINFO: i64 = 7;
 const NODE_MEMINFO_COUNT: i64 = 8;
 const ZONE: i64 = 9;
 const ZONE_NODE_STATS: i64 = 10;
+
+/// The schema version that added descriptors and memory cgroups: older
+/// databases have neither the columns nor the table, and their snapshots
+/// read back without them.
+const FDS_CGROUPS_SINCE: u32 = 3;
+
+/// `samples` sources of the [`FdSystem`] figures; the first one's row says
+/// whether the snapshot has them at all.
+const FD_SYSTEM_SOURCES: [&str; 5] = [
+    "file_nr",
+    "nr_open",
+    "inotify_max_user_instances",
+    "inotify_max_user_watches",
+    "epoll_max_user_watches",
+];
+
+/// `samples` source of the memory cgroups.
+const MEMORY_CGROUPS: &str = "memory_cgroups";
+
+/// `RLIMIT_NOFILE` as a column: `RLIM_INFINITY` (the kernel's all-ones
+/// value, printed `unlimited`) bit for bit.
+fn rlimit_column(l: RLimit) -> i64 {
+    match l {
+        RLimit::Value(v) => s(v),
+        RLimit::Unlimited => s(u64::MAX),
+    }
+}
+
+fn rlimit_of(v: i64) -> RLimit {
+    match u(v) {
+        u64::MAX => RLimit::Unlimited,
+        v => RLimit::Value(v),
+    }
+}
 
 /// Facts about a snapshot that are not kernel samples.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -189,6 +265,7 @@ fn err_from(json: &str, what: &str) -> Result<ReadError, StoreError> {
 pub(crate) fn write(
     tx: &Transaction,
     strings: &mut Strings,
+    schema: u32,
     snap: &Snapshot,
     meta: &Meta,
 ) -> Result<i64, StoreError> {
@@ -214,8 +291,8 @@ pub(crate) fn write(
         arcstats,
         percpu_first_chunk_pages,
         possible_cpus,
-        fd_system: _,
-        cgroups: _,
+        fd_system,
+        cgroups,
         processes,
         scan,
     } = snap;
@@ -271,7 +348,7 @@ pub(crate) fn write(
         ],
     )?;
     let id = tx.last_insert_rowid();
-    let mut w = Writer { tx, strings, id };
+    let mut w = Writer { tx, strings, id, schema };
 
     w.sample("kernel", kernel, None, None)?;
     w.sample("percpu_first_chunk_pages", percpu_first_chunk_pages, None, None)?;
@@ -442,6 +519,18 @@ pub(crate) fn write(
     }
     w.sample("arcstats", arcstats, None, None)?;
 
+    if schema >= FDS_CGROUPS_SINCE {
+        if let Some(fs) = fd_system {
+            w.fd_system(fs)?;
+        }
+        if let Some(cg) = cgroups {
+            if let Ok(c) = cg {
+                w.memory_cgroups(c)?;
+            }
+            w.sample(MEMORY_CGROUPS, cg, None, None)?;
+        }
+    }
+
     for p in processes {
         w.process(p)?;
     }
@@ -452,9 +541,86 @@ struct Writer<'a, 'c> {
     tx: &'a Transaction<'c>,
     strings: &'a mut Strings,
     id: i64,
+    schema: u32,
 }
 
 impl Writer<'_, '_> {
+    fn fd_system(&mut self, fs: &FdSystem) -> Result<(), StoreError> {
+        let FdSystem {
+            file_nr,
+            nr_open,
+            inotify_max_user_instances,
+            inotify_max_user_watches,
+            epoll_max_user_watches,
+        } = fs;
+        let nr = file_nr.as_ref().ok().map(|f| {
+            let FileNr { allocated, free, max } = f;
+            (s(*allocated), s(*free), s(*max))
+        });
+        let v = |x: &Sample<u64>| x.as_ref().ok().map(|v| s(*v));
+        self.tx
+            .prepare_cached(
+                "UPDATE snapshots SET file_nr_allocated = ?2, file_nr_free = ?3, file_max = ?4, nr_open = ?5, \
+                 inotify_max_user_instances = ?6, inotify_max_user_watches = ?7, epoll_max_user_watches = ?8 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                self.id,
+                nr.map(|n| n.0),
+                nr.map(|n| n.1),
+                nr.map(|n| n.2),
+                v(nr_open),
+                v(inotify_max_user_instances),
+                v(inotify_max_user_watches),
+                v(epoll_max_user_watches),
+            ])?;
+        let [a, b, c, d, e] = FD_SYSTEM_SOURCES;
+        self.sample(a, file_nr, None, None)?;
+        self.sample(b, nr_open, None, None)?;
+        self.sample(c, inotify_max_user_instances, None, None)?;
+        self.sample(d, inotify_max_user_watches, None, None)?;
+        self.sample(e, epoll_max_user_watches, None, None)
+    }
+
+    fn memory_cgroups(&mut self, c: &CgroupSample) -> Result<(), StoreError> {
+        let CgroupSample { cgroups, total } = c;
+        self.tx
+            .prepare_cached("UPDATE snapshots SET memory_cgroups_total = ?2 WHERE id = ?1")?
+            .execute(params![self.id, *total as i64])?;
+        for (i, m) in cgroups.iter().enumerate() {
+            let CgroupMemory { path, version, current_bytes, limit, oom_kills } = m;
+            let path_id = self.strings.intern(self.tx, path)?;
+            let version = match version {
+                CgroupVersion::V1 => 1,
+                CgroupVersion::V2 => 2,
+            };
+            let limit_bytes = match limit {
+                Ok(CgroupLimit::Value(v)) => Some(s(*v)),
+                Ok(CgroupLimit::Max) | Err(_) => None,
+            };
+            let err = |x: Option<&ReadError>| x.map(err_json);
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO memory_cgroups (snapshot_id, idx, path, version, current_bytes, limit_bytes, \
+                     oom_kills, current_error, limit_error, oom_kills_error) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?
+                .execute(params![
+                    self.id,
+                    i as i64,
+                    path_id,
+                    version,
+                    current_bytes.as_ref().ok().map(|v| s(*v)),
+                    limit_bytes,
+                    oom_kills.as_ref().ok().map(|v| s(*v)),
+                    err(current_bytes.as_ref().err()),
+                    err(limit.as_ref().err()),
+                    err(oom_kills.as_ref().err()),
+                ])?;
+        }
+        Ok(())
+    }
+
     fn sample<T>(
         &mut self,
         source: &str,
@@ -583,8 +749,30 @@ impl Writer<'_, '_> {
     }
 
     fn process(&mut self, p: &ProcessSample) -> Result<(), StoreError> {
-        let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds: _ } = p;
+        let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds } = p;
         let pid = *pid;
+        // Descriptors: the count, RLIMIT_NOFILE (soft, hard, units); an
+        // unreadable one is a `process_errors` row (`fd`, `limits`).
+        let mut fd_cols: [Option<i64>; 4] = [None; 4];
+        if self.schema >= FDS_CGROUPS_SINCE
+            && let Some(ProcessFds { count, nofile }) = fds
+        {
+            match count {
+                Ok(c) => fd_cols[0] = Some(s(*c)),
+                Err(e) => self.process_error(pid, "fd", e)?,
+            }
+            match nofile {
+                Ok(ResourceLimit { soft, hard, units }) => {
+                    fd_cols[1] = Some(rlimit_column(*soft));
+                    fd_cols[2] = Some(rlimit_column(*hard));
+                    fd_cols[3] = match units {
+                        Some(t) => Some(self.strings.intern(self.tx, t)?),
+                        None => None,
+                    };
+                }
+                Err(e) => self.process_error(pid, "limits", e)?,
+            }
+        }
         let namespaces_id = match namespaces {
             None => None,
             Some(Ok(ns)) => {
@@ -641,37 +829,42 @@ impl Writer<'_, '_> {
         };
         let g = |f: fn(&Stat) -> Option<u64>| st.and_then(f).map(s);
         let gi = |f: fn(&Stat) -> Option<i64>| st.and_then(f);
-        self.tx
-            .prepare_cached(
-                "INSERT INTO processes (snapshot_id, pid, rollup, cmdline, cgroup, namespaces, comm, state, ppid, \
-                 minflt, majflt, utime_ticks, stime_ticks, priority, nice, num_threads, starttime_ticks, \
-                 vsize_bytes, rss_pages, processor, rt_priority, policy) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
-                 ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-            )?
-            .execute(params![
-                self.id,
-                pid,
-                rollup_name,
-                cmdline_id,
-                cgroup_id,
-                namespaces_id,
-                comm_id,
-                st.map(|s| s.state.to_string()),
-                st.map(|s| s.ppid),
-                g(|s| s.minflt),
-                g(|s| s.majflt),
-                g(|s| s.utime_ticks),
-                g(|s| s.stime_ticks),
-                gi(|s| s.priority),
-                gi(|s| s.nice),
-                g(|s| s.num_threads),
-                g(|s| s.starttime_ticks),
-                g(|s| s.vsize_bytes),
-                g(|s| s.rss_pages),
-                g(|s| s.processor),
-                g(|s| s.rt_priority),
-                g(|s| s.policy),
-            ])?;
+        use rusqlite::types::Value;
+        let mut values: Vec<Value> = vec![
+            self.id.into(),
+            pid.into(),
+            rollup_name.to_string().into(),
+            cmdline_id.into(),
+            cgroup_id.into(),
+            namespaces_id.into(),
+            comm_id.into(),
+            st.map(|s| s.state.to_string()).into(),
+            st.map(|s| s.ppid).into(),
+            g(|s| s.minflt).into(),
+            g(|s| s.majflt).into(),
+            g(|s| s.utime_ticks).into(),
+            g(|s| s.stime_ticks).into(),
+            gi(|s| s.priority).into(),
+            gi(|s| s.nice).into(),
+            g(|s| s.num_threads).into(),
+            g(|s| s.starttime_ticks).into(),
+            g(|s| s.vsize_bytes).into(),
+            g(|s| s.rss_pages).into(),
+            g(|s| s.processor).into(),
+            g(|s| s.rt_priority).into(),
+            g(|s| s.policy).into(),
+        ];
+        let mut cols: Vec<&str> = PROCESS_COLUMNS.to_vec();
+        if self.schema >= FDS_CGROUPS_SINCE {
+            cols.extend(PROCESS_FD_COLUMNS);
+            values.extend(fd_cols.map(Value::from));
+        }
+        let sql = format!(
+            "INSERT INTO processes (snapshot_id, pid, {}) VALUES ({})",
+            cols.join(", "),
+            (1..=cols.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+        );
+        self.tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
         if let Some(st) = st {
             // Every field of Stat is a column above; this fails to compile
             // when Stat gains one.
@@ -833,6 +1026,11 @@ pub fn as_stored(snap: &Snapshot) -> Snapshot {
         if let Rollup::Read(r) = &mut p.rollup {
             r.bytes.retain(|k, _| ROLLUP_FIELDS.contains(&k.as_str()));
         }
+        if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut p.fds {
+            // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.
+            l.soft = rlimit_of(rlimit_column(l.soft));
+            l.hard = rlimit_of(rlimit_column(l.hard));
+        }
     }
     out.processes.sort_by_key(|p| p.pid);
     out
@@ -853,6 +1051,7 @@ pub enum Parts {
 pub(crate) fn read(
     conn: &rusqlite::Connection,
     strings: &mut Strings,
+    schema: u32,
     id: i64,
     parts: Parts,
 ) -> Result<Snapshot, StoreError> {
@@ -903,7 +1102,7 @@ pub(crate) fn read(
         more,
     ) = row;
     let (filtered_out, rollup_phase, rollup_total) = more;
-    let mut r = Reader { conn, strings, id };
+    let mut r = Reader { conn, strings, id, schema };
     let samples = r.samples()?;
 
     let kernel = r.sample(&samples, "kernel", |_| {
@@ -1108,6 +1307,16 @@ pub(crate) fn read(
     let arcstats = r.sample(&samples, "arcstats", |r| {
         Ok(Arcstats { values: r.counters(ARCSTATS, 0)?, malformed: mal("arcstats", None) })
     })?;
+    let fd_system = if schema >= FDS_CGROUPS_SINCE && samples.contains_key(FD_SYSTEM_SOURCES[0]) {
+        Some(r.fd_system(&samples)?)
+    } else {
+        None
+    };
+    let cgroups = if schema >= FDS_CGROUPS_SINCE && samples.contains_key(MEMORY_CGROUPS) {
+        Some(r.sample(&samples, MEMORY_CGROUPS, |r| r.memory_cgroups())?)
+    } else {
+        None
+    };
     let processes = match parts {
         Parts::All => r.processes(&malformed)?,
         Parts::System => Vec::new(),
@@ -1150,9 +1359,8 @@ pub(crate) fn read(
         arcstats,
         percpu_first_chunk_pages,
         possible_cpus,
-        // Not stored yet (store schema 2 adds them).
-        fd_system: None,
-        cgroups: None,
+        fd_system,
+        cgroups,
         processes,
         scan,
     })
@@ -1171,9 +1379,90 @@ struct Reader<'a> {
     conn: &'a rusqlite::Connection,
     strings: &'a mut Strings,
     id: i64,
+    schema: u32,
 }
 
 impl Reader<'_> {
+    fn fd_system(&mut self, samples: &HashMap<String, SampleRow>) -> Result<FdSystem, StoreError> {
+        let cols: [Option<i64>; 7] = self.conn.query_row(
+            "SELECT file_nr_allocated, file_nr_free, file_max, nr_open, inotify_max_user_instances, \
+             inotify_max_user_watches, epoll_max_user_watches FROM snapshots WHERE id = ?1",
+            [self.id],
+            |r| Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?]),
+        )?;
+        let [file_nr, nr_open, inst, watches, epoll] = FD_SYSTEM_SOURCES;
+        let one = |r: &mut Self, source: &str, col: Option<i64>| {
+            r.sample(samples, source, |_| {
+                col.map(u).ok_or_else(|| StoreError::corrupt(&format!("snapshots.{source}"), "NULL"))
+            })
+        };
+        Ok(FdSystem {
+            file_nr: self.sample(samples, file_nr, |_| match (cols[0], cols[1], cols[2]) {
+                (Some(a), Some(f), Some(m)) => Ok(FileNr { allocated: u(a), free: u(f), max: u(m) }),
+                _ => Err(StoreError::corrupt("snapshots.file_nr_allocated", "NULL")),
+            })?,
+            nr_open: one(self, nr_open, cols[3])?,
+            inotify_max_user_instances: one(self, inst, cols[4])?,
+            inotify_max_user_watches: one(self, watches, cols[5])?,
+            epoll_max_user_watches: one(self, epoll, cols[6])?,
+        })
+    }
+
+    fn memory_cgroups(&mut self) -> Result<CgroupSample, StoreError> {
+        let total: Option<i64> = self.conn.query_row(
+            "SELECT memory_cgroups_total FROM snapshots WHERE id = ?1",
+            [self.id],
+            |r| r.get(0),
+        )?;
+        let total = total.ok_or_else(|| StoreError::corrupt("snapshots.memory_cgroups_total", "NULL"))?;
+        type CgroupRow = (i64, i64, [Option<i64>; 3], [Option<String>; 3]);
+        let rows: Vec<CgroupRow> = self
+            .conn
+            .prepare_cached(
+                "SELECT path, version, current_bytes, limit_bytes, oom_kills, current_error, limit_error, \
+                 oom_kills_error FROM memory_cgroups WHERE snapshot_id = ?1 ORDER BY idx",
+            )?
+            .query_map([self.id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    [r.get(2)?, r.get(3)?, r.get(4)?],
+                    [r.get(5)?, r.get(6)?, r.get(7)?],
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut cgroups = Vec::with_capacity(rows.len());
+        for (path, version, [current, limit, kills], [current_err, limit_err, kills_err]) in rows {
+            let path = self.strings.text(self.conn, path)?;
+            let what = |col: &str| format!("memory_cgroups.{col} of {path}");
+            let version = match version {
+                1 => CgroupVersion::V1,
+                2 => CgroupVersion::V2,
+                v => return Err(StoreError::corrupt(&what("version"), format!("{v} is not 1 or 2"))),
+            };
+            let value = |v: Option<i64>, e: Option<String>, col: &str| -> Result<Sample<u64>, StoreError> {
+                match (e, v) {
+                    (Some(e), _) => Ok(Err(err_from(&e, &what(col))?)),
+                    (None, Some(v)) => Ok(Ok(u(v))),
+                    (None, None) => Err(StoreError::corrupt(&what(col), "NULL without an error")),
+                }
+            };
+            let limit = match (limit_err, limit) {
+                (Some(e), _) => Err(err_from(&e, &what("limit_error"))?),
+                (None, Some(v)) => Ok(CgroupLimit::Value(u(v))),
+                (None, None) => Ok(CgroupLimit::Max),
+            };
+            cgroups.push(CgroupMemory {
+                version,
+                current_bytes: value(current, current_err, "current_bytes")?,
+                limit,
+                oom_kills: value(kills, kills_err, "oom_kills")?,
+                path,
+            });
+        }
+        Ok(CgroupSample { cgroups, total: total as usize })
+    }
+
     fn samples(&mut self) -> Result<HashMap<String, SampleRow>, StoreError> {
         let mut st = self
             .conn
@@ -1401,32 +1690,43 @@ impl Reader<'_> {
             [Option<i64>; 13],
             Option<i64>,
         );
-        let mut st = self.conn.prepare_cached(
+        let with_fds = self.schema >= FDS_CGROUPS_SINCE;
+        let fd_select = if with_fds { format!(", {}", PROCESS_FD_COLUMNS.join(", ")) } else { String::new() };
+        let mut st = self.conn.prepare_cached(&format!(
             "SELECT pid, rollup, cmdline, cgroup, comm, state, ppid, minflt, majflt, utime_ticks, stime_ticks, \
              priority, nice, num_threads, starttime_ticks, vsize_bytes, rss_pages, processor, rt_priority, policy, \
-             namespaces FROM processes WHERE snapshot_id = ?1 ORDER BY pid",
-        )?;
-        let rows: Vec<ProcRow> = st
+             namespaces{fd_select} FROM processes WHERE snapshot_id = ?1 ORDER BY pid",
+        ))?;
+        let rows: Vec<(ProcRow, [Option<i64>; 4])> = st
             .query_map([self.id], |r| {
                 let mut n = [None; 13];
                 for (i, slot) in n.iter_mut().enumerate() {
                     *slot = r.get::<_, Option<i64>>(i + 7)?;
                 }
+                let mut fd = [None; 4];
+                if with_fds {
+                    for (i, slot) in fd.iter_mut().enumerate() {
+                        *slot = r.get::<_, Option<i64>>(i + 21)?;
+                    }
+                }
                 Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    n,
-                    r.get(20)?,
+                    (
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        n,
+                        r.get(20)?,
+                    ),
+                    fd,
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::with_capacity(rows.len());
-        for (pid, rollup, cmdline, cgroup, comm, state, ppid, n, ns) in rows {
+        for ((pid, rollup, cmdline, cgroup, comm, state, ppid, n, ns), fd) in rows {
             let what = |w: &str| format!("processes.{w} of pid {pid}");
             let cmdline = match (take_err(pid, "cmdline"), cmdline) {
                 (Some(e), _) => Err(e),
@@ -1516,7 +1816,33 @@ impl Reader<'_> {
                 })),
                 (None, None) => None,
             };
-            out.push(ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds: None });
+            let [fd_count, soft, hard, units] = fd;
+            let fds = match (take_err(pid, "fd"), take_err(pid, "limits"), fd_count, soft) {
+                (None, None, None, None) => None,
+                (count_err, limits_err, count, soft) => {
+                    let count = match (count_err, count) {
+                        (Some(e), _) => Err(e),
+                        (None, Some(c)) => Ok(u(c)),
+                        (None, None) => {
+                            return Err(StoreError::corrupt(&what("fd_count"), "NULL without an error"));
+                        }
+                    };
+                    let nofile = match (limits_err, soft, hard) {
+                        (Some(e), ..) => Err(e),
+                        (None, Some(soft), Some(hard)) => Ok(ResourceLimit {
+                            soft: rlimit_of(soft),
+                            hard: rlimit_of(hard),
+                            units: match units {
+                                Some(id) => Some(self.strings.text(self.conn, id)?),
+                                None => None,
+                            },
+                        }),
+                        _ => return Err(StoreError::corrupt(&what("nofile_soft"), "NULL without an error")),
+                    };
+                    Some(ProcessFds { count, nofile })
+                }
+            };
+            out.push(ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds });
         }
         Ok(out)
     }

@@ -7,7 +7,7 @@
 
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS];
+pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -337,6 +337,72 @@ CREATE VIEW process_samples AS
            cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rollup,
            st.VmRSS, st.RssAnon, st.RssFile, st.RssShmem, st.VmSwap,
            r.Pss, r.Private_Clean + r.Private_Dirty AS uss, r.Swap, r.SwapPss
+    FROM processes p
+    JOIN snapshots sn ON sn.id = p.snapshot_id
+    LEFT JOIN strings cm ON cm.id = p.comm
+    LEFT JOIN strings cl ON cl.id = p.cmdline
+    LEFT JOIN strings cg ON cg.id = p.cgroup
+    LEFT JOIN process_status st ON st.snapshot_id = p.snapshot_id AND st.pid = p.pid
+    LEFT JOIN strings u ON u.id = st.Uid
+    LEFT JOIN process_smaps_rollup r ON r.snapshot_id = p.snapshot_id AND r.pid = p.pid;
+"#;
+
+/// Version 3: descriptors and memory cgroups, which `record` collects since
+/// this version: per process the open descriptors and `RLIMIT_NOFILE`, the
+/// system's `file-nr` and descriptor limits, and each memory cgroup's
+/// charge, limit and OOM kills. Snapshots written before read back without
+/// them (`None`: not collected).
+const V3_FDS_CGROUPS: &str = r#"
+-- /proc/sys/fs: file-nr (allocated, free, file-max), nr_open, the inotify and
+-- epoll limits; each has a `samples` row (NULL here when unreadable). And how
+-- many memory cgroups the hierarchy held (`memory_cgroups` has those read).
+ALTER TABLE snapshots ADD COLUMN file_nr_allocated INTEGER;
+ALTER TABLE snapshots ADD COLUMN file_nr_free INTEGER;
+ALTER TABLE snapshots ADD COLUMN file_max INTEGER;
+ALTER TABLE snapshots ADD COLUMN nr_open INTEGER;
+ALTER TABLE snapshots ADD COLUMN inotify_max_user_instances INTEGER;
+ALTER TABLE snapshots ADD COLUMN inotify_max_user_watches INTEGER;
+ALTER TABLE snapshots ADD COLUMN epoll_max_user_watches INTEGER;
+ALTER TABLE snapshots ADD COLUMN memory_cgroups_total INTEGER;
+
+-- Per process: open descriptors (/proc/PID/fd) and RLIMIT_NOFILE
+-- (/proc/PID/limits `Max open files`; RLIM_INFINITY stored bit for bit, -1
+-- in SQL). NULL when not collected, or unreadable (`process_errors` file
+-- `fd` or `limits`).
+ALTER TABLE processes ADD COLUMN fd_count INTEGER;
+ALTER TABLE processes ADD COLUMN nofile_soft INTEGER;
+ALTER TABLE processes ADD COLUMN nofile_hard INTEGER;
+ALTER TABLE processes ADD COLUMN nofile_units INTEGER;
+
+-- Memory cgroups, parents first: charge, hard limit (NULL: `max`, no
+-- limit), OOM kills; `*_error` (a ReadError as JSON) when a file could not
+-- be read. `version` is 1 or 2.
+CREATE TABLE memory_cgroups (
+    snapshot_id    INTEGER NOT NULL,
+    idx            INTEGER NOT NULL,
+    path           INTEGER NOT NULL,
+    version        INTEGER NOT NULL,
+    current_bytes  INTEGER,
+    limit_bytes    INTEGER,
+    oom_kills      INTEGER,
+    current_error  TEXT,
+    limit_error    TEXT,
+    oom_kills_error TEXT,
+    PRIMARY KEY (snapshot_id, idx)
+) WITHOUT ROWID;
+
+CREATE VIEW cgroup_memory AS
+    SELECT c.snapshot_id, sn.taken_at_unix_ms, p.text AS path, c.version, c.current_bytes, c.limit_bytes,
+           c.oom_kills
+    FROM memory_cgroups c JOIN strings p ON p.id = c.path JOIN snapshots sn ON sn.id = c.snapshot_id;
+
+DROP VIEW process_samples;
+CREATE VIEW process_samples AS
+    SELECT p.snapshot_id, sn.taken_at_unix_ms, p.pid, p.starttime_ticks, cm.text AS comm,
+           cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rollup,
+           st.VmRSS, st.RssAnon, st.RssFile, st.RssShmem, st.VmSwap,
+           r.Pss, r.Private_Clean + r.Private_Dirty AS uss, r.Swap, r.SwapPss,
+           p.fd_count, p.nofile_soft, p.nofile_hard
     FROM processes p
     JOIN snapshots sn ON sn.id = p.snapshot_id
     LEFT JOIN strings cm ON cm.id = p.comm

@@ -46,6 +46,133 @@ fn a_version_1_database_with_data_is_migrated_in_place() {
     assert_eq!(Some(mem_total as u64), snap.meminfo.as_ref().unwrap().get("MemTotal"));
 }
 
+/// The fixture as `record` collects it since version 3: descriptors, file-nr
+/// and memory cgroups (the tree has file-nr; its cgroups are unavailable,
+/// which is stored as why).
+fn fixture_snapshot_with_fds() -> Snapshot {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/live-6.18-firecracker-2cpu");
+    let opts = CollectOptions {
+        fds: true,
+        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        ..CollectOptions::default()
+    };
+    collect(&KernelRoot::at(dir), &opts)
+}
+
+/// What a version-2 memscope kept of `snap`: no descriptors, no cgroups.
+fn without_fds(snap: &Snapshot) -> Snapshot {
+    let mut s = snap.clone();
+    s.fd_system = None;
+    s.cgroups = None;
+    for p in &mut s.processes {
+        p.fds = None;
+    }
+    s
+}
+
+/// [`fixture_snapshot_with_fds`] with two memory cgroups, one limited and one
+/// not, so that the cgroup table has rows whatever the fixture holds.
+fn snapshot_with_fds_and_cgroups() -> Snapshot {
+    let mut snap = fixture_snapshot_with_fds();
+    snap.cgroups = Some(Ok(memscope_model::CgroupSample {
+        cgroups: vec![
+            memscope_model::CgroupMemory {
+                path: "/app".into(),
+                version: memscope_model::CgroupVersion::V1,
+                current_bytes: Ok(300 << 20),
+                limit: Ok(memscope_kernel::parse::cgroupfs::Limit::Value(512 << 20)),
+                oom_kills: Ok(2),
+            },
+            memscope_model::CgroupMemory {
+                path: "/app/web".into(),
+                version: memscope_model::CgroupVersion::V1,
+                current_bytes: Ok(200 << 20),
+                limit: Ok(memscope_kernel::parse::cgroupfs::Limit::Max),
+                oom_kills: Err(memscope_kernel::ReadError::missing_field(
+                    "/sys/fs/cgroup/memory/app/web/memory.oom_control",
+                    "oom_kill",
+                )),
+            },
+        ],
+        total: 3,
+    }));
+    // The tree has no /proc/PID/fd (stored as why); two processes with
+    // figures, one of them with an unlimited soft limit.
+    use memscope_kernel::parse::pid::limits::{Limit, ResourceLimit};
+    let nofile = |soft, hard| ResourceLimit { soft, hard, units: Some("files".into()) };
+    snap.processes[0].fds = Some(memscope_model::ProcessFds {
+        count: Ok(57),
+        nofile: Ok(nofile(Limit::Value(64), Limit::Value(4096))),
+    });
+    snap.processes[1].fds = Some(memscope_model::ProcessFds {
+        count: Ok(3),
+        nofile: Ok(nofile(Limit::Unlimited, Limit::Unlimited)),
+    });
+    snap
+}
+
+#[test]
+fn a_version_2_database_with_data_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot_with_fds_and_cgroups();
+    assert!(snap.processes.iter().any(|p| matches!(&p.fds, Some(f) if f.count.is_err())));
+    {
+        let mut old = Store::open_at_version(&db(&dir), 2).unwrap();
+        assert_eq!(old.schema_version().unwrap(), 2);
+        old.write(&snap, &Meta { host: Some("v2".into()), ..Meta::default() }).unwrap();
+        assert!(old.connection().prepare("SELECT fd_count FROM processes").is_err());
+    }
+    // A reader of the current version reads the old database as it is.
+    {
+        let mut ro = Store::open_read_only(&db(&dir)).unwrap();
+        assert_eq!(ro.schema_version().unwrap(), 2);
+        let id = ro.list().unwrap()[0].id;
+        assert_eq!(json(&ro.read(id).unwrap()), json(&as_stored(&without_fds(&snap))));
+    }
+    let mut store = Store::open(&db(&dir)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    // Recorded before version 3: read back without descriptors and cgroups.
+    let old = store.read(list[0].id).unwrap();
+    assert!(old.fd_system.is_none() && old.cgroups.is_none());
+    assert_eq!(json(&old), json(&as_stored(&without_fds(&snap))));
+    // The old rows show in the new views, with NULL descriptor columns.
+    let (n, with_fds): (i64, i64) = store
+        .connection()
+        .query_row("SELECT count(*), count(fd_count) FROM process_samples", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!((n as usize, with_fds), (snap.processes.len(), 0));
+    // Recorded after: everything round-trips, and the views resolve it.
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+    let counted = snap.processes.iter().filter(|p| matches!(&p.fds, Some(f) if f.count.is_ok())).count();
+    let with_fds: i64 = store
+        .connection()
+        .query_row("SELECT count(fd_count) FROM process_samples WHERE snapshot_id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    assert_eq!((with_fds as usize, counted), (2, 2));
+    let rows: Vec<(String, Option<i64>, Option<i64>)> = store
+        .connection()
+        .prepare(
+            "SELECT path, limit_bytes, oom_kills FROM cgroup_memory WHERE snapshot_id = ?1 ORDER BY path",
+        )
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(rows, vec![("/app".into(), Some(512 << 20), Some(2)), ("/app/web".into(), None, None)]);
+    let file_max: Option<i64> = store
+        .connection()
+        .query_row("SELECT file_max FROM snapshots WHERE id = ?1", [id], |r| r.get(0))
+        .unwrap();
+    let want = snap.fd_system.as_ref().unwrap().file_nr.as_ref().ok().map(|f| f.max as i64);
+    assert_eq!(file_max, want);
+}
+
 #[test]
 fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,7 +193,7 @@ fn a_newer_schema_is_refused() {
 fn retention_by_age_deletes_old_snapshots_and_their_rows() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&db(&dir)).unwrap();
-    let mut snap = fixture_snapshot();
+    let mut snap = snapshot_with_fds_and_cgroups();
     let hour = 3_600_000u64;
     let t0 = 1_700_000_000_000u64;
     for i in 0..30 {

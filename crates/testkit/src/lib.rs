@@ -135,6 +135,24 @@ fn lock_file(name: &str) -> SystemLock {
     SystemLock { _file: file }
 }
 
+/// A command that runs `program` as the unprivileged user `nobody` (uid and
+/// gid 65534, no supplementary groups, no inheritable capabilities) through
+/// util-linux's `setpriv`, with colour off: how the tests check what a normal
+/// user sees. Needs root to switch users.
+pub fn as_nobody(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new("setpriv");
+    cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--"])
+        .arg(program)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// The repository's fixture tree `tests/fixtures/NAME` (captured and
+/// hand-made kernel trees for `--root`).
+pub fn fixture_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
+}
+
 /// True when running as root (the live tests need it for the full picture).
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()

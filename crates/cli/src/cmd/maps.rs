@@ -5,11 +5,10 @@ use std::process::ExitCode;
 use anyhow::bail;
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::maps;
-use memscope_export::maps as out;
 use memscope_kernel::{KernelRoot, ReadError};
 
 use crate::cli::{Global, MapsArgs};
-use crate::output::{self, Format};
+use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &MapsArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
@@ -30,12 +29,6 @@ pub fn run(root: &KernelRoot, g: &Global, a: &MapsArgs) -> anyhow::Result<ExitCo
     };
     let rollup = rollup.as_ref().map_err(unavailable_reason);
     let view = maps::build(pid, comm, &smaps, rollup.as_ref().map_err(String::clone).copied(), a.sort, a.top);
-    let mut w = output::stdout();
-    match format {
-        Format::Json => out::write_json(&mut w, &view)?,
-        Format::Csv => out::write_csv(&mut w, &view)?,
-        Format::Table => out::write_table(&mut w, &view, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -18,6 +18,7 @@ mod run;
 mod serve;
 mod slab;
 mod top;
+mod trace;
 mod vmalloc;
 mod zones;
 
@@ -52,6 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
+        Some(Command::Trace(a)) => trace::run(&root, &args.global, &a),
         Some(Command::Phys(a)) => phys::run(&root, &args.global, &a),
         Some(Command::Pages(a)) => pages::run(&root, &args.global, &a),
         Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),

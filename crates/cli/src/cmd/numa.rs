@@ -4,11 +4,10 @@ use std::process::ExitCode;
 
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::numa;
-use memscope_export::numa as out;
 use memscope_kernel::{KernelRoot, ReadError};
 
 use crate::cli::{Global, NumaArgs};
-use crate::output::{self, Format};
+use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
@@ -50,13 +49,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
             },
         );
     }
-    let mut w = output::stdout();
-    match format {
-        Format::Json => out::write_json(&mut w, &view)?,
-        Format::Csv => out::write_csv(&mut w, &view)?,
-        Format::Table => out::write_table(&mut w, &view, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &view)?;
     let all_failed = !a.pids.is_empty() && view.processes.iter().all(|p| p.unavailable.is_some());
     Ok(if all_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use memscope_analysis::leaks::{self, LeakOptions, SeriesBuilder, Suspect, SuspectKind};
+use memscope_analysis::leaks::{self, LeakOptions, SeriesBuilder, Suspect, SuspectKind, Unit};
 use memscope_analysis::ledger::{self, LedgerOptions};
 use memscope_export::chart::{self, ChartData, SuspectLine};
 use memscope_export::leaks::fmt_value;
@@ -39,8 +39,10 @@ pub fn run(a: &PlotArgs) -> anyhow::Result<ExitCode> {
     }
     let built = builder.finish();
     let report = leaks::analyse(&built, &LeakOptions::default());
-    let mut picked: Vec<&Suspect> = report.suspects.iter().take(a.top).collect();
-    for s in &report.not_leaks {
+    // The chart's axis is bytes: descriptor and file counts are left out.
+    let in_bytes = |s: &&Suspect| s.unit == Unit::Bytes;
+    let mut picked: Vec<&Suspect> = report.suspects.iter().filter(in_bytes).take(a.top).collect();
+    for s in report.not_leaks.iter().filter(in_bytes) {
         if picked.len() >= a.top {
             break;
         }

@@ -7,13 +7,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use memscope_analysis::processes::SortKey;
 use memscope_analysis::ps::{self, GroupBy, PsOptions};
-use memscope_export::ps as out;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect_processes};
 use regex::Regex;
 
 use crate::cli::{Global, PsArgs};
-use crate::output::{self, Format};
+use crate::output;
 use crate::users;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode> {
@@ -78,12 +77,6 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             max_rss_bytes: a.max_rss,
         },
     );
-    let mut w = output::stdout();
-    match format {
-        Format::Json => out::write_json(&mut w, &view)?,
-        Format::Csv => out::write_csv(&mut w, &view)?,
-        Format::Table => out::write_table(&mut w, &view, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }

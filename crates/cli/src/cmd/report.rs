@@ -6,18 +6,17 @@ use std::time::Duration;
 use anyhow::Context;
 use memscope_analysis::ledger::{CATEGORIES, LedgerOptions};
 use memscope_analysis::report::{self, ReportOptions};
-use memscope_export::report as out;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, ProcessMode, collect};
 
 use crate::cli::{Global, ReportArgs};
-use crate::output::{self, Format};
+use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let (format, mut style) = output::choose(g);
     style.all = a.all;
-    let mut w = output::stdout();
     if a.explain {
+        let mut w = output::stdout();
         for c in CATEGORIES {
             let key = match c.parent {
                 Some(p) => format!("  {} (in {p})", c.key),
@@ -43,12 +42,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         },
     )
     .context("cannot build the memory ledger")?;
-    match format {
-        Format::Json => out::write_json(&mut w, &rep)?,
-        Format::Csv => out::write_csv(&mut w, &rep)?,
-        Format::Table => out::write_table(&mut w, &rep, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &rep)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -4,11 +4,10 @@ use std::process::ExitCode;
 
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::slab::{self, SlabOptions};
-use memscope_export::slab as out;
 use memscope_kernel::KernelRoot;
 
 use crate::cli::{Global, SlabArgs};
-use crate::output::{self, Format};
+use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &SlabArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
@@ -27,12 +26,6 @@ pub fn run(root: &KernelRoot, g: &Global, a: &SlabArgs) -> anyhow::Result<ExitCo
         super::page_size(root),
         &SlabOptions { sort: a.sort, top: a.top, all: a.all },
     );
-    let mut w = output::stdout();
-    match format {
-        Format::Json => out::write_json(&mut w, &view)?,
-        Format::Csv => out::write_csv(&mut w, &view)?,
-        Format::Table => out::write_table(&mut w, &view, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,11 +6,10 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow, bail};
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::zones::{self, ZonesOptions};
-use memscope_export::zones as out;
 use memscope_kernel::KernelRoot;
 
 use crate::cli::{Global, ZonesArgs};
-use crate::output::{self, Format};
+use crate::output;
 
 /// Exit code of `--can-alloc` when the free lists do not hold enough blocks.
 pub const EXIT_CANNOT_ALLOC: u8 = 3;
@@ -36,13 +35,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ZonesArgs) -> anyhow::Result<ExitC
         &opts,
     )
     .map_err(|e| anyhow!(e))?;
-    let mut w = output::stdout();
-    match format {
-        Format::Json => out::write_json(&mut w, &view)?,
-        Format::Csv => out::write_csv(&mut w, &view)?,
-        Format::Table => out::write_table(&mut w, &view, &style)?,
-    }
-    output::finish(w)?;
+    output::emit(format, &style, &view)?;
     Ok(match &view.can_alloc {
         Some(c) if !c.possible => ExitCode::from(EXIT_CANNOT_ALLOC),
         _ => ExitCode::SUCCESS,

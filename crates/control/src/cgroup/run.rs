@@ -44,6 +44,7 @@ use serde::Serialize;
 use super::layout::Layout;
 use super::transient::{Limits, Plan, SetupError, Stale, TransientCgroup, plan};
 use super::tree::{self, Figure, Unavailable};
+use crate::signals::SignalBlock;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -203,55 +204,6 @@ impl RunError {
 /// The signals memscope takes over while a command runs.
 const FORWARDED: [i32; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
-/// Blocks the forwarded signals and SIGCHLD for its lifetime.
-struct SignalBlock {
-    set: libc::sigset_t,
-    old: libc::sigset_t,
-}
-
-impl SignalBlock {
-    fn new() -> SignalBlock {
-        // SAFETY: sigset_t is plain data, initialised by sigemptyset; the
-        // mask change affects the calling thread only.
-        unsafe {
-            let mut set: libc::sigset_t = std::mem::zeroed();
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut set);
-            for s in FORWARDED.iter().chain([libc::SIGCHLD].iter()) {
-                libc::sigaddset(&mut set, *s);
-            }
-            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
-            SignalBlock { set, old }
-        }
-    }
-
-    /// Wait up to `timeout` for one of the blocked signals: its number and
-    /// whether the kernel (a terminal) sent it, or `None` on timeout.
-    fn wait(&self, timeout: Duration) -> Option<(i32, bool)> {
-        let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
-            tv_nsec: timeout.subsec_nanos() as _,
-        };
-        // SAFETY: valid set and out-pointers.
-        unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            let sig = libc::sigtimedwait(&self.set, &mut info, &ts);
-            if sig < 0 { None } else { Some((sig, info.si_code == libc::SI_KERNEL)) }
-        }
-    }
-}
-
-impl Drop for SignalBlock {
-    fn drop(&mut self) {
-        // Signals still pending (a second Ctrl-C during cleanup) are
-        // discarded rather than delivered with their default action once
-        // unblocked: memscope is about to exit with the command's status.
-        while self.wait(Duration::ZERO).is_some() {}
-        // SAFETY: restores the mask saved in new().
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
-    }
-}
-
 /// Reap every child that has exited; note the main one's status.
 fn reap(main: libc::pid_t, main_exit: &mut Option<(Exit, Instant)>) {
     loop {
@@ -276,7 +228,7 @@ pub fn run(root: &KernelRoot, spec: &RunSpec) -> Result<RunReport, RunError> {
     let layout = Layout::detect(root)
         .map_err(|e| SetupError::Kernel { what: "reading the mounts".into(), source: e })?;
     let plan = plan(root, &layout, &spec.name, &spec.limits)?;
-    let signals = SignalBlock::new();
+    let signals = SignalBlock::new(&[FORWARDED[0], FORWARDED[1], FORWARDED[2], FORWARDED[3], libc::SIGCHLD]);
     // SAFETY: prctl on this process.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let cg = TransientCgroup::create(root, &layout, &plan)?;
@@ -297,7 +249,7 @@ pub fn run(root: &KernelRoot, spec: &RunSpec) -> Result<RunReport, RunError> {
     let parent = std::process::id() as libc::pid_t;
     // The child starts with the mask memscope had before blocking: std does
     // not reset it, and a command that finds SIGTERM blocked ignores it.
-    let child_mask = signals.old;
+    let child_mask = *signals.old_mask();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args);
     // SAFETY: the closure runs in the child between fork and exec and

@@ -9,6 +9,7 @@
 //!   [`Malformed`] so that the caller can say so.
 //! - No parser panics on any input (property-tested in each module).
 
+pub mod allocinfo;
 pub mod arcstats;
 pub mod buddyinfo;
 pub mod cgroupfs;
@@ -18,6 +19,7 @@ pub mod cpu_dma_latency;
 pub mod file_nr;
 pub mod interrupts;
 pub mod iomem;
+pub mod kallsyms;
 pub mod kconfig;
 pub mod kernel_version;
 pub mod kmsg;

@@ -261,3 +261,66 @@ pub fn run(args: &[String]) -> (Vec<String>, Box<dyn std::any::Any>) {
     info.push(format!("leak_path={}", leak.display()));
     (info, Box::new(keep))
 }
+
+/// `fd-grow` mode: a descriptor leak at a known rate under a known limit.
+///
+/// ```text
+/// memscope-workload fd-grow --per-sec N [--start M] [--soft S]
+/// ```
+/// Sets the soft `RLIMIT_NOFILE` to `--soft` (when given), opens `/dev/null`
+/// `--start` times, prints `ready PID soft=S open=K` (K: descriptors open
+/// then, the inherited ones included), then opens `/dev/null` once every
+/// 1/N second on a fixed schedule (a late wake-up catches up), so that the
+/// count grows by exactly N a second; each open is a new open file, so the
+/// system's `file-nr` grows at the same rate. It stops growing two short of
+/// the soft limit instead of failing, and holds everything until killed.
+pub fn grow(args: &[String]) -> ! {
+    if let Some(soft) = arg(args, "--soft") {
+        set_nofile(soft.parse().unwrap_or_else(|_| die("--soft takes a number")));
+    }
+    let per_sec = num(args, "--per-sec", 10);
+    let mut held: Vec<File> = Vec::new();
+    let open = |held: &mut Vec<File>| -> bool {
+        match File::open("/dev/null") {
+            Ok(f) => {
+                held.push(f);
+                true
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EMFILE) => false,
+            Err(e) => die(&format!("open /dev/null: {e}")),
+        }
+    };
+    for _ in 0..num(args, "--start", 0) {
+        if !open(&mut held) {
+            die("--start reaches the soft RLIMIT_NOFILE");
+        }
+    }
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit on our own process with a valid pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        die("getrlimit failed");
+    }
+    let open_now = std::fs::read_dir("/proc/self/fd").map(|d| d.count().saturating_sub(1)).unwrap_or(0);
+    println!("ready {} soft={} open={open_now}", std::process::id(), lim.rlim_cur);
+    let inherited = open_now.saturating_sub(held.len());
+    let started = std::time::Instant::now();
+    let mut opened: u64 = 0;
+    loop {
+        if per_sec == 0 {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            continue;
+        }
+        // The next open is due at (opened + 1) / N seconds after the start.
+        let due = started + std::time::Duration::from_secs_f64((opened + 1) as f64 / per_sec as f64);
+        let now = std::time::Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let near_limit = (inherited + held.len()) as u64 + 2 >= lim.rlim_cur;
+        if near_limit || !open(&mut held) {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            continue;
+        }
+        opened += 1;
+    }
+}

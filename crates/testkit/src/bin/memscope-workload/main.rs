@@ -6,10 +6,13 @@
 //! memscope-workload touch  --private MIB [--shared MIB --sharers K] [--mlock] [--thp]
 //! memscope-workload pipes  --mib N        N pipes of 1 MiB, filled (kernel memory in no counter)
 //! memscope-workload grow   --mib-per-sec N   anonymous memory growing steadily
+//! memscope-workload tcp    --mib N        ~N MiB unread in a loopback TCP connection (socket buffers)
 //! memscope-workload maps   --count N      N one-page mappings that cannot merge, each touched
 //! memscope-workload fds    --dir DIR [--count N] [--soft N]   a known mix of descriptors (see fds.rs)
 //! memscope-workload pipe-grow --mib-per-sec N   N more filled 1 MiB pipes every second
 //!                                              (kernel memory in no counter, growing)
+//! memscope-workload fd-grow --per-sec N [--start M] [--soft S]
+//!                                       N more open descriptors every second (see fds.rs)
 //! memscope-workload idle
 //! ```
 //!
@@ -17,6 +20,7 @@
 //! `sleep`) are in [`limits`].
 
 mod limits;
+mod tcp;
 
 mod fds;
 
@@ -169,6 +173,12 @@ fn main() {
             drop(keep);
             return;
         }
+        "tcp" => {
+            let (_keep, queued) = tcp::fill(num(&args, "--mib", 100));
+            println!("ready {} queued={queued}", pids[0]);
+            wait_for_stdin_close();
+            return;
+        }
         "grow" => {
             let per_sec = num(&args, "--mib-per-sec", 1);
             println!("ready {}", pids[0]);
@@ -187,6 +197,7 @@ fn main() {
             drop(held);
             return;
         }
+        "fd-grow" => fds::grow(&args),
         "pipe-grow" => {
             let per_sec = num(&args, "--mib-per-sec", 1);
             println!("ready {}", pids[0]);
