@@ -30,7 +30,7 @@ pub mod view;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use memscope_model::Snapshot;
+use memscope_model::{CgroupSampler, CollectCache, CollectOptions, ProcessMode, Snapshot};
 use ratatui::crossterm::event::{self, Event};
 
 pub use app::{App, Control};
@@ -39,6 +39,22 @@ pub use view::View;
 
 /// How often the UI polls the keyboard.
 pub const TICK: Duration = Duration::from_millis(100);
+
+/// What a live `memscope top` collects on each refresh: every process
+/// (`smaps_rollup` within `budget` and under `max_rss_bytes`), descriptors
+/// (one `stat` and one small read per process) and the memory cgroups read
+/// by `cgroups`, with one cache for what does not change after boot.
+pub fn live_options(budget: Duration, max_rss_bytes: u64, cgroups: CgroupSampler) -> CollectOptions {
+    CollectOptions {
+        processes: ProcessMode::Full,
+        rollup_budget: Some(budget),
+        rollup_max_rss_bytes: Some(max_rss_bytes),
+        fds: true,
+        cgroups: Some(cgroups),
+        cache: Some(CollectCache::new()),
+        ..CollectOptions::default()
+    }
+}
 
 /// Where live snapshots come from.
 pub trait Source: Send {

@@ -435,6 +435,7 @@ fn replay_steps_through_recorded_snapshots_with_their_times_and_series() {
     let mut rec = crate::Recording::open(&path).unwrap();
     assert_eq!(rec.len(), 3);
     let mut app = App::replay(rec.describe());
+    assert!(screen(&mut app).contains("reading the recording…"), "before the first snapshot is read");
     app.push_recorded(rec.load());
     // It opens on the last snapshot, its time and place in the header.
     let s = screen(&mut app);

@@ -76,7 +76,14 @@ pub fn draw(f: &mut Frame, app: &mut App) {
             draw_legend(f, l, legend);
         }
         Some(Err(e)) => f.render_widget(Paragraph::new(format!("ledger unavailable: {e}")).red(), bar),
-        None => f.render_widget(Paragraph::new("collecting the first snapshot…"), bar),
+        None => {
+            let what = if app.replay.is_some() {
+                "reading the recording…"
+            } else {
+                "collecting the first snapshot…"
+            };
+            f.render_widget(Paragraph::new(what), bar)
+        }
     }
     draw_sparklines(f, app, sparks);
     let titles: Vec<Line> =

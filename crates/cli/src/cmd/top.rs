@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
-use memscope_tui::{Live, Recording, replay, run as run_tui};
+use memscope_model::collect;
+use memscope_tui::{Live, Recording, live_options, replay, run as run_tui};
 
 use crate::cli::TopArgs;
 
@@ -21,17 +21,11 @@ pub fn run(root: &KernelRoot, a: &TopArgs) -> anyhow::Result<ExitCode> {
         replay(rec)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = CollectOptions {
-        processes: ProcessMode::Full,
-        rollup_budget: Some(Duration::from_millis(a.budget_ms)),
-        rollup_max_rss_bytes: Some(a.max_rss),
-        // The fds and cgroups tabs: one stat and one small read per process,
-        // three small files per memory cgroup.
-        fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
-        cache: Some(CollectCache::new()),
-        ..CollectOptions::default()
-    };
+    let opts = live_options(
+        Duration::from_millis(a.budget_ms),
+        a.max_rss,
+        memscope_control::cgroup::sample::sampler(),
+    );
     let label = match root.is_live() {
         true => "live".to_string(),
         false => format!("tree {}", root.dir().display()),

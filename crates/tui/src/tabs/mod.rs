@@ -17,7 +17,8 @@ use crate::app::{App, Tab};
 /// Draw the current tab into `area`.
 pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     if app.view.is_none() {
-        f.render_widget(Paragraph::new("collecting…"), area);
+        let what = if app.replay.is_some() { "reading…" } else { "collecting…" };
+        f.render_widget(Paragraph::new(what), area);
         return;
     }
     match app.tab {
