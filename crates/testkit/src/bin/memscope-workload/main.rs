@@ -158,14 +158,7 @@ fn main() {
             let mut keep = Vec::new();
             let chunk = vec![7u8; MIB];
             for _ in 0..mib {
-                let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
-                rustix::pipe::fcntl_setpipe_size(&w, MIB)
-                    .unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
-                let mut done = 0;
-                while done < MIB {
-                    done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
-                }
-                keep.push((r, w));
+                keep.push(filled_pipe(&chunk));
             }
             info.push(format!("pipes={mib}"));
             println!("ready {} {}", pids[0], info.join(" "));
@@ -205,14 +198,7 @@ fn main() {
             let mut keep = Vec::new();
             loop {
                 for _ in 0..per_sec {
-                    let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
-                    rustix::pipe::fcntl_setpipe_size(&w, MIB)
-                        .unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
-                    let mut done = 0;
-                    while done < MIB {
-                        done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
-                    }
-                    keep.push((r, w));
+                    keep.push(filled_pipe(&chunk));
                 }
                 std::thread::sleep(std::time::Duration::from_secs(1));
             }
@@ -256,4 +242,16 @@ fn main() {
     let pid_list: Vec<String> = pids.iter().map(|p| p.to_string()).collect();
     println!("ready {} {}", pid_list.join(" "), info.join(" "));
     wait_for_stdin_close();
+}
+
+/// A pipe resized to 1 MiB and filled with `chunk` (1 MiB): kernel memory
+/// that no counter shows, held while both ends stay open.
+fn filled_pipe(chunk: &[u8]) -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
+    let (r, w) = rustix::pipe::pipe().unwrap_or_else(|_| die("pipe failed (fd limit?)"));
+    rustix::pipe::fcntl_setpipe_size(&w, MIB).unwrap_or_else(|_| die("F_SETPIPE_SZ 1 MiB failed"));
+    let mut done = 0;
+    while done < MIB {
+        done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
+    }
+    (r, w)
 }
