@@ -75,6 +75,24 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// The database, its WAL or its directory is not safe to write as this
+    /// user: a symbolic link, not a regular file, or a directory every user
+    /// can write without the sticky bit.
+    #[error("{path}: {reason}")]
+    Unsafe {
+        /// The file or directory concerned.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Creating or checking a file of the database failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// Any other SQLite error.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -221,8 +239,17 @@ pub struct Store {
 impl Store {
     /// Open (creating it if needed) the database at `path` and bring its
     /// schema up to date. The parent directory must exist.
+    ///
+    /// The database holds every process's command line, and memscope often
+    /// runs as root: the database and its `-wal` and `-shm` files are
+    /// created 0600 here, before SQLite opens them (SQLite gives the WAL and
+    /// the shared-memory file the database's mode), never through a link;
+    /// an existing link at any of the three paths is refused, as is a
+    /// directory every user may write without the sticky bit (where another
+    /// user could swap a file for a link between the check and the use).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open(path)?;
+        prepare_files(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
         Store::setup(conn, path.display().to_string(), SCHEMA_VERSION)
     }
 
@@ -254,7 +281,9 @@ impl Store {
     /// version did (retention needs the current version).
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
-        Store::setup(Connection::open(path)?, path.display().to_string(), version)
+        prepare_files(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
+        Store::setup(conn, path.display().to_string(), version)
     }
 
     fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
@@ -525,6 +554,74 @@ impl Store {
                 .optional()?),
         }
     }
+}
+
+/// Create `path`, `path-wal` and `path-shm` 0600 if missing (`O_CREAT |
+/// O_EXCL | O_NOFOLLOW`: never through a link), or check that each one
+/// present is a regular file and not a link (making those of this user
+/// 0600); refuse a directory any user can write without the sticky bit.
+/// SQLite then opens what is here: an empty WAL and an empty shared-memory
+/// file are what it makes itself.
+fn prepare_files(path: &Path) -> Result<(), StoreError> {
+    use rustix::fs::{Mode, OFlags};
+    let io =
+        |p: &Path, e: rustix::io::Errno| StoreError::Io { path: p.display().to_string(), source: e.into() };
+    let refuse =
+        |p: &Path, reason: &str| StoreError::Unsafe { path: p.display().to_string(), reason: reason.into() };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let st = rustix::fs::stat(dir).map_err(|e| io(dir, e))?;
+    if st.st_mode & 0o002 != 0 && st.st_mode & 0o1000 == 0 {
+        return Err(refuse(
+            dir,
+            "every user can write this directory and it has no sticky bit: another user could put a link \
+             in place of the database; choose another directory",
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let mut names = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        names.push(PathBuf::from(p));
+    }
+    // Checked all three first, so that a refusal creates nothing.
+    for p in &names {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(refuse(p, "is a symbolic link: refused (give the path of the file itself)"));
+        }
+    }
+    for p in &names {
+        let base = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(p, base | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => {
+                match rustix::fs::open(p, base | OFlags::NONBLOCK, Mode::empty()) {
+                    Ok(fd) => fd,
+                    Err(rustix::io::Errno::LOOP) => {
+                        return Err(refuse(
+                            p,
+                            "is a symbolic link: refused (give the path of the file itself)",
+                        ));
+                    }
+                    Err(e) => return Err(io(p, e)),
+                }
+            }
+            Err(e) => return Err(io(p, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| io(p, e))?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(refuse(p, "is not a regular file: refused"));
+        }
+        // Command lines of every process end up here: keep them to the
+        // owner (umask or not).
+        if st.st_uid == me && st.st_mode & 0o7777 != 0o600 {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o600)).map_err(|e| io(p, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where `memscope record` writes by default: /var/lib/memscope/memscope.db
