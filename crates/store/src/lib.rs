@@ -234,6 +234,8 @@ pub struct Store {
     /// database opened read-only, or at a version for a test, has fewer
     /// tables and columns).
     schema: u32,
+    /// The size limit the WAL settings were made for ([`Store::prune`]).
+    wal_limit_for: Option<u64>,
 }
 
 impl Store {
@@ -261,8 +263,13 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store =
-            Store { conn, path: path.display().to_string(), strings: Strings::default(), schema: 0 };
+        let mut store = Store {
+            conn,
+            path: path.display().to_string(),
+            strings: Strings::default(),
+            schema: 0,
+            wal_limit_for: None,
+        };
         let v = store.schema_version()?;
         if v > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { path: store.path, found: v, known: SCHEMA_VERSION });
@@ -288,7 +295,7 @@ impl Store {
 
     fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store = Store { conn, path, strings: Strings::default(), schema: 0 };
+        let mut store = Store { conn, path, strings: Strings::default(), schema: 0, wal_limit_for: None };
         let fresh: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         if fresh == 0 {
             // Only possible before the first table: lets prune() give freed
@@ -418,9 +425,23 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Bytes the database holds: used pages × page size (free pages not
-    /// counted; the WAL not counted).
+    /// Bytes the recording takes: the database's used pages × page size
+    /// (free pages not counted) plus the WAL file, which holds the pages
+    /// written since the last checkpoint.
     pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db_used_bytes()? + self.wal_bytes())
+    }
+
+    /// The size of the WAL file (0 when there is none, or in memory).
+    pub fn wal_bytes(&self) -> u64 {
+        if self.path == ":memory:" {
+            return 0;
+        }
+        std::fs::symlink_metadata(format!("{}-wal", self.path)).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Used pages × page size of the database file alone.
+    fn db_used_bytes(&self) -> Result<u64, StoreError> {
         let (pages, free, size): (i64, i64, i64) = self.conn.query_row(
             "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), \
              (SELECT page_size FROM pragma_page_size)",
@@ -446,9 +467,21 @@ impl Store {
     }
 
     /// Apply the retention: delete snapshots older than `keep` (relative to
-    /// `now_unix_ms`), then the oldest until at most `max_bytes` are used,
-    /// then give the freed pages back to the file system.
+    /// `now_unix_ms`), then the oldest until the database and its WAL fit in
+    /// `max_bytes`, then give the freed pages back to the file system.
+    ///
+    /// With `max_bytes`, the database is kept to three quarters of it and
+    /// the rest is left to the WAL: every transaction (a snapshot, a round
+    /// of deletions) goes to the WAL whole before a checkpoint can move it
+    /// into the database, so the WAL is checkpointed and truncated here
+    /// after each one, and SQLite checkpoints on its own once it holds a
+    /// quarter of `max_bytes` (`wal_autocheckpoint`, `journal_size_limit`).
+    /// The files stay within `max_bytes` as long as one snapshot takes less
+    /// than a quarter of it.
     pub fn prune(&mut self, r: &Retention, now_unix_ms: u64) -> Result<Pruned, StoreError> {
+        if let Some(max) = r.max_bytes {
+            self.limit_wal(max)?;
+        }
         let before = self.used_bytes()?;
         let mut deleted = 0;
         if let Some(keep) = r.keep {
@@ -460,9 +493,10 @@ impl Store {
             deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
         }
         if let Some(max) = r.max_bytes {
+            let room = max - max / 4;
             // Delete the oldest tenth at a time (at least one) until it fits.
             loop {
-                if self.used_bytes()? <= max {
+                if self.db_used_bytes()? <= room {
                     break;
                 }
                 let n: i64 = self.conn.query_row("SELECT count(*) FROM snapshots", [], |r| r.get(0))?;
@@ -476,12 +510,35 @@ impl Store {
                     st.query_map([(n / 10).max(1)], |r| r.get(0))?.collect::<Result<_, _>>()?
                 };
                 deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
+                // The deletions went to the WAL: give the freed pages back
+                // and move it all into the database before measuring again.
+                self.conn
+                    .execute_batch("PRAGMA incremental_vacuum")
+                    .map_err(|e| self.full(e, "vacuuming"))?;
+                self.checkpoint()?;
             }
         }
         if deleted > 0 {
             self.conn.execute_batch("PRAGMA incremental_vacuum").map_err(|e| self.full(e, "vacuuming"))?;
         }
         Ok(Pruned { snapshots: deleted, bytes_before: before, bytes_after: self.used_bytes()? })
+    }
+
+    /// Keep the WAL within a quarter of `max_bytes`, and empty it now (see
+    /// [`Store::prune`]).
+    fn limit_wal(&mut self, max_bytes: u64) -> Result<(), StoreError> {
+        let share = max_bytes / 4;
+        if self.wal_limit_for != Some(max_bytes) {
+            let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (share / page.max(1) as u64).max(1);
+            self.conn.query_row(&format!("PRAGMA journal_size_limit = {share}"), [], |_| Ok(()))?;
+            self.conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| Ok(()))?;
+            self.wal_limit_for = Some(max_bytes);
+        }
+        if self.wal_bytes() > 0 {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Delete snapshots and every row that belongs to them, and strings no
