@@ -618,7 +618,8 @@ impl Store {
 /// present is a regular file and not a link (making those of this user
 /// 0600); refuse a directory any user can write without the sticky bit.
 /// SQLite then opens what is here: an empty WAL and an empty shared-memory
-/// file are what it makes itself.
+/// file are what it makes itself (as root, it gives both to the database's
+/// owner, as it does those it creates).
 fn prepare_files(path: &Path) -> Result<(), StoreError> {
     use rustix::fs::{Mode, OFlags};
     let io =

@@ -292,6 +292,35 @@ fn retention_by_size_counts_the_wal_and_keeps_both_files_under_the_cap() {
 }
 
 #[test]
+fn a_new_database_and_its_wal_and_shm_are_0600() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    store.write(&fixture_snapshot(), &Meta::default()).unwrap();
+    for name in ["m.db", "m.db-wal", "m.db-shm"] {
+        let m = std::fs::metadata(dir.path().join(name)).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o600, "{name}");
+    }
+}
+
+#[test]
+fn as_root_the_wal_and_shm_of_another_users_database_are_that_users() {
+    use std::os::unix::fs::MetadataExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("as_root_the_wal_and_shm_of_another_users_database_are_that_users: needs root to chown");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(&db(&dir)).unwrap());
+    std::os::unix::fs::chown(db(&dir), Some(65534), Some(65534)).unwrap();
+    let _store = Store::open(&db(&dir)).unwrap();
+    for name in ["m.db-wal", "m.db-shm"] {
+        let m = std::fs::metadata(dir.path().join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65534, 0o600), "{name}");
+    }
+}
+
+#[test]
 fn a_full_database_refuses_the_snapshot_and_stays_intact() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&db(&dir)).unwrap();
