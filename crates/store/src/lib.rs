@@ -75,6 +75,24 @@ pub enum StoreError {
         /// What is wrong.
         detail: String,
     },
+    /// The database, its WAL or its directory is not safe to write as this
+    /// user: a symbolic link, not a regular file, or a directory every user
+    /// can write without the sticky bit.
+    #[error("{path}: {reason}")]
+    Unsafe {
+        /// The file or directory concerned.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Creating or checking a file of the database failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file concerned.
+        path: String,
+        /// The system's error.
+        source: std::io::Error,
+    },
     /// Any other SQLite error.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
@@ -216,13 +234,24 @@ pub struct Store {
     /// database opened read-only, or at a version for a test, has fewer
     /// tables and columns).
     schema: u32,
+    /// The size limit the WAL settings were made for ([`Store::prune`]).
+    wal_limit_for: Option<u64>,
 }
 
 impl Store {
     /// Open (creating it if needed) the database at `path` and bring its
     /// schema up to date. The parent directory must exist.
+    ///
+    /// The database holds every process's command line, and memscope often
+    /// runs as root: the database and its `-wal` and `-shm` files are
+    /// created 0600 here, before SQLite opens them (SQLite gives the WAL and
+    /// the shared-memory file the database's mode), never through a link;
+    /// an existing link at any of the three paths is refused, as is a
+    /// directory every user may write without the sticky bit (where another
+    /// user could swap a file for a link between the check and the use).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let conn = Connection::open(path)?;
+        prepare_files(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
         Store::setup(conn, path.display().to_string(), SCHEMA_VERSION)
     }
 
@@ -234,8 +263,13 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
         )?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store =
-            Store { conn, path: path.display().to_string(), strings: Strings::default(), schema: 0 };
+        let mut store = Store {
+            conn,
+            path: path.display().to_string(),
+            strings: Strings::default(),
+            schema: 0,
+            wal_limit_for: None,
+        };
         let v = store.schema_version()?;
         if v > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema { path: store.path, found: v, known: SCHEMA_VERSION });
@@ -254,12 +288,14 @@ impl Store {
     /// version did (retention needs the current version).
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
-        Store::setup(Connection::open(path)?, path.display().to_string(), version)
+        prepare_files(path)?;
+        let conn = Connection::open_with_flags(path, OpenFlags::default() | OpenFlags::SQLITE_OPEN_NOFOLLOW)?;
+        Store::setup(conn, path.display().to_string(), version)
     }
 
     fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store = Store { conn, path, strings: Strings::default(), schema: 0 };
+        let mut store = Store { conn, path, strings: Strings::default(), schema: 0, wal_limit_for: None };
         let fresh: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         if fresh == 0 {
             // Only possible before the first table: lets prune() give freed
@@ -389,9 +425,23 @@ impl Store {
         Ok(n as u64)
     }
 
-    /// Bytes the database holds: used pages × page size (free pages not
-    /// counted; the WAL not counted).
+    /// Bytes the recording takes: the database's used pages × page size
+    /// (free pages not counted) plus the WAL file, which holds the pages
+    /// written since the last checkpoint.
     pub fn used_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db_used_bytes()? + self.wal_bytes())
+    }
+
+    /// The size of the WAL file (0 when there is none, or in memory).
+    pub fn wal_bytes(&self) -> u64 {
+        if self.path == ":memory:" {
+            return 0;
+        }
+        std::fs::symlink_metadata(format!("{}-wal", self.path)).map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Used pages × page size of the database file alone.
+    fn db_used_bytes(&self) -> Result<u64, StoreError> {
         let (pages, free, size): (i64, i64, i64) = self.conn.query_row(
             "SELECT (SELECT page_count FROM pragma_page_count), (SELECT freelist_count FROM pragma_freelist_count), \
              (SELECT page_size FROM pragma_page_size)",
@@ -417,9 +467,21 @@ impl Store {
     }
 
     /// Apply the retention: delete snapshots older than `keep` (relative to
-    /// `now_unix_ms`), then the oldest until at most `max_bytes` are used,
-    /// then give the freed pages back to the file system.
+    /// `now_unix_ms`), then the oldest until the database and its WAL fit in
+    /// `max_bytes`, then give the freed pages back to the file system.
+    ///
+    /// With `max_bytes`, the database is kept to three quarters of it and
+    /// the rest is left to the WAL: every transaction (a snapshot, a round
+    /// of deletions) goes to the WAL whole before a checkpoint can move it
+    /// into the database, so the WAL is checkpointed and truncated here
+    /// after each one, and SQLite checkpoints on its own once it holds a
+    /// quarter of `max_bytes` (`wal_autocheckpoint`, `journal_size_limit`).
+    /// The files stay within `max_bytes` as long as one snapshot takes less
+    /// than a quarter of it.
     pub fn prune(&mut self, r: &Retention, now_unix_ms: u64) -> Result<Pruned, StoreError> {
+        if let Some(max) = r.max_bytes {
+            self.limit_wal(max)?;
+        }
         let before = self.used_bytes()?;
         let mut deleted = 0;
         if let Some(keep) = r.keep {
@@ -431,9 +493,10 @@ impl Store {
             deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
         }
         if let Some(max) = r.max_bytes {
+            let room = max - max / 4;
             // Delete the oldest tenth at a time (at least one) until it fits.
             loop {
-                if self.used_bytes()? <= max {
+                if self.db_used_bytes()? <= room {
                     break;
                 }
                 let n: i64 = self.conn.query_row("SELECT count(*) FROM snapshots", [], |r| r.get(0))?;
@@ -447,12 +510,35 @@ impl Store {
                     st.query_map([(n / 10).max(1)], |r| r.get(0))?.collect::<Result<_, _>>()?
                 };
                 deleted += self.delete(&ids).map_err(|e| self.full_err(e, "pruning"))?;
+                // The deletions went to the WAL: give the freed pages back
+                // and move it all into the database before measuring again.
+                self.conn
+                    .execute_batch("PRAGMA incremental_vacuum")
+                    .map_err(|e| self.full(e, "vacuuming"))?;
+                self.checkpoint()?;
             }
         }
         if deleted > 0 {
             self.conn.execute_batch("PRAGMA incremental_vacuum").map_err(|e| self.full(e, "vacuuming"))?;
         }
         Ok(Pruned { snapshots: deleted, bytes_before: before, bytes_after: self.used_bytes()? })
+    }
+
+    /// Keep the WAL within a quarter of `max_bytes`, and empty it now (see
+    /// [`Store::prune`]).
+    fn limit_wal(&mut self, max_bytes: u64) -> Result<(), StoreError> {
+        let share = max_bytes / 4;
+        if self.wal_limit_for != Some(max_bytes) {
+            let page: i64 = self.conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            let pages = (share / page.max(1) as u64).max(1);
+            self.conn.query_row(&format!("PRAGMA journal_size_limit = {share}"), [], |_| Ok(()))?;
+            self.conn.query_row(&format!("PRAGMA wal_autocheckpoint = {pages}"), [], |_| Ok(()))?;
+            self.wal_limit_for = Some(max_bytes);
+        }
+        if self.wal_bytes() > 0 {
+            self.checkpoint()?;
+        }
+        Ok(())
     }
 
     /// Delete snapshots and every row that belongs to them, and strings no
@@ -525,6 +611,75 @@ impl Store {
                 .optional()?),
         }
     }
+}
+
+/// Create `path`, `path-wal` and `path-shm` 0600 if missing (`O_CREAT |
+/// O_EXCL | O_NOFOLLOW`: never through a link), or check that each one
+/// present is a regular file and not a link (making those of this user
+/// 0600); refuse a directory any user can write without the sticky bit.
+/// SQLite then opens what is here: an empty WAL and an empty shared-memory
+/// file are what it makes itself (as root, it gives both to the database's
+/// owner, as it does those it creates).
+fn prepare_files(path: &Path) -> Result<(), StoreError> {
+    use rustix::fs::{Mode, OFlags};
+    let io =
+        |p: &Path, e: rustix::io::Errno| StoreError::Io { path: p.display().to_string(), source: e.into() };
+    let refuse =
+        |p: &Path, reason: &str| StoreError::Unsafe { path: p.display().to_string(), reason: reason.into() };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let st = rustix::fs::stat(dir).map_err(|e| io(dir, e))?;
+    if st.st_mode & 0o002 != 0 && st.st_mode & 0o1000 == 0 {
+        return Err(refuse(
+            dir,
+            "every user can write this directory and it has no sticky bit: another user could put a link \
+             in place of the database; choose another directory",
+        ));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    let mut names = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        names.push(PathBuf::from(p));
+    }
+    // Checked all three first, so that a refusal creates nothing.
+    for p in &names {
+        if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(refuse(p, "is a symbolic link: refused (give the path of the file itself)"));
+        }
+    }
+    for p in &names {
+        let base = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(p, base | OFlags::CREATE | OFlags::EXCL, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::EXIST) => {
+                match rustix::fs::open(p, base | OFlags::NONBLOCK, Mode::empty()) {
+                    Ok(fd) => fd,
+                    Err(rustix::io::Errno::LOOP) => {
+                        return Err(refuse(
+                            p,
+                            "is a symbolic link: refused (give the path of the file itself)",
+                        ));
+                    }
+                    Err(e) => return Err(io(p, e)),
+                }
+            }
+            Err(e) => return Err(io(p, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| io(p, e))?;
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(refuse(p, "is not a regular file: refused"));
+        }
+        // Command lines of every process end up here: keep them to the
+        // owner (umask or not).
+        if st.st_uid == me && st.st_mode & 0o7777 != 0o600 {
+            rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o600)).map_err(|e| io(p, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where `memscope record` writes by default: /var/lib/memscope/memscope.db

@@ -264,6 +264,63 @@ fn retention_by_size_keeps_the_newest_under_the_cap_and_shrinks_the_file() {
 }
 
 #[test]
+fn retention_by_size_counts_the_wal_and_keeps_both_files_under_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut snap = fixture_snapshot();
+    let cap: u64 = 1 << 20;
+    let r = Retention { keep: None, max_bytes: Some(cap) };
+    let files = || {
+        let len = |p: PathBuf| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        len(db(&dir)) + len(dir.path().join("m.db-wal"))
+    };
+    let mut pruned = 0;
+    for i in 0..80 {
+        snap.taken_at_unix_ms = 1_000 + i;
+        store.write(&snap, &Meta::default()).unwrap();
+        // The snapshot's transaction is in the WAL: counted.
+        let wal = std::fs::metadata(dir.path().join("m.db-wal")).map(|m| m.len()).unwrap_or(0);
+        assert!(store.used_bytes().unwrap() >= wal, "the WAL ({wal} bytes) is not counted");
+        assert!(files() <= cap, "after snapshot {i}: {} bytes on disk > {cap}", files());
+        pruned += store.prune(&r, 0).unwrap().snapshots;
+        assert!(files() <= cap, "after pruning {i}: {} bytes on disk > {cap}", files());
+        assert!(store.used_bytes().unwrap() <= cap);
+    }
+    assert!(pruned > 0, "the cap was never reached");
+    assert_eq!(store.list().unwrap().last().unwrap().taken_at_unix_ms, 1_079, "the newest is kept");
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+}
+
+#[test]
+fn a_new_database_and_its_wal_and_shm_are_0600() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    store.write(&fixture_snapshot(), &Meta::default()).unwrap();
+    for name in ["m.db", "m.db-wal", "m.db-shm"] {
+        let m = std::fs::metadata(dir.path().join(name)).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o600, "{name}");
+    }
+}
+
+#[test]
+fn as_root_the_wal_and_shm_of_another_users_database_are_that_users() {
+    use std::os::unix::fs::MetadataExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("as_root_the_wal_and_shm_of_another_users_database_are_that_users: needs root to chown");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    drop(Store::open(&db(&dir)).unwrap());
+    std::os::unix::fs::chown(db(&dir), Some(65534), Some(65534)).unwrap();
+    let _store = Store::open(&db(&dir)).unwrap();
+    for name in ["m.db-wal", "m.db-shm"] {
+        let m = std::fs::metadata(dir.path().join(name)).unwrap();
+        assert_eq!((m.uid(), m.gid(), m.mode() & 0o7777), (65534, 65534, 0o600), "{name}");
+    }
+}
+
+#[test]
 fn a_full_database_refuses_the_snapshot_and_stays_intact() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&db(&dir)).unwrap();

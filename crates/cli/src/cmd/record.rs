@@ -3,7 +3,7 @@
 //! is finished first; a second SIGINT stops at once).
 
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -45,9 +45,11 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
             .mode(0o700)
             .create(dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
+        eprintln!("memscope record: created {} (mode 0700) for the database", dir.display());
     }
+    // Created 0600 (with its -wal and -shm) and never through a link: see
+    // Store::open.
     let mut store = Store::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
 
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

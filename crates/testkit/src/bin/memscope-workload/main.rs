@@ -13,6 +13,8 @@
 //!                                              (kernel memory in no counter, growing)
 //! memscope-workload fd-grow --per-sec N [--start M] [--soft S]
 //!                                       N more open descriptors every second (see fds.rs)
+//! memscope-workload argv0 --text TEXT   TEXT written over its own argument memory
+//!                                       (how programs set their title): cmdline reads TEXT
 //! memscope-workload idle
 //! ```
 //!
@@ -236,6 +238,10 @@ fn main() {
             info.push(format!("maps={count}"));
             info.push(format!("first=0x{first:x}"));
         }
+        "argv0" => {
+            let text = arg(&args, "--text").unwrap_or_else(|| die("argv0 needs --text TEXT"));
+            overwrite_argv(text.as_bytes());
+        }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
     }
@@ -254,4 +260,29 @@ fn filled_pipe(chunk: &[u8]) -> (rustix::fd::OwnedFd, rustix::fd::OwnedFd) {
         done += rustix::io::write(&w, &chunk[done..]).unwrap_or_else(|_| die("pipe write"));
     }
     (r, w)
+}
+
+/// Write `text` over this process's argument area (`arg_start`..`arg_end`,
+/// fields 48 and 49 of /proc/self/stat; proc(5)), NUL-padded, as
+/// setproctitle() does: /proc/self/cmdline then reads `text` and nothing
+/// of the original arguments.
+fn overwrite_argv(text: &[u8]) {
+    use std::os::unix::fs::FileExt;
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_else(|_| die("read /proc/self/stat"));
+    // Fields after the command name, which ends at the last ')': field 3 first.
+    let after = &stat[stat.rfind(')').unwrap_or_else(|| die("stat without ')'")) + 2..];
+    let fields: Vec<u64> = after.split_whitespace().map(|f| f.parse().unwrap_or(0)).collect();
+    let (start, end) = (fields[48 - 3], fields[49 - 3]);
+    let len = end
+        .checked_sub(start)
+        .filter(|l| *l as usize > text.len())
+        .unwrap_or_else(|| die("the argument area is shorter than the text")) as usize;
+    let mut area = vec![0u8; len];
+    area[..text.len()].copy_from_slice(text);
+    // Writing one's own memory through /proc/self/mem needs no privilege.
+    let mem = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/self/mem")
+        .unwrap_or_else(|_| die("open /proc/self/mem"));
+    mem.write_all_at(&area, start).unwrap_or_else(|_| die("write the argument area"));
 }
