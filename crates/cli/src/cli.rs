@@ -251,7 +251,11 @@ pub struct ReportArgs {
 /// `memscope capture`
 #[derive(Debug, Clone, ClapArgs)]
 pub struct CaptureArgs {
-    /// Directory to write the tree into (created; must be empty if it exists).
+    /// Directory to write the tree into: created with mode 0700. An existing
+    /// one is used only if it is empty, yours and not a symbolic link. The
+    /// tree holds process names (never their arguments), kernel counters,
+    /// root-only files such as slabinfo and the physical memory map; its
+    /// files are 0600. See the README before sharing it.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
