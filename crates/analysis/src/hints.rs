@@ -30,6 +30,18 @@ fn unlock(path: &str) -> Option<&'static str> {
     })
 }
 
+/// Like [`unavailable_reason`], for a figure read from the running system
+/// (`live`) or from a captured tree: a file missing from a tree is "not in
+/// this captured tree", not "does not exist on this kernel" nor "exited".
+pub fn unavailable_reason_in(e: &ReadError, live: bool) -> String {
+    match e {
+        ReadError::NotReported { path, field: None } | ReadError::Gone { path } if !live => {
+            format!("{path} is not in this captured tree")
+        }
+        e => unavailable_reason(e),
+    }
+}
+
 /// A one-line reason for an unavailable figure, naming the path and, for
 /// permission problems, what would unlock it.
 pub fn unavailable_reason(e: &ReadError) -> String {
@@ -56,5 +68,16 @@ mod tests {
         assert!(unavailable_reason(&e).contains("CAP_SYS_PTRACE"));
         let e = ReadError::NotReported { path: "/proc/meminfo".into(), field: Some("Percpu".into()) };
         assert_eq!(unavailable_reason(&e), "/proc/meminfo has no Percpu on this kernel");
+    }
+
+    #[test]
+    fn a_file_missing_from_a_captured_tree_is_not_in_the_tree() {
+        let e = ReadError::NotReported { path: "/proc/9/smaps".into(), field: None };
+        assert_eq!(unavailable_reason_in(&e, false), "/proc/9/smaps is not in this captured tree");
+        assert_eq!(unavailable_reason_in(&e, true), "/proc/9/smaps does not exist on this kernel");
+        let e = ReadError::Gone { path: "/proc/9/smaps".into() };
+        assert_eq!(unavailable_reason_in(&e, false), "/proc/9/smaps is not in this captured tree");
+        let e = ReadError::NotReported { path: "/proc/meminfo".into(), field: Some("Percpu".into()) };
+        assert_eq!(unavailable_reason_in(&e, false), "/proc/meminfo has no Percpu on this kernel");
     }
 }

@@ -39,7 +39,7 @@ use memscope_kernel::parse::vmallocinfo::{VmallocArea, VmallocKind};
 use memscope_model::Snapshot;
 use serde::Serialize;
 
-use crate::hints::unavailable_reason;
+use crate::hints::{unavailable_reason, unavailable_reason_in};
 
 /// Where a figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -417,10 +417,20 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
     // Slab, split when the kernel splits it, with the largest caches.
     match (m.get("SReclaimable"), m.get("SUnreclaim")) {
         (Some(r), Some(u)) => {
-            lines.push(Line::new("slab_reclaimable", to_i64(r), Source::Measured, "SReclaimable"));
-            lines.extend(slab_caches(snap, page, opts, Some(true)));
-            lines.push(Line::new("slab_unreclaimable", to_i64(u), Source::Measured, "SUnreclaim"));
-            lines.extend(slab_caches(snap, page, opts, Some(false)));
+            let (r, u) = (to_i64(r), to_i64(u));
+            lines.push(Line::new("slab_reclaimable", r, Source::Measured, "SReclaimable"));
+            lines.extend(slab_caches(snap, page, opts, SlabGroup::Reclaimable, r, &mut notes));
+            lines.push(Line::new("slab_unreclaimable", u, Source::Measured, "SUnreclaim"));
+            lines.extend(slab_caches(snap, page, opts, SlabGroup::Unreclaimable, u, &mut notes));
+            let unknown = slab_caches(snap, page, opts, SlabGroup::Unknown, r + u, &mut notes);
+            if !unknown.is_empty() {
+                notes.push(
+                    "Some slab caches' reclaimability is unknown (/sys/kernel/slab is not readable or not in \
+                     this tree): they are listed under slab as a whole, not under either line."
+                        .to_string(),
+                );
+            }
+            lines.extend(unknown);
         }
         _ => match m.get("Slab") {
             Some(s) => {
@@ -428,7 +438,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
                     Line::new("slab_unreclaimable", to_i64(s), Source::Measured, "Slab")
                         .with_note("this kernel does not split slab: reclaimable caches are included"),
                 );
-                lines.extend(slab_caches(snap, page, opts, None));
+                lines.extend(slab_caches(snap, page, opts, SlabGroup::All, to_i64(s), &mut notes));
             }
             None => lines.push(Line::unavailable("slab_unreclaimable", m.missing_reason("Slab"))),
         },
@@ -596,43 +606,149 @@ fn reserved_details(
     out
 }
 
-/// The largest slab caches under one slab line. `reclaimable`: which line
-/// (`None` when the kernel does not split slab: all caches).
-fn slab_caches(snap: &Snapshot, page: u64, opts: &LedgerOptions, reclaimable: Option<bool>) -> Vec<Line> {
-    let parent = match reclaimable {
-        Some(true) => "slab_reclaimable",
-        _ => "slab_unreclaimable",
+/// Which slab caches a group of detail lines lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SlabGroup {
+    /// Caches known to be reclaimable (`reclaim_account` 1), under
+    /// `slab_reclaimable`.
+    Reclaimable,
+    /// Caches known not to be, under `slab_unreclaimable`.
+    Unreclaimable,
+    /// Caches whose flag is unknown (no `/sys/kernel/slab`: sosreports and
+    /// most captures lack it), under `slab`: reclaimable and unreclaimable
+    /// together.
+    Unknown,
+    /// Every cache, under `slab_unreclaimable` holding all of `Slab` (a
+    /// kernel that does not split slab).
+    All,
+}
+
+/// The largest slab caches of one group, as detail lines. Their sum never
+/// exceeds `parent_bytes`: slabinfo and meminfo are read at different
+/// moments, and a cache that would push the details past their parent is
+/// left out (and said so in `notes`).
+fn slab_caches(
+    snap: &Snapshot,
+    page: u64,
+    opts: &LedgerOptions,
+    group: SlabGroup,
+    parent_bytes: i64,
+    notes: &mut Vec<String>,
+) -> Vec<Line> {
+    let parent = match group {
+        SlabGroup::Reclaimable => "slab_reclaimable",
+        SlabGroup::Unreclaimable | SlabGroup::All => "slab_unreclaimable",
+        SlabGroup::Unknown => "slab",
     };
     match &snap.slabinfo {
         Ok(s) => {
             let mut caches: Vec<_> = s
                 .caches
                 .iter()
-                .filter(|c| match reclaimable {
-                    // A cache whose flag is unknown is listed as unreclaimable.
-                    Some(want) => snap.slab_reclaimable.get(&c.name).copied().unwrap_or(false) == want,
-                    None => true,
+                .filter(|c| {
+                    let flag = snap.slab_reclaimable.get(&c.name).copied();
+                    match group {
+                        SlabGroup::Reclaimable => flag == Some(true),
+                        SlabGroup::Unreclaimable => flag == Some(false),
+                        SlabGroup::Unknown => flag.is_none(),
+                        SlabGroup::All => true,
+                    }
                 })
                 .map(|c| (c.bytes(page), c))
                 .filter(|(b, _)| *b > 0)
                 .collect();
             caches.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
-            caches
-                .into_iter()
-                .take(opts.top_caches)
-                .map(|(b, c)| {
-                    Line::new("slab_cache", to_i64(b), Source::Measured, "slabinfo")
-                        .with_name(c.name.clone())
-                        .with_parent(parent)
-                })
-                .collect()
+            let mut out = Vec::new();
+            let mut sum = 0i64;
+            let mut left_out = 0usize;
+            for (b, c) in caches.into_iter().take(opts.top_caches) {
+                let b = to_i64(b);
+                if sum + b > parent_bytes {
+                    left_out += 1;
+                    continue;
+                }
+                sum += b;
+                let mut line = Line::new("slab_cache", b, Source::Measured, "slabinfo")
+                    .with_name(c.name.clone())
+                    .with_parent(parent);
+                if group == SlabGroup::Unknown {
+                    line = line
+                        .with_note("reclaimable or not: unknown (no /sys/kernel/slab/NAME/reclaim_account)");
+                }
+                out.push(line);
+            }
+            if left_out > 0 {
+                notes.push(format!(
+                    "{} larger than what meminfo counts for {parent} ({}) left out of its details: slabinfo and \
+                     meminfo were read at different moments, or disagree.",
+                    crate::units::count(left_out, "slab cache", "slab caches"),
+                    crate::fmt_bytes(parent_bytes)
+                ));
+            }
+            out
         }
-        Err(_) if reclaimable == Some(true) => Vec::new(),
+        Err(_) if group != SlabGroup::Unreclaimable && group != SlabGroup::All => Vec::new(),
         Err(e) => vec![
-            Line::unavailable("slab_cache", unavailable_reason(e))
+            Line::unavailable("slab_cache", unavailable_reason_in(e, snap.live))
                 .with_name("largest caches")
                 .with_parent(parent),
         ],
+    }
+}
+
+/// What meminfo's `VmallocUsed` counts on a kernel.
+///
+/// Before 4.4 it is the vmalloc *address space* in use, ioremap included
+/// (not RAM); from 4.4 to 5.2 the kernel prints 0 (commit a5ad88ce8c7f "mm:
+/// get rid of 'vmalloc_info' from /proc/meminfo"); since 5.3 it counts the
+/// pages backing vmalloc areas (commit 97105f0ab7b8 "mm: vmalloc: show
+/// number of vmalloc pages in /proc/meminfo").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmallocUsed {
+    /// Pages backing vmalloc areas (5.3 and later).
+    Pages,
+    /// Hard-wired to 0 (4.4 to 5.2).
+    Zero,
+    /// Address space in use, ioremap included (before 4.4).
+    AddressSpace,
+    /// The kernel release is unknown: it cannot be told.
+    Unknown,
+}
+
+impl VmallocUsed {
+    /// The meaning on the kernel of `release` (`None`: unknown).
+    pub fn on(release: Option<&str>) -> VmallocUsed {
+        match release.and_then(kernel_version) {
+            Some(v) if v >= (5, 3) => VmallocUsed::Pages,
+            Some(v) if v >= (4, 4) => VmallocUsed::Zero,
+            Some(_) => VmallocUsed::AddressSpace,
+            None => VmallocUsed::Unknown,
+        }
+    }
+
+    /// Why the counter cannot stand for vmalloc pages, or `None` when it can.
+    pub fn why_not_pages(self) -> Option<&'static str> {
+        match self {
+            VmallocUsed::Pages => None,
+            VmallocUsed::Zero => Some("VmallocUsed is hard-wired to 0 on kernels 4.4 to 5.2"),
+            VmallocUsed::AddressSpace => Some(
+                "VmallocUsed counts vmalloc address space (ioremap included), not RAM, before kernel 4.4",
+            ),
+            VmallocUsed::Unknown => Some(
+                "the kernel release is unknown (no osrelease, /proc/version or MANIFEST kernel:), so what \
+                 VmallocUsed counts cannot be told (address space before 4.4, 0 until 5.2, pages since 5.3)",
+            ),
+        }
+    }
+}
+
+/// The base of the vmalloc line: the counter where it counts pages (and is
+/// not 0 while vmallocinfo lists pages), else the pages vmallocinfo lists
+/// outside ioremap. `(bytes, name)`.
+pub fn vmalloc_base(used: Option<u64>, meaning: VmallocUsed, info_pages_bytes: u64) -> (u64, &'static str) {
+    match used {
+        Some(u) if meaning == VmallocUsed::Pages && (u > 0 || info_pages_bytes == 0) => (u, "VmallocUsed"),
+        _ => (info_pages_bytes, "vmallocinfo pages"),
     }
 }
 
@@ -644,36 +760,23 @@ fn vmalloc_lines(
     opts: &LedgerOptions,
 ) -> Vec<Line> {
     let mut out = Vec::new();
-    // VmallocUsed is RAM only since 5.3: from 4.4 to 5.2 the kernel prints 0,
-    // before 4.4 it printed the virtual size of all areas, ioremap included
-    // (commit a5ad88ce8c7f "mm: get rid of 'vmalloc_info' from /proc/meminfo",
-    // commit 97105f0ab7b8 "mm: vmalloc: show number of vmalloc pages in /proc/meminfo").
-    let old_kernel = snap.kernel.as_ref().ok().and_then(|k| kernel_version(k)).is_some_and(|v| v < (5, 3));
-    let used = m.get("VmallocUsed").filter(|_| !old_kernel);
-    if old_kernel && snap.vmallocinfo.is_err() {
-        out.push(Line::unavailable(
-            "vmalloc",
-            "VmallocUsed does not count vmalloc pages before kernel 5.3, and /proc/vmallocinfo \
-             (root only) is not readable",
-        ));
-        return out;
-    }
-    match (&snap.vmallocinfo, used) {
-        (Ok(v), used) => {
+    let meaning = VmallocUsed::on(snap.kernel.as_ref().ok().map(String::as_str));
+    let used = m.get("VmallocUsed");
+    match &snap.vmallocinfo {
+        Ok(v) => {
             let vm_pages: u64 =
                 v.areas.iter().filter(|a| a.kind() != VmallocKind::Ioremap).filter_map(|a| a.pages).sum();
             let stack_pages: u64 = v.areas.iter().filter(|a| is_stack_area(a)).filter_map(|a| a.pages).sum();
-            let overlap = to_i64(stack_pages * page).min(stack_bytes);
             let ioremap: u64 =
                 v.areas.iter().filter(|a| a.kind() == VmallocKind::Ioremap).map(|a| a.size_bytes).sum();
-            let (base, base_name, src) = match used {
-                Some(u) if u > 0 || vm_pages == 0 => (to_i64(u), "VmallocUsed", Source::Derived),
-                _ => (to_i64(vm_pages * page), "vmallocinfo pages", Source::Derived),
-            };
+            let (base, base_name) = vmalloc_base(used, meaning, vm_pages * page);
+            let base = to_i64(base);
+            // Never more than the base: the line is not negative.
+            let overlap = to_i64(stack_pages * page).min(stack_bytes).min(base).max(0);
             let mut line = Line::new(
                 "vmalloc",
                 base - overlap,
-                src,
+                Source::Derived,
                 format!("{base_name} − vmalloc'ed kernel stacks ({})", crate::fmt_bytes(overlap)),
             );
             if ioremap > 0 {
@@ -698,26 +801,45 @@ fn vmalloc_lines(
                 );
             }
         }
-        (Err(e), Some(u)) => {
-            out.push(
-                Line::new("vmalloc", to_i64(u) - stack_bytes, Source::Derived, "VmallocUsed − KernelStack").with_note(
-                    format!(
+        Err(e) => match (used, meaning.why_not_pages()) {
+            (Some(u), None) if to_i64(u) >= stack_bytes => out.push(
+                Line::new("vmalloc", to_i64(u) - stack_bytes, Source::Derived, "VmallocUsed − KernelStack")
+                    .with_note(format!(
                         "assumes kernel stacks are vmalloc'ed (CONFIG_VMAP_STACK, the x86_64 and arm64 default); \
                          callers unavailable: {}",
-                        unavailable_reason(e)
-                    ),
+                        unavailable_reason_in(e, snap.live)
+                    )),
+            ),
+            // More stack than vmalloc pages: the stacks are not (all)
+            // vmalloc'ed on this kernel, so nothing is counted twice.
+            (Some(u), None) => out.push(
+                Line::new("vmalloc", to_i64(u), Source::Measured, "VmallocUsed").with_note(format!(
+                    "KernelStack exceeds VmallocUsed, so kernel stacks are not vmalloc'ed here \
+                     (no CONFIG_VMAP_STACK); callers unavailable: {}",
+                    unavailable_reason_in(e, snap.live)
+                )),
+            ),
+            (Some(_), Some(why)) => out.push(Line::unavailable(
+                "vmalloc",
+                format!("{why}, and vmallocinfo is unavailable: {}", unavailable_reason_in(e, snap.live)),
+            )),
+            (None, _) => out.push(Line::unavailable(
+                "vmalloc",
+                format!(
+                    "{}, and vmallocinfo is unavailable: {}",
+                    m.missing_reason("VmallocUsed"),
+                    unavailable_reason_in(e, snap.live)
                 ),
-            );
-        }
-        (Err(e), None) => out.push(Line::unavailable("vmalloc", unavailable_reason(e))),
+            )),
+        },
     }
     out
 }
 
-/// `6.18.44-fc-v669` → (6, 18).
+/// `6.18.44-fc-v669` → (6, 18); `None` when the release does not start
+/// with two numbers.
 pub fn kernel_version(release: &str) -> Option<(u32, u32)> {
-    let mut it = release.split(|c: char| !c.is_ascii_digit());
-    Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    memscope_kernel::parse::release::version(release)
 }
 
 fn percpu_line(snap: &Snapshot, m: &Meminfo, page: u64) -> Line {

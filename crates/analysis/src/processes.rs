@@ -4,6 +4,7 @@
 
 use std::cmp::Ordering;
 
+use memscope_kernel::ReadError;
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::limits::Limit;
 use memscope_model::{ProcessSample, ProcessScan, Rollup, Snapshot};
@@ -15,6 +16,9 @@ use serde::Serialize;
 pub enum RowSource {
     /// `smaps_rollup`: PSS and USS known.
     SmapsRollup,
+    /// `smaps` summed over the mappings (kernels before 4.14 have no
+    /// `smaps_rollup`): PSS and USS known.
+    Smaps,
     /// `status` only: RSS and swap known, PSS and USS unavailable.
     Status,
 }
@@ -67,23 +71,38 @@ impl ProcessRow {
 /// Rows for every process with an address space (kernel threads and
 /// zombies are left out).
 pub fn rows(snap: &Snapshot) -> Vec<ProcessRow> {
-    snap.processes.iter().filter(|p| !p.has_no_address_space()).map(row).collect()
+    snap.processes.iter().filter(|p| !p.has_no_address_space()).map(|p| row_in(p, snap.live)).collect()
 }
 
-/// The row of one process.
+/// The row of one process read from the running system.
 pub fn row(p: &ProcessSample) -> ProcessRow {
+    row_in(p, true)
+}
+
+/// The row of one process, read from the running system (`live`) or from a
+/// captured tree (which words a missing file's reason).
+pub fn row_in(p: &ProcessSample, live: bool) -> ProcessRow {
     let status = p.status.as_ref().ok();
     let st = |k: &str| status.and_then(|s| s.get(k));
     let (source, pss, uss, rss, swap, why) = match &p.rollup {
         Rollup::Read(r) if !r.is_empty() => {
-            (RowSource::SmapsRollup, r.pss(), r.uss(), r.rss(), r.swap(), None)
+            let source = if r.is_summed_smaps() { RowSource::Smaps } else { RowSource::SmapsRollup };
+            (source, r.pss(), r.uss(), r.rss(), r.swap(), None)
         }
         other => {
             let why = match other {
                 Rollup::OverBudget => "not read within the time budget".to_string(),
                 Rollup::OverSizeCap => "larger than the size cap".to_string(),
                 Rollup::NotRequested => "not read (status only)".to_string(),
-                Rollup::Failed(e) => crate::hints::unavailable_reason(e),
+                Rollup::Failed(ReadError::NotReported { path, field: None }) => {
+                    let smaps = path.replace("smaps_rollup", "smaps");
+                    if live {
+                        format!("neither smaps_rollup nor {smaps} exists on this kernel")
+                    } else {
+                        format!("neither smaps_rollup nor {smaps} is in this captured tree")
+                    }
+                }
+                Rollup::Failed(e) => crate::hints::unavailable_reason_in(e, live),
                 Rollup::Read(_) | Rollup::NoAddressSpace => "no address space".to_string(),
             };
             (RowSource::Status, None, None, st("VmRSS"), st("VmSwap"), Some(why))
@@ -208,13 +227,23 @@ pub struct ProcessTotals {
     pub skipped_size: usize,
     /// Processes whose smaps_rollup failed otherwise.
     pub skipped_failed: usize,
+    /// Processes with neither `smaps_rollup` nor `smaps` (a kernel without
+    /// them, or a captured tree that lacks them): on status figures.
+    pub skipped_not_reported: usize,
     /// Kernel threads and zombies.
     pub no_address_space: usize,
 }
 
 /// Totals of `rows` (all processes of `snap`).
 pub fn totals(snap: &Snapshot, rows: &[ProcessRow]) -> ProcessTotals {
-    totals_of(snap.meminfo.as_ref().ok(), &snap.scan, rows)
+    let mut t = totals_of(snap.meminfo.as_ref().ok(), &snap.scan, rows);
+    t.skipped_not_reported = not_reported(&snap.processes);
+    t
+}
+
+/// Processes whose memory rollup neither `smaps_rollup` nor `smaps` gave.
+pub fn not_reported(processes: &[ProcessSample]) -> usize {
+    processes.iter().filter(|p| matches!(p.rollup, Rollup::Failed(ReadError::NotReported { .. }))).count()
 }
 
 /// Totals of `rows`, with meminfo (for `AnonPages + Mapped`) and the scan

@@ -185,12 +185,15 @@ pub struct Ps {
     pub notes: Vec<String>,
 }
 
-/// The cgroup path used to group: v2, else the v1 memory hierarchy, else
-/// systemd's named hierarchy, else the first line.
+/// The cgroup path used to group: the hierarchy that accounts memory, as
+/// `memscope cgroups` places processes. On v1 and hybrid hosts that is the
+/// v1 memory controller's (on a hybrid host the v2 hierarchy holds no
+/// controller and every process sits at `/` in it); on a pure v2 host the
+/// v2 path. Else systemd's named hierarchy, else the first line.
 pub fn cgroup_path(p: &ProcessSample) -> Option<String> {
     let c = p.cgroup.as_ref().ok()?;
-    c.v2_path()
-        .or_else(|| c.v1_path("memory"))
+    c.v1_path("memory")
+        .or_else(|| c.v2_path())
         .or_else(|| c.v1_path("name=systemd"))
         .or_else(|| c.memberships.first().map(|m| m.path.as_str()))
         .map(str::to_string)
@@ -265,7 +268,7 @@ pub fn build(
     let mut rows: Vec<(PsRow, Option<ContainerKey>)> = samples
         .iter()
         .map(|p| {
-            let row = processes::row(p);
+            let row = processes::row_in(p, snap.live);
             let user = row.uid.map(|u| opts.user_names.get(&u).cloned().unwrap_or_else(|| u.to_string()));
             let container =
                 (opts.group_by == Some(GroupBy::Container)).then(|| container_of(p, host.as_ref()));
@@ -282,7 +285,8 @@ pub fn build(
         })
         .collect();
     let plain: Vec<ProcessRow> = rows.iter().map(|(r, _)| r.row.clone()).collect();
-    let totals = processes::totals_of(meminfo, &snap.scan, &plain);
+    let mut totals = processes::totals_of(meminfo, &snap.scan, &plain);
+    totals.skipped_not_reported = processes::not_reported(&snap.processes);
 
     let mut groups = Vec::new();
     if let Some(g) = opts.group_by {
@@ -360,7 +364,11 @@ pub fn build(
         filtered_out: s.filtered_out,
     };
     let why: Vec<&'static str> = samples.iter().filter_map(|p| why_no_pss(&p.rollup)).collect();
-    let notes = notes(&totals, &why, &scan, unknown_ns, opts, snap.live);
+    let from_smaps = samples.iter().filter(|p| p.rollup().is_some_and(|r| r.is_summed_smaps())).count();
+    let mut notes = notes(&totals, &why, &scan, unknown_ns, opts, snap.live);
+    if from_smaps > 0 {
+        notes.push(smaps_note(from_smaps));
+    }
     Ps {
         kernel,
         taken_at_unix_ms: snap.taken_at_unix_ms,
@@ -388,6 +396,7 @@ fn why_no_pss(r: &Rollup) -> Option<&'static str> {
              non-dumpable process or a security module can refuse even root)"
         }
         Rollup::Failed(ReadError::Gone { .. }) => "exited",
+        Rollup::Failed(ReadError::NotReported { .. }) => "neither smaps_rollup nor smaps is there",
         Rollup::Failed(_) => "read error",
     })
 }
@@ -466,6 +475,14 @@ fn notes(
         ));
     }
     out
+}
+
+/// Said when PSS came from `smaps` for some processes.
+pub fn smaps_note(n: usize) -> String {
+    format!(
+        "PSS of {} summed from /proc/PID/smaps: this kernel has no smaps_rollup (before 4.14).",
+        count(n, "process", "processes")
+    )
 }
 
 fn ms(usec: u64) -> String {

@@ -133,8 +133,27 @@ fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
     if t.skipped_failed > 0 {
         skipped.push(format!("{} failed to read", t.skipped_failed));
     }
+    if t.skipped_not_reported > 0 {
+        skipped.push(format!(
+            "{} have neither smaps_rollup nor smaps {} (status figures stand in)",
+            t.skipped_not_reported,
+            if snap.live { "on this kernel" } else { "in this captured tree" }
+        ));
+    }
+    let s = &snap.scan;
+    let empty_dirs = s.listed.saturating_sub(snap.processes.len() + s.gone + s.filtered_out);
+    if !snap.live && empty_dirs > 0 {
+        skipped.push(format!(
+            "{empty_dirs} process directories of this captured tree hold neither stat nor status"
+        ));
+    }
     if !skipped.is_empty() {
         out.push(format!("Processes: {}.", skipped.join("; ")));
+    }
+    let from_smaps =
+        snap.processes.iter().filter(|p| p.rollup().is_some_and(|r| r.is_summed_smaps())).count();
+    if from_smaps > 0 {
+        out.push(crate::ps::smaps_note(from_smaps));
     }
     if let Some(arc) = l.lines.iter().find(|x| x.category == "zfs_arc").and_then(|x| x.bytes) {
         out.push(format!(

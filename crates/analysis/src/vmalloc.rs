@@ -18,7 +18,7 @@ use memscope_model::Snapshot;
 use serde::Serialize;
 
 use crate::hints::unavailable_reason;
-use crate::ledger::is_stack_area;
+use crate::ledger::{VmallocUsed, is_stack_area, vmalloc_base};
 use crate::units::fmt_bytes;
 
 /// Areas of one kind.
@@ -103,20 +103,24 @@ pub fn from_snapshot(snap: &Snapshot, top: usize) -> VmallocView {
     build(
         snap.vmallocinfo.as_ref().map_err(unavailable_reason),
         snap.meminfo.as_ref().ok(),
+        snap.kernel.as_ref().ok().map(String::as_str),
         snap.page_size_bytes.unwrap_or(4096),
         top,
     )
 }
 
 /// Build the view. `vmallocinfo` is `Err(reason)` when unreadable: the view
-/// then holds meminfo's `VmallocUsed` only.
+/// then holds meminfo's `VmallocUsed` only. `kernel` is the release, which
+/// says what `VmallocUsed` counts ([`VmallocUsed::on`]).
 pub fn build(
     vmallocinfo: Result<&Vmallocinfo, String>,
     meminfo: Option<&Meminfo>,
+    kernel: Option<&str>,
     page_size_bytes: u64,
     top: usize,
 ) -> VmallocView {
     let used = meminfo.and_then(|m| m.get("VmallocUsed"));
+    let meaning = VmallocUsed::on(kernel);
     let stack_meminfo = meminfo.and_then(|m| m.get("KernelStack"));
     let v = match vmallocinfo {
         Ok(v) => v,
@@ -124,8 +128,9 @@ pub fn build(
             let mut notes = Vec::new();
             if let Some(u) = used {
                 notes.push(format!(
-                    "meminfo VmallocUsed is {}; per-kind and per-caller figures need /proc/vmallocinfo.",
-                    fmt_bytes(to_i64(u))
+                    "meminfo VmallocUsed is {}{}; per-kind and per-caller figures need /proc/vmallocinfo.",
+                    fmt_bytes(to_i64(u)),
+                    meaning.why_not_pages().map(|w| format!(" ({w})")).unwrap_or_default()
                 ));
             }
             return VmallocView {
@@ -205,11 +210,10 @@ pub fn build(
 
     // The ledger's formula (ledger.rs `vmalloc_lines`), step by step.
     let stack_areas_bytes = stack_pages.saturating_mul(page);
-    let double_counted = to_i64(stack_areas_bytes).min(to_i64(stack_meminfo.unwrap_or(0))).max(0) as u64;
-    let (base, base_name) = match used {
-        Some(u) if u > 0 || pages == 0 => (to_i64(u), "VmallocUsed"),
-        _ => (to_i64(pages.saturating_mul(page)), "vmallocinfo pages"),
-    };
+    let (base, base_name) = vmalloc_base(used, meaning, pages.saturating_mul(page));
+    let double_counted =
+        to_i64(stack_areas_bytes).min(to_i64(stack_meminfo.unwrap_or(0))).min(to_i64(base)).max(0) as u64;
+    let base = to_i64(base);
     let ledger = LedgerExplain {
         vmalloc_used_bytes: used,
         pages_bytes: pages.saturating_mul(page),
@@ -221,7 +225,11 @@ pub fn build(
         ioremap_size_bytes: ioremap,
     };
     let mut notes = Vec::new();
-    if let Some(u) = used
+    if let Some(why) = meaning.why_not_pages()
+        && used.is_some()
+    {
+        notes.push(format!("VmallocUsed is not used: {why}."));
+    } else if let Some(u) = used
         && u != ledger.pages_bytes
     {
         notes.push(format!(
@@ -270,7 +278,7 @@ mod tests {
     fn kinds_callers_and_the_ledger_line() {
         let v = Vmallocinfo::parse(SAMPLE);
         let m = Meminfo::parse("VmallocUsed: 2200 kB\nKernelStack: 16 kB\n");
-        let view = build(Ok(&v), Some(&m), 4096, 3);
+        let view = build(Ok(&v), Some(&m), Some("6.18.0"), 4096, 3);
         assert_eq!(view.areas, 6);
         let vm = view.kinds.iter().find(|k| k.kind == VmallocKind::Vmalloc).unwrap();
         assert_eq!((vm.areas, vm.ram_bytes), (4, Some((4 + 4 + 512 + 2) * 4096)));
@@ -289,15 +297,17 @@ mod tests {
         assert_eq!(l.ledger_vmalloc_bytes, 2200 * 1024 - 16 * 1024);
         assert_eq!(l.ioremap_size_bytes, 8192);
         assert!(view.notes.iter().any(|n| n.contains("ioremap")));
-        let nf =
-            build(Ok(&v), None, 4096, 10).callers.into_iter().find(|c| c.caller == "nf_ct_alloc_hashtable");
+        let nf = build(Ok(&v), None, Some("6.18.0"), 4096, 10)
+            .callers
+            .into_iter()
+            .find(|c| c.caller == "nf_ct_alloc_hashtable");
         assert_eq!(nf.unwrap().module.as_deref(), Some("nf_conntrack"));
     }
 
     #[test]
     fn unreadable_vmallocinfo() {
         let m = Meminfo::parse("VmallocUsed: 100 kB\n");
-        let v = build(Err("denied".into()), Some(&m), 4096, 10);
+        let v = build(Err("denied".into()), Some(&m), Some("6.18.0"), 4096, 10);
         assert_eq!(v.unavailable.as_deref(), Some("denied"));
         assert!(v.notes[0].contains("100 KiB"));
     }

@@ -155,12 +155,23 @@ fn stat_comm_with_paren_and_spaces() {
 }
 
 #[test]
-fn processes_gone_mid_scan_are_skipped_and_counted() {
+fn a_captured_tree_never_says_its_processes_exited() {
+    // Live, these directories would be processes that exited mid-scan; in a
+    // captured tree nothing exits: 77 (stat only) is listed without figures,
+    // 78 (empty) has no figure to show and is said so.
     let r = report_of("process-gone-mid-scan");
     let pids: Vec<u32> = r.processes.iter().map(|p| p.pid).collect();
-    assert_eq!(pids, vec![79]);
-    assert_eq!(r.totals.skipped_gone, 2);
-    assert!(r.notes.iter().any(|n| n.contains("2 exited during the scan")));
+    assert_eq!(pids, vec![79, 77]);
+    assert_eq!(r.totals.skipped_gone, 0);
+    let p77 = &r.processes[1];
+    assert_eq!((p77.pss_bytes, p77.rss_bytes), (None, None));
+    assert!(p77.pss_unavailable.as_deref().unwrap().contains("in this captured tree"), "{p77:?}");
+    assert!(!r.notes.iter().any(|n| n.contains("exited")), "{:?}", r.notes);
+    assert!(
+        r.notes.iter().any(|n| n.contains("1 process directories of this captured tree")),
+        "{:?}",
+        r.notes
+    );
 }
 
 #[test]

@@ -136,6 +136,7 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
                 num(x.swap_bytes).as_str(),
                 match x.source {
                     RowSource::SmapsRollup => "smaps_rollup",
+                    RowSource::Smaps => "smaps",
                     RowSource::Status => "status",
                 },
                 r.cgroup.as_deref().unwrap_or(""),
@@ -202,7 +203,7 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
     for r in &p.processes {
         let x = &r.row;
         let pid = match x.source {
-            RowSource::SmapsRollup => s.num(x.pid),
+            RowSource::SmapsRollup | RowSource::Smaps => s.num(x.pid),
             RowSource::Status => s.num(format!("*{}", x.pid)),
         };
         let mut row = vec![

@@ -191,7 +191,7 @@ fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
     let mut why: Vec<String> = Vec::new();
     for p in &r.processes {
         let pid = match p.source {
-            RowSource::SmapsRollup => s.num(p.pid),
+            RowSource::SmapsRollup | RowSource::Smaps => s.num(p.pid),
             RowSource::Status => {
                 let reason = p.pss_unavailable.clone().unwrap_or_default();
                 if !why.contains(&reason) {

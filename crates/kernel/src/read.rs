@@ -33,7 +33,7 @@ use crate::parse::sysfs::hugepage_dir_size;
 use crate::parse::vmallocinfo::Vmallocinfo;
 use crate::parse::vmstat::Vmstat;
 use crate::parse::zoneinfo::Zoneinfo;
-use crate::parse::{hex_u64, kmsg};
+use crate::parse::{hex_u64, kmsg, release};
 use crate::root::{KernelRoot, ReadError};
 
 /// Kernel paths read by memscope, named once.
@@ -70,6 +70,8 @@ pub mod paths {
     pub const ARCSTATS: &str = "/proc/spl/kstat/zfs/arcstats";
     /// Kernel release.
     pub const OSRELEASE: &str = "/proc/sys/kernel/osrelease";
+    /// `Linux version <release> (<builder>) (<compiler>) #<build> …`.
+    pub const PROC_VERSION: &str = "/proc/version";
     /// Kernel log (records, one per read; root or `dmesg_restrict=0`).
     pub const KMSG: &str = "/dev/kmsg";
     /// CPUs that may ever be online.
@@ -254,9 +256,14 @@ impl KernelRoot {
         Ok(Pagetypeinfo::parse(&self.read_text(paths::PAGETYPEINFO)?))
     }
 
-    /// `/proc/slabinfo` (root only).
+    /// `/proc/slabinfo` (root only). An empty file (copied by a tool that
+    /// ran without root) is an error saying so, not a header parse error.
     pub fn slabinfo(&self) -> Result<Slabinfo, ReadError> {
-        self.read_parsed(paths::SLABINFO, Slabinfo::parse)
+        let text = self.read_text(paths::SLABINFO)?;
+        if text.trim().is_empty() {
+            return Err(empty_file(paths::SLABINFO));
+        }
+        Slabinfo::parse(&text).map_err(|e| ReadError::from_parse(paths::SLABINFO, e))
     }
 
     /// Which slab caches are reclaimable: `/sys/kernel/slab/NAME/reclaim_account`
@@ -310,8 +317,15 @@ impl KernelRoot {
 
     /// `/proc/vmallocinfo`. As non-root the file may be readable with
     /// addresses zeroed; the sizes and callers are still right.
+    /// The kernel always has vmalloc areas (module space, percpu chunks,
+    /// stacks), so an empty file is a copy made without root: an error, not
+    /// "no areas".
     pub fn vmallocinfo(&self) -> Result<Vmallocinfo, ReadError> {
-        Ok(Vmallocinfo::parse(&self.read_text(paths::VMALLOCINFO)?))
+        let text = self.read_text(paths::VMALLOCINFO)?;
+        if text.trim().is_empty() {
+            return Err(empty_file(paths::VMALLOCINFO));
+        }
+        Ok(Vmallocinfo::parse(&text))
     }
 
     /// `/proc/iomem`.
@@ -388,9 +402,27 @@ impl KernelRoot {
         Ok(Arcstats::parse(&self.read_text(paths::ARCSTATS)?))
     }
 
-    /// The running kernel's release string.
+    /// The running kernel's release string: `/proc/sys/kernel/osrelease`,
+    /// else the third word of `/proc/version` (captures made by other tools
+    /// often hold only one of them), else, in a captured tree, its
+    /// MANIFEST's `kernel:`. The first error when none gives one.
     pub fn osrelease(&self) -> Result<String, ReadError> {
-        Ok(self.read_text(paths::OSRELEASE)?.trim().to_string())
+        let first = match self.read_text(paths::OSRELEASE) {
+            Ok(t) if !t.trim().is_empty() => return Ok(t.trim().to_string()),
+            Ok(_) => ReadError::Parse { path: paths::OSRELEASE.into(), line: 1, item: "a release".into() },
+            Err(e) => e,
+        };
+        if let Some(r) =
+            self.read_text(paths::PROC_VERSION).ok().as_deref().and_then(release::from_proc_version)
+        {
+            return Ok(r);
+        }
+        if !self.is_live()
+            && let Some(r) = self.manifest().get("kernel").and_then(|k| release::from_manifest(k))
+        {
+            return Ok(r);
+        }
+        Err(first)
     }
 
     /// The host name, as the kernel knows it.
@@ -500,6 +532,15 @@ impl KernelRoot {
     /// `/proc/PID/smaps_rollup` (costly: walks the target's page tables).
     pub fn pid_smaps_rollup(&self, pid: u32) -> Result<SmapsRollup, ReadError> {
         Ok(SmapsRollup::parse(&self.read_text(&format!("/proc/{pid}/smaps_rollup"))?))
+    }
+
+    /// `/proc/PID/smaps` summed over every mapping into the fields of a
+    /// rollup: what `smaps_rollup` gives on kernels before 4.14, which lack
+    /// it (`Pss` is in `smaps` since 2.6.25). As costly as `smaps_rollup`,
+    /// and more: the text is one block per mapping.
+    pub fn pid_smaps_summed(&self, pid: u32) -> Result<SmapsRollup, ReadError> {
+        let maps = crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/smaps"))?);
+        Ok(SmapsRollup::from_smaps(&maps))
     }
 
     /// `/proc/PID/cgroup`.
@@ -661,6 +702,11 @@ impl KernelRoot {
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect())
     }
+}
+
+/// A root-only file copied without root reads empty: say so.
+fn empty_file(kpath: &str) -> ReadError {
+    ReadError::Io { path: kpath.to_string(), message: "empty (read as non-root?)".to_string() }
 }
 
 /// Read every record in `/dev/kmsg` without blocking. Each `read` returns

@@ -135,11 +135,7 @@ impl CollectCache {
 /// Read one snapshot.
 pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let started = Instant::now();
-    // A captured tree was taken when its MANIFEST says, not now.
-    let taken_at_unix_ms = match root.manifest().get("captured_at_unix_ms") {
-        Some(t) if !root.is_live() => t.parse().unwrap_or(0),
-        _ => now_unix_ms(),
-    };
+    let taken_at_unix_ms = taken_at(root);
     let (system, (processes, mut scan)) = std::thread::scope(|s| {
         let sys = s.spawn(|| collect_system_files(root, opts));
         let procs = collect_process_samples(root, opts);
@@ -160,10 +156,19 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
 /// process scan itself.
 pub fn collect_processes(root: &KernelRoot, opts: &CollectOptions) -> ProcessSnapshot {
     let started = Instant::now();
-    let taken_at_unix_ms = now_unix_ms();
+    let taken_at_unix_ms = taken_at(root);
     let (processes, mut scan) = collect_process_samples(root, opts);
     scan.elapsed_usec = started.elapsed().as_micros() as u64;
     ProcessSnapshot { taken_at_unix_ms, live: root.is_live(), processes, scan }
+}
+
+/// When the snapshot was taken: now, or for a captured tree when its
+/// MANIFEST says.
+fn taken_at(root: &KernelRoot) -> u64 {
+    match root.manifest().get("captured_at_unix_ms") {
+        Some(t) if !root.is_live() => t.parse().unwrap_or(0),
+        _ => now_unix_ms(),
+    }
 }
 
 fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
@@ -268,7 +273,8 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
         match p {
             Some(p) if opts.filter.as_ref().is_none_or(|f| (f.0)(&p)) => procs.push(p),
             Some(_) => scan.filtered_out += 1,
-            None => scan.gone += 1,
+            None if root.is_live() => scan.gone += 1,
+            None => {}
         }
     }
     if opts.processes == ProcessMode::StatusOnly {
@@ -310,7 +316,7 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
             }
         }
         let t = Instant::now();
-        let r = root.pid_smaps_rollup(p.pid);
+        let r = read_rollup(root, p.pid);
         let usec = t.elapsed().as_micros() as u64;
         cost.observe(rss(p), usec);
         match r {
@@ -334,6 +340,9 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
             Rollup::OverSizeCap => scan.rollup_over_size += 1,
             Rollup::Failed(ReadError::Gone { .. }) => gone[i] = true,
             Rollup::Failed(ReadError::PermissionDenied { .. }) => scan.rollup_denied += 1,
+            // Neither smaps_rollup nor smaps: counted by the analysis from
+            // the processes, not as a failed read.
+            Rollup::Failed(ReadError::NotReported { .. }) => {}
             Rollup::Failed(_) => scan.rollup_failed += 1,
             Rollup::NotRequested => {}
         }
@@ -392,20 +401,55 @@ impl ReadCost {
     }
 }
 
-fn gone<T>(r: &Result<T, ReadError>) -> bool {
-    matches!(r, Err(ReadError::Gone { .. }))
+/// The memory rollup of one process: `smaps_rollup`, or on kernels before
+/// 4.14, which lack it, `smaps` summed (fs/proc/task_mmu.c; `Pss` is in
+/// `smaps` since 2.6.25). A summed rollup keeps `smaps`' `Size`, which
+/// `smaps_rollup` does not print: that tells them apart
+/// ([`memscope_kernel::parse::pid::smaps_rollup::SmapsRollup::is_summed_smaps`]).
+fn read_rollup(
+    root: &KernelRoot,
+    pid: u32,
+) -> Result<memscope_kernel::parse::pid::smaps_rollup::SmapsRollup, ReadError> {
+    match present(root, pid, root.pid_smaps_rollup(pid)) {
+        Some(Err(ReadError::NotReported { .. })) => present(root, pid, root.pid_smaps_summed(pid))
+            .unwrap_or_else(|| Err(ReadError::Gone { path: format!("/proc/{pid}/smaps") })),
+        Some(r) => r,
+        None => Err(ReadError::Gone { path: format!("/proc/{pid}/smaps_rollup") }),
+    }
+}
+
+/// One per-process read, told apart from the process's exit: `None` when
+/// the process has exited (live, and its `/proc/PID` directory is gone
+/// too). A file missing from a directory that is still there is
+/// [`ReadError::NotReported`]: this kernel does not have it (`smaps_rollup`
+/// before 4.14, `cgroup` without CONFIG_CGROUPS), or, in a captured tree,
+/// it was not captured. A captured tree's processes never exit.
+fn present<T>(root: &KernelRoot, pid: u32, r: Result<T, ReadError>) -> Option<Result<T, ReadError>> {
+    match r {
+        Err(ReadError::Gone { path }) => {
+            if root.is_live() && !root.is_dir(&format!("/proc/{pid}")) {
+                None
+            } else {
+                Some(Err(ReadError::NotReported { path, field: None }))
+            }
+        }
+        r => Some(r),
+    }
 }
 
 /// `stat`, `status`, `cgroup`, `cmdline` (and the namespaces and the
 /// descriptor count, when asked) of one process; `None` if it exited.
+///
+/// One rule for every command: a process is listed when its directory
+/// is there; a file it lacks makes only the figures from that file
+/// unavailable.
 fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<ProcessSample> {
     let (namespaces, fds) = (opts.namespaces, opts.fds);
-    let stat = root.pid_stat(pid);
-    if gone(&stat) {
-        return None;
-    }
-    let status = root.pid_status(pid);
-    if gone(&status) {
+    let stat = present(root, pid, root.pid_stat(pid))?;
+    let status = present(root, pid, root.pid_status(pid))?;
+    if stat.is_err() && status.is_err() && !root.is_live() {
+        // A directory of a captured tree without either file: no figure to
+        // show (not counted as exited; `listed` still counts it).
         return None;
     }
     let (cgroup, cmdline) = if opts.skip_cgroup_and_cmdline {
@@ -413,24 +457,21 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
             |file: &str| ReadError::NotReported { path: format!("/proc/{pid}/{file}"), field: None };
         (Err(skipped("cgroup")), Err(skipped("cmdline")))
     } else {
-        (root.pid_cgroup(pid), root.pid_cmdline(pid))
+        (present(root, pid, root.pid_cgroup(pid))?, present(root, pid, root.pid_cmdline(pid))?)
     };
-    if gone(&cgroup) || gone(&cmdline) {
-        return None;
-    }
-    let namespaces = namespaces.then(|| root.pid_namespaces(pid));
-    if namespaces.as_ref().is_some_and(gone) {
-        return None;
-    }
+    let namespaces = match namespaces.then(|| root.pid_namespaces(pid)) {
+        Some(ns) => Some(present(root, pid, ns)?),
+        None => None,
+    };
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
     let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
     if fds.as_ref().is_some_and(|f| f.gone()) {
-        if root.is_live() {
+        if root.is_live() && !root.is_dir(&format!("/proc/{pid}")) {
             return None;
         }
-        // A captured tree without these files (its stat was there): they
-        // were not captured, the process did not exit.
+        // Without these files (the process's directory is there): they
+        // were not captured, or this kernel does not have them.
         fds = fds.map(ProcessFds::not_captured);
     }
     Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })

@@ -13,8 +13,14 @@ pub fn run(root: &KernelRoot, g: &Global, a: &VmallocArgs) -> anyhow::Result<Exi
     let (format, style) = output::choose(g);
     let info = root.vmallocinfo().map_err(|e| unavailable_reason(&e));
     let meminfo = root.meminfo().ok();
-    let view =
-        vmalloc::build(info.as_ref().map_err(String::clone), meminfo.as_ref(), super::page_size(root), a.top);
+    let kernel = root.osrelease().ok();
+    let view = vmalloc::build(
+        info.as_ref().map_err(String::clone),
+        meminfo.as_ref(),
+        kernel.as_deref(),
+        super::page_size(root),
+        a.top,
+    );
     output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }

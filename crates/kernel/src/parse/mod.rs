@@ -29,6 +29,7 @@ pub mod mountinfo;
 pub mod net;
 pub mod pagetypeinfo;
 pub mod pid;
+pub mod release;
 pub mod slabinfo;
 pub mod sockstat;
 pub mod sys_slab;

@@ -50,6 +50,32 @@ impl SmapsRollup {
         r
     }
 
+    /// The rollup of a whole `smaps`: each field summed over the mappings,
+    /// as fs/proc/task_mmu.c `show_smaps_rollup` does (kernels before 4.14
+    /// have no `smaps_rollup`). Per-mapping `Size`, `KernelPageSize` and
+    /// `MMUPageSize` are not summed: the rollup has neither. `Size` (the
+    /// virtual size) is, and marks the result as summed: `smaps_rollup`
+    /// never prints it ([`SmapsRollup::is_summed_smaps`]). A process without
+    /// mappings (a kernel thread) gives an empty rollup.
+    pub fn from_smaps(maps: &crate::parse::pid::maps::Maps) -> SmapsRollup {
+        const NOT_SUMMED: &[&str] = &["KernelPageSize", "MMUPageSize"];
+        let mut r = SmapsRollup { malformed: maps.malformed.clone(), ..SmapsRollup::default() };
+        for m in &maps.mappings {
+            for (k, v) in m.fields.iter().filter(|(k, _)| !NOT_SUMMED.contains(&k.as_str())) {
+                let e = r.bytes.entry(k.clone()).or_insert(0);
+                *e = e.saturating_add(*v);
+            }
+        }
+        r
+    }
+
+    /// True for a rollup summed from `smaps` ([`SmapsRollup::from_smaps`]):
+    /// it has `Size`, which `smaps_rollup` does not print
+    /// (fs/proc/task_mmu.c `show_smaps_rollup`).
+    pub fn is_summed_smaps(&self) -> bool {
+        self.bytes.contains_key("Size")
+    }
+
     /// True when the file had no fields (a kernel thread, no address space).
     pub fn is_empty(&self) -> bool {
         self.bytes.is_empty()
@@ -107,6 +133,53 @@ Swap:                  8 kB
         assert_eq!(r.uss(), Some(1000 * 1024));
         assert_eq!(r.swap(), Some(8 * 1024));
         assert_eq!(r.get("SwapPss"), None);
+    }
+
+    #[test]
+    fn smaps_of_a_3_10_kernel_sums_to_a_rollup() {
+        // fs/proc/task_mmu.c of 3.10: no Pss_* split, no SwapPss, VmFlags.
+        let smaps = b"00400000-0040b000 r-xp 00000000 fd:00 1234    /usr/bin/cat
+Size:                 44 kB
+Rss:                  20 kB
+Pss:                  10 kB
+Shared_Clean:         20 kB
+Shared_Dirty:          0 kB
+Private_Clean:         0 kB
+Private_Dirty:         0 kB
+Referenced:           20 kB
+Anonymous:             0 kB
+AnonHugePages:         0 kB
+Swap:                  0 kB
+KernelPageSize:        4 kB
+MMUPageSize:           4 kB
+Locked:                0 kB
+VmFlags: rd ex mr mw me dw
+01a5e000-01a7f000 rw-p 00000000 00:00 0                                  [heap]
+Size:                132 kB
+Rss:                   8 kB
+Pss:                   8 kB
+Shared_Clean:          0 kB
+Shared_Dirty:          0 kB
+Private_Clean:         0 kB
+Private_Dirty:         8 kB
+Referenced:            8 kB
+Anonymous:             8 kB
+AnonHugePages:         0 kB
+Swap:                  4 kB
+KernelPageSize:        4 kB
+MMUPageSize:           4 kB
+Locked:                0 kB
+VmFlags: rd wr mr mw me ac
+";
+        let r = SmapsRollup::from_smaps(&crate::parse::pid::maps::Maps::parse(smaps));
+        assert_eq!(r.pss(), Some(18 * 1024));
+        assert_eq!(r.rss(), Some(28 * 1024));
+        assert_eq!(r.uss(), Some(8 * 1024));
+        assert_eq!(r.swap(), Some(4 * 1024));
+        assert_eq!(r.get("Size"), Some(176 * 1024));
+        assert!(r.is_summed_smaps() && !SmapsRollup::parse(SAMPLE).is_summed_smaps());
+        assert_eq!(r.get("KernelPageSize"), None);
+        assert!(SmapsRollup::from_smaps(&crate::parse::pid::maps::Maps::parse(b"")).is_empty());
     }
 
     #[test]
