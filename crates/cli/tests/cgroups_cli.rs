@@ -146,3 +146,18 @@ fn container_shows_its_subtree() {
     assert_eq!(doc["layout"]["visible_root"], "/docker/3f2a9c");
     assert_eq!(cgroup(&doc, "/docker/3f2a9c/app")["pss_bytes"], 42 << 20);
 }
+
+#[test]
+fn inherited_limit_is_shown_with_the_cgroup_that_sets_it() {
+    let doc = json("cgroups-v2-container-subtree", &["--all"]);
+    let app = &cgroup(&doc, "/docker/3f2a9c/app")["memory"];
+    assert_eq!(app["limit_bytes"], "max");
+    assert_eq!(app["effective_limit_bytes"], 512u64 << 20);
+    assert_eq!(app["limited_by"], "/docker/3f2a9c");
+    let top = &cgroup(&doc, "/docker/3f2a9c")["memory"];
+    assert_eq!(top["effective_limit_bytes"], 512u64 << 20);
+    assert_eq!(top["limited_by"], Value::Null);
+    let table = memscope("cgroups-v2-container-subtree", &["--all"]);
+    let row = table.lines().find(|l| l.trim_start().starts_with("app ")).expect("app row");
+    assert!(row.contains("512 MiB (/docker/3f2a9c)"), "{row}");
+}

@@ -238,3 +238,21 @@ fn run_on_v1_needs_memory_with_swap_and_uses_each_controllers_hierarchy() {
     // Valid on this machine, refused only because the tree is not live.
     assert!(matches!(plan(&root, &layout, "job", &cpus), Err(SetupError::NotPermitted(_))));
 }
+
+#[test]
+fn binding_limit_is_the_tightest_up_the_path() {
+    // A container's `app` has no limit of its own: the container's 512 MiB binds it.
+    let t = tree(&fixture("cgroups-v2-container-subtree"));
+    assert_eq!(t.binding_limit(1), Some((512 * MIB, 0)));
+    assert_eq!(t.binding_limit(0), Some((512 * MIB, 0)));
+    // nginx.service's own 128 MiB binds it; its unlimited siblings have none.
+    let t = tree(&fixture("cgroups-v2-pure"));
+    let nginx = t.find("/system.slice/nginx.service").unwrap();
+    assert_eq!(t.binding_limit(nginx), Some((128 * MIB, nginx)));
+    assert_eq!(t.binding_limit(t.find("/system.slice/sshd.service").unwrap()), None);
+    // v1: the top's huge "unlimited" number is no limit; mysql's 256 MiB is.
+    let t = tree(&fixture("cgroups-v1-pure"));
+    let mysql = t.find("/system.slice/mysql.service").unwrap();
+    assert_eq!(t.binding_limit(mysql), Some((256 * MIB, mysql)));
+    assert_eq!(t.binding_limit(t.find("/system.slice").unwrap()), None);
+}

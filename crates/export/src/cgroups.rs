@@ -4,7 +4,8 @@
 //! ```text
 //! { schema, taken_at, taken_at_unix_ms, layout: {kind, hierarchies[], visible_root},
 //!   cgroups: [{path, depth, versions, procs, processes, processes_with_pss, pss_bytes,
-//!              memory: {version, current_bytes, peak_bytes, limit_bytes, swap_bytes,
+//!              memory: {version, current_bytes, peak_bytes, limit_bytes,
+//!                       effective_limit_bytes, limited_by, swap_bytes,
 //!                       swap_limit_bytes, oom_events, oom_kills, stat: {anon_bytes, …},
 //!                       beyond_pss: {…}},
 //!              cpuset: {version, cpus, mems}, pids: {version, current, max},
@@ -202,7 +203,11 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
             Some(m) => (
                 gaps.cell("current", &m.current_bytes, bytes),
                 gaps.cell("peak", &m.peak_bytes, bytes),
-                gaps.cell("limit", &m.limit, limit_text),
+                match v.tree.binding_limit(i) {
+                    // A tighter ancestor binds: show its limit and where it is set.
+                    Some((b, j)) if j != i => format!("{} ({})", fmt_bytes(b as i64), tree.cgroups[j].path),
+                    _ => gaps.cell("limit", &m.limit, limit_text),
+                },
                 gaps.cell("swap", &m.swap_bytes, bytes),
             ),
             None => ("-".into(), "-".into(), "-".into(), "-".into()),
@@ -425,6 +430,12 @@ fn cgroup_json(v: &CgroupsView, i: usize) -> Value {
                 put(&mut mo, &mut mg, "current_bytes", &m.current_bytes);
                 put(&mut mo, &mut mg, "peak_bytes", &m.peak_bytes);
                 put(&mut mo, &mut mg, "limit_bytes", &m.limit);
+                let binding = v.tree.binding_limit(i);
+                mo.insert("effective_limit_bytes".into(), json!(binding.map(|(b, _)| b)));
+                mo.insert(
+                    "limited_by".into(),
+                    json!(binding.filter(|&(_, j)| j != i).map(|(_, j)| v.tree.cgroups[j].path.as_str())),
+                );
                 put(&mut mo, &mut mg, "swap_bytes", &m.swap_bytes);
                 put(&mut mo, &mut mg, "swap_limit_bytes", &m.swap_limit);
                 put(&mut mo, &mut mg, "oom_events", &m.oom_events());

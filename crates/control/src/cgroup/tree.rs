@@ -362,6 +362,28 @@ impl CgroupTree {
     pub fn find(&self, path: &str) -> Option<usize> {
         self.cgroups.iter().position(|c| c.path == path)
     }
+
+    /// The memory limit that binds cgroup `i`: the tightest of its own
+    /// limit and every ancestor's in the tree (the kernel charges a page to
+    /// each level and fails the charge at the first full one), with the
+    /// index of the cgroup that sets it. `None` when no level is limited.
+    pub fn binding_limit(&self, i: usize) -> Option<(u64, usize)> {
+        let path = &self.cgroups.get(i)?.path;
+        self.cgroups
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| is_ancestor_or_self(&a.path, path))
+            .filter_map(|(j, a)| match a.memory.as_ref().map(|m| &m.limit) {
+                Some(Ok(Limit::Value(v))) => Some((*v, j)),
+                _ => None,
+            })
+            .min_by_key(|&(v, j)| (v, std::cmp::Reverse(self.cgroups[j].depth)))
+    }
+}
+
+/// Is `a` the cgroup `path` itself or one of its ancestors?
+fn is_ancestor_or_self(a: &str, path: &str) -> bool {
+    a == "/" || a == path || path.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Read every cgroup of the memory, cpuset and pids hierarchies (and the

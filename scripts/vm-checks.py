@@ -1,0 +1,413 @@
+#!/usr/bin/env python3
+"""Live known-answer checks of memscope, run inside a guest booted by
+scripts/vm-test (another kernel, pure cgroup v2 or v1 only, several NUMA
+nodes). Each check prints `PASS name` or `FAIL name: why`; the last line is
+`guest KIND: N passed, M failed`, and the exit status is 1 when any failed.
+
+    vm-checks.py v2-numa  BIN_DIR   # pure cgroup v2, two NUMA nodes, then non-root
+    vm-checks.py v1       BIN_DIR   # cgroup v1 only (mounted here by hand)
+
+BIN_DIR holds `memscope` and `memscope-workload`. Standard library only: the
+guest shares the host's root file system, nothing is installed in it.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+MIB = 1 << 20
+CG = "/sys/fs/cgroup"
+
+results = []
+
+
+def check(name):
+    """Decorator: run the check, record PASS or FAIL with the reason."""
+
+    def wrap(fn):
+        def run(*a, **kw):
+            t0 = time.monotonic()
+            try:
+                fn(*a, **kw)
+                results.append((name, None))
+                print(f"PASS {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+            except Exception as e:  # every failure, whatever its kind, is a FAIL line
+                why = f"{type(e).__name__}: {e}"
+                results.append((name, why))
+                print(f"FAIL {name}: {why}", flush=True)
+                traceback.print_exc(file=sys.stdout)
+
+        return run
+
+    return wrap
+
+
+class Guest:
+    def __init__(self, bindir):
+        self.ms = os.path.join(bindir, "memscope")
+        self.wl = os.path.join(bindir, "memscope-workload")
+        self.children = []
+
+    def memscope(self, *args, user=None, check_rc=True, timeout=300):
+        cmd = [self.ms, *args]
+        if user is not None:
+            cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        if p.returncode == 101 or "panicked" in p.stderr:
+            raise AssertionError(f"memscope {' '.join(args)} panicked: {p.stderr[-400:]}")
+        if check_rc and p.returncode != 0:
+            raise AssertionError(f"memscope {' '.join(args)} exited {p.returncode}: {p.stderr[-400:]}")
+        return p
+
+    def json(self, *args, user=None):
+        return json.loads(self.memscope(*args, "--json", user=user).stdout)
+
+    def workload(self, *args, prefix=(), cgroup=None):
+        """Start a workload, wait for its `ready PID` line; killed by cleanup()."""
+
+        def join():
+            if cgroup:
+                with open(f"{cgroup}/cgroup.procs", "w") as f:
+                    f.write("0")
+
+        p = subprocess.Popen(
+            [*prefix, self.wl, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=join if cgroup else None,
+            start_new_session=True,
+        )
+        self.children.append(p)
+        line = p.stdout.readline().split()
+        if not line or line[0] != "ready":
+            raise AssertionError(f"workload {args} did not start: {line}")
+        return int(line[1])
+
+    def cleanup(self):
+        for p in self.children:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+        self.children = []
+
+
+def near(a, b, rel, what):
+    if abs(a - b) > rel * max(abs(b), 1):
+        raise AssertionError(f"{what}: {a} is not within {rel:.0%} of {b}")
+
+
+def rollup_pss(pid):
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no Pss in /proc/{pid}/smaps_rollup")
+
+
+def write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def rmdir_tree(path):
+    """Remove a cgroup and its children, deepest first, killing what is left."""
+    if not os.path.isdir(path):
+        return
+    for sub in sorted((e.path for e in os.scandir(path) if e.is_dir()), reverse=True):
+        rmdir_tree(sub)
+    try:
+        write(f"{path}/cgroup.kill", "1")
+    except OSError:
+        pass
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
+# ---- checks shared by both guests ---------------------------------------
+
+
+def ledger_checks(g, mem_bytes):
+    @check("ledger sums to installed RAM")
+    def _():
+        r = g.json("report")
+        top = [line for line in r["ledger"] if "parent" not in line]
+        total = sum(line["bytes"] for line in top)
+        if total != r["installed_bytes"]:
+            raise AssertionError(f"top-level lines add up to {total}, installed = {r['installed_bytes']}")
+        una = [line["bytes"] for line in top if line["category"] == "unaccounted"]
+        if una != [r["unaccounted_bytes"]]:
+            raise AssertionError(f"unaccounted line {una} against unaccounted_bytes {r['unaccounted_bytes']}")
+        for parent in top:
+            kids = [x["bytes"] for x in r["ledger"] if x.get("parent") == parent["category"]]
+            if sum(kids) > parent["bytes"]:
+                raise AssertionError(f"detail lines of {parent['category']} add up to {sum(kids)} > {parent['bytes']}")
+        # qemu's RAM less the holes the firmware keeps: within 3% of -m.
+        near(r["installed_bytes"], mem_bytes, 0.03, "installed_bytes against the guest's memory")
+        if not (0 <= r["unaccounted_bytes"] < 0.05 * r["installed_bytes"]):
+            raise AssertionError(f"unaccounted {r['unaccounted_bytes']} is not a small positive remainder")
+
+    _()
+
+    @check("PSS of a known workload equals smaps_rollup")
+    def _():
+        pid = g.workload("touch", "--private", "48")
+        p = g.json("ps", "--pid", str(pid))["processes"]
+        if len(p) != 1:
+            raise AssertionError(f"ps --pid {pid} listed {len(p)} processes")
+        pss = p[0]["pss_bytes"]
+        near(pss, rollup_pss(pid), 0.01, "pss_bytes against smaps_rollup")
+        if pss < 48 * MIB:
+            raise AssertionError(f"PSS {pss} is below the 48 MiB the workload touched")
+        g.cleanup()
+
+    _()
+
+
+def run_oom_check(g, version):
+    @check(f"run --memory 64M OOM-kills a 200 MB allocation ({version})")
+    def _():
+        p = g.memscope("run", "--memory", "64M", "--summary", "json", "--", g.wl, "alloc", "--mib", "200", check_rc=False)
+        s = json.loads(p.stderr.strip().splitlines()[-1])
+        if s["oom_kills"] != 1:
+            raise AssertionError(f"oom_kills {s['oom_kills']}, expected 1")
+        if (s.get("exit") or {}).get("signal_name") != "SIGKILL":
+            raise AssertionError(f"exit {s.get('exit')}, expected SIGKILL")
+        if s["cgroup"]["version"] != version or not s["cgroup"]["removed"]:
+            raise AssertionError(f"cgroup {s['cgroup']}")
+        if version == "v2" and (s.get("oom_events") or 0) < 1:
+            raise AssertionError(f"v2 reports memory.events oom: got {s.get('oom_events')}")
+        for d in s["cgroup"]["directories"]:
+            if os.path.exists(d["dir"]):
+                raise AssertionError(f"{d['dir']} was left behind")
+        if p.returncode != 137:
+            raise AssertionError(f"exit status {p.returncode}, expected 137 (128 + SIGKILL)")
+
+    _()
+
+
+def nested_cgroup_check(g, base, version):
+    """/a/b with memory.max (or limit_in_bytes) on /a: `cgroups` shows the
+    limit that binds /a/b, and `ps --group-by cgroup` puts the workload there."""
+
+    @check(f"nested cgroup /a/b limited on /a ({version})")
+    def _():
+        a, b = f"{base}/a", f"{base}/a/b"
+        try:
+            os.makedirs(b)
+            if version == "v2":
+                write(f"{a}/cgroup.subtree_control", "+memory")
+                write(f"{a}/memory.max", str(128 * MIB))
+            else:
+                write(f"{a}/memory.limit_in_bytes", str(128 * MIB))
+            pid = g.workload("touch", "--private", "32", cgroup=b)
+            rows = {c["path"]: c for c in g.json("cgroups", "--flat", "--all")["cgroups"]}
+            if "/a/b" not in rows or "/a" not in rows:
+                raise AssertionError(f"/a and /a/b not in cgroups: {sorted(rows)[:20]}")
+            ra, rb = rows["/a"]["memory"], rows["/a/b"]["memory"]
+            if ra["limit_bytes"] != 128 * MIB:
+                raise AssertionError(f"/a limit {ra['limit_bytes']}")
+            if rb.get("effective_limit_bytes") != 128 * MIB or rb.get("limited_by") != "/a":
+                raise AssertionError(f"/a/b binding limit {rb.get('effective_limit_bytes')} by {rb.get('limited_by')}")
+            if rb["current_bytes"] < 32 * MIB:
+                raise AssertionError(f"/a/b charge {rb['current_bytes']} below the 32 MiB touched")
+            ps = g.json("ps", "--group-by", "cgroup")
+            mine = [p for p in ps["processes"] if p["pid"] == pid]
+            if not mine or mine[0]["cgroup"] != "/a/b":
+                raise AssertionError(f"workload's cgroup in ps: {mine}")
+            grp = [x for x in ps["groups"] if x["key"] == "/a/b"]
+            if not grp or grp[0]["pss_bytes"] < 32 * MIB:
+                raise AssertionError(f"group /a/b: {grp}")
+        finally:
+            g.cleanup()
+            rmdir_tree(a)
+
+    _()
+
+
+# ---- pure cgroup v2, two NUMA nodes ---------------------------------------
+
+
+def v2_numa(g):
+    mounts = open("/proc/self/mountinfo").read()
+    if f" {CG} " not in mounts or "cgroup2" not in [l.split(" - ")[1].split()[0] for l in mounts.splitlines() if f" {CG} " in l][0]:
+        raise SystemExit(f"{CG} is not cgroup2 in this guest")
+    write(f"{CG}/cgroup.subtree_control", "+memory +cpuset +pids")
+    ledger_checks(g, 2048 * MIB)
+    run_oom_check(g, "v2")
+    nested_cgroup_check(g, CG, "v2")
+
+    @check("a process bound to node 1 shows its memory on node 1 (numa --pid, phys --by node)")
+    def _():
+        pid = g.workload("touch", "--private", "96", prefix=["numactl", "--membind=1"])
+        try:
+            n = g.json("numa", "--pid", str(pid))
+            p = [x for x in n["processes"] if x["pid"] == pid][0]
+            if p["node_bytes"][1] < 96 * MIB or p["node_bytes"][0] > 8 * MIB:
+                raise AssertionError(f"numa --pid per node: {p['node_bytes']}")
+            phys = g.json("phys", "--by", "node")
+            anon = {x["key"]: x["class_bytes"]["anon"] for x in phys["groups"]}
+            if anon.get(1, 0) < 96 * MIB:
+                raise AssertionError(f"phys --by node anon per node: {anon}")
+        finally:
+            g.cleanup()
+
+    _()
+
+    @check("huge pages reserved on node 1 show per node")
+    def _():
+        f = "/sys/devices/system/node/node1/hugepages/hugepages-2048kB/nr_hugepages"
+        write(f, "8")
+        try:
+            hp = g.json("numa")["hugepages"]
+            by = {(h["node"], h["page_size_bytes"]): h["nr_hugepages"] for h in hp}
+            if by.get((1, 2 * MIB)) != 8 or by.get((0, 2 * MIB)) != 0:
+                raise AssertionError(f"huge pages per node: {by}")
+            r = g.json("report")
+            hl = [x for x in r["ledger"] if x["category"].startswith("hugetlb") or "huge" in x["category"]]
+            if not any(x["bytes"] == 8 * 2 * MIB for x in hl):
+                raise AssertionError(f"ledger huge page lines: {hl}")
+        finally:
+            write(f, "0")
+
+    _()
+
+    @check("zones --node 1 answers with node 1's zones only")
+    def _():
+        z = g.json("zones", "--node", "1")
+        if not z["zones"] or any(x["node"] != 1 for x in z["zones"]):
+            raise AssertionError(f"zones: {[(x['node'], x['zone']) for x in z['zones']]}")
+        free = sum(x["free_pages"] for x in z["zones"]) * z["page_size_bytes"]
+        node_free = int(
+            [l for l in open("/sys/devices/system/node/node1/meminfo") if "MemFree" in l][0].split()[3]
+        ) * 1024
+        near(free, node_free, 0.05, "node 1 free pages against node1/meminfo MemFree")
+
+    _()
+
+    @check("leaks flags a cgroup growing toward its memory.max")
+    def _():
+        cg = f"{CG}/grow"
+        # SQLite's WAL needs shared memory maps, which the guest's 9p /tmp
+        # lacks: record on a tmpfs of the guest's own.
+        tmp = "/run/memscope-vm"
+        os.makedirs(tmp, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", tmp], check=True)
+        db = f"{tmp}/leaks.db"
+        try:
+            os.makedirs(cg)
+            write(f"{cg}/memory.max", str(512 * MIB))
+            g.workload("grow", "--mib-per-sec", "8", cgroup=cg)
+            g.memscope("record", "--db", db, "--interval", "1s", "--duration", "15s", "--no-color", timeout=120)
+            lk = g.json("leaks", "--db", db, "--min-confidence", "90")
+            sus = [s for s in lk["suspects"] if s.get("kind") == "cgroup" and "/grow" in json.dumps(s)]
+            if not sus:
+                raise AssertionError(f"no cgroup suspect for /grow among {[s.get('kind') for s in lk['suspects']]}")
+            text = json.dumps(sus[0])
+            if "memory.max" not in text:
+                raise AssertionError(f"suspect does not name memory.max: {text[:400]}")
+        finally:
+            g.cleanup()
+            rmdir_tree(cg)
+            subprocess.run(["umount", tmp])
+
+    _()
+
+    nonroot_checks(g)
+
+
+def nonroot_checks(g):
+    """As nobody, every command answers with what it can read or says what it
+    lacks; nothing panics; no figure that needs privileges is silently 0."""
+    nobody = "65534"
+    for args in (
+        ["report"],
+        ["ps"],
+        ["numa"],
+        ["zones"],
+        ["slab"],
+        ["vmalloc"],
+        ["cgroups"],
+        ["fds"],
+        ["rt", "check"],
+        ["maps", "1"],
+        ["phys"],
+        ["pages", "1"],
+    ):
+
+        @check(f"non-root: memscope {' '.join(args)}")
+        def _():
+            p = g.memscope(*args, user=nobody, check_rc=False)
+            if p.returncode not in (0, 1, 2, 3):
+                raise AssertionError(f"exit {p.returncode}: {p.stderr[-300:]}")
+            if p.returncode != 0 and not p.stderr.strip():
+                raise AssertionError(f"exit {p.returncode} without saying why")
+            if p.returncode != 0 and "permission" not in p.stderr.lower() and "root" not in p.stderr.lower():
+                raise AssertionError(f"exit {p.returncode}, but the message names no missing privilege: {p.stderr[-300:]}")
+
+        _()
+
+    @check("non-root: report marks other users' PSS unavailable, never 0")
+    def _():
+        r = g.json("report", user=nobody)
+        others = [p for p in r["processes"] if p["uid"] != 65534]
+        if not others:
+            raise AssertionError("no other user's process listed")
+        for p in others:
+            if p["pss_bytes"] == 0 or (p["pss_bytes"] is None and not p.get("pss_unavailable")):
+                raise AssertionError(f"pid {p['pid']}: pss {p['pss_bytes']} without a reason")
+        slab = [x for x in r["ledger"] if x["category"].startswith("slab")]
+        if not slab:
+            raise AssertionError("no slab line as non-root (SReclaimable/SUnreclaim are world-readable)")
+
+
+# ---- cgroup v1 only ------------------------------------------------------
+
+
+def v1_only(g):
+    # The guest boots with cgroup2 on /sys/fs/cgroup and no controller
+    # enabled in it, so every controller can be bound to a v1 hierarchy.
+    subprocess.run(["umount", CG], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "cgroup", CG], check=True)
+    for c in ("memory", "cpuset", "pids"):
+        os.makedirs(f"{CG}/{c}")
+        subprocess.run(["mount", "-t", "cgroup", "-o", c, c, f"{CG}/{c}"], check=True)
+    write(f"{CG}/memory/memory.use_hierarchy", "1") if os.path.exists(f"{CG}/memory/memory.use_hierarchy") else None
+
+    @check("cgroups sees a pure v1 layout")
+    def _():
+        lay = g.json("cgroups")["layout"]
+        if lay["kind"] != "v1":
+            raise AssertionError(f"layout kind {lay['kind']}, expected v1")
+
+    _()
+    ledger_checks(g, 1024 * MIB)
+    run_oom_check(g, "v1")
+    nested_cgroup_check(g, f"{CG}/memory", "v1")
+
+
+def main():
+    kind, bindir = sys.argv[1], sys.argv[2]
+    g = Guest(bindir)
+    print(f"guest {kind}: kernel {os.uname().release}, {os.cpu_count()} cpus", flush=True)
+    try:
+        {"v2-numa": v2_numa, "v1": v1_only}[kind](g)
+    finally:
+        g.cleanup()
+    failed = [n for n, why in results if why]
+    print(f"guest {kind}: {len(results) - len(failed)} passed, {len(failed)} failed", flush=True)
+    sys.exit(1 if failed or not results else 0)
+
+
+if __name__ == "__main__":
+    main()
