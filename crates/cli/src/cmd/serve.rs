@@ -8,7 +8,7 @@ use anyhow::Context;
 use memscope_export::metrics::MetricsOptions;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
-use memscope_serve::{Options, WebConfig, serve};
+use memscope_serve::{Limits, Options, WebConfig, serve};
 
 use crate::cli::ServeArgs;
 
@@ -41,7 +41,7 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             top_cgroups: a.top_cgroups,
         },
         web,
-        max_connections: a.max_connections,
+        limits: Limits { max_connections: a.max_connections, ..Limits::default() },
         collect: Arc::new(move || collect(&root, &collect_opts)),
     };
     serve(opts, |addr| {
