@@ -890,7 +890,8 @@ Examples:
   curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
 
 The web config is the Prometheus exporters' format (tls_server_config with
-cert_file and key_file; basic_auth_users with bcrypt hashes).
+cert_file and key_file; basic_auth_users with bcrypt hashes). Passwords longer
+than 72 bytes are refused: bcrypt ignores what follows the 72nd byte.
 
 Every connection is bounded: request headers within 10 s (also the idle
 time of a kept-alive connection), each response written within 10 s, 100

@@ -483,6 +483,21 @@ fn basic_auth_accepts_the_right_password_and_refuses_the_rest() {
     assert_eq!(get(s2.addr, "/metrics", &basic("prometheus", "s3cret")).status, 200);
 }
 
+/// bcrypt reads 72 bytes of a password: one whose first 72 bytes are right
+/// and that goes on is refused, not truncated into a match.
+#[test]
+fn a_password_longer_than_72_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    let password = "p".repeat(72);
+    let hash = bcrypt::hash(&password, 4).unwrap();
+    std::fs::write(&cfg, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let s = Server::start(&["--web-config", cfg.to_str().unwrap()]);
+    assert_eq!(get(s.addr, "/metrics", &basic("prometheus", &password)).status, 200);
+    let longer = format!("{password}and-then-anything");
+    assert_eq!(get(s.addr, "/metrics", &basic("prometheus", &longer)).status, 401);
+}
+
 #[test]
 fn an_invalid_web_config_stops_the_exporter_at_start() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,9 @@
 //! - slow readers: pipelined `GET /metrics`, never reading a response;
 //! - slowloris: half-sent requests, a header line now and then;
 //! - pipelined 401s: the same as slow readers, without credentials, on an
-//!   exporter with basic auth.
+//!   exporter with basic auth;
+//! - auth flood: 60 clients asking with a new wrong password each time
+//!   (bcrypt cost 10), reading their 401s.
 //!
 //! To measure another build (say, before a change), point
 //! `MEMSCOPE_SERVE_BIN` at its binary: the scrapes are then timed out at
@@ -194,6 +196,20 @@ fn slowloris(s: &mut TcpStream, _: u64, stop: &AtomicBool) {
     }
 }
 
+/// A new wrong password on each request, reading each 401.
+fn wrong_passwords(s: &mut TcpStream, nth: u64, stop: &AtomicBool) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let req = format!(
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{}\r\n",
+        basic("prometheus", &format!("guess-{nth}"))
+    );
+    if s.write_all(req.as_bytes()).is_err() || stop.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+}
+
 /// The honest client's latencies over `n` scrapes while `load` runs: each
 /// must be a 200 with metrics, under [`LIMIT`] (unless measuring another build).
 fn honest_scrapes(addr: SocketAddr, extra: &str, what: &str) -> Vec<Duration> {
@@ -273,4 +289,21 @@ fn fifty_pipelined_unauthenticated_clients_do_not_delay_a_scrape() {
     honest_scrapes(s.addr, &auth, "50 pipelined 401s");
     eprintln!("pipelined 401s opened {} connections", load.connections());
     assert!(load.connections() > 50, "dropped clients reconnected: the attack went on");
+}
+
+#[test]
+fn sixty_clients_with_wrong_passwords_do_not_delay_a_scrape_with_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = web_config(&dir, 10);
+    let s = Server::start(&["--web-config", &cfg]);
+    let auth = basic("prometheus", "s3cret");
+    assert!(scrape(s.addr, &auth, Duration::from_secs(30)).is_ok_and(|r| r.0 == 200), "warm-up");
+    let load = Load::start(60, s.addr, wrong_passwords);
+    settle();
+    honest_scrapes(s.addr, &auth, "60 wrong-password clients");
+    let attempts = load.connections();
+    eprintln!("wrong-password clients made {attempts} attempts");
+    assert!(attempts > 60, "the flood went on");
+    // None of them got in.
+    assert_eq!(scrape(s.addr, &basic("prometheus", "guess-0"), LIMIT).map(|r| r.0 == 200).ok(), Some(false));
 }

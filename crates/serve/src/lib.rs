@@ -21,7 +21,9 @@
 //!   closed to make room, so slow or stalled clients cannot keep a scrape
 //!   out. Malformed requests get the 4xx hyper gives them while the server
 //!   goes on.
-//! - TLS and basic auth come from a Prometheus web-config file ([`webconfig`]).
+//! - TLS and basic auth come from a Prometheus web-config file ([`webconfig`]);
+//!   checked credentials are remembered, so a flood of wrong passwords cannot
+//!   delay a scrape with the right one ([`webconfig::BasicAuth`]).
 
 pub mod conn;
 pub mod webconfig;
@@ -47,7 +49,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
 pub use conn::Limits;
-pub use webconfig::{ConfigError, WebConfig};
+pub use webconfig::{ConfigError, Verdict, WebConfig};
 
 /// How long a TLS handshake may take.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -239,15 +241,24 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
 
 async fn handle(req: Request<Incoming>, state: &State) -> Response<Body> {
     if let Some(auth) = &state.web.auth {
-        let header =
-            req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let auth = auth.clone();
-        let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref())).await.unwrap_or(false);
-        if !ok {
-            let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Unauthorized\n");
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"memscope\""));
-            return r;
+        let value = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        match auth.check(value).await {
+            Verdict::Allowed => {}
+            Verdict::Refused => {
+                let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Unauthorized\n");
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"memscope\""));
+                return r;
+            }
+            Verdict::Busy => {
+                let mut r = respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    "Too many new credentials are being checked; retry in a second.\n",
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
         }
     }
     let path = req.uri().path();
