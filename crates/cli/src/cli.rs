@@ -892,6 +892,7 @@ Examples:
 The web config is the Prometheus exporters' format (tls_server_config with
 cert_file and key_file; basic_auth_users with bcrypt hashes). Passwords longer
 than 72 bytes are refused: bcrypt ignores what follows the 72nd byte.
+Listening beyond loopback without a web config prints a warning.
 
 Every connection is bounded: request headers within 10 s (also the idle
 time of a kept-alive connection), each response written within 10 s, 100

@@ -166,6 +166,30 @@ async fn until<F: Future>(fut: F, mut stop: Pin<&mut impl Future<Output = ()>>) 
     .await
 }
 
+/// A warning for listening on `listen` with `web`, or `None` when nothing
+/// is exposed: any address but loopback without TLS or passwords lets
+/// whoever reaches the port read the host's memory figures (processes,
+/// their commands, cgroups), and basic auth without TLS sends passwords in
+/// clear.
+pub fn exposure_warning(listen: SocketAddr, web: &WebConfig) -> Option<String> {
+    if listen.ip().is_loopback() {
+        return None;
+    }
+    match (web.tls.is_some(), web.auth.is_some()) {
+        (false, false) => Some(format!(
+            "{listen} is reachable from other hosts, and anyone who reaches it reads this host's \
+             memory figures (processes, cgroups): add --web-config FILE, a Prometheus web config \
+             with tls_server_config (cert_file, key_file) and basic_auth_users (bcrypt hashes), \
+             or listen on 127.0.0.1"
+        )),
+        (false, true) => Some(format!(
+            "{listen} is reachable from other hosts and the web config has no tls_server_config: \
+             basic-auth passwords cross the network in clear; add tls_server_config (cert_file, key_file)"
+        )),
+        (true, _) => None,
+    }
+}
+
 struct State {
     scrapes: Scrapes,
     web: WebConfig,
@@ -412,4 +436,27 @@ pub fn landing_page() -> String {
     }
     p.push_str("</table>\n</body></html>\n");
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_or_tls_goes_without_a_warning() {
+        let none = WebConfig::default();
+        for addr in ["0.0.0.0:9799", "[::]:9799", "10.1.2.3:9799", "[2001:db8::1]:9799"] {
+            let w = exposure_warning(addr.parse().unwrap(), &none).unwrap_or_default();
+            assert!(w.contains("--web-config") && w.contains("tls_server_config"), "{addr}: {w}");
+        }
+        for addr in ["127.0.0.1:9799", "127.0.0.2:9799", "[::1]:9799"] {
+            assert_eq!(exposure_warning(addr.parse().unwrap(), &none), None, "{addr}");
+        }
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let auth_only =
+            WebConfig::parse(&format!("basic_auth_users:\n  p: '{hash}'\n"), std::path::Path::new("w.yml"))
+                .unwrap();
+        let w = exposure_warning("0.0.0.0:9799".parse().unwrap(), &auth_only).unwrap_or_default();
+        assert!(w.contains("in clear"), "{w}");
+    }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use memscope_export::metrics::MetricsOptions;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
-use memscope_serve::{Limits, Options, WebConfig, serve};
+use memscope_serve::{Limits, Options, WebConfig, exposure_warning, serve};
 
 use crate::cli::ServeArgs;
 
@@ -18,6 +18,10 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => WebConfig::default(),
     };
     let scheme = if web.tls.is_some() { "https" } else { "http" };
+    // Before binding, so that it is said even if the bind then fails.
+    if let Some(w) = exposure_warning(a.listen, &web) {
+        eprintln!("memscope serve: warning: {w}");
+    }
     let collect_opts = CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(a.budget_ms)),
