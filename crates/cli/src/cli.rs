@@ -894,7 +894,15 @@ Examples:
   curl -s localhost:9799/metrics | grep memscope_unaccounted_bytes
 
 The web config is the Prometheus exporters' format (tls_server_config with
-cert_file and key_file; basic_auth_users with bcrypt hashes).")]
+cert_file and key_file; basic_auth_users with bcrypt hashes). Passwords longer
+than 72 bytes are refused: bcrypt ignores what follows the 72nd byte.
+Listening beyond loopback without a web config prints a warning.
+
+Every connection is bounded: request headers within 10 s (also the idle
+time of a kept-alive connection), each response written within 10 s, 100
+requests and 2 minutes per connection. When --max-connections are open and
+another client arrives, the connection that has waited longest on its
+client is closed to make room.")]
 pub struct ServeArgs {
     /// Address and port to listen on. Anything but loopback exposes the host's
     /// memory figures: use --web-config for TLS and passwords.
@@ -934,7 +942,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub web_config: Option<PathBuf>,
 
-    /// Connections served at once; further clients wait in the listen queue.
+    /// Connections open at once. A newcomer beyond them closes the connection
+    /// that has waited longest on its client (a slow reader, a half-sent
+    /// request, an idle keep-alive); it waits in the listen queue only while
+    /// every open connection is being answered.
     #[arg(long, default_value_t = 16, value_name = "N")]
     pub max_connections: usize,
 }

@@ -483,6 +483,65 @@ fn basic_auth_accepts_the_right_password_and_refuses_the_rest() {
     assert_eq!(get(s2.addr, "/metrics", &basic("prometheus", "s3cret")).status, 200);
 }
 
+/// bcrypt reads 72 bytes of a password: one whose first 72 bytes are right
+/// and that goes on is refused, not truncated into a match.
+#[test]
+fn a_password_longer_than_72_bytes_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    let password = "p".repeat(72);
+    let hash = bcrypt::hash(&password, 4).unwrap();
+    std::fs::write(&cfg, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let s = Server::start(&["--web-config", cfg.to_str().unwrap()]);
+    assert_eq!(get(s.addr, "/metrics", &basic("prometheus", &password)).status, 200);
+    let longer = format!("{password}and-then-anything");
+    assert_eq!(get(s.addr, "/metrics", &basic("prometheus", &longer)).status, 401);
+}
+
+/// Beyond loopback without a web config, the exporter warns and says how to
+/// add TLS and passwords. The address is TEST-NET-1 (RFC 5737), on no
+/// interface here: the bind fails, so nothing is exposed, but the warning
+/// comes before it. On loopback, no warning.
+#[test]
+fn listening_beyond_loopback_without_a_web_config_warns_how_to_add_tls_and_passwords() {
+    let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["serve", "--listen", "192.0.2.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "the bind fails");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err.lines().next().unwrap_or("");
+    assert!(
+        warning.starts_with("memscope serve: warning: 192.0.2.1:0 is reachable from other hosts"),
+        "{err}"
+    );
+    for needle in ["--web-config", "tls_server_config", "basic_auth_users", "127.0.0.1"] {
+        assert!(warning.contains(needle), "{needle}: {err}");
+    }
+    // Passwords without TLS: said too.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("web.yml");
+    let hash = bcrypt::hash("s3cret", 4).unwrap();
+    std::fs::write(&cfg, format!("basic_auth_users:\n  prometheus: '{hash}'\n")).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["serve", "--listen", "192.0.2.1:0", "--web-config", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning") && err.contains("in clear"), "{err}");
+    // Loopback: the first line is the address.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.starts_with("memscope serve: listening on http://127.0.0.1:"), "{line}");
+}
+
 #[test]
 fn an_invalid_web_config_stops_the_exporter_at_start() {
     let dir = tempfile::tempdir().unwrap();

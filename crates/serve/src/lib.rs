@@ -13,17 +13,28 @@
 //!   wait for it instead of starting their own ([`Scrapes`]).
 //! - The collection itself is the caller's ([`Options::collect`]), with its
 //!   time budget for `smaps_rollup`; this crate never reads kernel files.
-//! - Connections are bounded ([`Options::max_connections`]), request headers
-//!   must arrive within [`HEADER_TIMEOUT`], and malformed requests get the 4xx
-//!   hyper gives them while the server goes on.
-//! - TLS and basic auth come from a Prometheus web-config file ([`webconfig`]).
+//! - Every connection is bounded ([`Limits`], [`conn`]): headers within a
+//!   timeout, each response written within a deadline, a total lifetime and
+//!   a number of requests. When all [`Limits::max_connections`] are open and
+//!   another client arrives, the connection that has waited longest on its
+//!   client (a half-sent request, an unread response, an idle keep-alive) is
+//!   closed to make room, so slow or stalled clients cannot keep a scrape
+//!   out. Malformed requests get the 4xx hyper gives them while the server
+//!   goes on.
+//! - TLS and basic auth come from a Prometheus web-config file ([`webconfig`]);
+//!   checked credentials are remembered, so a flood of wrong passwords cannot
+//!   delay a scrape with the right one ([`webconfig::BasicAuth`]).
 
+pub mod conn;
 pub mod webconfig;
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http_body_util::Full;
@@ -35,13 +46,10 @@ use memscope_analysis::ledger::CATEGORIES;
 use memscope_export::metrics::{self, ExporterStats, Format, MetricsOptions};
 use memscope_model::Snapshot;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
-pub use webconfig::{ConfigError, WebConfig};
-
-/// How long a client may take to send a request's headers (also the idle
-/// time of a kept-alive connection).
-pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub use conn::Limits;
+pub use webconfig::{ConfigError, Verdict, WebConfig};
 
 /// How long a TLS handshake may take.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,8 +69,8 @@ pub struct Options {
     pub metrics: MetricsOptions,
     /// TLS and basic auth.
     pub web: WebConfig,
-    /// Connections served at once; more wait in the kernel's accept queue.
-    pub max_connections: usize,
+    /// Bounds on connections.
+    pub limits: Limits,
     /// The collection.
     pub collect: CollectFn,
 }
@@ -99,60 +107,151 @@ pub fn serve(opts: Options, ready: impl FnOnce(SocketAddr)) -> Result<(), ServeE
             .map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
         let addr = listener.local_addr().map_err(|source| ServeError::Bind { addr: opts.listen, source })?;
         ready(addr);
-        let state = Arc::new(State {
-            scrapes: Scrapes::new(opts.collect.clone(), opts.min_interval, opts.metrics),
-            web: opts.web.clone(),
-        });
-        let slots = Arc::new(tokio::sync::Semaphore::new(opts.max_connections.max(1)));
-        loop {
-            // Wait for a free slot before accepting: excess clients wait in
-            // the listen backlog instead of costing memory here.
-            let Ok(permit) = slots.clone().acquire_owned().await else { break };
-            let stream = match listener.accept().await {
-                Ok((s, _)) => s,
-                Err(e) => {
-                    // EMFILE/ENFILE and friends: back off instead of spinning.
-                    eprintln!("memscope serve: accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let state = state.clone();
-            tokio::spawn(async move {
-                match state.web.tls.clone() {
-                    None => serve_connection(stream, state).await,
-                    Some(tls) => {
-                        if let Ok(Ok(s)) =
-                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(stream)).await
-                        {
-                            serve_connection(s, state).await;
-                        }
-                    }
-                }
-                drop(permit);
-            });
-        }
+        run(listener, opts, std::future::pending()).await;
         Ok(())
     })
+}
+
+/// Serve on `listener` until `shutdown` completes (then stop accepting and
+/// return; open connections end with the runtime).
+pub async fn run(listener: TcpListener, opts: Options, shutdown: impl Future<Output = ()>) {
+    let mut shutdown = std::pin::pin!(shutdown);
+    let state = Arc::new(State {
+        scrapes: Scrapes::new(opts.collect.clone(), opts.min_interval, opts.metrics),
+        web: opts.web.clone(),
+        limits: opts.limits,
+    });
+    let table = Arc::new(conn::Table::new(&opts.limits));
+    loop {
+        // Make room before accepting: a full table closes the connection
+        // that has waited longest on its client; only when every one is
+        // being answered do newcomers wait in the listen backlog.
+        if until(table.make_room(), shutdown.as_mut()).await.is_none() {
+            break;
+        }
+        let stream = match until(listener.accept(), shutdown.as_mut()).await {
+            None => break,
+            Some(Ok((s, _))) => s,
+            Some(Err(e)) => {
+                // EMFILE/ENFILE and friends: back off instead of spinning.
+                eprintln!("memscope serve: accept: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let (conn, registered) = table.open();
+        let id = registered.id();
+        let state = state.clone();
+        let task = tokio::spawn(async move {
+            // Waiting on the client from the task's first run: a connection
+            // accepted but not yet run is never the one closed to make room.
+            conn.started();
+            connection(stream, conn, state).await;
+            drop(registered);
+        });
+        table.set_abort(id, task.abort_handle());
+    }
+}
+
+/// `fut`'s output, or `None` if `stop` completes first.
+async fn until<F: Future>(fut: F, mut stop: Pin<&mut impl Future<Output = ()>>) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    std::future::poll_fn(|cx| {
+        if stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await
+}
+
+/// A warning for listening on `listen` with `web`, or `None` when nothing
+/// is exposed: any address but loopback without TLS or passwords lets
+/// whoever reaches the port read the host's memory figures (processes,
+/// their commands, cgroups), and basic auth without TLS sends passwords in
+/// clear.
+pub fn exposure_warning(listen: SocketAddr, web: &WebConfig) -> Option<String> {
+    if listen.ip().is_loopback() {
+        return None;
+    }
+    match (web.tls.is_some(), web.auth.is_some()) {
+        (false, false) => Some(format!(
+            "{listen} is reachable from other hosts, and anyone who reaches it reads this host's \
+             memory figures (processes, cgroups): add --web-config FILE, a Prometheus web config \
+             with tls_server_config (cert_file, key_file) and basic_auth_users (bcrypt hashes), \
+             or listen on 127.0.0.1"
+        )),
+        (false, true) => Some(format!(
+            "{listen} is reachable from other hosts and the web config has no tls_server_config: \
+             basic-auth passwords cross the network in clear; add tls_server_config (cert_file, key_file)"
+        )),
+        (true, _) => None,
+    }
 }
 
 struct State {
     scrapes: Scrapes,
     web: WebConfig,
+    limits: Limits,
 }
 
-async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(stream: S, state: Arc<State>) {
+async fn connection(stream: TcpStream, conn: Arc<conn::Conn>, state: Arc<State>) {
+    let deadline = tokio::time::Instant::now() + state.limits.lifetime;
+    let io = conn::Watched::new(stream, conn.clone());
+    match state.web.tls.clone() {
+        None => http(io, conn, state, deadline).await,
+        Some(tls) => {
+            if let Ok(Ok(s)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, tls.accept(io)).await {
+                http(s, conn, state, deadline).await;
+            }
+        }
+    }
+}
+
+/// HTTP/1.1 on one connection, until the client or hyper closes it, or its
+/// lifetime ends (then after the response in progress).
+async fn http<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+    stream: S,
+    conn: Arc<conn::Conn>,
+    state: Arc<State>,
+    deadline: tokio::time::Instant,
+) {
+    let limits = state.limits;
+    let served = Arc::new(AtomicU32::new(0));
     let service = hyper::service::service_fn(move |req| {
-        let state = state.clone();
-        async move { Ok::<_, Infallible>(handle(req, &state).await) }
+        let (state, conn, served) = (state.clone(), conn.clone(), served.clone());
+        async move {
+            conn.request_started();
+            let mut r = handle(req, &state).await;
+            // The last request a connection may make: hyper closes it after.
+            if served.fetch_add(1, Ordering::Relaxed) + 1 >= limits.max_requests {
+                r.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            conn.request_done();
+            Ok::<_, Infallible>(r)
+        }
     });
-    let _ = hyper::server::conn::http1::Builder::new()
+    let http = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(limits.header_timeout)
         .max_buf_size(64 * 1024)
-        .serve_connection(TokioIo::new(stream), service)
-        .await;
+        .serve_connection(TokioIo::new(stream), service);
+    let mut http = std::pin::pin!(http);
+    let lifetime_over = {
+        let mut end = std::pin::pin!(tokio::time::sleep_until(deadline));
+        std::future::poll_fn(|cx| {
+            if http.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            end.as_mut().poll(cx).map(|()| true)
+        })
+        .await
+    };
+    if lifetime_over {
+        http.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(limits.write_timeout, http).await;
+    }
 }
 
 type Body = Full<Bytes>;
@@ -166,15 +265,24 @@ fn respond(status: StatusCode, content_type: &'static str, body: impl Into<Bytes
 
 async fn handle(req: Request<Incoming>, state: &State) -> Response<Body> {
     if let Some(auth) = &state.web.auth {
-        let header =
-            req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let auth = auth.clone();
-        let ok = tokio::task::spawn_blocking(move || auth.check(header.as_deref())).await.unwrap_or(false);
-        if !ok {
-            let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Unauthorized\n");
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"memscope\""));
-            return r;
+        let value = req.headers().get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+        match auth.check(value).await {
+            Verdict::Allowed => {}
+            Verdict::Refused => {
+                let mut r = respond(StatusCode::UNAUTHORIZED, "text/plain; charset=utf-8", "Unauthorized\n");
+                r.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"memscope\""));
+                return r;
+            }
+            Verdict::Busy => {
+                let mut r = respond(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain; charset=utf-8",
+                    "Too many new credentials are being checked; retry in a second.\n",
+                );
+                r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
         }
     }
     let path = req.uri().path();
@@ -328,4 +436,27 @@ pub fn landing_page() -> String {
     }
     p.push_str("</table>\n</body></html>\n");
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_or_tls_goes_without_a_warning() {
+        let none = WebConfig::default();
+        for addr in ["0.0.0.0:9799", "[::]:9799", "10.1.2.3:9799", "[2001:db8::1]:9799"] {
+            let w = exposure_warning(addr.parse().unwrap(), &none).unwrap_or_default();
+            assert!(w.contains("--web-config") && w.contains("tls_server_config"), "{addr}: {w}");
+        }
+        for addr in ["127.0.0.1:9799", "127.0.0.2:9799", "[::1]:9799"] {
+            assert_eq!(exposure_warning(addr.parse().unwrap(), &none), None, "{addr}");
+        }
+        let hash = bcrypt::hash("s3cret", 4).unwrap();
+        let auth_only =
+            WebConfig::parse(&format!("basic_auth_users:\n  p: '{hash}'\n"), std::path::Path::new("w.yml"))
+                .unwrap();
+        let w = exposure_warning("0.0.0.0:9799".parse().unwrap(), &auth_only).unwrap_or_default();
+        assert!(w.contains("in clear"), "{w}");
+    }
 }

@@ -17,7 +17,6 @@
 //! error.
 
 use std::collections::BTreeMap;
-use std::hash::BuildHasher;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -203,60 +202,162 @@ fn tls_acceptor(
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// Users and their bcrypt hashes, with a small cache of good passwords.
+/// Users and their bcrypt hashes, with caches of checked credentials.
 ///
-/// bcrypt is slow on purpose (cost 10 is tens of milliseconds): a scraper
-/// presenting the same good credentials every 15 s should not pay that each
-/// time, so a successful check is remembered under a keyed hash of user,
-/// password and stored hash (never the password itself). Failed checks are
-/// not cached, and only one bcrypt runs at a time, so wrong passwords cannot
-/// take more than one core.
+/// bcrypt is slow on purpose (cost 10 is tens of milliseconds), so that a
+/// stolen hash is slow to crack; an exporter must not let that slowness
+/// become everyone's: a flood of wrong passwords must not delay the right
+/// one. So [`BasicAuth::check`]:
+///
+/// - remembers credentials that passed, under the SHA-256 of the
+///   `Authorization` value (never the password itself), compared in constant
+///   time: a scraper presenting the same good credentials every 15 s pays
+///   bcrypt once, and never waits behind anyone else's;
+/// - remembers credentials that failed the same way, so repeating one wrong
+///   password costs no bcrypt either;
+/// - runs one bcrypt at a time, on a blocking thread, with at most
+///   [`BCRYPT_QUEUE_MAX`] checks running or waiting: further new credentials are
+///   answered [`Verdict::Busy`] (503) at once instead of queueing, so wrong
+///   passwords can neither take more than one core nor pile up;
+/// - refuses a password longer than bcrypt's 72 bytes ([`BCRYPT_MAX_PASSWORD_BYTES`])
+///   without checking it: bcrypt ignores the bytes after the 72nd, so such a
+///   password would be accepted for its first 72 bytes alone.
 pub struct BasicAuth {
     users: BTreeMap<String, String>,
-    good: Mutex<std::collections::HashSet<u64>>,
-    keys: std::collections::hash_map::RandomState,
-    one_at_a_time: Mutex<()>,
+    good: Mutex<std::collections::VecDeque<[u8; 32]>>,
+    bad: Mutex<std::collections::HashSet<[u8; 32]>>,
+    bcrypt: tokio::sync::Semaphore,
+    queued: std::sync::atomic::AtomicUsize,
 }
 
-/// Most remembered good credentials; the set is emptied when full.
+/// Most remembered good credentials (the oldest is forgotten first).
 const GOOD_CACHE_MAX: usize = 64;
+
+/// Most remembered wrong credentials; the set is emptied when full.
+const BAD_CACHE_MAX: usize = 1024;
+
+/// Checks of new credentials that may run or wait for the bcrypt thread at
+/// once; more are answered [`Verdict::Busy`].
+pub const BCRYPT_QUEUE_MAX: usize = 4;
+
+/// bcrypt reads at most 72 bytes of a password; longer ones are refused.
+pub const BCRYPT_MAX_PASSWORD_BYTES: usize = 72;
 
 /// A valid bcrypt hash of no known password, checked when the user is
 /// unknown so that an unknown user takes as long as a wrong password.
 const DUMMY_HASH: &str = "$2y$10$QOauhQNbBCuQDKes6eFzPeMqBSjb7Mr5DUmpZ/VcEd00UAV/LDeSi";
+
+/// What [`BasicAuth::check`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The credentials are right.
+    Allowed,
+    /// No credentials, or wrong ones (401).
+    Refused,
+    /// New credentials, and too many checks already wait for bcrypt (503).
+    Busy,
+}
 
 impl BasicAuth {
     fn new(users: BTreeMap<String, String>) -> BasicAuth {
         BasicAuth {
             users,
             good: Mutex::new(Default::default()),
-            keys: Default::default(),
-            one_at_a_time: Mutex::new(()),
+            bad: Mutex::new(Default::default()),
+            bcrypt: tokio::sync::Semaphore::new(1),
+            queued: Default::default(),
         }
     }
 
-    /// Check an `Authorization` header value. Blocking (bcrypt): call from a
-    /// blocking thread.
-    pub fn check(&self, authorization: Option<&str>) -> bool {
-        let Some((user, password)) = authorization.and_then(parse_basic) else { return false };
-        let hash = self.users.get(&user);
-        let key = self.keys.hash_one((&user, &password, hash));
-        if hash.is_some() && self.good.lock().is_ok_and(|g| g.contains(&key)) {
-            return true;
+    /// Check an `Authorization` header value. A remembered credential is
+    /// answered at once; a new one waits for the bcrypt thread (see the type's
+    /// documentation).
+    pub async fn check(self: &Arc<Self>, authorization: Option<&[u8]>) -> Verdict {
+        use std::sync::atomic::Ordering;
+        let Some(value) = authorization else { return Verdict::Refused };
+        let key = sha256(value);
+        if self.is_good(&key) {
+            return Verdict::Allowed;
+        }
+        let Some((user, password)) = std::str::from_utf8(value).ok().and_then(parse_basic) else {
+            return Verdict::Refused;
+        };
+        if password.len() > BCRYPT_MAX_PASSWORD_BYTES {
+            return Verdict::Refused;
+        }
+        if lock(&self.bad).contains(&key) {
+            return Verdict::Refused;
+        }
+        // Count this check among those waiting, or give up if too many do.
+        if self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < BCRYPT_QUEUE_MAX).then_some(n + 1))
+            .is_err()
+        {
+            return Verdict::Busy;
         }
         let ok = {
-            let _one = self.one_at_a_time.lock();
-            let ok =
-                bcrypt::verify(&password, hash.map(String::as_str).unwrap_or(DUMMY_HASH)).unwrap_or(false);
-            ok && hash.is_some()
+            let _leave = Leave(&self.queued);
+            let Ok(_permit) = self.bcrypt.acquire().await else { return Verdict::Busy };
+            let me = self.clone();
+            tokio::task::spawn_blocking(move || me.verify(&user, &password)).await.unwrap_or(false)
         };
-        if ok && let Ok(mut g) = self.good.lock() {
-            if g.len() >= GOOD_CACHE_MAX {
-                g.clear();
+        if ok {
+            let mut good = lock(&self.good);
+            if good.len() >= GOOD_CACHE_MAX {
+                good.pop_front();
             }
-            g.insert(key);
+            good.push_back(key);
+            Verdict::Allowed
+        } else {
+            let mut bad = lock(&self.bad);
+            if bad.len() >= BAD_CACHE_MAX {
+                bad.clear();
+            }
+            bad.insert(key);
+            Verdict::Refused
         }
-        ok
+    }
+
+    /// Whether `key` is a remembered good credential, compared in constant
+    /// time with each of them.
+    fn is_good(&self, key: &[u8; 32]) -> bool {
+        use subtle::ConstantTimeEq as _;
+        let good = lock(&self.good);
+        let mut found = subtle::Choice::from(0);
+        for k in good.iter() {
+            found |= k.ct_eq(key);
+        }
+        found.into()
+    }
+
+    /// bcrypt (blocking): the user's hash, or a dummy one for an unknown user.
+    fn verify(&self, user: &str, password: &str) -> bool {
+        let hash = self.users.get(user);
+        let ok = bcrypt::verify(password, hash.map(String::as_str).unwrap_or(DUMMY_HASH)).unwrap_or(false);
+        ok && hash.is_some()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // The caches are plain sets: a poisoned lock still holds a consistent one.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn sha256(value: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, value);
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+/// Leaves the bcrypt queue when dropped (also when the request is dropped
+/// while it waits).
+struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -276,6 +377,7 @@ fn parse_basic(value: &str) -> Option<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn parse_basic_header() {
@@ -324,20 +426,92 @@ mod tests {
         assert!(c.tls.is_none() && c.auth.is_none());
     }
 
+    fn header(user: &str, password: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
+            .into_bytes()
+    }
+
+    fn auth_for(users: &[(&str, &str)], cost: u32) -> Arc<BasicAuth> {
+        let mut yml = String::from("basic_auth_users:\n");
+        for (user, password) in users {
+            yml.push_str(&format!("  {user}: '{}'\n", bcrypt::hash(password, cost).unwrap()));
+        }
+        WebConfig::parse(&yml, Path::new("w.yml")).unwrap().auth.unwrap()
+    }
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(f)
+    }
+
     #[test]
     fn basic_auth_accepts_the_right_password_only() {
-        let hash = bcrypt::hash("s3cret", 4).unwrap();
-        let c =
-            WebConfig::parse(&format!("basic_auth_users:\n  alice: '{hash}'\n"), Path::new("w.yml")).unwrap();
-        let auth = c.auth.unwrap();
-        let header = |u: &str, p: &str| {
-            use base64::Engine as _;
-            format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}")))
-        };
-        assert!(auth.check(Some(&header("alice", "s3cret"))));
-        assert!(auth.check(Some(&header("alice", "s3cret"))), "cached");
-        assert!(!auth.check(Some(&header("alice", "wrong"))));
-        assert!(!auth.check(Some(&header("bob", "s3cret"))));
-        assert!(!auth.check(None));
+        let auth = auth_for(&[("alice", "s3cret")], 4);
+        block_on(async {
+            assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Verdict::Allowed);
+            assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Verdict::Allowed, "cached");
+            assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Verdict::Refused);
+            assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Verdict::Refused, "cached");
+            assert_eq!(auth.check(Some(&header("bob", "s3cret"))).await, Verdict::Refused);
+            assert_eq!(auth.check(Some(b"Bearer s3cret")).await, Verdict::Refused);
+            assert_eq!(auth.check(Some(&[0xff, 0xfe])).await, Verdict::Refused, "not UTF-8");
+            assert_eq!(auth.check(None).await, Verdict::Refused);
+        });
+    }
+
+    /// bcrypt reads 72 bytes of a password: a longer one whose first 72
+    /// bytes are right would pass `bcrypt::verify`; memscope refuses it.
+    #[test]
+    fn a_password_longer_than_72_bytes_is_refused_even_if_its_first_72_match() {
+        let long = "p".repeat(72);
+        let auth = auth_for(&[("alice", &long)], 4);
+        let longer = format!("{long}-and-more");
+        assert_eq!(bcrypt::verify(&longer, &bcrypt::hash(&long, 4).unwrap()).ok(), Some(true), "truncation");
+        block_on(async {
+            assert_eq!(auth.check(Some(&header("alice", &longer))).await, Verdict::Refused);
+            assert_eq!(
+                auth.check(Some(&header("alice", &long))).await,
+                Verdict::Allowed,
+                "72 bytes are fine"
+            );
+        });
+    }
+
+    /// While bcrypt is busy (its one permit held), a remembered good
+    /// credential is answered at once, a remembered wrong one too, and new
+    /// ones beyond the queue get `Busy` instead of waiting.
+    #[test]
+    fn a_cached_credential_never_waits_for_bcrypt_and_the_queue_is_bounded() {
+        let auth = auth_for(&[("alice", "s3cret")], 4);
+        block_on(async {
+            assert_eq!(auth.check(Some(&header("alice", "s3cret"))).await, Verdict::Allowed);
+            assert_eq!(auth.check(Some(&header("alice", "wrong"))).await, Verdict::Refused);
+            let permit = auth.bcrypt.acquire().await.unwrap();
+            let quick = |h: Vec<u8>| {
+                let auth = auth.clone();
+                async move {
+                    tokio::time::timeout(Duration::from_millis(500), async { auth.check(Some(&h)).await })
+                        .await
+                }
+            };
+            assert_eq!(quick(header("alice", "s3cret")).await, Ok(Verdict::Allowed));
+            assert_eq!(quick(header("alice", "wrong")).await, Ok(Verdict::Refused));
+            // Fill the queue with new wrong passwords, each waiting for the permit.
+            let waiting: Vec<_> = (0..BCRYPT_QUEUE_MAX)
+                .map(|i| {
+                    let auth = auth.clone();
+                    let h = header("alice", &format!("guess{i}"));
+                    tokio::spawn(async move { auth.check(Some(&h)).await })
+                })
+                .collect();
+            tokio::task::yield_now().await;
+            assert_eq!(quick(header("alice", "one-more")).await, Ok(Verdict::Busy));
+            assert_eq!(quick(header("alice", "s3cret")).await, Ok(Verdict::Allowed), "still at once");
+            drop(permit);
+            for w in waiting {
+                assert_eq!(w.await.unwrap(), Verdict::Refused);
+            }
+            assert_eq!(quick(header("alice", "one-more")).await, Ok(Verdict::Refused), "the queue drained");
+        });
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use memscope_export::metrics::MetricsOptions;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
-use memscope_serve::{Options, WebConfig, serve};
+use memscope_serve::{Limits, Options, WebConfig, exposure_warning, serve};
 
 use crate::cli::ServeArgs;
 
@@ -18,6 +18,10 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         None => WebConfig::default(),
     };
     let scheme = if web.tls.is_some() { "https" } else { "http" };
+    // Before binding, so that it is said even if the bind then fails.
+    if let Some(w) = exposure_warning(a.listen, &web) {
+        eprintln!("memscope serve: warning: {w}");
+    }
     let collect_opts = CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(a.budget_ms)),
@@ -41,7 +45,7 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
             top_cgroups: a.top_cgroups,
         },
         web,
-        max_connections: a.max_connections,
+        limits: Limits { max_connections: a.max_connections, ..Limits::default() },
         collect: Arc::new(move || collect(&root, &collect_opts)),
     };
     serve(opts, |addr| {
