@@ -29,7 +29,7 @@ use memscope_kernel::{KernelRoot, MANIFEST, UNREADABLE};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 
-use crate::{CollectOptions, Snapshot, collect};
+use crate::{CollectOptions, EXITED_DURING_CAPTURE, Snapshot, collect};
 
 /// What a capture wrote.
 #[derive(Debug)]
@@ -66,10 +66,31 @@ pub fn capture_with(
     }
     // What other commands read (`rt check`), so that the tree holds it too.
     also(&rec_root);
+    // Processes the scan listed but that exited before it was done with
+    // them: left out of the tree and named in its MANIFEST, so that the tree
+    // reads back as the scan saw them (exited), not as processes whose files
+    // are missing.
+    let kept: std::collections::BTreeSet<u32> = snapshot.processes.iter().map(|p| p.pid).collect();
+    let exited: Vec<u32> = recorder
+        .dirs()
+        .get("/proc")
+        .map(|names| {
+            names.iter().filter_map(|n| n.parse::<u32>().ok()).filter(|p| !kept.contains(p)).collect()
+        })
+        .unwrap_or_default();
+    let of_exited = |kpath: &str| {
+        kpath
+            .strip_prefix("/proc/")
+            .and_then(|r| r.split('/').next())
+            .and_then(|p| p.parse::<u32>().ok())
+            .is_some_and(|p| exited.binary_search(&p).is_ok())
+    };
     // Links first (slab merge aliases, namespaces), so that files read
     // through a link land in the directory it points to.
     for (kpath, target) in recorder.links() {
-        tree.symlink(&kpath, &target)?;
+        if !of_exited(&kpath) {
+            tree.symlink(&kpath, &target)?;
+        }
     }
     let comms: BTreeMap<u32, &str> = snapshot
         .processes
@@ -77,7 +98,7 @@ pub fn capture_with(
         .filter_map(|p| Some((p.pid, p.stat.as_ref().ok()?.comm.as_str())))
         .collect();
     let files = recorder.files();
-    for (kpath, data) in &files {
+    for (kpath, data) in files.iter().filter(|(k, _)| !of_exited(k)) {
         if let Some(proc_dir) = process_cmdline(kpath) {
             // The exe link is read through `root`, not the recording root:
             // the tree holds the name only, not the link.
@@ -90,11 +111,14 @@ pub fn capture_with(
         }
     }
     for (dir, names) in recorder.dirs() {
+        if of_exited(&dir) {
+            continue;
+        }
         tree.create_dirs(&dir)?;
-        // Processes listed but gone before any file was read: keep their
-        // directories so the tree lists what the scan listed.
+        // Every process the scan kept has its directory, even one whose
+        // files were all unreadable.
         if dir == "/proc" {
-            for n in names {
+            for n in names.iter().filter(|n| !of_exited(&format!("/proc/{n}"))) {
                 tree.create_dirs(&format!("/proc/{n}"))?;
             }
         }
@@ -103,7 +127,7 @@ pub fn capture_with(
     if !denied.is_empty() {
         tree.write_file(UNREADABLE, (denied.join("\n") + "\n").as_bytes())?;
     }
-    tree.write_file(MANIFEST, &manifest(&snapshot, root))?;
+    tree.write_file(MANIFEST, &manifest(&snapshot, root, &exited))?;
     Ok(Captured { snapshot, files: files.len() })
 }
 
@@ -369,7 +393,7 @@ fn is_empty_dir(fd: &OwnedFd) -> io::Result<bool> {
 }
 
 /// The MANIFEST: what the tree is and how it was made.
-fn manifest(snap: &Snapshot, root: &KernelRoot) -> Vec<u8> {
+fn manifest(snap: &Snapshot, root: &KernelRoot, exited: &[u32]) -> Vec<u8> {
     let mut f = Vec::new();
     let _ = writeln!(f, "# Kernel files captured by `memscope capture`; read with `memscope --root DIR`.");
     let _ = writeln!(f, "made_by: memscope capture {}", env!("CARGO_PKG_VERSION"));
@@ -381,6 +405,10 @@ fn manifest(snap: &Snapshot, root: &KernelRoot) -> Vec<u8> {
         let _ = writeln!(f, "page_size: {p}");
     }
     let _ = writeln!(f, "arch: {}", std::env::consts::ARCH);
+    if !exited.is_empty() {
+        let pids: Vec<String> = exited.iter().map(u32::to_string).collect();
+        let _ = writeln!(f, "{EXITED_DURING_CAPTURE}: {}", pids.join(" "));
+    }
     f
 }
 

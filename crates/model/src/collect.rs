@@ -12,7 +12,8 @@ use memscope_kernel::{KernelRoot, ReadError, paths};
 use crate::cgroups::CgroupSampler;
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
 use crate::{
-    ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample, Snapshot, now_unix_ms,
+    EXITED_DURING_CAPTURE, ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample,
+    Snapshot, now_unix_ms,
 };
 
 /// Which per-process files to read.
@@ -264,6 +265,13 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
         None => root.pids().unwrap_or_default(),
     };
     scan.listed = pids.len();
+    if !root.is_live() && opts.pids.is_none() {
+        // The processes that exited while the tree was captured: the
+        // capture's scan listed them, and so does this one.
+        let exited = root.manifest().get(EXITED_DURING_CAPTURE).map_or(0, |v| v.split_whitespace().count());
+        scan.listed += exited;
+        scan.gone += exited;
+    }
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.

@@ -58,6 +58,11 @@ pub type Sample<T> = Result<T, ReadError>;
 /// Version of the [`Snapshot`] layout; bumped when a field changes meaning.
 pub const SNAPSHOT_VERSION: u32 = 1;
 
+/// The MANIFEST key of a captured tree that lists the processes (pids,
+/// separated by blanks) that the capture's scan listed but that exited
+/// before it had read them: they read back as exited during the scan.
+pub const EXITED_DURING_CAPTURE: &str = "exited_during_capture";
+
 /// Everything one collection pass read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Snapshot {
