@@ -195,6 +195,17 @@ const ZONE_NODE_STATS: i64 = 10;
 /// read back without them.
 const FDS_CGROUPS_SINCE: u32 = 3;
 
+/// The schema version that keeps `Size` with a process's rollup: the
+/// virtual size, present only when the rollup was summed from `smaps`
+/// (kernels before 4.14), which it marks. Older databases read back
+/// without it.
+const ROLLUP_SIZE_SINCE: u32 = 4;
+
+/// The rollup fields a database of schema version `schema` has columns for.
+fn rollup_fields(schema: u32) -> impl Iterator<Item = &'static str> + Clone {
+    ROLLUP_FIELDS.iter().copied().chain((schema >= ROLLUP_SIZE_SINCE).then_some("Size"))
+}
+
 /// `samples` sources of the [`FdSystem`] figures; the first one's row says
 /// whether the snapshot has them at all.
 const FD_SYSTEM_SOURCES: [&str; 5] = [
@@ -922,13 +933,14 @@ impl Writer<'_, '_> {
         if let Rollup::Read(r) = rollup {
             let SmapsRollup { bytes, malformed } = r;
             let mut values: Vec<rusqlite::types::Value> = vec![self.id.into(), i64::from(pid).into()];
-            for k in ROLLUP_FIELDS {
+            let fields: Vec<&str> = rollup_fields(self.schema).collect();
+            for k in &fields {
                 values.push(bytes.get(*k).map(|v| s(*v)).into());
             }
             let sql = format!(
                 "INSERT INTO process_smaps_rollup (snapshot_id, pid, {}) VALUES ({})",
-                ROLLUP_FIELDS.join(", "),
-                (1..=ROLLUP_FIELDS.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
+                fields.join(", "),
+                (1..=fields.len() + 2).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ")
             );
             self.tx.prepare_cached(&sql)?.execute(rusqlite::params_from_iter(values))?;
             self.malformed("smaps_rollup", Some(pid), malformed)?;
@@ -1016,6 +1028,11 @@ pub fn as_stored(snap: &Snapshot) -> Snapshot {
         Err(_) => out.slab_reclaimable.clear(),
     }
     for p in &mut out.processes {
+        // A process is keyed by its /proc directory; the pid its `stat`
+        // prints is not kept apart (they differ only in an edited tree).
+        if let Ok(st) = &mut p.stat {
+            st.pid = p.pid;
+        }
         if let Ok(st) = &mut p.status {
             st.bytes.retain(|k, _| STATUS_BYTES.contains(&k.as_str()));
             st.text.retain(|k, v| {
@@ -1024,7 +1041,7 @@ pub fn as_stored(snap: &Snapshot) -> Snapshot {
             });
         }
         if let Rollup::Read(r) = &mut p.rollup {
-            r.bytes.retain(|k, _| ROLLUP_FIELDS.contains(&k.as_str()));
+            r.bytes.retain(|k, _| rollup_fields(crate::SCHEMA_VERSION).any(|f| f == k));
         }
         if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut p.fds {
             // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.
@@ -1659,14 +1676,13 @@ impl Reader<'_> {
         }
         let mut rollups: HashMap<u32, BTreeMap<String, u64>> = HashMap::new();
         {
-            let sql = format!(
-                "SELECT pid, {} FROM process_smaps_rollup WHERE snapshot_id = ?1",
-                ROLLUP_FIELDS.join(", ")
-            );
+            let fields: Vec<&str> = rollup_fields(self.schema).collect();
+            let sql =
+                format!("SELECT pid, {} FROM process_smaps_rollup WHERE snapshot_id = ?1", fields.join(", "));
             let mut st = self.conn.prepare_cached(&sql)?;
             let rows = st.query_map([self.id], |r| {
                 let mut bytes = BTreeMap::new();
-                for (i, k) in ROLLUP_FIELDS.iter().enumerate() {
+                for (i, k) in fields.iter().enumerate() {
                     if let Some(v) = r.get::<_, Option<i64>>(i + 1)? {
                         bytes.insert(k.to_string(), u(v));
                     }

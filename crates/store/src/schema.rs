@@ -7,7 +7,7 @@
 
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS];
+pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -411,4 +411,12 @@ CREATE VIEW process_samples AS
     LEFT JOIN process_status st ON st.snapshot_id = p.snapshot_id AND st.pid = p.pid
     LEFT JOIN strings u ON u.id = st.Uid
     LEFT JOIN process_smaps_rollup r ON r.snapshot_id = p.snapshot_id AND r.pid = p.pid;
+"#;
+
+/// Version 4: a process's rollup keeps `Size` (the virtual size), which only
+/// a rollup summed from `smaps` has (kernels before 4.14, without
+/// `smaps_rollup`): it tells such rows apart, so that they read back with the
+/// source they were read from.
+const V4_ROLLUP_SIZE: &str = r#"
+ALTER TABLE process_smaps_rollup ADD COLUMN Size INTEGER;
 "#;
