@@ -6,6 +6,8 @@ nodes). Each check prints `PASS name` or `FAIL name: why`; the last line is
 
     vm-checks.py v2-numa  BIN_DIR   # pure cgroup v2, two NUMA nodes, then non-root
     vm-checks.py v1       BIN_DIR   # cgroup v1 only (mounted here by hand)
+    vm-checks.py KIND BIN_DIR OUT   # instead: known workloads, captured into OUT
+                                    # (how tests/fixtures/guest-* were made)
 
 BIN_DIR holds `memscope` and `memscope-workload`. Standard library only: the
 guest shares the host's root file system, nothing is installed in it.
@@ -375,14 +377,7 @@ def nonroot_checks(g):
 
 
 def v1_only(g):
-    # The guest boots with cgroup2 on /sys/fs/cgroup and no controller
-    # enabled in it, so every controller can be bound to a v1 hierarchy.
-    subprocess.run(["umount", CG], check=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "cgroup", CG], check=True)
-    for c in ("memory", "cpuset", "pids"):
-        os.makedirs(f"{CG}/{c}")
-        subprocess.run(["mount", "-t", "cgroup", "-o", c, c, f"{CG}/{c}"], check=True)
-    write(f"{CG}/memory/memory.use_hierarchy", "1") if os.path.exists(f"{CG}/memory/memory.use_hierarchy") else None
+    v1_mounts()
 
     @check("cgroups sees a pure v1 layout")
     def _():
@@ -396,9 +391,54 @@ def v1_only(g):
     nested_cgroup_check(g, f"{CG}/memory", "v1")
 
 
+# ---- fixture trees ----------------------------------------------------------
+
+
+def capture_fixture(g, kind, out):
+    """Set up known workloads and capture the tree they run in, as a fixture
+    of this kernel and layout (tests/fixtures/guest-*): a process of 96 MiB
+    bound to the last NUMA node, 8 huge pages reserved there, and a process of
+    32 MiB in /a/b with a 128 MiB limit on /a."""
+    nodes = sorted(int(n[4:]) for n in os.listdir("/sys/devices/system/node") if n[4:].isdigit())
+    last = nodes[-1]
+    hp = f"/sys/devices/system/node/node{last}/hugepages/hugepages-2048kB/nr_hugepages"
+    if kind == "v1":
+        v1_mounts()
+        base, limit_file = f"{CG}/memory", "memory.limit_in_bytes"
+    else:
+        write(f"{CG}/cgroup.subtree_control", "+memory +pids")
+        base, limit_file = CG, "memory.max"
+    os.makedirs(f"{base}/a/b")
+    if kind != "v1":
+        write(f"{base}/a/cgroup.subtree_control", "+memory")
+    write(f"{base}/a/{limit_file}", str(128 * MIB))
+    write(hp, "8")
+    try:
+        g.workload("touch", "--private", "96", prefix=["numactl", f"--membind={last}"])
+        g.workload("touch", "--private", "32", cgroup=f"{base}/a/b")
+        g.memscope("capture", "--out", out)
+    finally:
+        g.cleanup()
+        rmdir_tree(f"{base}/a")
+        write(hp, "0")
+
+
+def v1_mounts():
+    """cgroup v1 only: the guest boots with cgroup2 on /sys/fs/cgroup and no
+    controller enabled in it, so every controller can go to a v1 hierarchy."""
+    subprocess.run(["umount", CG], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=755", "cgroup", CG], check=True)
+    for c in ("memory", "cpuset", "pids"):
+        os.makedirs(f"{CG}/{c}")
+        subprocess.run(["mount", "-t", "cgroup", "-o", c, c, f"{CG}/{c}"], check=True)
+
+
 def main():
     kind, bindir = sys.argv[1], sys.argv[2]
     g = Guest(bindir)
+    if len(sys.argv) > 3:
+        capture_fixture(g, kind, sys.argv[3])
+        return
     print(f"guest {kind}: kernel {os.uname().release}, {os.cpu_count()} cpus", flush=True)
     try:
         {"v2-numa": v2_numa, "v1": v1_only}[kind](g)
