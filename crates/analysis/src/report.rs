@@ -63,7 +63,23 @@ fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
     let mut out = Vec::new();
     let installed = l.installed_bytes as i64;
     let u = l.unaccounted_bytes;
-    if u >= 0 {
+    // A balloon driver that does not report its pages (hv_balloon and
+    // vmw_balloon allocate them with alloc_pages and keep them in no
+    // counter; virtio_balloon shows only where meminfo has `Balloon`) makes
+    // the memory the hypervisor took back look like a kernel leak.
+    let balloon_counted = snap.meminfo.as_ref().is_ok_and(|m| m.get("Balloon").is_some_and(|b| b > 0));
+    let balloons = snap.balloon_drivers.as_deref().unwrap_or_default();
+    if u > 0 && u >= installed / 50 && !balloons.is_empty() && !balloon_counted {
+        out.push(format!(
+            "unaccounted is {} ({} of RAM) and the balloon driver {} is loaded: pages it hands back to \
+             the hypervisor can stay inside MemTotal in no counter (this kernel reports no Balloon \
+             figure), and then show here. Before suspecting a leak, compare with the memory the host \
+             has reclaimed from this guest.",
+            fmt_bytes(u),
+            fmt_pct(u, installed),
+            balloons.join(", ")
+        ));
+    } else if u >= 0 {
         out.push(format!(
             "unaccounted is {} ({} of RAM): kernel memory outside every counter, such as pipe buffers, \
              network page fragments or a driver's own page allocations. If it grows over time, suspect a \

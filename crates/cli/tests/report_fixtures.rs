@@ -264,3 +264,37 @@ fn exit_codes_mean_something() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("unaccounted"));
 }
+
+/// A Hyper-V guest whose hv_balloon holds 4 GiB for the host (in no counter
+/// on its kernel): the ledger still says unaccounted, and the note names the
+/// driver instead of suggesting a kernel leak. The same tree without
+/// /proc/modules gives the leak hint.
+#[test]
+fn unaccounted_memory_of_a_guest_with_a_balloon_driver_names_it() {
+    let guest = report_of("hyperv-4.18-balloon");
+    let plain = report_of("rhel8-4.18-v1-nonroot");
+    // The only difference between the trees: 4 GiB less MemFree.
+    assert_eq!(guest.ledger.unaccounted_bytes - plain.ledger.unaccounted_bytes, 4 << 30);
+    let note = |r: &Report| r.notes.iter().find(|n| n.starts_with("unaccounted is")).cloned().unwrap();
+    assert!(note(&guest).contains("balloon driver hv_balloon is loaded"), "{}", note(&guest));
+    assert!(!note(&guest).contains("suspect a kernel leak"));
+    assert!(note(&plain).contains("suspect a kernel leak"), "{}", note(&plain));
+}
+
+/// Slab caches whose reclaimability is unknown (no /sys/kernel/slab in the
+/// tree) belong to neither slab line: the table heads them with a row of
+/// their own instead of listing them under "slab, unreclaimable".
+#[test]
+fn slab_caches_of_unknown_reclaimability_are_not_shown_under_one_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["--root", fixture("rhel7-3.10-no-rollup-v1").to_str().unwrap(), "report"])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let unrecl = lines.iter().position(|l| l.trim_start().starts_with("slab, unreclaimable")).unwrap();
+    assert!(lines[unrecl + 1].trim_start().starts_with("slab (both lines above)"), "{text}");
+    assert!(lines[unrecl + 1].contains("reclaimable or not unknown"));
+    assert!(lines[unrecl + 2].starts_with("   "), "a cache follows: {}", lines[unrecl + 2]);
+}

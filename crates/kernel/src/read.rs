@@ -64,6 +64,8 @@ pub mod paths {
     pub const NODES: &str = "/sys/devices/system/node";
     /// Socket counters (IPv4 and shared).
     pub const SOCKSTAT: &str = "/proc/net/sockstat";
+    /// Loaded kernel modules (balloon drivers hold memory no counter shows).
+    pub const MODULES: &str = "/proc/modules";
     /// Socket counters (IPv6).
     pub const SOCKSTAT6: &str = "/proc/net/sockstat6";
     /// ZFS ARC counters.
@@ -395,6 +397,11 @@ impl KernelRoot {
     /// `/proc/net/sockstat6`.
     pub fn sockstat6(&self) -> Result<Sockstat, ReadError> {
         Ok(Sockstat::parse(&self.read_text(paths::SOCKSTAT6)?))
+    }
+
+    /// `/proc/modules`: the loaded kernel modules.
+    pub fn modules(&self) -> Result<crate::parse::modules::Modules, ReadError> {
+        Ok(crate::parse::modules::Modules::parse(&self.read_text(paths::MODULES)?))
     }
 
     /// ZFS ARC counters (only where ZFS is loaded).

@@ -212,6 +212,10 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
         sockstat: root.sockstat(),
         sockstat6: root.sockstat6(),
         arcstats: root.arcstats(),
+        balloon_drivers: root
+            .modules()
+            .ok()
+            .map(|m| m.modules.into_iter().map(|m| m.name).filter(|n| n.contains("balloon")).collect()),
         percpu_first_chunk_pages,
         possible_cpus: root.possible_cpus(),
         fd_system: opts.fds.then(|| read_fd_system(root)),

@@ -105,6 +105,12 @@ pub struct Snapshot {
     pub sockstat6: Sample<Sockstat>,
     /// ZFS ARC counters (NotReported where ZFS is absent).
     pub arcstats: Sample<Arcstats>,
+    /// Memory balloon drivers loaded (`hv_balloon`, `virtio_balloon`,
+    /// `vmw_balloon`, … from `/proc/modules`): pages they take back for the
+    /// hypervisor sit in no counter on many kernels. `None` when
+    /// `/proc/modules` could not be read (or the snapshot predates it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub balloon_drivers: Option<Vec<String>>,
     /// Pages per CPU of the percpu first chunk (boot log).
     pub percpu_first_chunk_pages: Sample<u64>,
     /// Possible CPUs (percpu units).

@@ -300,6 +300,8 @@ pub(crate) fn write(
         sockstat,
         sockstat6,
         arcstats,
+        // Only a hint for the report's notes: not recorded.
+        balloon_drivers: _,
         percpu_first_chunk_pages,
         possible_cpus,
         fd_system,
@@ -1010,6 +1012,7 @@ fn group_vmalloc(v: &Vmallocinfo) -> GroupedVmalloc {
 /// snapshot gives, field for field (the list is at the top of this module).
 pub fn as_stored(snap: &Snapshot) -> Snapshot {
     let mut out = snap.clone();
+    out.balloon_drivers = None;
     if let Ok(v) = &mut out.vmallocinfo {
         v.areas = group_vmalloc(v).areas.into_iter().map(|(a, _)| a).collect();
     }
@@ -1374,6 +1377,7 @@ pub(crate) fn read(
         sockstat,
         sockstat6,
         arcstats,
+        balloon_drivers: None,
         percpu_first_chunk_pages,
         possible_cpus,
         fd_system,

@@ -25,6 +25,7 @@ pub mod kernel_version;
 pub mod kmsg;
 pub mod kpageflags;
 pub mod meminfo;
+pub mod modules;
 pub mod mountinfo;
 pub mod net;
 pub mod pagetypeinfo;
