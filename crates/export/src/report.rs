@@ -110,11 +110,34 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
 
     let mut t = s.table(&["category", "bytes", "% RAM", "source", "from"]);
     let mut hidden = 0usize;
+    let mut last_top = "";
     for line in &l.lines {
         let zero = line.bytes == Some(0);
         if zero && !s.all && line.category != "unaccounted" {
             hidden += 1;
             continue;
+        }
+        match line.parent {
+            None => last_top = line.category,
+            // Details whose parent is no line of its own (slab caches whose
+            // reclaimability is unknown belong to both slab lines): a row
+            // says so, so that they do not read as details of the line above.
+            Some(p) if p != last_top && !l.lines.iter().any(|x| x.parent.is_none() && x.category == p) => {
+                last_top = p;
+                let what = if p == "slab" {
+                    "slab caches, reclaimable or not unknown"
+                } else {
+                    "details of more than one line above"
+                };
+                t.add_row(vec![
+                    s.dim(format!("{p} (both lines above)")),
+                    s.num(""),
+                    s.num(""),
+                    s.dim(""),
+                    s.dim(what),
+                ]);
+            }
+            Some(_) => {}
         }
         let label = match (&line.name, line.parent) {
             (Some(n), Some(_)) => format!("  {n}"),
