@@ -574,11 +574,25 @@ fn reserved_details(
         }
     }
     // struct page is 64 bytes on 64-bit kernels in their usual configurations
-    // (include/linux/mm_types.h); the memmap covers all of RAM.
-    let struct_pages = to_i64(installed / page * 64);
+    // and 32 bytes on 32-bit ones (include/linux/mm_types.h: five words and
+    // two 32-bit counters, plus alignment); the memmap covers all of RAM. A
+    // vmalloc area under 4 GiB (VmallocTotal) means a 32-bit kernel.
+    let bits32 = snap.meminfo.as_ref().ok().and_then(|m| m.get("VmallocTotal")).is_some_and(|v| v < 4 << 30);
+    let per_page = if bits32 { 32 } else { 64 };
+    let struct_pages = to_i64(installed / page * per_page);
     out.push(
-        Line::new("struct_pages", struct_pages, Source::Derived, "installed pages × 64 bytes")
-            .with_note("estimate: sizeof(struct page) is 64 bytes on common 64-bit configurations"),
+        Line::new(
+            "struct_pages",
+            struct_pages,
+            Source::Derived,
+            format!("installed pages × {per_page} bytes"),
+        )
+        .with_note(if bits32 {
+            "estimate: sizeof(struct page) is 32 bytes on common 32-bit configurations (VmallocTotal \
+                 under 4 GiB: a 32-bit kernel)"
+        } else {
+            "estimate: sizeof(struct page) is 64 bytes on common 64-bit configurations"
+        }),
     );
     if let (Ok(per_cpu), Ok(cpus)) = (&snap.percpu_first_chunk_pages, &snap.possible_cpus) {
         out.push(Line::new(

@@ -298,3 +298,38 @@ fn slab_caches_of_unknown_reclaimability_are_not_shown_under_one_line() {
     assert!(lines[unrecl + 1].contains("reclaimable or not unknown"));
     assert!(lines[unrecl + 2].starts_with("   "), "a cache follows: {}", lines[unrecl + 2]);
 }
+
+/// On a 32-bit kernel (VmallocTotal under 4 GiB) struct page is 32 bytes,
+/// not 64: the memmap estimate halves. The 32-bit ARM tree, given the
+/// System RAM range its MemTotal implies.
+#[test]
+fn struct_page_estimate_of_a_32_bit_kernel_is_32_bytes_a_page() {
+    fn copy(from: &std::path::Path, to: &std::path::Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            if e.file_type().unwrap().is_dir() {
+                copy(&src, &dst)
+            } else {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy(&fixture("android-3.4-arm32-highmem"), dir.path());
+    // 2 GiB of RAM at 0x80000000, as on many ARM boards.
+    std::fs::write(
+        dir.path().join("proc/iomem"),
+        "80000000-ffffffff : System RAM\n  80008000-80a00000 : Kernel code\n",
+    )
+    .unwrap();
+    let snap = collect(&KernelRoot::at(dir.path()), &CollectOptions::default());
+    let r = report::build(&snap, &ReportOptions::default()).expect("ledger");
+    let line = r.ledger.lines.iter().find(|l| l.category == "struct_pages").expect("struct page line");
+    assert_eq!(line.bytes, Some((2i64 << 30) / 4096 * 32));
+    assert_eq!(line.counter.as_deref(), Some("installed pages × 32 bytes"));
+    // A 64-bit tree keeps 64 bytes a page.
+    let r64 = report_of("guest-6.1-v2-numa-2node");
+    let l64 = r64.ledger.lines.iter().find(|l| l.category == "struct_pages").unwrap();
+    assert_eq!(l64.counter.as_deref(), Some("installed pages × 64 bytes"));
+}
