@@ -120,3 +120,20 @@ fn a_log_without_oom_kill_exits_4_and_says_so() {
     assert_eq!(out.status.code(), Some(4));
     assert_eq!(stdout(&out).trim(), "- No OOM kill in this log (3 message lines read).");
 }
+
+#[test]
+fn a_tree_without_kernel_log_shows_the_cgroups_oom_counts_and_exits_1() {
+    let tree = fixture_dir("cgroups-v1-pure");
+    let out = memscope(&["oom", "--json", "--root", tree.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["unavailable"], "this captured tree has no dev/kmsg (it holds no kernel log)");
+    let counts = v["cgroup_counts"].as_array().unwrap();
+    let mysql = counts.iter().find(|c| c["path"] == "/system.slice/mysql.service").expect("{v:#}");
+    assert_eq!(mysql["oom_kills"], 2);
+    assert_eq!(mysql["limit_bytes"], 256u64 << 20);
+    let csv = memscope(&["oom", "--csv", "--root", tree.to_str().unwrap()]);
+    let text = stdout(&csv);
+    assert_eq!(text.lines().next(), Some("cgroup,oom_kills,limit_bytes,peak_bytes"));
+    assert!(text.contains(&format!("/system.slice/mysql.service,2,{},", 256u64 << 20)), "{text}");
+}

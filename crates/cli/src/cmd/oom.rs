@@ -71,7 +71,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &OomArgs) -> anyhow::Result<ExitCod
                     (view, code)
                 }
                 Err(e) => {
-                    let why = unavailable_reason(e);
+                    let why = match e {
+                        memscope_kernel::ReadError::NotReported { .. } if !root.is_live() => {
+                            "this captured tree has no dev/kmsg (it holds no kernel log)".to_string()
+                        }
+                        e => unavailable_reason(e),
+                    };
                     eprintln!("memscope: the kernel log is unavailable: {why}");
                     (oom::unavailable(&source, why, cgroup_counts(root)), 1)
                 }

@@ -893,17 +893,43 @@ fn node_or_zone(rest: &str, mi: &mut MemInfo) {
 
 /// The lines of `text` that hold OOM reports (each report's span, and the
 /// reaper's lines), in their order: what a capture keeps of a kernel log.
+/// The allocating task's registers and code bytes (`RAX: …`, `Code: …`),
+/// which may hold its data, are left out; nothing is parsed from them.
 pub fn report_lines(text: &str) -> Vec<&str> {
     let log = parse_log(text);
+    let registers: std::collections::BTreeSet<usize> =
+        split_log(text).iter().filter(|l| is_register_dump(&l.text)).map(|l| l.line).collect();
     text.lines()
         .enumerate()
         .filter(|(i, l)| {
             let n = i + 1;
-            log.reports.iter().any(|r| (r.first_line..=r.last_line).contains(&n))
-                || l.contains("oom_reaper: reaped process ")
+            let in_report = log.reports.iter().any(|r| (r.first_line..=r.last_line).contains(&n))
+                || l.contains("oom_reaper: reaped process ");
+            in_report && !registers.contains(&n)
         })
         .map(|(_, l)| l)
         .collect()
+}
+
+/// `RIP: 0033:…`, `RAX: 00007f… RBX: …`, `Code: f0 88 …` (arch/x86
+/// `__show_regs`, `show_opcodes`; other architectures print `pc :`, `lr :`,
+/// `x29:` and the like).
+fn is_register_dump(text: &str) -> bool {
+    let t = text.trim_start();
+    if t.starts_with("Code: ") {
+        return true;
+    }
+    let Some((name, rest)) = t.split_once(": ") else { return false };
+    let name = name.trim_end();
+    let short_upper = name != "CPU"
+        && !name.is_empty()
+        && name.len() <= 4
+        && name.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        && name.bytes().any(|b| b.is_ascii_uppercase());
+    let arm = matches!(name, "pc" | "lr" | "sp" | "pstate")
+        || (name.starts_with('x') && name[1..].parse::<u8>().is_ok());
+    let hexish = rest.get(..4).is_some_and(|w| w.bytes().all(|b| b.is_ascii_hexdigit()));
+    (short_upper || arm) && hexish
 }
 
 #[cfg(test)]

@@ -266,11 +266,26 @@ fn counters_reject_garbage_and_treat_huge_limits_as_max() {
 fn report_lines_keep_each_report_and_drop_the_rest() {
     let text = fixture("oom-6.18-memcg-v1-kmsg");
     let kept = report_lines(&text);
-    assert_eq!(kept.len(), 79, "records 343-421");
+    assert_eq!(kept.len(), 71, "records 343-421 but the 8 lines of registers and code bytes");
     assert!(kept[0].contains("invoked oom-killer"));
-    assert!(kept[78].contains("Killed process 9728"));
+    assert!(kept[70].contains("Killed process 9728"));
+    assert!(!kept.iter().any(|l| l.contains("RAX:") || l.contains(";Code:") || l.contains("RIP:")));
+    assert!(kept.iter().any(|l| l.contains("; dump_stack_lvl+0x59/0x90")), "the call trace stays");
     let again = parse_log(&(kept.join("\n") + "\n"));
     assert_eq!(again.reports[0].victim, only("oom-6.18-memcg-v1-kmsg").victim);
+}
+
+#[test]
+fn register_dumps_are_recognised() {
+    assert!(is_register_dump("RAX: 00007f84255b0000 RBX: 0000000000000000 RCX: 0000000000000001"));
+    assert!(is_register_dump("RIP: 0033:0x557c11a42ea9"));
+    assert!(is_register_dump("RSP: 002b:00007fff727e7740 EFLAGS: 00010202"));
+    assert!(is_register_dump("Code: f0 88 44 24 17"));
+    assert!(is_register_dump("x29: ffff800080003d40 x28: 0000000000000000"));
+    assert!(!is_register_dump("CPU: 1 UID: 0 PID: 9728 Comm: x"));
+    assert!(!is_register_dump("CPU: 1023 PID: 9728 Comm: x"));
+    assert!(!is_register_dump("Mem-Info:"));
+    assert!(!is_register_dump("memory: usage 65536kB, limit 65536kB, failcnt 19"));
 }
 
 fn fixtures() -> Vec<String> {
