@@ -211,6 +211,10 @@ pub struct Kill {
     pub when: When,
     /// The process killed.
     pub victim: Option<VictimView>,
+    /// The cgroup killed whole for `memory.oom.group` (v2).
+    pub oom_group: Option<String>,
+    /// The other processes killed with the victim for `memory.oom.group`.
+    pub group_killed: Vec<VictimView>,
     /// The task whose allocation failed: command name.
     pub trigger_comm: Option<String>,
     /// Its pid.
@@ -412,10 +416,10 @@ fn held_memcg(r: &OomReport) -> Vec<Held> {
     };
     for (key, field) in rows {
         let Some(mut v) = s.get(field) else { continue };
-        let mut source = format!("memory.stat {field} of {}", s.path);
+        let mut source = format!("memory.stat {field}");
         if !v2 && *key == "file" {
             v = v.saturating_sub(s.get("shmem").unwrap_or(0));
-            source = format!("memory.stat cache − shmem of {}", s.path);
+            source = "memory.stat cache − shmem".to_string();
         }
         out.push(Held { category: (*key).into(), label: label(key), bytes: v, source });
     }
@@ -447,10 +451,10 @@ pub fn explain(number: usize, r: &OomReport, boot: Option<u64>, host_page_size: 
         .filter(|s| s.since_boot_usec.is_some() || s.wall.is_some())
         .unwrap_or(&r.stamp);
     let when = When::from_stamp(stamp, boot);
-    let victim = r.victim.as_ref().map(|v| VictimView {
+    let view = |v: &memscope_kernel::parse::oom::Victim, uid: Option<u32>, reaped: bool| VictimView {
         pid: v.pid,
         name: v.name.clone(),
-        uid: v.uid.or(r.constraint.as_ref().and_then(|c| c.uid)),
+        uid: v.uid.or(uid),
         rss_bytes: v
             .anon_rss_bytes
             .map(|a| a + v.file_rss_bytes.unwrap_or(0) + v.shmem_rss_bytes.unwrap_or(0)),
@@ -462,8 +466,11 @@ pub fn explain(number: usize, r: &OomReport, boot: Option<u64>, host_page_size: 
         oom_score_adj: v
             .oom_score_adj
             .or_else(|| r.tasks.as_ref()?.rows.iter().find(|t| t.pid == v.pid)?.oom_score_adj),
-        reaped: r.reaped.is_some(),
-    });
+        reaped,
+    };
+    let victim =
+        r.victim.as_ref().map(|v| view(v, r.constraint.as_ref().and_then(|c| c.uid), r.reaped.is_some()));
+    let group_killed: Vec<VictimView> = r.group_killed.iter().map(|v| view(v, None, false)).collect();
     let constraint = r.constraint.as_ref().map(|c| c.kind.clone());
     let kind = match (constraint.as_deref(), r.is_memcg()) {
         (Some("CONSTRAINT_MEMCG"), _) | (None, Some(true)) => "memcg",
@@ -543,6 +550,8 @@ pub fn explain(number: usize, r: &OomReport, boot: Option<u64>, host_page_size: 
         last_line: r.last_line,
         when,
         victim,
+        oom_group: r.oom_group.clone(),
+        group_killed,
         trigger_comm: r.trigger.as_ref().map(|t| t.comm.clone()),
         trigger_pid: r.trigger_pid,
         gfp: r.trigger.as_ref().and_then(|t| t.gfp_flags.clone().or(t.gfp_mask.map(|m| format!("{m:#x}")))),
@@ -614,6 +623,12 @@ fn summary(k: &Kill) -> Vec<String> {
         _ => "The log does not say whether a cgroup limit or the whole machine ran out.".into(),
     };
     s.push(why);
+    if let Some(g) = &k.oom_group {
+        let names: Vec<String> =
+            k.group_killed.iter().map(|v| format!("{} (pid {})", v.name, v.pid)).collect();
+        let others = if names.is_empty() { String::new() } else { format!(": also {}", names.join(", ")) };
+        s.push(format!("memory.oom.group is set on {g}, so every process in it was killed{others}."));
+    }
     if let (Some(c), Some(pid)) = (&k.trigger_comm, k.trigger_pid) {
         let alloc = match (&k.gfp, k.order) {
             (Some(g), Some(o)) => format!(" allocating 2^{o} page(s), {g}"),
@@ -842,6 +857,16 @@ mod tests {
         let k = &v.kills[0];
         assert!(k.summary.iter().any(|s| s.contains("Not in the log")), "{:?}", k.summary);
         assert!(k.summary[0].contains("line naming the killed process is not in the log"), "{:?}", k.summary);
+    }
+
+    #[test]
+    fn an_oom_group_kill_names_every_process_killed() {
+        let k = &build(&fixture("oom-6.6-memcg-oom-group"), "t", None, None, false).kills[0];
+        assert_eq!(k.group_killed.len(), 1);
+        let text = k.summary.join(" ");
+        assert!(text.contains("memory.oom.group is set on /kubepods.slice/"), "{text}");
+        assert!(text.contains("so every process in it was killed: also python3 (pid 30112)."), "{text}");
+        assert_eq!(k.held.iter().find(|h| h.category == "page_tables").map(|h| h.bytes), Some(1425408));
     }
 
     #[test]

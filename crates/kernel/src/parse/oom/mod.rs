@@ -96,6 +96,11 @@ pub struct OomReport {
     pub victim: Option<Victim>,
     /// `oom_reaper: reaped process …`.
     pub reaped: Option<Reaped>,
+    /// `Tasks in /x are going to be killed due to memory.oom.group set`:
+    /// the cgroup whose every process is killed with the victim (4.19+).
+    pub oom_group: Option<String>,
+    /// The other processes killed for `memory.oom.group`.
+    pub group_killed: Vec<Victim>,
     /// Parts of the report's form that the log does not hold.
     pub missing: Vec<String>,
     /// Lines inside the report that looked like a part but did not parse.
@@ -343,6 +348,9 @@ struct Builder {
     cur: Option<OomReport>,
     section: Section,
     done: Vec<OomReport>,
+    /// The last finished report announced a `memory.oom.group` kill: the
+    /// `Killed process` lines that follow belong to it.
+    group_open: bool,
 }
 
 impl Builder {
@@ -360,6 +368,33 @@ impl Builder {
                 rep.reaped = Some(r);
             }
             return;
+        }
+        if let Some(rest) = t.strip_prefix("Tasks in ")
+            && let Some(cg) = rest.strip_suffix(" are going to be killed due to memory.oom.group set")
+        {
+            // Printed after the victim's line, which finished the report.
+            let target = match self.cur.as_mut() {
+                Some(c) => Some(c),
+                None => self.done.last_mut(),
+            };
+            if let Some(r) = target {
+                r.oom_group = Some(cg.to_string());
+                r.last_line = l.line;
+                self.group_open = self.cur.is_none();
+            }
+            return;
+        }
+        if self.group_open {
+            if let Some(v) = victim(t, &l.stamp)
+                && let Some(r) = self.done.last_mut()
+            {
+                r.last_line = l.line;
+                if r.victim.as_ref().is_none_or(|first| first.pid != v.pid) {
+                    r.group_killed.push(v);
+                }
+                return;
+            }
+            self.group_open = false;
         }
         // OOM kills are serialised: a new trigger ends the report before.
         if let Some(tr) = trigger(t) {

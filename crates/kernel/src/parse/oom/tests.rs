@@ -296,6 +296,7 @@ fn fixtures() -> Vec<String> {
         "oom-6.1-global-interleaved",
         "oom-6.18-memcg-v1-kmsg",
         "oom-truncated",
+        "oom-6.6-memcg-oom-group",
     ]
     .iter()
     .map(|n| fixture(n))
@@ -309,7 +310,7 @@ proptest! {
     }
 
     #[test]
-    fn never_panics_on_mutated_fixtures(which in 0usize..6, cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), "\\PC{0,8}"), 1..8)) {
+    fn never_panics_on_mutated_fixtures(which in 0usize..7, cuts in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), "\\PC{0,8}"), 1..8)) {
         let mut text = fixtures()[which].clone();
         for (a, b, insert) in cuts {
             let len = text.len().max(1);
@@ -322,4 +323,16 @@ proptest! {
         }
         let _ = parse_log(&text);
     }
+}
+
+#[test]
+fn memory_oom_group_kills_belong_to_one_report() {
+    let r = only("oom-6.6-memcg-oom-group");
+    assert_eq!(r.victim.as_ref().map(|v| v.pid), Some(30090));
+    assert!(r.oom_group.as_deref().is_some_and(|g| g.ends_with("/cri-containerd-9b2e.scope")));
+    let others: Vec<u32> = r.group_killed.iter().map(|v| v.pid).collect();
+    assert_eq!(others, [30112], "the victim's second line is not another kill");
+    assert_eq!(r.reaped.as_ref().map(|x| x.pid), Some(30090));
+    assert_eq!(r.memcg_stats[0].get("pagetables"), Some(1425408));
+    assert!(r.missing.is_empty(), "{:?}", r.missing);
 }
