@@ -15,6 +15,7 @@
 //! - [`allocinfo`]: per-call-site totals and growth from `/proc/allocinfo`;
 //! - [`trace`]: outstanding kernel allocations from `memscope trace`, by
 //!   call site, beside the ledger's growth;
+//! - [`oom`]: each OOM kill of the kernel log explained in plain words;
 //! - [`units`]: human units for bytes.
 
 pub mod allocinfo;
@@ -28,6 +29,7 @@ pub mod ledger;
 pub mod maps;
 pub mod memcg;
 pub mod numa;
+pub mod oom;
 pub mod pages;
 pub mod processes;
 pub mod ps;

@@ -110,6 +110,9 @@ pub enum Command {
     Slab(SlabArgs),
     /// vmalloc areas by kind and by caller, explaining the ledger's vmalloc line.
     Vmalloc(VmallocArgs),
+    /// Why was my process killed? Each OOM kill of the kernel log explained: what died, which limit, what held the memory, what would have prevented it.
+    #[command(after_long_help = crate::cmd::oom::EXIT_HELP)]
+    Oom(OomArgs),
     /// Real time: check a host (and a process) for it, measure scheduling latency.
     Rt(RtArgs),
     /// Prometheus exporter: the ledger, zones, slab, vmalloc, sockets, fds, cgroups and top processes on /metrics.
@@ -623,6 +626,21 @@ pub struct VmallocArgs {
     /// Show this many callers, largest first.
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub top: usize,
+}
+
+/// `memscope oom`
+#[derive(Debug, Clone, ClapArgs)]
+pub struct OomArgs {
+    /// Read a saved kernel log instead of /dev/kmsg: `dmesg`, `dmesg -T`,
+    /// `journalctl -k`, a syslog file or raw /dev/kmsg records; `-` for
+    /// standard input.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Every kill of the log: a summary table, then each explanation
+    /// (default: the latest kill only).
+    #[arg(long)]
+    pub all: bool,
 }
 
 /// Where the recording is (`record`, `leaks`, `diff`, `plot`).

@@ -18,6 +18,8 @@
 //!   JSON (`memscope.trace/1`).
 //! - the detail views, each as a table, JSON (via [`json::write_doc`]) and
 //!   CSV: [`ps`], [`maps`], [`numa`], [`zones`], [`slab`], [`vmalloc`];
+//! - [`oom`]: `memscope oom`, each OOM kill explained, as text, JSON
+//!   (`memscope.oom/1`) or CSV;
 //! - [`rt`]: `memscope rt check` and `rt latency` as tables, JSON
 //!   (`memscope.rt-check/1`, `memscope.rt-latency/1`) or CSV.
 //!
@@ -33,6 +35,7 @@ pub mod leaks;
 pub mod maps;
 pub mod metrics;
 pub mod numa;
+pub mod oom;
 pub mod pages;
 pub mod ps;
 pub mod report;
@@ -83,4 +86,5 @@ render_by_module!(
     zones => memscope_analysis::zones::ZonesView,
     slab => memscope_analysis::slab::SlabView,
     vmalloc => memscope_analysis::vmalloc::VmallocView,
+    oom => memscope_analysis::oom::OomView,
 );

@@ -16,6 +16,7 @@ use crate::parse::kernel_version::KernelVersion;
 use crate::parse::meminfo::Meminfo;
 use crate::parse::mountinfo::Mountinfo;
 use crate::parse::net::{SocketTable, TABLES};
+use crate::parse::oom::{self, OomLog};
 use crate::parse::pagetypeinfo::Pagetypeinfo;
 use crate::parse::pid::cgroup::ProcCgroup;
 use crate::parse::pid::fd::FileType;
@@ -76,6 +77,8 @@ pub mod paths {
     pub const PROC_VERSION: &str = "/proc/version";
     /// Kernel log (records, one per read; root or `dmesg_restrict=0`).
     pub const KMSG: &str = "/dev/kmsg";
+    /// Kernel and system statistics; memscope reads the boot time.
+    pub const STAT: &str = "/proc/stat";
     /// CPUs that may ever be online.
     pub const CPU_POSSIBLE: &str = "/sys/devices/system/cpu/possible";
     /// CPUs online now.
@@ -510,9 +513,45 @@ impl KernelRoot {
         };
         let found: String = text.lines().filter(|l| l.contains(needle)).map(|l| format!("{l}\n")).collect();
         if self.is_live() {
-            self.record(paths::KMSG, found.as_bytes());
+            self.record_kmsg(found.lines());
         }
         Ok(found)
+    }
+
+    /// Every OOM killer report in the kernel log (see
+    /// [`crate::parse::oom`]). Live, the whole ring is read from
+    /// `/dev/kmsg` without blocking (records survive until the ring wraps);
+    /// in a captured tree, from its `dev/kmsg`, which keeps the reports'
+    /// lines.
+    pub fn oom_reports(&self) -> Result<OomLog, ReadError> {
+        let text = if self.is_live() {
+            read_kmsg_live(&self.resolve(paths::KMSG), None)?
+        } else {
+            self.read_text(paths::KMSG)?
+        };
+        if self.is_live() {
+            self.record_kmsg(oom::report_lines(&text).into_iter());
+        }
+        Ok(oom::parse_log(&text))
+    }
+
+    /// The boot time, seconds since the epoch (`btime` of `/proc/stat`).
+    pub fn boot_time_seconds(&self) -> Result<u64, ReadError> {
+        let text = self.read_text(paths::STAT)?;
+        crate::parse::proc_stat::btime(&text).ok_or_else(|| ReadError::missing_field(paths::STAT, "btime"))
+    }
+
+    /// Keep kernel log lines for a capture: added to those kept by earlier
+    /// reads (the percpu boot line, OOM reports), in record order.
+    fn record_kmsg<'a>(&self, lines: impl Iterator<Item = &'a str>) {
+        let before = self.recorded(paths::KMSG).unwrap_or_default();
+        let before = String::from_utf8_lossy(&before);
+        let mut all: Vec<String> = before.lines().map(str::to_string).collect();
+        all.extend(lines.map(str::to_string));
+        all.sort_by_key(|l| kmsg_record_seq(l));
+        all.dedup();
+        let text: String = all.iter().map(|l| format!("{l}\n")).collect();
+        self.record(paths::KMSG, text.as_bytes());
     }
 
     /// `/proc/kallsyms`: code symbols, sorted (addresses need root or
@@ -729,6 +768,12 @@ const BOOT_LOG_USEC: u64 = 60_000_000;
 fn kmsg_record_usec(record: &str) -> Option<u64> {
     let head = record.split(';').next()?;
     head.split(',').nth(2)?.parse().ok()
+}
+
+/// The sequence number of a `/dev/kmsg` record (`prio,seq,…`).
+fn kmsg_record_seq(record: &str) -> Option<u64> {
+    let head = record.split(';').next()?;
+    head.split(',').nth(1)?.parse().ok()
 }
 
 fn read_kmsg_live(path: &std::path::Path, until_usec: Option<u64>) -> Result<String, ReadError> {

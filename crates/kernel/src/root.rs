@@ -334,6 +334,11 @@ impl KernelRoot {
 
     /// Keep `data` as the content of `kpath` in the recorder, if any (for
     /// sources that are not plain files, such as the kernel log).
+    /// What this root recorded so far for `kpath` (a capture), if anything.
+    pub(crate) fn recorded(&self, kpath: &str) -> Option<Vec<u8>> {
+        self.recorder.as_ref()?.files.lock().ok()?.get(kpath).cloned()
+    }
+
     pub(crate) fn record(&self, kpath: &str, data: &[u8]) {
         if let Some(rec) = &self.recorder {
             rec.keep(kpath, data);

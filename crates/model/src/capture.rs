@@ -64,6 +64,8 @@ pub fn capture_with(
     if let Ok(s) = &snapshot.slabinfo {
         let _ = rec_root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str()));
     }
+    // The kernel log's OOM reports (`memscope oom`).
+    let _ = crate::oom::read(&rec_root);
     // What other commands read (`rt check`), so that the tree holds it too.
     also(&rec_root);
     // Processes the scan listed but that exited before it was done with

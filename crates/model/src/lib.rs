@@ -27,6 +27,7 @@ pub mod capture;
 pub mod cgroups;
 mod collect;
 pub mod fds;
+pub mod oom;
 pub mod pages;
 pub mod trace;
 

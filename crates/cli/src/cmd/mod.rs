@@ -7,6 +7,7 @@ mod fds;
 mod leaks;
 mod maps;
 mod numa;
+pub mod oom;
 pub mod pages;
 pub mod phys;
 mod plot;
@@ -63,6 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Zones(a)) => zones::run(&root, &args.global, &a),
         Some(Command::Slab(a)) => slab::run(&root, &args.global, &a),
         Some(Command::Vmalloc(a)) => vmalloc::run(&root, &args.global, &a),
+        Some(Command::Oom(a)) => oom::run(&root, &args.global, &a),
         Some(Command::Rt(a)) => rt::run(&root, &args.global, &a),
     }
 }
