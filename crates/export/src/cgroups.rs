@@ -183,6 +183,8 @@ fn versions(c: &Cgroup) -> String {
 
 /// Write the cgroups as tables, with the memory beyond PSS explained.
 pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let tree = v.tree;
     writeln!(w, "{}", s.heading(&format!("cgroups at {}", timestamp(v.taken_at_unix_ms))))?;
     writeln!(w, "{}", wrap(&describe_layout(&tree.layout), s.width, "", "  "))?;

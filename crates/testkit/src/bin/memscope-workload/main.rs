@@ -13,6 +13,7 @@
 //!                                              (kernel memory in no counter, growing)
 //! memscope-workload fd-grow --per-sec N [--start M] [--soft S]
 //!                                       N more open descriptors every second (see fds.rs)
+//! memscope-workload name --name NAME   names itself NAME (prctl PR_SET_NAME, any bytes)
 //! memscope-workload idle
 //! ```
 //!
@@ -235,6 +236,15 @@ fn main() {
             }
             info.push(format!("maps={count}"));
             info.push(format!("first=0x{first:x}"));
+        }
+        "name" => {
+            // Any bytes but NUL: the kernel keeps the first 15 as the command name.
+            let name = arg(&args, "--name").unwrap_or_else(|| die("--name NAME"));
+            let name = std::ffi::CString::new(name).unwrap_or_else(|_| die("a name without NUL"));
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+                die("prctl(PR_SET_NAME) failed");
+            }
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
