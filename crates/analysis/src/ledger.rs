@@ -324,6 +324,13 @@ fn to_i64(v: u64) -> i64 {
 /// it is corrupt input, never memory.
 pub const MAX_RAM_BYTES: u64 = 1 << 52;
 
+/// The page size to compute with: the recorded one when it is a page size
+/// a kernel can have ([`memscope_kernel::root::is_valid_page_size`]), else
+/// 4 KiB (the ledger says which, in a note).
+pub fn usable_page_size(recorded: Option<u64>) -> u64 {
+    recorded.filter(|p| memscope_kernel::root::is_valid_page_size(*p)).unwrap_or(4096)
+}
+
 fn saturating_sum(it: impl Iterator<Item = i64>) -> i64 {
     it.fold(0, i64::saturating_add)
 }

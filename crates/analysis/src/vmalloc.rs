@@ -103,7 +103,7 @@ pub fn from_snapshot(snap: &Snapshot, top: usize) -> VmallocView {
     build(
         snap.vmallocinfo.as_ref().map_err(unavailable_reason),
         snap.meminfo.as_ref().ok(),
-        snap.page_size_bytes.unwrap_or(4096),
+        crate::ledger::usable_page_size(snap.page_size_bytes),
         top,
     )
 }

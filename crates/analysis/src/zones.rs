@@ -251,7 +251,7 @@ pub fn from_snapshot(snap: &Snapshot, opts: &ZonesOptions) -> Result<ZonesView, 
         zoneinfo,
         snap.buddyinfo.as_ref().map_err(unavailable_reason),
         Err("a snapshot does not keep /proc/pagetypeinfo".into()),
-        snap.page_size_bytes.unwrap_or(4096),
+        crate::ledger::usable_page_size(snap.page_size_bytes),
         opts,
     )
 }

@@ -613,7 +613,7 @@ const TREE_FILE_CAP: u64 = 16 << 20;
 ///   `kallsyms` (~15 MiB with modules): 256 MiB; the kernel log (at most
 ///   32 MiB with CONFIG_LOG_BUF_SHIFT=25, more with log_buf_len=): 256 MiB;
 /// - `/proc/net/*` socket tables: ~150 bytes per socket, a million sockets on
-///   a busy proxy: 1 GiB;
+///   a busy proxy: 1 GiB (`sockstat` is a few lines: 256 KiB);
 /// - cgroupfs files (`cgroup.procs` lists up to pid_max = 4M pids): 64 MiB;
 ///   other sysfs attributes are at most one page: 1 MiB;
 /// - anything else: 16 MiB.
@@ -644,6 +644,7 @@ pub fn read_cap(kpath: &str) -> u64 {
         | "/proc/allocinfo"
         | "/proc/self/mountinfo"
         | "/etc/passwd" => 64 * MIB,
+        "/proc/net/sockstat" | "/proc/net/sockstat6" => 256 * KIB,
         _ if kpath.starts_with("/proc/net/") => 1024 * MIB,
         _ if kpath.starts_with("/sys/devices/system/node/") && name == "meminfo" => 256 * KIB,
         _ if kpath.starts_with("/sys/fs/cgroup") => 64 * MIB,
