@@ -1363,7 +1363,7 @@ pub fn phys_report(inp: &PhysInputs<'_>) -> PhysReport {
     let scan = inp.scan;
     let census = &scan.sink;
     let (before, after) = (inp.counters.before, inp.counters.after);
-    let page = after.page_size_bytes.or(before.page_size_bytes).unwrap_or(4096);
+    let page = crate::ledger::usable_page_size(after.page_size_bytes.or(before.page_size_bytes));
     let mut notes = Vec::new();
     let names = GroupNames { memcg: inp.memcg_paths.as_ref().ok().copied() };
     if let Some(e) = &scan.stopped {

@@ -779,7 +779,7 @@ fn totals(snap: &FdSnapshot, rows: &[FdRow]) -> FdTotals {
     FdTotals {
         processes: rows.len(),
         with_count: rows.iter().filter(|r| r.fds.is_some()).count(),
-        fds: rows.iter().filter_map(|r| r.fds).sum(),
+        fds: rows.iter().filter_map(|r| r.fds).fold(0, u64::saturating_add),
         broken_down: rows.iter().filter(|r| r.groups.is_some()).count(),
         count_unavailable: s.count_unavailable,
         breakdown_denied: s.breakdown_denied,
@@ -789,7 +789,7 @@ fn totals(snap: &FdSnapshot, rows: &[FdRow]) -> FdTotals {
         sockets_unresolved: rows
             .iter()
             .filter_map(|r| r.kinds.as_ref().and_then(|k| k.get("socket:unknown")).copied())
-            .sum(),
+            .fold(0, |a, b| a.saturating_add(b)),
         elapsed_usec: s.elapsed_usec,
     }
 }

@@ -278,7 +278,7 @@ pub struct Ledger {
 impl Ledger {
     /// Sum of the lines that are part of the ledger (no parent).
     pub fn top_sum(&self) -> i64 {
-        self.lines.iter().filter(|l| l.is_top()).filter_map(|l| l.bytes).sum()
+        saturating_sum(self.lines.iter().filter(|l| l.is_top()).filter_map(|l| l.bytes))
     }
 
     /// The first top-level line of a category.
@@ -319,6 +319,75 @@ fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
+/// More RAM than any machine can address: 4 PiB, the 52-bit physical
+/// address space of x86_64 (5-level paging) and arm64 (LPA). A figure above
+/// it is corrupt input, never memory.
+pub const MAX_RAM_BYTES: u64 = 1 << 52;
+
+/// The page size to compute with: the recorded one when it is a page size
+/// a kernel can have ([`memscope_kernel::root::is_valid_page_size`]), else
+/// 4 KiB (the ledger says which, in a note).
+pub fn usable_page_size(recorded: Option<u64>) -> u64 {
+    recorded.filter(|p| memscope_kernel::root::is_valid_page_size(*p)).unwrap_or(4096)
+}
+
+fn saturating_sum(it: impl Iterator<Item = i64>) -> i64 {
+    it.fold(0, i64::saturating_add)
+}
+
+/// The file a line's counter comes from, for a note.
+fn counter_file(counter: &str) -> &'static str {
+    let first = counter.split([' ', '_']).next().unwrap_or("");
+    match first {
+        "zoneinfo" => "/proc/zoneinfo",
+        "slabinfo" => "/proc/slabinfo",
+        "vmallocinfo" => "/proc/vmallocinfo",
+        "iomem" | "installed" => "/proc/iomem",
+        "sockstat" => "/proc/net/sockstat",
+        "nr" if counter.starts_with("nr_hugepages") => "/sys/kernel/mm/hugepages",
+        "nr" => "/proc/vmstat",
+        "arcstats" => "/proc/spl/kstat/zfs/arcstats",
+        _ => memscope_kernel::paths::MEMINFO,
+    }
+}
+
+/// Turn every figure that cannot be true into an unavailable line with a
+/// note naming the file and field: a part of MemTotal larger than MemTotal,
+/// a part of the boot-time reservation larger than installed RAM, or a
+/// negative size (only `unaccounted` may be negative).
+fn invalidate_impossible(lines: &mut [Line], mem_total: u64, installed: u64) {
+    for l in lines.iter_mut() {
+        let Some(b) = l.bytes else { continue };
+        let in_reserved = l.category == "reserved" || l.parent == Some("reserved");
+        let (bound, bound_name) =
+            if in_reserved { (installed, "installed RAM") } else { (mem_total, "MemTotal") };
+        let counter = l.counter.clone().unwrap_or_default();
+        let reason = if l.category == "unaccounted" {
+            continue;
+        } else if b < 0 {
+            format!(
+                "invalid: {} `{counter}` gives {}, a negative size; the file is corrupt and is not believed",
+                counter_file(&counter),
+                crate::fmt_bytes(b)
+            )
+        } else if b as u64 > bound {
+            format!(
+                "invalid: {} `{counter}` gives {}, more than {bound_name} ({}); the file is corrupt or \
+                 not from this machine, and is not believed",
+                counter_file(&counter),
+                crate::fmt_bytes(b),
+                crate::fmt_bytes(to_i64(bound))
+            )
+        } else {
+            continue;
+        };
+        l.bytes = None;
+        l.source = Source::Unavailable;
+        l.reason = Some(reason);
+        l.counter = None;
+    }
+}
+
 /// Functions on the thread-creation path that allocate kernel stacks with
 /// vmalloc (CONFIG_VMAP_STACK); which one vmallocinfo names depends on what
 /// the compiler inlined (kernel/fork.c `alloc_thread_stack_node`).
@@ -342,10 +411,31 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
         LedgerError::NoMemTotal(ReadError::missing_field(memscope_kernel::paths::MEMINFO, "MemTotal"))
     })?;
     let mut notes = Vec::new();
+    if mem_total > MAX_RAM_BYTES {
+        return Err(LedgerError::NoMemTotal(ReadError::Parse {
+            path: memscope_kernel::paths::MEMINFO.to_string(),
+            line: 0,
+            item: format!(
+                "MemTotal ({}): more than any machine can address (4 PiB); invalid",
+                crate::fmt_bytes(to_i64(mem_total))
+            ),
+        }));
+    }
     let page = match snap.page_size_bytes {
-        Some(p) => p,
+        Some(p) if memscope_kernel::root::is_valid_page_size(p) => p,
+        Some(p) => {
+            notes.push(format!(
+                "The recorded page size ({p} bytes) is invalid (not a power of two from 4 KiB to 1 GiB); \
+                 4 KiB is assumed."
+            ));
+            4096
+        }
         None => {
-            notes.push("The page size is not recorded in this tree; 4 KiB is assumed.".to_string());
+            notes.push(
+                "The page size is not recorded in this tree (or its MANIFEST page_size is invalid); \
+                 4 KiB is assumed."
+                    .to_string(),
+            );
             4096
         }
     };
@@ -354,6 +444,15 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
     // ---- installed RAM and what was reserved before MemTotal was counted.
     let (installed, installed_source) = installed_ram(snap);
     let (installed, installed_source) = match installed {
+        Some(i) if i > MAX_RAM_BYTES => {
+            notes.push(format!(
+                "The {} map shows {} of RAM, more than any machine can address (4 PiB): invalid; MemTotal \
+                 is used as installed RAM.",
+                installed_source_name(installed_source),
+                crate::fmt_bytes(to_i64(i))
+            ));
+            (mem_total, InstalledSource::MemTotal)
+        }
         Some(i) if i >= mem_total => (i, installed_source),
         Some(i) => {
             notes.push(format!(
@@ -385,11 +484,15 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
     lines.push(core("free", "MemFree"));
     lines.push(match &snap.zoneinfo {
         Ok(z) => {
-            let pcp: Option<u64> = z.zones.iter().filter_map(|z| z.pcp_pages()).reduce(|a, b| a + b);
+            let pcp: Option<u64> =
+                z.zones.iter().filter_map(|z| z.pcp_pages()).reduce(|a, b| a.saturating_add(b));
             match pcp {
-                Some(p) => {
-                    Line::new("free_pcp", to_i64(p * page), Source::Measured, "zoneinfo pagesets count")
-                }
+                Some(p) => Line::new(
+                    "free_pcp",
+                    to_i64(p.saturating_mul(page)),
+                    Source::Measured,
+                    "zoneinfo pagesets count",
+                ),
                 None => Line::unavailable("free_pcp", "zoneinfo has no per-cpu page counts on this kernel"),
             }
         }
@@ -397,7 +500,9 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
     });
     lines.push(core("anon", "AnonPages"));
     lines.push(match (m.get("Cached"), m.get("Shmem")) {
-        (Some(c), Some(s)) => Line::new("file", to_i64(c) - to_i64(s), Source::Derived, "Cached − Shmem"),
+        (Some(c), Some(s)) => {
+            Line::new("file", to_i64(c).saturating_sub(to_i64(s)), Source::Derived, "Cached − Shmem")
+        }
         (Some(c), None) => Line::new("file", to_i64(c), Source::Measured, "Cached")
             .with_note("Shmem is not reported: this line includes shared memory"),
         _ => Line::unavailable("file", m.missing_reason("Cached")),
@@ -446,7 +551,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
     if let (Some(k), Some(r)) = (m.get("KReclaimable"), m.get("SReclaimable")) {
         lines.push(Line::new(
             "kernel_misc_reclaimable",
-            to_i64(k) - to_i64(r),
+            to_i64(k).saturating_sub(to_i64(r)),
             Source::Derived,
             "KReclaimable − SReclaimable",
         ));
@@ -488,10 +593,13 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
         }
     }
 
+    invalidate_impossible(&mut lines, mem_total, installed);
+
     // ---- the remainder.
-    let known: i64 =
-        lines.iter().filter(|l| l.is_top() && l.category != "reserved").filter_map(|l| l.bytes).sum();
-    let unaccounted = to_i64(mem_total) - known;
+    let known: i64 = saturating_sum(
+        lines.iter().filter(|l| l.is_top() && l.category != "reserved").filter_map(|l| l.bytes),
+    );
+    let unaccounted = to_i64(mem_total).saturating_sub(known);
     lines.push(Line::new("unaccounted", unaccounted, Source::Derived, "MemTotal − every line above"));
     if let Ok(arc) = &snap.arcstats
         && let Some(size) = arc.size_bytes()
@@ -500,6 +608,7 @@ pub fn build(snap: &Snapshot, opts: &LedgerOptions) -> Result<Ledger, LedgerErro
             "reclaimable down to c_min = {}",
             arc.min_bytes().map(|b| crate::fmt_bytes(to_i64(b))).unwrap_or_else(|| "?".into())
         )));
+        invalidate_impossible(&mut lines, mem_total, installed);
     }
 
     let ledger = Ledger {
@@ -579,7 +688,7 @@ fn reserved_details(
     // vmalloc area under 4 GiB (VmallocTotal) means a 32-bit kernel.
     let bits32 = snap.meminfo.as_ref().ok().and_then(|m| m.get("VmallocTotal")).is_some_and(|v| v < 4 << 30);
     let per_page = if bits32 { 32 } else { 64 };
-    let struct_pages = to_i64(installed / page * per_page);
+    let struct_pages = to_i64((installed / page).saturating_mul(per_page));
     out.push(
         Line::new(
             "struct_pages",
@@ -597,12 +706,12 @@ fn reserved_details(
     if let (Ok(per_cpu), Ok(cpus)) = (&snap.percpu_first_chunk_pages, &snap.possible_cpus) {
         out.push(Line::new(
             "percpu_first_chunk",
-            to_i64(per_cpu * cpus * page),
+            to_i64(per_cpu.saturating_mul(*cpus).saturating_mul(page)),
             Source::Derived,
             format!("{per_cpu} pages/cpu (boot log) × {cpus} possible CPUs"),
         ));
     }
-    let known: i64 = out.iter().filter_map(|l| l.bytes).sum();
+    let known: i64 = saturating_sum(out.iter().filter_map(|l| l.bytes));
     if known <= reserved {
         out.push(Line::new(
             "reserved_other",
@@ -778,18 +887,31 @@ fn vmalloc_lines(
     let used = m.get("VmallocUsed");
     match &snap.vmallocinfo {
         Ok(v) => {
-            let vm_pages: u64 =
-                v.areas.iter().filter(|a| a.kind() != VmallocKind::Ioremap).filter_map(|a| a.pages).sum();
-            let stack_pages: u64 = v.areas.iter().filter(|a| is_stack_area(a)).filter_map(|a| a.pages).sum();
-            let ioremap: u64 =
-                v.areas.iter().filter(|a| a.kind() == VmallocKind::Ioremap).map(|a| a.size_bytes).sum();
-            let (base, base_name) = vmalloc_base(used, meaning, vm_pages * page);
+            let vm_pages: u64 = v
+                .areas
+                .iter()
+                .filter(|a| a.kind() != VmallocKind::Ioremap)
+                .filter_map(|a| a.pages)
+                .fold(0, u64::saturating_add);
+            let stack_pages: u64 = v
+                .areas
+                .iter()
+                .filter(|a| is_stack_area(a))
+                .filter_map(|a| a.pages)
+                .fold(0, u64::saturating_add);
+            let ioremap: u64 = v
+                .areas
+                .iter()
+                .filter(|a| a.kind() == VmallocKind::Ioremap)
+                .map(|a| a.size_bytes)
+                .fold(0, u64::saturating_add);
+            let (base, base_name) = vmalloc_base(used, meaning, vm_pages.saturating_mul(page));
             let base = to_i64(base);
             // Never more than the base: the line is not negative.
-            let overlap = to_i64(stack_pages * page).min(stack_bytes).min(base).max(0);
+            let overlap = to_i64(stack_pages.saturating_mul(page)).min(stack_bytes).min(base).max(0);
             let mut line = Line::new(
                 "vmalloc",
-                base - overlap,
+                base.saturating_sub(overlap),
                 Source::Derived,
                 format!("{base_name} − vmalloc'ed kernel stacks ({})", crate::fmt_bytes(overlap)),
             );
@@ -803,36 +925,47 @@ fn vmalloc_lines(
             let mut callers: std::collections::BTreeMap<String, u64> = Default::default();
             for a in v.areas.iter().filter(|a| a.kind() != VmallocKind::Ioremap && !is_stack_area(a)) {
                 if let (Some(f), Some(p)) = (a.caller_function(), a.pages) {
-                    *callers.entry(f.to_string()).or_default() += p;
+                    let c = callers.entry(f.to_string()).or_default();
+                    *c = c.saturating_add(p);
                 }
             }
             let mut callers: Vec<_> = callers.into_iter().collect();
             callers.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             for (f, p) in callers.into_iter().take(opts.top_callers) {
                 out.push(
-                    Line::new("vmalloc_caller", to_i64(p * page), Source::Measured, "vmallocinfo pages")
-                        .with_name(f),
+                    Line::new(
+                        "vmalloc_caller",
+                        to_i64(p.saturating_mul(page)),
+                        Source::Measured,
+                        "vmallocinfo pages",
+                    )
+                    .with_name(f),
                 );
             }
         }
         Err(e) => match (used, meaning.why_not_pages()) {
             (Some(u), None) if to_i64(u) >= stack_bytes => out.push(
-                Line::new("vmalloc", to_i64(u) - stack_bytes, Source::Derived, "VmallocUsed − KernelStack")
-                    .with_note(format!(
-                        "assumes kernel stacks are vmalloc'ed (CONFIG_VMAP_STACK, the x86_64 and arm64 default); \
+                Line::new(
+                    "vmalloc",
+                    to_i64(u).saturating_sub(stack_bytes),
+                    Source::Derived,
+                    "VmallocUsed − KernelStack",
+                )
+                .with_note(format!(
+                    "assumes kernel stacks are vmalloc'ed (CONFIG_VMAP_STACK, the x86_64 and arm64 default); \
                          callers unavailable: {}",
-                        unavailable_reason_in(e, snap.live)
-                    )),
-            ),
-            // More stack than vmalloc pages: the stacks are not (all)
-            // vmalloc'ed on this kernel, so nothing is counted twice.
-            (Some(u), None) => out.push(
-                Line::new("vmalloc", to_i64(u), Source::Measured, "VmallocUsed").with_note(format!(
-                    "KernelStack exceeds VmallocUsed, so kernel stacks are not vmalloc'ed here \
-                     (no CONFIG_VMAP_STACK); callers unavailable: {}",
                     unavailable_reason_in(e, snap.live)
                 )),
             ),
+            // More stack than vmalloc pages: the stacks are not (all)
+            // vmalloc'ed on this kernel, so nothing is counted twice.
+            (Some(u), None) => {
+                out.push(Line::new("vmalloc", to_i64(u), Source::Measured, "VmallocUsed").with_note(format!(
+                    "KernelStack exceeds VmallocUsed, so kernel stacks are not vmalloc'ed here \
+                     (no CONFIG_VMAP_STACK); callers unavailable: {}",
+                    unavailable_reason_in(e, snap.live)
+                )))
+            }
             (Some(_), Some(why)) => out.push(Line::unavailable(
                 "vmalloc",
                 format!("{why}, and vmallocinfo is unavailable: {}", unavailable_reason_in(e, snap.live)),
@@ -862,8 +995,8 @@ fn percpu_line(snap: &Snapshot, m: &Meminfo, page: u64) -> Line {
     };
     match (&snap.percpu_first_chunk_pages, &snap.possible_cpus) {
         (Ok(per_cpu), Ok(cpus)) => {
-            let first = to_i64(per_cpu * cpus * page);
-            Line::new("percpu", to_i64(p) - first, Source::Derived, "Percpu − first chunk")
+            let first = to_i64(per_cpu.saturating_mul(*cpus).saturating_mul(page));
+            Line::new("percpu", to_i64(p).saturating_sub(first), Source::Derived, "Percpu − first chunk")
         }
         (Err(e), _) | (_, Err(e)) => Line::new("percpu", to_i64(p), Source::Measured, "Percpu").with_note(format!(
             "includes the boot-time first chunk, which lies outside MemTotal, so `unaccounted` is understated \
@@ -886,7 +1019,7 @@ fn hugetlb_lines(snap: &Snapshot, m: &Meminfo) -> Vec<Line> {
                         let free = p.free_hugepages.unwrap_or(0);
                         let line = Line::new(
                             "hugetlb",
-                            to_i64(n * p.page_size_bytes),
+                            to_i64(n.saturating_mul(p.page_size_bytes)),
                             Source::Measured,
                             format!("nr_hugepages × {name}"),
                         )
@@ -909,7 +1042,12 @@ fn hugetlb_lines(snap: &Snapshot, m: &Meminfo) -> Vec<Line> {
     match (m.get("Hugetlb"), m.count("HugePages_Total"), m.get("Hugepagesize")) {
         (Some(h), _, _) => vec![Line::new("hugetlb", to_i64(h), Source::Measured, "Hugetlb")],
         (None, Some(n), Some(sz)) => {
-            vec![Line::new("hugetlb", to_i64(n * sz), Source::Derived, "HugePages_Total × Hugepagesize")]
+            vec![Line::new(
+                "hugetlb",
+                to_i64(n.saturating_mul(sz)),
+                Source::Derived,
+                "HugePages_Total × Hugepagesize",
+            )]
         }
         _ => vec![Line::unavailable("hugetlb", "no hugetlb counters on this kernel")],
     }
@@ -918,7 +1056,7 @@ fn hugetlb_lines(snap: &Snapshot, m: &Meminfo) -> Vec<Line> {
 fn zram_line(snap: &Snapshot, m: &Meminfo, page: u64) -> Option<Line> {
     let zspages = snap.vmstat.as_ref().ok()?.get("nr_zspages")?;
     let zswap = m.get("Zswap").unwrap_or(0);
-    let all = zspages * page;
+    let all = zspages.saturating_mul(page);
     Some(if all >= zswap {
         Line::new("zram", to_i64(all - zswap), Source::Derived, "nr_zspages − Zswap")
     } else {
@@ -936,7 +1074,9 @@ fn socket_line(snap: &Snapshot, page: u64) -> Line {
             let frag6 = snap.sockstat6.as_ref().ok().and_then(|s| s.get("FRAG6", "memory")).unwrap_or(0);
             Line::new(
                 "socket_buffers",
-                to_i64((tcp + udp) * page + frag + frag6),
+                to_i64(
+                    tcp.saturating_add(udp).saturating_mul(page).saturating_add(frag).saturating_add(frag6),
+                ),
                 Source::Measured,
                 "sockstat TCP mem + UDP mem (pages) + FRAG memory",
             )

@@ -228,15 +228,15 @@ pub fn build(
     let all: Vec<MapRow> = smaps.mappings.iter().map(MapRow::from_mapping).collect();
     let mut t = MapTotals { mappings: all.len(), ..MapTotals::default() };
     for r in &all {
-        t.size_bytes += r.size_bytes;
-        t.rss_bytes += r.rss_bytes;
-        t.pss_bytes += r.pss_bytes;
-        t.uss_bytes += r.uss_bytes;
-        t.shared_bytes += r.shared_bytes;
-        t.swap_bytes += r.swap_bytes;
-        t.locked_bytes += r.locked_bytes;
-        t.thp_bytes += r.thp_bytes;
-        t.hugetlb_bytes += r.hugetlb_bytes;
+        t.size_bytes = t.size_bytes.saturating_add(r.size_bytes);
+        t.rss_bytes = t.rss_bytes.saturating_add(r.rss_bytes);
+        t.pss_bytes = t.pss_bytes.saturating_add(r.pss_bytes);
+        t.uss_bytes = t.uss_bytes.saturating_add(r.uss_bytes);
+        t.shared_bytes = t.shared_bytes.saturating_add(r.shared_bytes);
+        t.swap_bytes = t.swap_bytes.saturating_add(r.swap_bytes);
+        t.locked_bytes = t.locked_bytes.saturating_add(r.locked_bytes);
+        t.thp_bytes = t.thp_bytes.saturating_add(r.thp_bytes);
+        t.hugetlb_bytes = t.hugetlb_bytes.saturating_add(r.hugetlb_bytes);
     }
     let missing_fields: Vec<&'static str> = if smaps.mappings.is_empty() {
         Vec::new()
@@ -254,8 +254,8 @@ pub fn build(
                 .iter()
                 .filter(|(_, keys, _)| keys.iter().all(|k| r.get(k).is_some()))
                 .map(|(label, keys, rounds)| {
-                    let maps_bytes: u64 = keys.iter().map(|k| smaps.total(k)).sum();
-                    let rollup_bytes: u64 = keys.iter().filter_map(|k| r.get(k)).sum();
+                    let maps_bytes: u64 = keys.iter().map(|k| smaps.total(k)).fold(0, u64::saturating_add);
+                    let rollup_bytes: u64 = keys.iter().filter_map(|k| r.get(k)).fold(0, u64::saturating_add);
                     let rounding_bytes = if *rounds { (smaps.mappings.len() as u64) * 1024 } else { 0 };
                     let matches = maps_bytes <= rollup_bytes && rollup_bytes - maps_bytes <= rounding_bytes;
                     RollupCheck { field: label, maps_bytes, rollup_bytes, rounding_bytes, matches }

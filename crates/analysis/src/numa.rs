@@ -166,8 +166,29 @@ pub fn build(
         keys.extend(rest);
     }
     let mut fields = Vec::new();
+    // A figure beyond what any machine can hold is a corrupt file: left out
+    // (unavailable), and said in a note.
+    let mut invalid: Vec<String> = Vec::new();
+    let mut plausible = |v: Option<u64>, what: &dyn Fn() -> String| match v {
+        Some(b) if b > crate::ledger::MAX_RAM_BYTES => {
+            invalid.push(format!(
+                "{}: {} is more than any machine can address (4 PiB): invalid, not shown.",
+                what(),
+                crate::fmt_bytes(i64::try_from(b).unwrap_or(i64::MAX))
+            ));
+            None
+        }
+        v => v,
+    };
     for key in keys {
-        let node_bytes: Vec<Option<u64>> = nodes.iter().map(|n| n.meminfo.get(&key)).collect();
+        let node_bytes: Vec<Option<u64>> = nodes
+            .iter()
+            .map(|n| {
+                plausible(n.meminfo.get(&key), &|| {
+                    format!("/sys/devices/system/node/node{}/meminfo {key}", n.node)
+                })
+            })
+            .collect();
         if node_bytes.iter().all(Option::is_none) {
             continue;
         }
@@ -175,7 +196,10 @@ pub fn build(
         if total_bytes == 0 && !all {
             continue;
         }
-        let system_bytes = system.and_then(|m| m.get(&key));
+        if plausible(Some(total_bytes), &|| format!("{key} over all nodes")).is_none() {
+            continue;
+        }
+        let system_bytes = plausible(system.and_then(|m| m.get(&key)), &|| format!("/proc/meminfo {key}"));
         fields.push(NodeField { field: key, node_bytes, total_bytes, system_bytes });
     }
     let mut hugepages = Vec::new();
@@ -209,9 +233,17 @@ pub fn build(
                         .and_then(get)
                         .map(|c| c.saturating_mul(size))
                 })
+                .map(|b| {
+                    plausible(b, &|| {
+                        format!("/sys/devices/system/node/node*/hugepages/hugepages-{}kB {label}", size >> 10)
+                    })
+                })
                 .collect();
             let total_bytes = node_bytes.iter().flatten().fold(0u64, |a, b| a.saturating_add(*b));
             if total_bytes == 0 && !all {
+                continue;
+            }
+            if plausible(Some(total_bytes), &|| format!("HugePages {label} over all nodes")).is_none() {
                 continue;
             }
             fields.push(NodeField {
@@ -226,7 +258,7 @@ pub fn build(
     let mem_total_bytes = system.and_then(|m| m.get("MemTotal"));
     let nodes_mem_total_bytes =
         nodes.iter().filter_map(|n| n.meminfo.get("MemTotal")).fold(0u64, u64::saturating_add);
-    let mut notes = Vec::new();
+    let mut notes = invalid;
     // With processes asked for, the notes are about them.
     if let Some(total) = mem_total_bytes
         && processes.is_empty()

@@ -108,6 +108,19 @@ pub fn row_in(p: &ProcessSample, live: bool) -> ProcessRow {
             (RowSource::Status, None, None, st("VmRSS"), st("VmSwap"), Some(why))
         }
     };
+    // No process maps more than a machine can hold: a larger figure is a
+    // corrupt file, shown as unavailable rather than as a size.
+    let plausible = |v: Option<u64>| v.filter(|b| *b <= crate::ledger::MAX_RAM_BYTES);
+    let why = match (why, pss) {
+        (None, Some(b)) if plausible(Some(b)).is_none() => Some(format!(
+            "invalid: /proc/{}/smaps_rollup Pss is {}, more than any machine's RAM",
+            p.pid,
+            crate::fmt_bytes(i64::try_from(b).unwrap_or(i64::MAX))
+        )),
+        (why, _) => why,
+    };
+    let (pss, uss, rss, swap) = (plausible(pss), plausible(uss), plausible(rss), plausible(swap));
+    let st = |k: &str| plausible(st(k));
     ProcessRow {
         pid: p.pid,
         comm: p.comm(),
@@ -251,19 +264,22 @@ pub fn not_reported(processes: &[ProcessSample]) -> usize {
 pub fn totals_of(meminfo: Option<&Meminfo>, scan: &ProcessScan, rows: &[ProcessRow]) -> ProcessTotals {
     let mut t = ProcessTotals { processes: rows.len(), ..ProcessTotals::default() };
     for r in rows {
-        t.rss_bytes += r.rss_bytes.unwrap_or(0);
-        t.swap_bytes += r.swap_bytes.unwrap_or(0);
+        t.rss_bytes = t.rss_bytes.saturating_add(r.rss_bytes.unwrap_or(0));
+        t.swap_bytes = t.swap_bytes.saturating_add(r.swap_bytes.unwrap_or(0));
         if let Some(p) = r.pss_bytes {
             t.with_pss += 1;
-            t.pss_bytes += p;
-            t.uss_bytes += r.uss_bytes.unwrap_or(0);
-            t.rss_covered_by_pss_bytes += r.rss_bytes.unwrap_or(0);
+            t.pss_bytes = t.pss_bytes.saturating_add(p);
+            t.uss_bytes = t.uss_bytes.saturating_add(r.uss_bytes.unwrap_or(0));
+            t.rss_covered_by_pss_bytes = t.rss_covered_by_pss_bytes.saturating_add(r.rss_bytes.unwrap_or(0));
         }
     }
     if let Some(m) = meminfo
         && let (Some(a), Some(mapped)) = (m.get("AnonPages"), m.get("Mapped"))
+        && let Some(total) = m.get("MemTotal")
+        && a.saturating_add(mapped) <= total.saturating_mul(2)
     {
-        t.anon_plus_mapped_bytes = Some(a + mapped);
+        // Each is a part of MemTotal; a sum beyond that is a corrupt file.
+        t.anon_plus_mapped_bytes = Some(a.saturating_add(mapped));
     }
     let s = scan;
     t.skipped_gone = s.gone;

@@ -321,18 +321,21 @@ pub fn build(
             });
             e.processes += 1;
             e.pids.push(r.row.pid);
-            e.rss_bytes += r.row.rss_bytes.unwrap_or(0);
-            e.swap_bytes += r.row.swap_bytes.unwrap_or(0);
+            e.rss_bytes = e.rss_bytes.saturating_add(r.row.rss_bytes.unwrap_or(0));
+            e.swap_bytes = e.swap_bytes.saturating_add(r.row.swap_bytes.unwrap_or(0));
             if let Some(n) = r.row.fds {
                 e.fds = Some(e.fds.unwrap_or(0) + n);
             }
             match r.row.pss_bytes {
                 Some(p) => {
                     e.with_pss += 1;
-                    e.pss_bytes += p;
-                    e.uss_bytes += r.row.uss_bytes.unwrap_or(0);
+                    e.pss_bytes = e.pss_bytes.saturating_add(p);
+                    e.uss_bytes = e.uss_bytes.saturating_add(r.row.uss_bytes.unwrap_or(0));
                 }
-                None => e.rss_without_pss_bytes += r.row.rss_bytes.unwrap_or(0),
+                None => {
+                    e.rss_without_pss_bytes =
+                        e.rss_without_pss_bytes.saturating_add(r.row.rss_bytes.unwrap_or(0))
+                }
             }
         }
         groups = by_key.into_values().collect();

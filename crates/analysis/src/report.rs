@@ -96,8 +96,9 @@ fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
     }
     if let Ok(m) = &snap.meminfo
         && let (Some(total), Some(avail)) = (m.get("MemTotal"), m.get("MemAvailable"))
+        && avail <= total
     {
-        let used = total as i64 - avail as i64;
+        let used = (total - avail) as i64;
         let reserved = l.bytes("reserved");
         out.push(format!(
             "`free` would show used = {} (MemTotal − MemAvailable): it counts page cache and reclaimable \
@@ -110,10 +111,23 @@ fn story(snap: &Snapshot, l: &Ledger, t: &ProcessTotals) -> Vec<String> {
             }
         ));
     }
+    if let Ok(m) = &snap.meminfo
+        && let (Some(total), Some(avail)) = (m.get("MemTotal"), m.get("MemAvailable"))
+        && avail > total
+    {
+        out.push(format!(
+            "{}: MemAvailable ({}) is more than MemTotal ({}): invalid, not believed.",
+            memscope_kernel::paths::MEMINFO,
+            fmt_bytes(i64::try_from(avail).unwrap_or(i64::MAX)),
+            fmt_bytes(i64::try_from(total).unwrap_or(i64::MAX))
+        ));
+    }
     if t.with_pss > 0
         && let Some(k) = t.anon_plus_mapped_bytes
     {
-        let diff = t.pss_bytes as i64 - k as i64;
+        let diff = i64::try_from(t.pss_bytes)
+            .unwrap_or(i64::MAX)
+            .saturating_sub(i64::try_from(k).unwrap_or(i64::MAX));
         out.push(format!(
             "Processes' PSS adds up to {}, the kernel's mapped memory (AnonPages + Mapped) is {}: {}.",
             fmt_bytes(t.pss_bytes as i64),

@@ -136,7 +136,7 @@ pub struct SlabOptions {
 /// reclaim flags it kept stand in for `/sys/kernel/slab` (a snapshot keeps
 /// no other flag and no merge aliases).
 pub fn from_snapshot(snap: &Snapshot, opts: &SlabOptions) -> SlabView {
-    let page = snap.page_size_bytes.unwrap_or(4096);
+    let page = crate::ledger::usable_page_size(snap.page_size_bytes);
     let sysfs = SlabSysfs {
         aliases: Default::default(),
         flags: snap
@@ -207,24 +207,27 @@ pub fn build(
         .collect();
     totals.caches = rows.len();
     for r in &rows {
-        totals.size_bytes += r.size_bytes;
-        totals.active_bytes += r.active_bytes;
-        match r.reclaimable {
-            Some(true) => totals.reclaimable_bytes += r.size_bytes,
-            Some(false) => totals.unreclaimable_bytes += r.size_bytes,
-            None => totals.unknown_reclaim_bytes += r.size_bytes,
-        }
+        // Saturating: the counts come from a file that may be corrupt.
+        totals.size_bytes = totals.size_bytes.saturating_add(r.size_bytes);
+        totals.active_bytes = totals.active_bytes.saturating_add(r.active_bytes);
+        let class = match r.reclaimable {
+            Some(true) => &mut totals.reclaimable_bytes,
+            Some(false) => &mut totals.unreclaimable_bytes,
+            None => &mut totals.unknown_reclaim_bytes,
+        };
+        *class = class.saturating_add(r.size_bytes);
     }
     let mut notes = Vec::new();
     if let Some(m) = totals.meminfo_slab_bytes {
-        let diff = m as i64 - totals.size_bytes as i64;
+        let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        let diff = i(m).saturating_sub(i(totals.size_bytes));
         notes.push(format!(
             "The caches add up to {}; meminfo Slab is {} ({}{}).{}",
-            fmt_bytes(totals.size_bytes as i64),
-            fmt_bytes(m as i64),
+            fmt_bytes(i(totals.size_bytes)),
+            fmt_bytes(i(m)),
             if diff >= 0 { "+" } else { "" },
             fmt_bytes(diff),
-            if diff.unsigned_abs() * 100 > m {
+            if diff.unsigned_abs().saturating_mul(100) > m {
                 " slabinfo and meminfo are read at different moments, and meminfo counts slab pages when they \
                  are allocated and freed while slabinfo counts slabs on the caches' lists."
             } else {
@@ -236,8 +239,13 @@ pub fn build(
         notes.push(format!(
             "Objects in use fill {} of the slabs ({} not holding a live object: free objects, per-slab \
              leftovers, alignment).",
-            fmt_pct(totals.active_bytes as i64, totals.size_bytes as i64),
-            fmt_bytes(totals.size_bytes.saturating_sub(totals.active_bytes) as i64)
+            fmt_pct(
+                i64::try_from(totals.active_bytes).unwrap_or(i64::MAX),
+                i64::try_from(totals.size_bytes).unwrap_or(i64::MAX)
+            ),
+            fmt_bytes(
+                i64::try_from(totals.size_bytes.saturating_sub(totals.active_bytes)).unwrap_or(i64::MAX)
+            )
         ));
     }
     if let Err(why) = &sysfs {

@@ -1,5 +1,7 @@
 //! Human units for bytes (binary: KiB, MiB, GiB, TiB).
 
+use std::borrow::Cow;
+
 /// `1536` → `1.5 KiB`; negative values keep their sign; under 1 KiB in
 /// bytes. One decimal below 100 of a unit (`4.3 MiB`, `23.5 GiB`), none
 /// from 100 (`470 MiB`).
@@ -29,6 +31,65 @@ pub fn fmt_pct(part: i64, whole: i64) -> String {
     format!("{:.1}%", part as f64 * 100.0 / whole as f64)
 }
 
+/// The last millisecond RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+pub const MAX_TIMESTAMP_MS: u64 = 253_402_300_799_999;
+
+/// `2026-11-21T23:59:01Z` from milliseconds since the epoch. A time after
+/// year 9999 (a corrupt MANIFEST or recording) is said to be invalid, never
+/// formatted: RFC 3339 has four-digit years.
+pub fn fmt_timestamp(unix_ms: u64) -> String {
+    if unix_ms > MAX_TIMESTAMP_MS {
+        return format!("invalid time ({unix_ms} ms after 1970, past year 9999)");
+    }
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// Would a terminal act on this character rather than show it? C0 controls
+/// (ESC, BEL, CR, backspace, newline…), DEL and C1 controls (U+0080–U+009F:
+/// CSI, OSC as single code points), and the invisible characters that
+/// reorder or hide text: bidirectional controls (U+202A–U+202E,
+/// U+2066–U+2069, U+200E, U+200F, U+061C), zero-width characters (U+200B–
+/// U+200D, U+2060, U+FEFF) and the soft hyphen.
+pub fn is_terminal_control(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{061C}'
+                | '\u{FEFF}'
+                | '\u{00AD}'
+        )
+}
+
+/// Append `c` as a visible escape: `\\x1b` below U+0080, `\\u{202e}` above.
+pub fn push_escaped(out: &mut String, c: char) {
+    use std::fmt::Write as _;
+    let _ = if (c as u32) < 0x80 {
+        write!(out, "\\x{:02x}", c as u32)
+    } else {
+        write!(out, "\\u{{{:x}}}", c as u32)
+    };
+}
+
+/// Text from the machine (a process name, a path, a cache name) made safe
+/// to print on a terminal: every [`is_terminal_control`] character becomes
+/// a visible escape (`\x1b`, `\u{202e}`), so a process named
+/// `"\e[2J\e]0;PWN\a"` cannot clear the screen or retitle the window.
+/// Borrowed when there is nothing to escape (the usual case).
+pub fn escape_controls(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_terminal_control) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_terminal_control(c) { push_escaped(&mut out, c) } else { out.push(c) }
+    }
+    Cow::Owned(out)
+}
+
 /// `n` and the noun in the right number: `1 process`, `3 processes`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -51,5 +112,13 @@ mod tests {
         assert_eq!(fmt_pct(1, 0), "?");
         assert_eq!(count(1, "process", "processes"), "1 process");
         assert_eq!(count(0, "process", "processes"), "0 processes");
+    }
+
+    #[test]
+    fn timestamps_after_year_9999_are_invalid_not_a_panic() {
+        assert_eq!(fmt_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(fmt_timestamp(MAX_TIMESTAMP_MS), "9999-12-31T23:59:59Z");
+        assert!(fmt_timestamp(MAX_TIMESTAMP_MS + 1).starts_with("invalid time"));
+        assert!(fmt_timestamp(u64::MAX).contains("past year 9999"));
     }
 }

@@ -104,7 +104,7 @@ pub fn from_snapshot(snap: &Snapshot, top: usize) -> VmallocView {
         snap.vmallocinfo.as_ref().map_err(unavailable_reason),
         snap.meminfo.as_ref().ok(),
         snap.kernel.as_ref().ok().map(String::as_str),
-        snap.page_size_bytes.unwrap_or(4096),
+        crate::ledger::usable_page_size(snap.page_size_bytes),
         top,
     )
 }

@@ -251,7 +251,7 @@ pub fn from_snapshot(snap: &Snapshot, opts: &ZonesOptions) -> Result<ZonesView, 
         zoneinfo,
         snap.buddyinfo.as_ref().map_err(unavailable_reason),
         Err("a snapshot does not keep /proc/pagetypeinfo".into()),
-        snap.page_size_bytes.unwrap_or(4096),
+        crate::ledger::usable_page_size(snap.page_size_bytes),
         opts,
     )
 }
@@ -264,6 +264,15 @@ pub fn build(
     page_size_bytes: u64,
     opts: &ZonesOptions,
 ) -> Result<ZonesView, String> {
+    if zoneinfo.zones.is_empty() {
+        return Err(format!(
+            "/proc/zoneinfo lists no zone ({}): empty, cut short or not a zoneinfo file",
+            match zoneinfo.malformed.len() {
+                0 => "no line in it is a zone".to_string(),
+                n => format!("{n} malformed line(s)"),
+            }
+        ));
+    }
     if let Some(n) = opts.node
         && !zoneinfo.zones.iter().any(|z| z.node == n)
     {
@@ -288,12 +297,19 @@ pub fn build(
         .map(|z| zone_row(z, buddy, ptype))
         .collect();
     let mut notes = Vec::new();
+    if let Some(first) = zoneinfo.malformed.first() {
+        notes.push(format!(
+            "/proc/zoneinfo: {} malformed line(s) skipped (line {}).",
+            zoneinfo.malformed.len(),
+            first.line
+        ));
+    }
     for z in &zones {
         if let (Some(p), Some(m)) = (z.present_pages, z.managed_pages)
             && p > m
         {
             let gap = (p - m).saturating_mul(page_size_bytes);
-            if gap >= 64 << 20 && (p - m) * 10 > p {
+            if gap >= 64 << 20 && (p - m).saturating_mul(10) > p {
                 notes.push(format!(
                     "Node {} {}: {} of its {} present are not managed by the buddy allocator ({}): pages reserved \
                      at boot (memmap, crash kernel, CMA, firmware) or not initialised yet (deferred struct page \
@@ -445,6 +461,21 @@ Node 1, zone   Normal      0      0      0      0      0      0      0      0   
         assert_eq!(idx[2], 0.529);
         assert_eq!(idx[3], (26.0f64 / 34.0 * 1000.0).round() / 1000.0);
         assert_eq!(unusable_index(&[0, 0]), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn empty_or_garbage_zoneinfo_is_unavailable_not_an_empty_table() {
+        let bi = Buddyinfo::parse(BUDDY);
+        let opts = ZonesOptions::default();
+        let err = build(&Zoneinfo::parse(""), Ok(&bi), Err("-".into()), 4096, &opts).unwrap_err();
+        assert!(err.starts_with("/proc/zoneinfo lists no zone"), "{err}");
+        let garbage = Zoneinfo::parse("x7 \u{1b}[2J\n\t\tpages free 12\nNode 0,\n");
+        let err = build(&garbage, Ok(&bi), Err("-".into()), 4096, &opts).unwrap_err();
+        assert!(err.contains("malformed line") || err.contains("no line"), "{err}");
+        // Garbage among real zones is named in a note.
+        let mixed = Zoneinfo::parse(&format!("{ZONEINFO}garbage line\n"));
+        let v = build(&mixed, Ok(&bi), Err("-".into()), 4096, &opts).unwrap();
+        assert!(v.notes.iter().any(|n| n.starts_with("/proc/zoneinfo: 1 malformed")), "{:?}", v.notes);
     }
 
     #[test]

@@ -184,6 +184,8 @@ fn versions(c: &Cgroup) -> String {
 
 /// Write the cgroups as tables, with the memory beyond PSS explained.
 pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let tree = v.tree;
     writeln!(w, "{}", s.heading(&format!("cgroups at {}", timestamp(v.taken_at_unix_ms))))?;
     writeln!(w, "{}", wrap(&describe_layout(&tree.layout), s.width, "", "  "))?;
@@ -389,7 +391,21 @@ fn write_beyond_pss(w: &mut dyn Write, v: &CgroupsView, rows: &[usize], s: &Styl
 fn put<T: Serialize>(obj: &mut Map<String, Value>, gaps: &mut Map<String, Value>, key: &str, v: &Figure<T>) {
     match v {
         Ok(x) => {
-            obj.insert(key.into(), serde_json::to_value(x).unwrap_or(Value::Null));
+            let value = serde_json::to_value(x).unwrap_or(Value::Null);
+            // A measured size beyond what any machine can hold is a corrupt
+            // file (limits are settings, and may be huge).
+            if key.ends_with("_bytes")
+                && !key.contains("limit")
+                && value.as_u64().is_some_and(|b| b > memscope_analysis::ledger::MAX_RAM_BYTES)
+            {
+                obj.insert(key.into(), Value::Null);
+                gaps.insert(
+                    key.into(),
+                    Value::String(format!("invalid: {value} is more than any machine can address (4 PiB)")),
+                );
+                return;
+            }
+            obj.insert(key.into(), value);
         }
         Err(e) => {
             obj.insert(key.into(), Value::Null);
@@ -446,7 +462,22 @@ fn cgroup_json(v: &CgroupsView, i: usize) -> Value {
                 }
                 mo.insert("stat".into(), Value::Object(stat));
                 if let Some(d) = v.difference(i) {
-                    mo.insert("beyond_pss".into(), serde_json::to_value(d).unwrap_or(Value::Null));
+                    let max = memscope_analysis::ledger::MAX_RAM_BYTES;
+                    if [Some(d.current_bytes), Some(d.pss_bytes), d.page_cache_unmapped_bytes, d.kernel_bytes]
+                        .into_iter()
+                        .flatten()
+                        .any(|b| b > max)
+                    {
+                        mo.insert("beyond_pss".into(), Value::Null);
+                        mg.insert(
+                            "beyond_pss".into(),
+                            json!(
+                                "invalid: a figure it is made of is more than any machine can address (4 PiB)"
+                            ),
+                        );
+                    } else {
+                        mo.insert("beyond_pss".into(), serde_json::to_value(d).unwrap_or(Value::Null));
+                    }
                 }
                 for (k, r) in mg {
                     gaps.insert(format!("memory.{k}"), r);

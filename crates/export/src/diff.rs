@@ -42,6 +42,8 @@ fn bytes(v: Option<i64>) -> String {
 
 /// Write the comparison as tables.
 pub fn write_table(w: &mut dyn Write, d: &Diff, from_id: i64, to_id: i64, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let span = d.to_unix_ms.saturating_sub(d.from_unix_ms) as f64 / 1000.0;
     writeln!(
         w,

@@ -156,6 +156,8 @@ fn limit_text(l: Option<Limit>) -> String {
 
 /// Write the report as readable tables.
 pub fn write_table(w: &mut dyn Write, r: &FdReport, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     writeln!(
         w,
         "{}",
@@ -269,6 +271,8 @@ fn write_processes(w: &mut dyn Write, r: &FdReport, s: &Style) -> io::Result<()>
 
 /// Write the diagnosis of one process (`memscope fds --pid PID`).
 pub fn write_diagnosis(w: &mut dyn Write, d: &Diagnosis, r: &FdReport, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let p = &d.process;
     writeln!(
         w,

@@ -164,6 +164,8 @@ pub fn short(name: &str, max: usize) -> String {
 
 /// Write the suspects as a table, at most `top` of them.
 pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let span = match (r.from_unix_ms, r.to_unix_ms) {
         (Some(a), Some(b)) => format!(
             " from {} to {} ({})",

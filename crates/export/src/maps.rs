@@ -69,6 +69,8 @@ fn b(v: u64) -> String {
 
 /// Write the view as a readable table.
 pub fn write_table(w: &mut dyn Write, v: &MapsView, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let t = &v.totals;
     writeln!(w, "{}", s.heading(&format!("Mappings of pid {} ({}): {}", v.pid, v.comm, t.mappings)))?;
     let hugetlb = t.hugetlb_bytes > 0;

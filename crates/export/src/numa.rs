@@ -42,6 +42,8 @@ pub fn write_csv(w: &mut dyn Write, v: &NumaView) -> io::Result<()> {
 
 /// Write the view as readable tables.
 pub fn write_table(w: &mut dyn Write, v: &NumaView, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let node_cols: Vec<String> = v.nodes.iter().map(|n| format!("node {n}")).collect();
     if v.processes.is_empty() && !v.nodes.is_empty() {
         writeln!(

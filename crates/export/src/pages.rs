@@ -127,6 +127,8 @@ fn notes(w: &mut dyn Write, s: &Style, notes: &[String]) -> io::Result<()> {
 
 /// `memscope phys` as tables.
 pub fn write_phys_table(w: &mut dyn Write, r: &PhysReport, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let page = r.page_size_bytes;
     writeln!(
         w,
@@ -309,6 +311,8 @@ fn mapping_cells(s: &Style, m: &MappingRow, flags_known: bool) -> Vec<Cell> {
 
 /// `memscope pages PID` as tables (or the page list with `--list`).
 pub fn write_pages_table(w: &mut dyn Write, r: &PagesReport, list: ListMode, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let page = r.page_size_bytes;
     let flags_known = r.flags_unavailable.is_none();
     if list != ListMode::None {

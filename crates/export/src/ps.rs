@@ -162,6 +162,8 @@ fn fds_counted(p: &Ps) -> bool {
 
 /// Write the view as a readable table, then totals and notes.
 pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     match p.group_by {
         Some(g) => write_groups(w, p, g, s)?,
         None => write_processes(w, p, s)?,
@@ -209,7 +211,7 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
         let mut row = vec![
             pid,
             comfy_table::Cell::new(r.user.as_deref().unwrap_or("?")),
-            comfy_table::Cell::new(&x.comm),
+            s.text(&x.comm),
             s.num(opt_bytes(x.pss_bytes)),
             s.num(opt_bytes(x.uss_bytes)),
             s.num(opt_bytes(x.rss_bytes)),

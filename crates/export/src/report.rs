@@ -85,6 +85,8 @@ pub(crate) fn opt_bytes(v: Option<u64>) -> String {
 
 /// Write the report as readable tables.
 pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let l = &r.ledger;
     let installed = l.installed_bytes as i64;
     writeln!(
@@ -225,7 +227,7 @@ fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         };
         tab.add_row(vec![
             pid,
-            comfy_table::Cell::new(&p.comm),
+            s.text(&p.comm),
             s.num(opt_bytes(p.pss_bytes)),
             s.num(opt_bytes(p.uss_bytes)),
             s.num(opt_bytes(p.rss_bytes)),

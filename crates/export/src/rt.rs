@@ -84,6 +84,8 @@ fn notes(w: &mut dyn Write, s: &Style, items: &[Item]) -> io::Result<()> {
 
 /// `rt check` as tables.
 pub fn write_check_table(w: &mut dyn Write, s: &Style, r: &CheckReport) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let kernel = r
         .host
         .iter()
@@ -273,6 +275,8 @@ pub fn progress_line(views: &[ProgressView], elapsed_s: f64) -> String {
 
 /// `rt latency` as tables.
 pub fn write_latency_table(w: &mut dyn Write, s: &Style, r: &LatencyReport) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let st = &r.settings;
     let prio = if st.policy == "SCHED_FIFO" {
         format!("{} {}", st.policy, st.priority)

@@ -47,6 +47,8 @@ fn controllers(r: &RunReport) -> String {
 
 /// Write the summary for people (to stderr, by the caller).
 pub fn write_text(w: &mut dyn Write, r: &RunReport, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let cmd = r.command.join(" ");
     let oom = match &r.oom_kills {
         Ok(n) if *n > 0 => format!(

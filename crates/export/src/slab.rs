@@ -59,6 +59,8 @@ pub fn write_csv(w: &mut dyn Write, v: &SlabView) -> io::Result<()> {
 
 /// Write the view as a readable table.
 pub fn write_table(w: &mut dyn Write, v: &SlabView, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let t = &v.totals;
     if let Some(why) = &v.unavailable {
         writeln!(w, "{}", s.heading("Slab"))?;

@@ -1,5 +1,8 @@
 //! Output style shared by the table renderers.
 
+use std::borrow::Cow;
+use std::io;
+
 use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
 
 /// How to print.
@@ -54,18 +57,125 @@ impl Style {
         if self.color { c.add_attribute(comfy_table::Attribute::Dim) } else { c }
     }
 
+    /// A writer for this style's human output: every line escaped by
+    /// [`escape_line`] (colour sequences kept when colour is on).
+    pub fn guard<'a>(&self, w: &'a mut dyn io::Write) -> TerminalSafe<'a> {
+        TerminalSafe::new(w, self.color)
+    }
+
+    /// A cell of text from the machine (a name, a path), escaped by
+    /// [`escape_controls`] so that the table stays aligned.
+    pub fn text(&self, s: &str) -> Cell {
+        Cell::new(escape_controls(s))
+    }
+
     /// Bold text for a heading line.
     pub fn heading(&self, s: &str) -> String {
         if self.color { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() }
     }
 }
 
-/// Write a table with trailing blanks trimmed from every line.
+/// Write a table with trailing blanks trimmed from every line, and every
+/// control character in it escaped ([`escape_line`]).
 pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()> {
+    let sgr = t.should_style();
     for line in t.lines() {
-        writeln!(w, "{}", line.trim_end())?;
+        writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
     }
     Ok(())
+}
+
+use memscope_analysis::units::push_escaped;
+pub use memscope_analysis::units::{escape_controls, is_terminal_control};
+
+/// Length of a Select Graphic Rendition sequence (`ESC [ 1 ; 31 m`) at the
+/// start of `s`, the only escape memscope's own styling writes.
+fn sgr_len(s: &str) -> Option<usize> {
+    let rest = s.strip_prefix("\x1b[")?;
+    let params = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b';').count();
+    (params <= 32 && rest.as_bytes().get(params) == Some(&b'm')).then_some(2 + params + 1)
+}
+
+/// One line of human output made safe for a terminal: like
+/// [`escape_controls`], but a tab is kept, and with `sgr` the colour and
+/// bold sequences memscope's styling writes are kept too (any other escape
+/// sequence, such as one that clears the screen or sets the window title,
+/// is still shown as text). Every table and text renderer's output goes
+/// through this function ([`write_table`], [`TerminalSafe`]).
+pub fn escape_line(line: &str, sgr: bool) -> Cow<'_, str> {
+    if !line.chars().any(|c| c != '\t' && is_terminal_control(c)) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut i = 0;
+    while let Some(c) = line[i..].chars().next() {
+        if c == '\x1b'
+            && sgr
+            && let Some(n) = sgr_len(&line[i..])
+        {
+            out.push_str(&line[i..i + n]);
+            i += n;
+            continue;
+        }
+        if c != '\t' && is_terminal_control(c) {
+            push_escaped(&mut out, c)
+        } else {
+            out.push(c)
+        }
+        i += c.len_utf8();
+    }
+    Cow::Owned(out)
+}
+
+/// A writer for human output that passes every complete line through
+/// [`escape_line`] on its way to `inner`: whatever a renderer prints (a
+/// note quoting a path, a heading with a command name), no control
+/// character reaches the terminal. Newlines end lines and are kept. The
+/// last partial line is written on [`io::Write::flush`] or when dropped.
+pub struct TerminalSafe<'a> {
+    inner: &'a mut dyn io::Write,
+    sgr: bool,
+    pending: Vec<u8>,
+}
+
+impl<'a> TerminalSafe<'a> {
+    /// Wrap `inner`; `sgr`: keep colour sequences (the style has colour on).
+    pub fn new(inner: &'a mut dyn io::Write, sgr: bool) -> TerminalSafe<'a> {
+        TerminalSafe { inner, sgr, pending: Vec::new() }
+    }
+
+    fn emit(&mut self, upto: usize) -> io::Result<()> {
+        let chunk: Vec<u8> = self.pending.drain(..upto).collect();
+        let text = String::from_utf8_lossy(&chunk);
+        for (n, line) in text.split('\n').enumerate() {
+            if n > 0 {
+                self.inner.write_all(b"\n")?;
+            }
+            self.inner.write_all(escape_line(line, self.sgr).as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl io::Write for TerminalSafe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if let Some(last) = self.pending.iter().rposition(|b| *b == b'\n') {
+            self.emit(last + 1)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.emit(self.pending.len())?;
+        self.inner.flush()
+    }
+}
+
+impl Drop for TerminalSafe<'_> {
+    fn drop(&mut self) {
+        let _ = self.emit(self.pending.len());
+    }
 }
 
 /// Wrap `text` at `width` columns, continuing lines with `indent`.
@@ -95,10 +205,10 @@ pub fn wrap(text: &str, width: usize, first: &str, indent: &str) -> String {
     out
 }
 
-/// `2026-11-21T23:59:01Z` from milliseconds since the epoch.
+/// `2026-11-21T23:59:01Z` from milliseconds since the epoch; a time after
+/// year 9999 reads `invalid time (…)`.
 pub fn timestamp(unix_ms: u64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(unix_ms);
-    humantime::format_rfc3339_seconds(t).to_string()
+    memscope_analysis::units::fmt_timestamp(unix_ms)
 }
 
 #[cfg(test)]
@@ -116,7 +226,55 @@ mod tests {
     }
 
     #[test]
+    fn a_process_name_that_clears_the_screen_is_shown_escaped() {
+        let evil = "\x1b[2J\x1b]0;PWN\x07";
+        assert_eq!(escape_controls(evil), "\\x1b[2J\\x1b]0;PWN\\x07");
+        assert_eq!(escape_controls("bash"), "bash");
+        assert!(matches!(escape_controls("bash"), Cow::Borrowed(_)));
+        // C1 CSI, DEL, bidi override, zero-width space, newline.
+        assert_eq!(
+            escape_controls("a\u{9b}b\x7fc\u{202e}d\u{200b}e\n"),
+            "a\\u{9b}b\\x7fc\\u{202e}d\\u{200b}e\\x0a"
+        );
+    }
+
+    #[test]
+    fn lines_keep_colour_only_when_colour_is_on() {
+        let line = "\x1b[1mpid\x1b[0m \x1b[2J\x1b]0;t\x07\tx";
+        assert_eq!(escape_line(line, true), "\x1b[1mpid\x1b[0m \\x1b[2J\\x1b]0;t\\x07\tx");
+        assert_eq!(escape_line(line, false), "\\x1b[1mpid\\x1b[0m \\x1b[2J\\x1b]0;t\\x07\tx");
+    }
+
+    #[test]
+    fn terminal_safe_writer_escapes_across_split_writes() {
+        use std::io::Write;
+        let mut out = Vec::new();
+        {
+            let mut g = TerminalSafe::new(&mut out, false);
+            // An escape and a multi-byte character split between writes.
+            g.write_all(b"name: \x1b").unwrap();
+            g.write_all(b"[2J \xe2\x80").unwrap();
+            g.write_all(b"\xae end\nlast").unwrap();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "name: \\x1b[2J \\u{202e} end\nlast");
+    }
+
+    #[test]
+    fn tables_escape_their_cells() {
+        let s = Style::plain();
+        let mut t = s.table(&["pid", "command"]);
+        t.add_row(vec![Cell::new("1"), Cell::new("\x1b]0;PWN\x07")]);
+        let mut out = Vec::new();
+        write_table(&mut out, &t).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("\\x1b]0;PWN\\x07"));
+    }
+
+    #[test]
     fn timestamps() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        // A corrupt MANIFEST or recording: past year 9999, once a panic.
+        assert!(timestamp(u64::MAX).starts_with("invalid time"));
     }
 }

@@ -57,6 +57,8 @@ fn what_text(r: &TraceReport, sample: &TraceSample) -> &'static str {
 
 /// Write the report for people.
 pub fn write_text(w: &mut dyn Write, r: &TraceReport, sample: &TraceSample, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let sampled = if r.sample_every > 1 {
         format!("one allocation in {} recorded, figures scaled", r.sample_every)
     } else {
@@ -386,6 +388,8 @@ pub fn write_json(
 
 /// `--allocinfo` for people.
 pub fn write_allocinfo_text(w: &mut dyn Write, r: &AllocinfoReport, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let title = match r.window_seconds {
         Some(secs) => format!("Allocation call sites that grew during {secs:.1} s (/proc/allocinfo)"),
         None => "Allocation call sites by bytes held (/proc/allocinfo, since boot)".to_string(),

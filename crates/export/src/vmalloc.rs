@@ -42,6 +42,8 @@ fn b(v: u64) -> String {
 
 /// Write the view as readable tables.
 pub fn write_table(w: &mut dyn Write, v: &VmallocView, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     if let Some(why) = &v.unavailable {
         writeln!(w, "{}", wrap(&format!("vmalloc areas are unavailable: {why}."), s.width, "", "  "))?;
         for n in &v.notes {

@@ -107,6 +107,8 @@ fn watermark_cell(s: &Style, w: Option<Watermark>) -> Cell {
 
 /// Write the view as readable tables.
 pub fn write_table(w: &mut dyn Write, v: &ZonesView, s: &Style) -> io::Result<()> {
+    let mut guard = s.guard(w);
+    let w: &mut dyn Write = &mut guard;
     let page = v.page_size_bytes;
     let pages =
         |p: Option<u64>| p.map(|p| fmt_bytes(p.saturating_mul(page) as i64)).unwrap_or_else(|| "-".into());

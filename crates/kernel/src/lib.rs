@@ -15,6 +15,7 @@
 //! a module of [`parse`] named after its file, and [`read`] names the kernel
 //! path of each file once.
 
+pub mod fuzzing;
 pub mod parse;
 pub mod read;
 pub mod root;

@@ -241,10 +241,15 @@ impl KernelRoot {
     /// are not files of the kernel (the page size).
     pub fn at(dir: impl Into<PathBuf>) -> KernelRoot {
         let root: PathBuf = dir.into();
-        let manifest = std::fs::read_to_string(root.join(MANIFEST))
-            .map(|text| parse_manifest(&text))
-            .unwrap_or_default();
-        let unreadable = std::fs::read_to_string(root.join(UNREADABLE))
+        // The tree's own files are read like its kernel files: regular files
+        // only, bounded, so a MANIFEST that is a FIFO or `/dev/zero` cannot
+        // hang or exhaust memory.
+        let own = |name: &str| {
+            read_captured(&root.join(name), name, TREE_FILE_CAP)
+                .map(|d| String::from_utf8_lossy(&d).into_owned())
+        };
+        let manifest = own(MANIFEST).map(|text| parse_manifest(&text)).unwrap_or_default();
+        let unreadable = own(UNREADABLE)
             .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
             .unwrap_or_default();
         KernelRoot { root, live: false, manifest, unreadable: Arc::new(unreadable), recorder: None }
@@ -287,7 +292,21 @@ impl KernelRoot {
         if self.live {
             Some(rustix::param::page_size() as u64)
         } else {
-            self.manifest.get("page_size").and_then(|v| v.trim().parse().ok())
+            self.manifest_page_size().ok().flatten()
+        }
+    }
+
+    /// The MANIFEST's `page_size`, checked: `Ok(None)` when absent, `Err`
+    /// with a note naming the field when it is not a page size any kernel
+    /// uses (a power of two from 4 KiB to 1 GiB).
+    pub fn manifest_page_size(&self) -> Result<Option<u64>, String> {
+        let Some(v) = self.manifest.get("page_size") else { return Ok(None) };
+        match v.trim().parse::<u64>() {
+            Ok(p) if is_valid_page_size(p) => Ok(Some(p)),
+            _ => Err(format!(
+                "MANIFEST page_size `{}` is invalid (not a power of two from 4 KiB to 1 GiB)",
+                v.chars().take(40).collect::<String>()
+            )),
         }
     }
 
@@ -299,27 +318,23 @@ impl KernelRoot {
     /// Read a whole file. An empty read from a process directory that has
     /// vanished is [`ReadError::Gone`]; an empty read from a live process
     /// (a kernel thread's `smaps_rollup`) is an empty, valid content.
+    ///
+    /// Every read is capped at a size that fits the file ([`read_cap`]): a
+    /// larger file is [`ReadError::Io`] ("larger than N: not a kernel
+    /// file?"). In a captured tree only regular files are read: a FIFO, a
+    /// device, a directory or a symbolic link in place of a file is refused
+    /// without reading it.
     pub fn read(&self, kpath: &str) -> Result<Vec<u8>, ReadError> {
-        let mut file = self.open_file(kpath)?;
-        // /proc and sysfs files report size 0, so read to EOF in a loop
-        // rather than with `read_to_end`, which would first ask for the size
-        // (statx + lseek: two wasted system calls per file, measurable over
-        // thousands of process files). A short read is not EOF (seq_file hands
-        // out one buffer per read); only a zero-length read is.
-        let mut data = vec![0u8; 8192];
-        let mut len = 0;
-        loop {
-            if len == data.len() {
-                data.resize(len * 2, 0);
+        let cap = read_cap(kpath);
+        let data = if self.live {
+            let mut file = self.open_file(kpath)?;
+            read_capped(&mut file, kpath, cap)?
+        } else {
+            if self.unreadable.contains(kpath) {
+                return Err(ReadError::PermissionDenied { path: kpath.to_string() });
             }
-            match file.read(&mut data[len..]) {
-                Ok(0) => break,
-                Ok(n) => len += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(classify(&e, kpath)),
-            }
-        }
-        data.truncate(len);
+            read_captured(&self.resolve(kpath), kpath, cap)?
+        };
         if data.is_empty() && is_process_path(kpath) && self.live {
             let pid_dir = kpath.split('/').take(3).collect::<Vec<_>>().join("/");
             if !self.resolve(&pid_dir).exists() {
@@ -516,7 +531,15 @@ impl KernelRoot {
     /// Open a file for positioned reads (`kpageflags`, `pagemap`): see
     /// [`KernelFile::read_at`].
     pub fn open(&self, kpath: &str) -> Result<KernelFile, ReadError> {
-        let file = self.open_file(kpath)?;
+        let file = if self.live {
+            self.open_file(kpath)?
+        } else {
+            if self.unreadable.contains(kpath) {
+                return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+            }
+            // Read by offset, never whole: only the kind of file is checked.
+            open_captured(&self.resolve(kpath), kpath)?.0
+        };
         Ok(KernelFile { file, kpath: kpath.to_string() })
     }
 }
@@ -561,6 +584,171 @@ impl KernelFile {
     pub fn file(&self) -> &File {
         &self.file
     }
+}
+
+/// Is `p` a base page size a Linux kernel can have: a power of two from
+/// 4 KiB (x86, arm64 4K) to 1 GiB (beyond any base page; the largest in use
+/// are 64 KiB on arm64 and ppc64 and 256 KiB on hexagon)?
+pub fn is_valid_page_size(p: u64) -> bool {
+    p.is_power_of_two() && (4096..=1 << 30).contains(&p)
+}
+
+/// Cap on the captured tree's own files (MANIFEST, UNREADABLE).
+const TREE_FILE_CAP: u64 = 16 << 20;
+
+/// The largest content [`KernelRoot::read`] accepts from a kernel path.
+///
+/// Live /proc and sysfs files report size 0, so the cap is the only bound on
+/// what a read may allocate; each one is far above what real machines give,
+/// and far below what would hurt:
+/// - meminfo (system and per node): ~1.5 KiB on 6.x, 256 KiB;
+/// - a process's `maps`/`numa_maps`: one line per mapping, at most
+///   `vm.max_map_count` mappings (65530 by default, 262144 where databases
+///   raise it) of usually < 200 bytes (a path is at most 4 KiB): 256 MiB;
+///   `smaps` has ~25 lines per mapping (≈1.2 KiB): 1 GiB;
+/// - `cmdline`/`environ`: bounded by the argument space (a quarter of the
+///   stack limit, 6 MiB with the usual 8 MiB stack, more when unlimited):
+///   64 MiB; `mountinfo`: one line per mount, a few MiB on container hosts:
+///   64 MiB; `fdinfo` lists every inotify watch: 64 MiB; other process files
+///   (stat, status, smaps_rollup, limits, cgroup…) are a few KiB: 4 MiB;
+/// - `vmallocinfo`: one ~100-byte line per area, and every thread's stack is
+///   an area with VMAP_STACK: 1M threads ≈ 100 MiB, so 256 MiB;
+///   `zoneinfo`/`pagetypeinfo`/`interrupts` grow with CPUs × zones or IRQs
+///   (≈5 MiB at 1024 CPUs): 64 MiB; `slabinfo` and `allocinfo`: 64 MiB;
+///   `kallsyms` (~15 MiB with modules): 256 MiB; the kernel log (at most
+///   32 MiB with CONFIG_LOG_BUF_SHIFT=25, more with log_buf_len=): 256 MiB;
+/// - `/proc/net/*` socket tables: ~150 bytes per socket, a million sockets on
+///   a busy proxy: 1 GiB (`sockstat` is a few lines: 256 KiB);
+/// - cgroupfs files (`cgroup.procs` lists up to pid_max = 4M pids): 64 MiB;
+///   other sysfs attributes are at most one page: 1 MiB;
+/// - anything else: 16 MiB.
+///
+/// `kpageflags`, `kpagecount`, `kpagecgroup` and `pagemap` are read by
+/// offset ([`KernelRoot::open`]), never whole.
+pub fn read_cap(kpath: &str) -> u64 {
+    const KIB: u64 = 1 << 10;
+    const MIB: u64 = 1 << 20;
+    let name = kpath.rsplit('/').next().unwrap_or(kpath);
+    if is_process_path(kpath) {
+        return match name {
+            "smaps" => 1024 * MIB,
+            "maps" | "numa_maps" => 256 * MIB,
+            "cmdline" | "environ" | "mountinfo" | "mounts" => 64 * MIB,
+            _ if kpath.contains("/fdinfo/") => 64 * MIB,
+            _ if kpath.contains("/net/") => 1024 * MIB,
+            _ => 4 * MIB,
+        };
+    }
+    match kpath {
+        "/proc/meminfo" => 256 * KIB,
+        "/proc/vmallocinfo" | "/proc/kallsyms" | "/dev/kmsg" => 256 * MIB,
+        "/proc/zoneinfo"
+        | "/proc/pagetypeinfo"
+        | "/proc/interrupts"
+        | "/proc/slabinfo"
+        | "/proc/allocinfo"
+        | "/proc/self/mountinfo"
+        | "/etc/passwd" => 64 * MIB,
+        "/proc/net/sockstat" | "/proc/net/sockstat6" => 256 * KIB,
+        _ if kpath.starts_with("/proc/net/") => 1024 * MIB,
+        _ if kpath.starts_with("/sys/devices/system/node/") && name == "meminfo" => 256 * KIB,
+        _ if kpath.starts_with("/sys/fs/cgroup") => 64 * MIB,
+        _ if kpath.starts_with("/sys/") => MIB,
+        _ => 16 * MIB,
+    }
+}
+
+/// "1 MiB", "256 KiB": a cap for an error message.
+fn cap_text(cap: u64) -> String {
+    if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
+        format!("{} MiB", cap >> 20)
+    } else if cap >= 1 << 10 && cap.is_multiple_of(1 << 10) {
+        format!("{} KiB", cap >> 10)
+    } else {
+        format!("{cap} bytes")
+    }
+}
+
+fn too_large(kpath: &str, cap: u64) -> ReadError {
+    ReadError::Io {
+        path: kpath.to_string(),
+        message: format!("larger than {}: not a kernel file?", cap_text(cap)),
+    }
+}
+
+/// Read to EOF, at most `cap` bytes. /proc and sysfs files report size 0, so
+/// read in a loop rather than with `read_to_end`, which would first ask for
+/// the size (statx + lseek: two wasted system calls per file, measurable over
+/// thousands of process files). A short read is not EOF (seq_file hands out
+/// one buffer per read); only a zero-length read is.
+fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let mut data = vec![0u8; 8192];
+    let mut len = 0;
+    loop {
+        if len == data.len() {
+            if len as u64 > cap {
+                return Err(too_large(kpath, cap));
+            }
+            data.resize(len * 2, 0);
+        }
+        match file.read(&mut data[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(classify(&e, kpath)),
+        }
+    }
+    if len as u64 > cap {
+        return Err(too_large(kpath, cap));
+    }
+    data.truncate(len);
+    Ok(data)
+}
+
+/// Open a file of a captured tree: without following a symbolic link in its
+/// last component (links the tree holds, such as `/proc/PID/fd/N`, are read
+/// with [`KernelRoot::read_link`]; links among the directories above still
+/// resolve), without blocking on a FIFO, and only if it is a regular file.
+/// Returns the file and its size.
+fn open_captured(path: &Path, kpath: &str) -> Result<(File, u64), ReadError> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let fd = rustix::fs::open(path, flags, Mode::empty()).map_err(|e| match e {
+        rustix::io::Errno::LOOP => ReadError::Io {
+            path: kpath.to_string(),
+            message:
+                "a symbolic link (or a loop of them) in the captured tree, not a file: not a kernel file?"
+                    .to_string(),
+        },
+        e => classify(&e.into(), kpath),
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| classify(&e.into(), kpath))?;
+    let kind = match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => None,
+        FileType::Directory => Some("a directory"),
+        FileType::Fifo => Some("a FIFO"),
+        FileType::CharacterDevice => Some("a character device"),
+        FileType::BlockDevice => Some("a block device"),
+        FileType::Socket => Some("a socket"),
+        _ => Some("not a regular file"),
+    };
+    if let Some(kind) = kind {
+        return Err(ReadError::Io {
+            path: kpath.to_string(),
+            message: format!("{kind} in the captured tree, not a file: not a kernel file?"),
+        });
+    }
+    Ok((File::from(fd), st.st_size.max(0) as u64))
+}
+
+/// Read a file of a captured tree: a regular file ([`open_captured`]) no
+/// larger than `cap`, refused by its size before any byte is read.
+fn read_captured(path: &Path, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+    let (mut file, size) = open_captured(path, kpath)?;
+    if size > cap {
+        return Err(too_large(kpath, cap));
+    }
+    read_capped(&mut file, kpath, cap)
 }
 
 /// `key: value` lines of a MANIFEST.
@@ -618,6 +806,117 @@ mod tests {
         assert!(!root.is_dir("/sys/fs/cgroup/a"));
         assert_eq!(root.remove_dir("/sys/fs/cgroup/a").unwrap_err().kind(), "not_reported");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn scratch(case: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("memscope-root-{case}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        dir
+    }
+
+    fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, 0o600.into(), 0).unwrap();
+    }
+
+    #[test]
+    fn dev_zero_linked_as_meminfo_is_refused_not_read_forever() {
+        let dir = scratch("zero");
+        std::os::unix::fs::symlink("/dev/zero", dir.join("proc/meminfo")).unwrap();
+        let err = KernelRoot::at(&dir).read("/proc/meminfo").unwrap_err();
+        assert_eq!(err.kind(), "io");
+        assert!(
+            err.to_string().contains("/proc/meminfo") && err.to_string().contains("not a kernel file?"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn fifo_as_meminfo_is_refused_without_blocking() {
+        let dir = scratch("fifo");
+        mkfifo(&dir.join("proc/meminfo"));
+        mkfifo(&dir.join(MANIFEST));
+        mkfifo(&dir.join(UNREADABLE));
+        let root = KernelRoot::at(&dir);
+        assert!(root.manifest().is_empty());
+        let err = root.read("/proc/meminfo").unwrap_err();
+        assert!(err.to_string().contains("a FIFO in the captured tree"), "{err}");
+        assert!(root.open("/proc/meminfo").unwrap_err().to_string().contains("a FIFO"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn sparse_gibibyte_meminfo_is_refused_by_its_size() {
+        let dir = scratch("sparse");
+        let f = File::create(dir.join("proc/meminfo")).unwrap();
+        f.set_len(1 << 30).unwrap();
+        let err = KernelRoot::at(&dir).read("/proc/meminfo").unwrap_err();
+        assert_eq!(err.to_string(), "/proc/meminfo: larger than 256 KiB: not a kernel file?");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn directory_and_link_loop_in_place_of_a_file_are_refused() {
+        let dir = scratch("kinds");
+        std::fs::create_dir(dir.join("proc/meminfo")).unwrap();
+        std::os::unix::fs::symlink("vmstat", dir.join("proc/vmstat")).unwrap();
+        let root = KernelRoot::at(&dir);
+        assert!(root.read("/proc/meminfo").unwrap_err().to_string().contains("a directory"));
+        assert!(root.read("/proc/vmstat").unwrap_err().to_string().contains("symbolic link"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn links_held_by_the_tree_still_resolve_as_directories_and_links() {
+        let dir = scratch("links");
+        std::fs::create_dir_all(dir.join("sys/kernel/slab/:A-0000192")).unwrap();
+        std::fs::write(dir.join("sys/kernel/slab/:A-0000192/reclaim_account"), "1\n").unwrap();
+        std::os::unix::fs::symlink(":A-0000192", dir.join("sys/kernel/slab/dentry")).unwrap();
+        std::fs::create_dir_all(dir.join("proc/7/fd")).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("proc/7/fd/0")).unwrap();
+        let root = KernelRoot::at(&dir);
+        assert_eq!(root.read_u64("/sys/kernel/slab/dentry/reclaim_account"), Ok(1));
+        assert_eq!(root.read_link("/sys/kernel/slab/dentry").unwrap(), ":A-0000192");
+        assert_eq!(root.read_link("/proc/7/fd/0").unwrap(), "/dev/null");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn live_reads_stop_at_the_cap() {
+        // A live path has no fstat: the cap is what stops an endless file.
+        let err = KernelRoot::live().read("/dev/zero").unwrap_err();
+        assert_eq!(err.to_string(), "/dev/zero: larger than 16 MiB: not a kernel file?");
+        assert!(KernelRoot::live().read("/proc/meminfo").unwrap().starts_with(b"MemTotal:"));
+    }
+
+    #[test]
+    fn caps_fit_each_kind_of_file() {
+        assert_eq!(read_cap("/proc/meminfo"), 256 << 10);
+        assert_eq!(read_cap("/sys/devices/system/node/node0/meminfo"), 256 << 10);
+        assert_eq!(read_cap("/proc/4242/status"), 4 << 20);
+        assert_eq!(read_cap("/proc/4242/smaps"), 1 << 30);
+        assert_eq!(read_cap("/proc/4242/fdinfo/3"), 64 << 20);
+        assert_eq!(read_cap("/proc/vmallocinfo"), 256 << 20);
+        assert_eq!(read_cap("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"), 1 << 20);
+        assert!(read_cap("/proc/slabinfo") > read_cap("/proc/meminfo"));
+    }
+
+    #[test]
+    fn page_sizes_from_a_manifest_are_checked() {
+        for (v, ok) in [("4096", Ok(Some(4096))), ("65536", Ok(Some(65536)))] {
+            let dir = scratch("pagesize");
+            std::fs::write(dir.join(MANIFEST), format!("page_size: {v}\n")).unwrap();
+            assert_eq!(KernelRoot::at(&dir).manifest_page_size(), ok);
+        }
+        for v in ["0", "4095", "6144", "2048", "18446744073709551615", "2147483648", "-4096", "x"] {
+            let dir = scratch("pagesize");
+            std::fs::write(dir.join(MANIFEST), format!("page_size: {v}\n")).unwrap();
+            let root = KernelRoot::at(&dir);
+            assert!(root.manifest_page_size().unwrap_err().contains("page_size"), "{v}");
+            assert_eq!(root.page_size(), None, "{v}");
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
     }
 
     #[test]

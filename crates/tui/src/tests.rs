@@ -506,3 +506,17 @@ fn replay_of_an_empty_or_missing_database_says_why() {
     let e = crate::Recording::open(&dir.path().join("nope.db")).err().expect("refused");
     assert!(e.to_string().contains("nope.db"), "{e}");
 }
+
+#[test]
+fn a_process_named_with_terminal_escapes_is_shown_escaped() {
+    let mut snap = snapshot("live-6.18-firecracker-2cpu");
+    let p = snap.processes.iter_mut().find(|p| p.stat.is_ok()).expect("a process with stat");
+    let pid = p.pid;
+    p.stat.as_mut().unwrap().comm = "\x1b[2J\x1b]0;PWN\x07".to_string();
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snap));
+    let s = render(&mut app, 200, 60).join("\n");
+    assert!(!s.contains(['\x1b', '\x07']), "a control character reached the screen");
+    let row = s.lines().find(|l| l.contains(&format!("{pid} "))).unwrap_or_default();
+    assert!(s.contains(r"\x1b[2J\x1b]0;PWN\x07"), "the name is shown escaped: {row}");
+}

@@ -106,8 +106,7 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
         if let Some(k) = &v.kernel {
             spans.push(Span::from(format!(" · kernel {k}")));
         }
-        let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(v.taken_at_unix_ms);
-        spans.push(Span::from(format!(" · {}", humantime::format_rfc3339_seconds(t))));
+        spans.push(Span::from(format!(" · {}", memscope_analysis::units::fmt_timestamp(v.taken_at_unix_ms))));
         if let Ok(l) = &v.ledger {
             spans.push(Span::from(format!(" · installed {}", fmt_bytes(l.installed_bytes as i64))));
         }

@@ -11,6 +11,7 @@ use memscope_analysis::ledger::{self, Ledger, LedgerOptions};
 use memscope_analysis::memcg::{self, CgroupRow};
 use memscope_analysis::processes::{self, ProcessRow, ProcessTotals};
 use memscope_analysis::slab::{self, SlabOptions, SlabSort, SlabView};
+use memscope_analysis::units::escape_controls;
 use memscope_analysis::vmalloc::{self, VmallocView};
 use memscope_analysis::zones::{self, ZonesOptions, ZonesView};
 use memscope_model::{ProcessScan, Snapshot};
@@ -58,9 +59,40 @@ pub struct View {
     pub cgroups: Option<Result<Cgroups, String>>,
 }
 
+/// A name from the machine made safe for the screen: control characters
+/// (a process can name itself `"\e[2J"`) become visible escapes, as in every
+/// other human output ([`memscope_analysis::units::escape_controls`]).
+fn safe(s: &mut String) {
+    if let std::borrow::Cow::Owned(e) = escape_controls(s) {
+        *s = e;
+    }
+}
+
 impl View {
-    /// Analyse one snapshot.
+    /// Analyse one snapshot. Every name shown on screen (commands, caches,
+    /// callers, cgroups, the kernel release) is escaped here, once.
     pub fn new(snap: &Snapshot) -> View {
+        let mut v = View::analyse(snap);
+        v.kernel.iter_mut().for_each(safe);
+        v.processes.iter_mut().for_each(|p| safe(&mut p.comm));
+        v.slab.caches.iter_mut().for_each(|c| safe(&mut c.name));
+        for c in &mut v.vmalloc.callers {
+            safe(&mut c.caller);
+            c.module.iter_mut().for_each(safe);
+        }
+        if let Some(f) = &mut v.fds {
+            f.processes.iter_mut().for_each(|p| safe(&mut p.comm));
+        }
+        if let Some(Ok(c)) = &mut v.cgroups {
+            c.rows.iter_mut().for_each(|r| {
+                safe(&mut r.name);
+                safe(&mut r.path);
+            });
+        }
+        v
+    }
+
+    fn analyse(snap: &Snapshot) -> View {
         let ledger =
             ledger::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 }).map_err(|e| e.to_string());
         let processes = processes::rows(snap);

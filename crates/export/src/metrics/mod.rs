@@ -214,7 +214,14 @@ impl<'a> Input<'a> {
         let ledger = ledger_analysis::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 });
         let mut processes = process_analysis::rows(snap);
         process_analysis::sort_by_pss(&mut processes);
-        Input { snap, ledger, processes, page_size_bytes: snap.page_size_bytes.unwrap_or(4096), opts, stats }
+        Input {
+            snap,
+            ledger,
+            processes,
+            page_size_bytes: memscope_analysis::ledger::usable_page_size(snap.page_size_bytes),
+            opts,
+            stats,
+        }
     }
 }
 

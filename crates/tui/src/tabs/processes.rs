@@ -29,7 +29,9 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
             t.with_pss,
             cell_bytes(Some(t.pss_bytes))
         );
-        let skipped = t.skipped_permission + t.skipped_budget + t.skipped_size + t.skipped_failed;
+        let skipped = [t.skipped_permission, t.skipped_budget, t.skipped_size, t.skipped_failed]
+            .into_iter()
+            .fold(0usize, usize::saturating_add);
         if skipped > 0 {
             s.push_str(&format!(
                 " · * PSS unavailable for {skipped}: {} permission, {} time budget, {} size cap",

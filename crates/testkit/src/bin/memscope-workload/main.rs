@@ -15,6 +15,7 @@
 //!                                       N more open descriptors every second (see fds.rs)
 //! memscope-workload argv0 --text TEXT   TEXT written over its own argument memory
 //!                                       (how programs set their title): cmdline reads TEXT
+//! memscope-workload name --name NAME   names itself NAME (prctl PR_SET_NAME, any bytes)
 //! memscope-workload idle
 //! ```
 //!
@@ -241,6 +242,15 @@ fn main() {
         "argv0" => {
             let text = arg(&args, "--text").unwrap_or_else(|| die("argv0 needs --text TEXT"));
             overwrite_argv(text.as_bytes());
+        }
+        "name" => {
+            // Any bytes but NUL: the kernel keeps the first 15 as the command name.
+            let name = arg(&args, "--name").unwrap_or_else(|| die("--name NAME"));
+            let name = std::ffi::CString::new(name).unwrap_or_else(|_| die("a name without NUL"));
+            // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
+            if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
+                die("prctl(PR_SET_NAME) failed");
+            }
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
