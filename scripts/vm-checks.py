@@ -325,6 +325,48 @@ def v2_numa(g):
 
     _()
 
+    @check("oom explains a kill at a v2 cgroup's memory.max")
+    def _():
+        cg = f"{CG}/T"
+        try:
+            os.makedirs(cg)
+            write(f"{cg}/memory.max", str(64 * MIB))
+            write(f"{cg}/memory.swap.max", "0")
+
+            def join():
+                write(f"{cg}/cgroup.procs", "0")
+
+            p = subprocess.run([g.wl, "alloc", "--mib", "200"], preexec_fn=join, capture_output=True, timeout=120)
+            if p.returncode != -signal.SIGKILL:
+                raise AssertionError(f"the allocation was not OOM-killed: exit {p.returncode}")
+            o = g.json("oom", "--all")
+            kill = [k for k in o["kills"] if (k.get("victim") or {}).get("name") == "memscope-worklo"]
+            if not kill:
+                raise AssertionError(f"no kill of the workload among {o['kills_found']} kills")
+            k = kill[-1]
+            if k["scope"]["constraint"] != "CONSTRAINT_MEMCG" or k["scope"]["cgroup"] != "/T":
+                raise AssertionError(f"scope {k['scope']}")
+            if (k.get("limit_hit") or {}).get("limit_bytes") != 64 * MIB:
+                raise AssertionError(f"limit_hit {k.get('limit_hit')}")
+            if not any("memory.max of /T" in x for x in k["prevention"]):
+                raise AssertionError(f"prevention {k['prevention']}")
+            # Without the kernel log (an unprivileged user, dmesg_restrict):
+            # the cgroup's own count.
+            with open("/proc/sys/kernel/dmesg_restrict") as f:
+                restrict = f.read().strip()
+            write("/proc/sys/kernel/dmesg_restrict", "1")
+            try:
+                q = g.memscope("oom", "--json", user="65534", check_rc=False)
+            finally:
+                write("/proc/sys/kernel/dmesg_restrict", restrict)
+            counts = {c["path"]: c["oom_kills"] for c in json.loads(q.stdout)["cgroup_counts"]}
+            if q.returncode != 1 or counts.get("/T") != 1:
+                raise AssertionError(f"as nobody: exit {q.returncode}, counts {counts}")
+        finally:
+            rmdir_tree(cg)
+
+    _()
+
     nonroot_checks(g)
 
 

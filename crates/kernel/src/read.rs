@@ -241,6 +241,29 @@ impl KernelRoot {
         Ok(Meminfo::parse(&self.read_text(paths::MEMINFO)?))
     }
 
+    /// The page size of a tree that does not record it: MemTotal is
+    /// `totalram_pages` pages (fs/proc/meminfo.c), and `totalram_pages` is the
+    /// sum of the zones' `managed` pages (mm/page_alloc.c), so their ratio is
+    /// the page size. `None` without both files, before `managed` was printed
+    /// (3.8), or when the ratio is no page size within 1%.
+    pub(crate) fn page_size_from_counters(&self) -> Option<u64> {
+        let total = self.meminfo().ok()?.get("MemTotal")?;
+        let managed = self
+            .zoneinfo()
+            .ok()?
+            .zones
+            .iter()
+            .filter_map(|z| z.get("managed"))
+            .fold(0u64, u64::saturating_add);
+        if managed == 0 {
+            return None;
+        }
+        [4096u64, 8192, 16384, 65536].into_iter().find(|p| {
+            let want = managed.saturating_mul(*p);
+            want.abs_diff(total) <= want / 100
+        })
+    }
+
     /// `/proc/vmstat`.
     pub fn vmstat(&self) -> Result<Vmstat, ReadError> {
         Ok(Vmstat::parse(&self.read_text(paths::VMSTAT)?))

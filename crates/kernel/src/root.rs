@@ -212,6 +212,9 @@ pub struct KernelRoot {
     live: bool,
     manifest: BTreeMap<String, String>,
     unreadable: Arc<std::collections::BTreeSet<String>>,
+    /// A tree's page size derived from its counters, once (see
+    /// [`KernelRoot::page_size`]).
+    derived_page_size: Arc<std::sync::OnceLock<Option<u64>>>,
     recorder: Option<Arc<Recorder>>,
 }
 
@@ -232,6 +235,7 @@ impl KernelRoot {
             live: true,
             manifest: BTreeMap::new(),
             unreadable: Arc::default(),
+            derived_page_size: Arc::default(),
             recorder: None,
         }
     }
@@ -252,7 +256,14 @@ impl KernelRoot {
         let unreadable = own(UNREADABLE)
             .map(|t| t.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect())
             .unwrap_or_default();
-        KernelRoot { root, live: false, manifest, unreadable: Arc::new(unreadable), recorder: None }
+        KernelRoot {
+            root,
+            live: false,
+            manifest,
+            unreadable: Arc::new(unreadable),
+            derived_page_size: Arc::default(),
+            recorder: None,
+        }
     }
 
     /// `--root DIR` if given, else the live system. `--root /` is live too.
@@ -292,7 +303,13 @@ impl KernelRoot {
         if self.live {
             Some(rustix::param::page_size() as u64)
         } else {
-            self.manifest_page_size().ok().flatten()
+            match self.manifest_page_size() {
+                Ok(Some(p)) => Some(p),
+                // Trees made by other tools (sosreport, a tarball of /proc)
+                // record none: derive it from the counters.
+                Ok(None) => *self.derived_page_size.get_or_init(|| self.page_size_from_counters()),
+                Err(_) => None,
+            }
         }
     }
 
@@ -763,6 +780,36 @@ pub fn parse_manifest(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A tree without a MANIFEST page size (sosreport, a tarball of /proc):
+    /// MemTotal ÷ the zones' managed pages gives it.
+    #[test]
+    fn page_size_of_a_tree_without_one_comes_from_its_counters() {
+        let base = std::env::temp_dir().join(format!("memscope-root-pagesize-{}", std::process::id()));
+        let mut n = 0;
+        let mut tree = |mem_total_kb: u64, managed: &[u64]| {
+            n += 1;
+            let dir = base.join(n.to_string());
+            std::fs::create_dir_all(dir.join("proc")).unwrap();
+            std::fs::write(dir.join("proc/meminfo"), format!("MemTotal: {mem_total_kb} kB\nMemFree: 1 kB\n"))
+                .unwrap();
+            let zones: String = managed
+                .iter()
+                .enumerate()
+                .map(|(i, m)| format!("Node 0, zone Zone{i}\n  pages free     1\n        managed  {m}\n"))
+                .collect();
+            std::fs::write(dir.join("proc/zoneinfo"), zones).unwrap();
+            KernelRoot::at(&dir).page_size()
+        };
+        // 4 KiB pages: 3,840 + 483,000 managed pages are 1,947,360 kB.
+        assert_eq!(tree(1_947_360, &[3840, 483_000]), Some(4096));
+        // 64 KiB pages (arm64, ppc64le): 65,000 pages are 4,160,000 kB.
+        assert_eq!(tree(4_160_000, &[65_000]), Some(65536));
+        // A ratio that is no page size, or no managed pages (before 3.8).
+        assert_eq!(tree(1_000_000, &[3_000]), None);
+        assert_eq!(tree(1_000_000, &[]), None);
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     #[test]
     fn process_paths() {
