@@ -29,7 +29,8 @@ fn all_fixture_names() -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(fixtures())
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().join("MANIFEST").exists())
+        // Trees only: a kernel log fixture (oom-*) has a MANIFEST but no proc/.
+        .filter(|e| e.path().join("MANIFEST").exists() && e.path().join("proc").is_dir())
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
