@@ -333,9 +333,11 @@ fn a_thousand_cached_scrapes_keep_rss_flat() {
 /// first 150 or so collections and then moves up and down by about 1 MiB
 /// (measured with descriptors and cgroups in each collection: 17.8 MiB at
 /// start, 20.3 MiB after 150 collections, 19.3 to 21.1 MiB from there to
-/// 1,615 collections), so the test asks for no trend: the second half's peak
-/// at most 1 MiB above the first half's, and the end at most 3 MiB above the
-/// warm start. Leaking one snapshot per collection (hundreds of KiB) fails it.
+/// 1,615 collections; 1.1 MiB between the halves' peaks once with three
+/// builds running beside it), so the test asks for no trend: the second
+/// half's peak at most 2 MiB above the first half's, and the end at most
+/// 3 MiB above the warm start. Leaking one snapshot per collection (hundreds
+/// of KiB, over at least 100 collections) fails it.
 #[test]
 fn a_thousand_scrapes_with_collections_keep_rss_flat() {
     let s = Server::start(&["--min-interval", "20ms"]);
@@ -354,7 +356,7 @@ fn a_thousand_scrapes_with_collections_keep_rss_flat() {
     assert!(collections >= 100, "collections ran among the scrapes ({collections})");
     let (first, second) = samples.split_at(samples.len() / 2);
     let peak = |v: &[u64]| v.iter().copied().max().unwrap();
-    assert!(peak(second) <= peak(first) + (1 << 20), "RSS trends up: {kib:?} KiB");
+    assert!(peak(second) <= peak(first) + (2 << 20), "RSS trends up: {kib:?} KiB");
     assert!(*samples.last().unwrap() <= before + (3 << 20), "RSS grew from {before}: {kib:?} KiB");
 }
 

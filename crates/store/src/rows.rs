@@ -300,8 +300,7 @@ pub(crate) fn write(
         sockstat,
         sockstat6,
         arcstats,
-        // Only a hint for the report's notes: not recorded.
-        balloon_drivers: _,
+        balloon_drivers,
         percpu_first_chunk_pages,
         possible_cpus,
         fd_system,
@@ -366,6 +365,10 @@ pub(crate) fn write(
     w.sample("kernel", kernel, None, None)?;
     w.sample("percpu_first_chunk_pages", percpu_first_chunk_pages, None, None)?;
     w.sample("possible_cpus", possible_cpus, None, None)?;
+    if let Some(b) = balloon_drivers {
+        // The loaded balloon drivers' names, in `detail`; no row: not read.
+        w.sample("balloon_drivers", &Ok::<(), ReadError>(()), Some(b.join(" ")), None)?;
+    }
 
     if let Ok(m) = meminfo {
         w.meminfo(m, MEMINFO, MEMINFO_COUNT, 0)?;
@@ -1012,7 +1015,6 @@ fn group_vmalloc(v: &Vmallocinfo) -> GroupedVmalloc {
 /// snapshot gives, field for field (the list is at the top of this module).
 pub fn as_stored(snap: &Snapshot) -> Snapshot {
     let mut out = snap.clone();
-    out.balloon_drivers = None;
     if let Ok(v) = &mut out.vmallocinfo {
         v.areas = group_vmalloc(v).areas.into_iter().map(|(a, _)| a).collect();
     }
@@ -1377,7 +1379,9 @@ pub(crate) fn read(
         sockstat,
         sockstat6,
         arcstats,
-        balloon_drivers: None,
+        balloon_drivers: samples
+            .get("balloon_drivers")
+            .map(|s| s.detail.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect()),
         percpu_first_chunk_pages,
         possible_cpus,
         fd_system,
