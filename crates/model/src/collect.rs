@@ -215,6 +215,7 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
         possible_cpus: root.possible_cpus(),
         fd_system: opts.fds.then(|| read_fd_system(root)),
         cgroups: None,
+        pressure: Some(root.pressure_memory()),
         processes: Vec::new(),
         scan: ProcessScan::default(),
     }

@@ -29,6 +29,7 @@ pub mod mountinfo;
 pub mod net;
 pub mod pagetypeinfo;
 pub mod pid;
+pub mod pressure;
 pub mod release;
 pub mod slabinfo;
 pub mod sockstat;
