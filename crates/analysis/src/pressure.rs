@@ -117,57 +117,76 @@ pub fn stall_growth_usec(from: &Pressure, to: &Pressure) -> (Option<u64>, Option
     (d(from.some, to.some), d(from.full, to.full))
 }
 
-/// Pressure over a run of snapshots (oldest first), for `leaks`: the
-/// highest `some` avg10 seen and the `some`/`full` stall time gained from
-/// the first to the last reading.
+/// One snapshot's system pressure, as `leaks` keeps it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PressurePoint {
+    /// Snapshot time.
+    pub t_unix_ms: u64,
+    /// `some` avg10, percent.
+    pub some_avg10: Option<f64>,
+    /// `some` total, µs.
+    pub some_total_usec: Option<u64>,
+    /// `full` total, µs.
+    pub full_total_usec: Option<u64>,
+}
+
+impl PressurePoint {
+    /// The point of a snapshot whose pressure was read.
+    pub fn of(snap: &Snapshot) -> Option<PressurePoint> {
+        let p = snap.pressure.as_ref()?.as_ref().ok()?;
+        Some(PressurePoint {
+            t_unix_ms: snap.taken_at_unix_ms,
+            some_avg10: p.some.map(|l| l.avg10),
+            some_total_usec: p.some.map(|l| l.total_usec),
+            full_total_usec: p.full.map(|l| l.total_usec),
+        })
+    }
+}
+
+/// The memory pressure over a time window, for `leaks`: the highest `some`
+/// avg10 seen and the `some`/`full` stall time gained from the first to the
+/// last reading in the window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PressureWindow {
-    /// Snapshots that had a reading.
+    /// Snapshots in the window that had a reading.
     pub readings: usize,
     /// Highest `some` avg10, percent.
     pub some_avg10_max: Option<f64>,
-    /// `some` stall time gained, microseconds.
-    pub some_stall_usec: Option<u64>,
-    /// `full` stall time gained, microseconds.
-    pub full_stall_usec: Option<u64>,
-    /// Why there is no figure (no snapshot had a reading).
+    /// `some` stall time gained, µs (null with fewer than two readings or
+    /// a total that went backwards: a reboot in between).
+    pub some_stall_growth_usec: Option<u64>,
+    /// `full` stall time gained, µs.
+    pub full_stall_growth_usec: Option<u64>,
+    /// Why there is no figure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unavailable: Option<String>,
 }
 
-/// [`PressureWindow`] of `snaps` (oldest first).
-pub fn window<'a>(snaps: impl IntoIterator<Item = &'a Snapshot>) -> PressureWindow {
-    let mut first: Option<&Pressure> = None;
-    let mut last: Option<&Pressure> = None;
-    let mut readings = 0;
-    let mut max: Option<f64> = None;
-    let mut why: Option<String> = None;
-    for s in snaps {
-        match &s.pressure {
-            Some(Ok(p)) => {
-                readings += 1;
-                first.get_or_insert(p);
-                last = Some(p);
-                if let Some(l) = p.some {
-                    max = Some(max.map_or(l.avg10, |m: f64| m.max(l.avg10)));
-                }
-            }
-            Some(Err(e)) => why = Some(reason(e, s.live)),
-            None => {
-                why.get_or_insert_with(|| "not recorded (snapshots taken before memscope read PSI)".into());
-            }
-        }
-    }
-    let (some, full) = match (first, last) {
-        (Some(a), Some(b)) if readings >= 2 => stall_growth_usec(a, b),
-        _ => (None, None),
+/// [`PressureWindow`] of the points (oldest first) from `from_ms` to
+/// `to_ms`, both included; `why` is the reason when no point has a reading.
+pub fn window(points: &[PressurePoint], from_ms: u64, to_ms: u64, why: Option<&str>) -> PressureWindow {
+    let inside: Vec<&PressurePoint> =
+        points.iter().filter(|p| p.t_unix_ms >= from_ms && p.t_unix_ms <= to_ms).collect();
+    let max = inside
+        .iter()
+        .filter_map(|p| p.some_avg10)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let growth = |f: fn(&PressurePoint) -> Option<u64>| {
+        let first = inside.iter().find_map(|p| f(p))?;
+        let last = inside.iter().rev().find_map(|p| f(p))?;
+        (inside.iter().filter(|p| f(p).is_some()).count() >= 2).then(|| last.checked_sub(first)).flatten()
     };
     PressureWindow {
-        readings,
+        readings: inside.len(),
         some_avg10_max: max,
-        some_stall_usec: some,
-        full_stall_usec: full,
-        unavailable: if readings == 0 { Some(why.unwrap_or_else(|| "no snapshot".into())) } else { None },
+        some_stall_growth_usec: growth(|p| p.some_total_usec),
+        full_stall_growth_usec: growth(|p| p.full_total_usec),
+        unavailable: inside.is_empty().then(|| {
+            why.unwrap_or(
+                "no snapshot in this window holds the memory pressure (recorded by an older memscope)",
+            )
+            .to_string()
+        }),
     }
 }
 
@@ -239,6 +258,22 @@ mod tests {
         );
         let v = PressureView::of(&Err(off), true);
         assert!(v.some.is_none() && v.meaning.is_none() && v.unavailable.is_some());
+    }
+
+    #[test]
+    fn a_window_keeps_the_highest_avg10_and_the_stall_gained_inside_it() {
+        let pt = |t, a, s| PressurePoint {
+            t_unix_ms: t,
+            some_avg10: Some(a),
+            some_total_usec: Some(s),
+            full_total_usec: None,
+        };
+        let pts = [pt(0, 50.0, 0), pt(10, 2.0, 100), pt(20, 7.5, 400), pt(30, 1.0, 900)];
+        let w = window(&pts, 10, 30, None);
+        assert_eq!((w.readings, w.some_avg10_max, w.some_stall_growth_usec), (3, Some(7.5), Some(800)));
+        assert_eq!(w.full_stall_growth_usec, None);
+        let w = window(&pts, 40, 50, Some("PSI is off"));
+        assert_eq!((w.readings, w.unavailable.as_deref()), (0, Some("PSI is off")));
     }
 
     #[test]
