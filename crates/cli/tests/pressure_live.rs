@@ -168,3 +168,26 @@ fn thrashing_under_a_32_mib_limit_fires_the_psi_trigger_and_grows_the_stall_tota
     drop(thrash);
     assert!(!root.is_dir(&format!("{V1_MEMORY}/{name}")), "the test cgroup was not removed");
 }
+
+#[test]
+fn an_unprivileged_watch_with_a_one_second_window_is_rounded_to_two_seconds() {
+    if !KernelRoot::live().exists(paths::PRESSURE_MEMORY) || !memscope_testkit::is_root() {
+        // Without PSI the refusal is checked above; without root there is no
+        // other user to become.
+        return;
+    }
+    let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
+        .args(["pressure", "--watch", "--window", "1s", "--duration", "1s"])
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    // 6.5+ lets a writer without CAP_SYS_RESOURCE arm a trigger whose
+    // window is a multiple of 2 s (this host: 6.18); with the capability any
+    // window from 500 ms to 10 s goes.
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("The kernel refused a 1000 ms window") && err.contains("watching with 2000 ms"),
+        "{err}"
+    );
+    assert!(err.contains("trigger `some 150000 2000000`"), "{err}");
+}

@@ -165,6 +165,10 @@ fn trigger_error(e: ReadError, t: &Trigger, root: &KernelRoot) -> anyhow::Error 
              window; without CAP_SYS_RESOURCE a window that is a multiple of 2 s)",
             t.text().trim_end_matches('\0')
         ),
+        ReadError::PermissionDenied { .. } => anyhow::anyhow!(
+            "cannot arm a PSI trigger: {why} (kernels before unprivileged triggers, 6.5, let only root open \
+             pressure files for writing; `memscope pressure` without --watch reads the figures)"
+        ),
         _ => anyhow::anyhow!("cannot arm a PSI trigger: {why}"),
     }
 }
