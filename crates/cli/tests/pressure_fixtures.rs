@@ -161,6 +161,8 @@ fn pressure_once_on_a_tree_and_watch_refused_on_a_tree() {
     assert_eq!(doc["schema"], "memscope.pressure/1");
     assert_eq!(doc["source"], "/sys/fs/cgroup/system.slice/nginx.service/memory.pressure");
     assert_eq!(doc["some"]["total_usec"], 1_500_000);
+    let doc = json("node-exporter-numa-zfs", &["pressure"]);
+    assert_eq!(doc["taken_at_unix_ms"], 1_785_542_400_000u64, "the tree's MANIFEST captured_at");
     let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
         .args(["--root", &memscope_testkit::fixture_dir("psi-v2-memory-stalls").display().to_string()])
         .args(["pressure", "--watch", "--duration", "1s"])

@@ -483,6 +483,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_snapshot_serialized_before_pressure_was_read_loads_without_it() {
+        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/psi-v2-memory-stalls");
+        let snap = crate::collect_system(&KernelRoot::at(tree));
+        let some = snap.pressure.as_ref().unwrap().as_ref().unwrap().some.unwrap();
+        assert_eq!(some.total_usec, 1_602_356);
+        let mut doc = serde_json::to_value(&snap).unwrap();
+        doc.as_object_mut().unwrap().remove("pressure").expect("the field is written");
+        let old: Snapshot = serde_json::from_value(doc).unwrap();
+        assert!(old.pressure.is_none());
+    }
+
+    #[test]
     fn read_cost_learns_the_rate_from_large_reads() {
         let c = ReadCost::default();
         // Prior: 100 µs per MiB plus the fixed cost.

@@ -24,9 +24,13 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PressureArgs) -> anyhow::Result<Ex
         None => paths::PRESSURE_MEMORY.to_string(),
         Some(path) => cgroup_pressure_path(root, path)?,
     };
+    // A captured tree was read when its MANIFEST says.
+    let captured_at = (!root.is_live())
+        .then(|| root.manifest().get("captured_at_unix_ms").and_then(|t| t.parse::<u64>().ok()))
+        .flatten();
     let read_now = || PressureNow {
         source: source.clone(),
-        taken_at_unix_ms: now_unix_ms(),
+        taken_at_unix_ms: captured_at.unwrap_or_else(now_unix_ms),
         view: PressureView::of(&root.pressure_file(&source), root.is_live()),
     };
     if !a.watch {
