@@ -48,6 +48,7 @@ use memscope_model::{CgroupSample, CgroupVersion, ProcessSample, Snapshot};
 use serde::Serialize;
 
 use crate::ledger::{self, LedgerOptions};
+use crate::pressure::{PressurePoint, PressureWindow};
 use crate::processes;
 
 // ------------------------------------------------------------ estimators
@@ -495,6 +496,10 @@ pub struct SeriesBuilder {
     cgroups_unavailable: Option<String>,
     /// Snapshots without a ledger (no MemTotal), and why.
     skipped: Vec<String>,
+    /// The system's memory pressure of each snapshot that had it.
+    pressure: Vec<PressurePoint>,
+    /// Why the last snapshot without pressure had none.
+    pressure_unavailable: Option<String>,
 }
 
 /// The key that follows a process across restarts: its command line, or
@@ -519,6 +524,11 @@ impl SeriesBuilder {
     pub fn add(&mut self, snap: &Snapshot) {
         let t = snap.taken_at_unix_ms;
         self.snapshots += 1;
+        match (&snap.pressure, PressurePoint::of(snap)) {
+            (_, Some(p)) => self.pressure.push(p),
+            (Some(Err(e)), None) => self.pressure_unavailable = Some(crate::pressure::reason(e, snap.live)),
+            _ => {}
+        }
         self.first_unix_ms.get_or_insert(t);
         self.last_unix_ms = Some(t);
         let opts = LedgerOptions { top_caches: usize::MAX, top_callers: usize::MAX };
@@ -719,6 +729,8 @@ impl SeriesBuilder {
             cgroup_snapshots: self.cgroup_snapshots,
             cgroups_unavailable: self.cgroups_unavailable,
             skipped: self.skipped,
+            pressure: self.pressure,
+            pressure_unavailable: self.pressure_unavailable,
         }
     }
 }
@@ -785,6 +797,11 @@ pub struct Built {
     pub cgroups_unavailable: Option<String>,
     /// Snapshots without a ledger.
     pub skipped: Vec<String>,
+    /// The system's memory pressure of each snapshot that had it, oldest
+    /// first.
+    pub pressure: Vec<PressurePoint>,
+    /// Why the last snapshot without pressure had none (PSI off).
+    pub pressure_unavailable: Option<String>,
 }
 
 // ------------------------------------------------------------ verdicts
@@ -882,6 +899,9 @@ pub struct Suspect {
     pub restarts: usize,
     /// Distinct processes seen (processes).
     pub processes_seen: usize,
+    /// The system's memory pressure over the suspect's window (set by
+    /// [`analyse`]).
+    pub pressure: Option<PressureWindow>,
 }
 
 /// Judge one series. `None` when it has too few points or cannot have
@@ -972,6 +992,7 @@ pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspe
         pids: s.pids.clone(),
         restarts: blocks.len().saturating_sub(1),
         processes_seen: s.processes_seen,
+        pressure: None,
     })
 }
 
@@ -1009,7 +1030,15 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
             (None, Unit::Bytes, m) => m.as_ref(),
             (None, Unit::Count, _) => None,
         };
-        let Some(j) = judge(s, limit, o) else { continue };
+        let Some(mut j) = judge(s, limit, o) else { continue };
+        if let (Some(a), Some(b)) = (s.points.first(), s.points.last()) {
+            j.pressure = Some(crate::pressure::window(
+                &built.pressure,
+                a.t_unix_ms,
+                b.t_unix_ms,
+                built.pressure_unavailable.as_deref(),
+            ));
+        }
         match j.verdict {
             Verdict::Growing => suspects.push(j),
             Verdict::Step { .. } | Verdict::Stopped | Verdict::Sawtooth => not_leaks.push(j),
@@ -1283,6 +1312,8 @@ mod tests {
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
             skipped: Vec::new(),
+            pressure: Vec::new(),
+            pressure_unavailable: None,
         };
         let r = analyse(&built, &LeakOptions::default());
         let j = &r.suspects[0];
@@ -1346,6 +1377,8 @@ mod tests {
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
             skipped: Vec::new(),
+            pressure: Vec::new(),
+            pressure_unavailable: None,
         };
         let r = analyse(&built(s.clone(), 1e12), &LeakOptions::default());
         let e = r.suspects[0].exhaustion.as_ref().unwrap();

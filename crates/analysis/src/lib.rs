@@ -5,7 +5,9 @@
 //! - [`census`]: physical memory by page flags, set beside the counters;
 //! - [`pages`]: one process's pages by flag set and mapping;
 //! - [`processes`]: per-process rows (PSS/USS or status figures) and totals;
-//! - [`report`]: the ledger, the top processes and plain-language notes;
+//! - [`report`]: the `free`-style headline, the ledger, the top processes and
+//!   plain-language notes;
+//! - [`pressure`]: memory pressure (PSI) in figures and one sentence;
 //! - [`fds`]: the "Too many open files" doctor: descriptors against
 //!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
 //! - [`memcg`]: memory cgroups against their limits, as a tree and bounded;
@@ -31,6 +33,7 @@ pub mod memcg;
 pub mod numa;
 pub mod oom;
 pub mod pages;
+pub mod pressure;
 pub mod processes;
 pub mod ps;
 pub mod report;

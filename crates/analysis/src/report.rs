@@ -4,6 +4,7 @@ use memscope_model::Snapshot;
 use serde::Serialize;
 
 use crate::ledger::{self, InstalledSource, Ledger, LedgerError, LedgerOptions};
+use crate::pressure::PressureView;
 use crate::processes::{self, ProcessRow, ProcessTotals};
 use crate::units::{fmt_bytes, fmt_pct};
 
@@ -29,6 +30,10 @@ pub struct Report {
     pub kernel: Option<String>,
     /// When the snapshot was taken (ms since the Unix epoch).
     pub taken_at_unix_ms: u64,
+    /// The figures `free` users look for first.
+    pub headline: Headline,
+    /// Memory pressure (PSI).
+    pub pressure: PressureView,
     /// The ledger.
     pub ledger: Ledger,
     /// The top processes by PSS (RSS where PSS is unavailable).
@@ -51,11 +56,86 @@ pub fn build(snap: &Snapshot, opts: &ReportOptions) -> Result<Report, LedgerErro
     Ok(Report {
         kernel: snap.kernel.as_ref().ok().cloned(),
         taken_at_unix_ms: snap.taken_at_unix_ms,
+        headline: headline(snap, &ledger),
+        pressure: PressureView::system(snap),
         ledger,
         processes: rows,
         totals,
         notes,
     })
+}
+
+/// The headline: installed, used, available, swap and unaccounted, with
+/// `free`'s own figures beside them to compare.
+///
+/// `used` here is installed RAM minus MemAvailable: it includes what the
+/// firmware and the kernel reserved before MemTotal was counted. `free`
+/// shows total = MemTotal and used = MemTotal − MemAvailable. MemAvailable
+/// (the kernel's estimate of what can be allocated without swapping,
+/// page cache and reclaimable slab included) exists since 3.14: before, the
+/// used and available figures are absent with the reason, never estimated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Headline {
+    /// Installed RAM (see [`Ledger::installed_source`]).
+    pub installed_bytes: u64,
+    /// Installed RAM minus MemAvailable.
+    pub used_bytes: Option<u64>,
+    /// MemAvailable.
+    pub available_bytes: Option<u64>,
+    /// SwapTotal (0: no swap).
+    pub swap_total_bytes: Option<u64>,
+    /// SwapTotal − SwapFree.
+    pub swap_used_bytes: Option<u64>,
+    /// The ledger's remainder: kernel memory outside every counter (signed).
+    pub unaccounted_bytes: i64,
+    /// `free`'s total: MemTotal.
+    pub free_total_bytes: u64,
+    /// `free`'s used: MemTotal − MemAvailable.
+    pub free_used_bytes: Option<u64>,
+    /// Why a figure above is absent, by field name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub unavailable: std::collections::BTreeMap<&'static str, String>,
+}
+
+/// Build the [`Headline`] from the snapshot's meminfo and the ledger.
+pub fn headline(snap: &Snapshot, l: &Ledger) -> Headline {
+    use memscope_kernel::paths::MEMINFO;
+    let mut unavailable = std::collections::BTreeMap::new();
+    let m = snap.meminfo.as_ref().ok();
+    let get = |k: &str| m.and_then(|m| m.get(k));
+    let available = get("MemAvailable");
+    if available.is_none() {
+        let why = match &snap.meminfo {
+            Err(e) => crate::hints::unavailable_reason_in(e, snap.live),
+            Ok(_) => format!("{MEMINFO} has no MemAvailable (kernels before 3.14 do not report it)"),
+        };
+        for k in ["used_bytes", "available_bytes", "free_used_bytes"] {
+            unavailable.insert(k, why.clone());
+        }
+    }
+    let (swap_total, swap_free) = (get("SwapTotal"), get("SwapFree"));
+    let swap_used = match (swap_total, swap_free) {
+        (Some(t), Some(f)) => Some(t.saturating_sub(f)),
+        _ => {
+            let why = match &snap.meminfo {
+                Err(e) => crate::hints::unavailable_reason_in(e, snap.live),
+                Ok(_) => format!("{MEMINFO} has no SwapTotal or SwapFree"),
+            };
+            unavailable.insert("swap_used_bytes", why);
+            None
+        }
+    };
+    Headline {
+        installed_bytes: l.installed_bytes,
+        used_bytes: available.map(|a| l.installed_bytes.saturating_sub(a)),
+        available_bytes: available,
+        swap_total_bytes: swap_total,
+        swap_used_bytes: swap_used,
+        unaccounted_bytes: l.unaccounted_bytes,
+        free_total_bytes: l.mem_total_bytes,
+        free_used_bytes: available.map(|a| l.mem_total_bytes.saturating_sub(a)),
+        unavailable,
+    }
 }
 
 /// The sentences a careful engineer would say looking at these numbers.

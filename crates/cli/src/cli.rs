@@ -127,6 +127,54 @@ pub enum Command {
     /// by mapping, or listed (root for the flags).
     #[command(after_long_help = crate::cmd::phys::flags_help())]
     Pages(PagesArgs),
+    /// Memory pressure (PSI): how much time tasks stall waiting for memory, now or, with --watch, at each
+    /// threshold crossing with the processes and cgroups that grew.
+    Pressure(PressureArgs),
+}
+
+/// `memscope pressure`
+#[derive(Debug, Clone, Default, ClapArgs)]
+#[command(after_long_help = "\
+Without --watch, prints /proc/pressure/memory (or the cgroup's memory.pressure) once.
+With --watch, arms a PSI trigger (Documentation/accounting/psi.rst): the kernel wakes
+memscope when tasks stalled longer than --threshold within any --window; each event
+prints the time, the current avg10 and the processes (RSS from /proc/PID/status) and
+memory cgroups that grew most since the previous event. The kernel reports an event at
+most once per window. Windows range from 500 ms to 10 s; without CAP_SYS_RESOURCE,
+kernels 6.x accept only windows that are a multiple of 2 s. PSI needs kernel 4.20+
+with CONFIG_PSI and not booted with psi=0; memory.pressure exists in cgroup v2 only.")]
+pub struct PressureArgs {
+    /// Wait for threshold crossings (a PSI trigger) and print one line per event.
+    #[arg(long)]
+    pub watch: bool,
+
+    /// A v2 cgroup (as /proc/PID/cgroup prints it, e.g. /system.slice/nginx.service): its memory.pressure.
+    #[arg(long, value_name = "PATH")]
+    pub cgroup: Option<String>,
+
+    /// Stall time within the window that fires an event.
+    #[arg(long, default_value = "150ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub threshold: std::time::Duration,
+
+    /// The trigger's window (500ms to 10s; unprivileged: a multiple of 2s).
+    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub window: std::time::Duration,
+
+    /// Trigger on `full` stalls (all non-idle tasks at once) instead of `some`.
+    #[arg(long)]
+    pub full: bool,
+
+    /// Stop watching after this long.
+    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    pub duration: Option<std::time::Duration>,
+
+    /// Stop watching after this many events.
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Processes and cgroups listed per event.
+    #[arg(long, default_value_t = 5, value_name = "N")]
+    pub top: usize,
 }
 
 /// How `memscope phys` groups page frames.

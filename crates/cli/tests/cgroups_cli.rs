@@ -51,7 +51,11 @@ fn v2_json_has_the_figures_and_the_reasons() {
     assert_eq!(m["beyond_pss"]["other_bytes"], 3 << 20);
     assert_eq!(nginx["cpuset"]["cpus"], "2-3");
     assert_eq!(nginx["pids"]["max"], 64);
-    assert_eq!(nginx["unavailable"], serde_json::json!({}));
+    // This tree has no PSI files: memory.pressure is the only gap.
+    let gaps = nginx["unavailable"].as_object().unwrap();
+    assert_eq!(gaps.keys().collect::<Vec<_>>(), vec!["memory.pressure"]);
+    assert!(gaps["memory.pressure"].as_str().unwrap().contains("nginx.service/memory.pressure"));
+    assert_eq!(m["pressure"], Value::Null);
     // The top has no memory.current: null, with the reason.
     let top = cgroup(&doc, "/");
     assert_eq!(top["memory"]["current_bytes"], Value::Null);

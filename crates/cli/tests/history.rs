@@ -84,6 +84,23 @@ fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
         s.processes[leaky].cmdline = Ok(vec!["/usr/bin/leaky-daemon".into(), "--serve".into()]);
         grow(&mut s.processes[leaky], MIB * i);
         s.processes[steady].cmdline = Ok(vec!["/usr/bin/steady".into()]);
+        // Memory pressure: 50 ms of `some` stall and 10 ms of `full` per
+        // snapshot, avg10 rising by 0.5% a snapshot.
+        s.pressure = Some(Ok(memscope_kernel::parse::pressure::Pressure {
+            some: Some(memscope_kernel::parse::pressure::PsiLine {
+                avg10: 0.5 * i as f64,
+                avg60: 0.0,
+                avg300: 0.0,
+                total_usec: 1_000 + 50_000 * i,
+            }),
+            full: Some(memscope_kernel::parse::pressure::PsiLine {
+                avg10: 0.0,
+                avg60: 0.0,
+                avg300: 0.0,
+                total_usec: 10_000 * i,
+            }),
+            malformed: Vec::new(),
+        }));
         if i >= 20
             && let Ok(sl) = &mut s.slabinfo
             && let Some(c) = sl.caches.iter_mut().find(|c| c.name == "dentry")
@@ -174,6 +191,12 @@ fn leaks_on_the_fixture_recording_finds_the_known_answers() {
     let names: Vec<&str> = suspects.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
     let pos = |n: &str| names.iter().position(|x| *x == n).unwrap();
     assert!(pos("unaccounted") < pos("/usr/bin/leaky-daemon --serve"), "{names:?}");
+    // Beside each suspect, the memory pressure over its window.
+    let p = &leaky["pressure"];
+    assert_eq!(p["readings"], STEPS);
+    assert_eq!(p["some_avg10_max"], 0.5 * (STEPS - 1) as f64);
+    assert_eq!(p["some_stall_growth_usec"], 50_000 * (STEPS - 1));
+    assert_eq!(p["full_stall_growth_usec"], 10_000 * (STEPS - 1));
 
     // The table says the same.
     let out = memscope(&["leaks", "--db", db.to_str().unwrap()]);
@@ -182,6 +205,7 @@ fn leaks_on_the_fixture_recording_finds_the_known_answers() {
     assert!(text.contains("leaky-daemon --serve"), "{text}");
     assert!(text.contains("+720 MiB"), "{text}");
     assert!(text.contains("one jump of +64.0 MiB"), "{text}");
+    assert!(text.contains("pressure meanwhile") && text.contains("max 19.50%, +1.9 s stalled"), "{text}");
 }
 
 #[test]

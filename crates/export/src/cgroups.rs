@@ -7,6 +7,7 @@
 //!              memory: {version, current_bytes, peak_bytes, limit_bytes,
 //!                       effective_limit_bytes, limited_by, swap_bytes,
 //!                       swap_limit_bytes, oom_events, oom_kills, stat: {anon_bytes, …},
+//!                       pressure: {some: {avg10, avg60, avg300, total_usec}, full: {…}},
 //!                       beyond_pss: {…}},
 //!              cpuset: {version, cpus, mems}, pids: {version, current, max},
 //!              unavailable: {field: reason}}] }
@@ -16,14 +17,17 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use memscope_analysis::fmt_bytes;
+use memscope_analysis::pressure::fmt_avg;
 use memscope_control::cgroup::layout::{Layout, LayoutKind};
 use memscope_control::cgroup::tree::{Cgroup, CgroupTree, Figure, SPLIT};
 use memscope_control::cgroup::usage::{Difference, ProcessUsage, difference};
 use memscope_kernel::parse::cgroupfs::Limit;
+use memscope_kernel::parse::pressure::{Pressure, PsiLine};
 use memscope_kernel::parse::sysfs::format_list;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::report::fmt_usec;
 use crate::style::{self, Style, timestamp, wrap};
 
 /// The JSON schema name of `memscope cgroups`.
@@ -120,6 +124,12 @@ fn current(c: &Cgroup) -> Option<u64> {
     c.memory.as_ref().and_then(|m| m.current_bytes.as_ref().ok().copied())
 }
 
+/// `some avg10 / full avg10` of a pressure file (`12.50% / 3%`).
+fn pressure_text(p: &Pressure) -> String {
+    let a = |l: Option<PsiLine>| l.map(|l| fmt_avg(l.avg10)).unwrap_or_else(|| "-".into());
+    format!("{} / {}", a(p.some), a(p.full))
+}
+
 fn limit_text(l: &Limit) -> String {
     match l {
         Limit::Max => "unlimited".into(),
@@ -197,10 +207,32 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
     let bytes = |x: &u64| fmt_bytes(*x as i64);
 
     let mut gaps = Gaps::default();
-    let mut t = s.table(&["cgroup", "ver", "procs", "current", "peak", "limit", "swap", "PSS", "not in PSS"]);
+    let mut t = s.table(&[
+        "cgroup",
+        "ver",
+        "procs",
+        "current",
+        "peak",
+        "limit",
+        "pressure some/full",
+        "stalled",
+        "swap",
+        "PSS",
+        "not in PSS",
+    ]);
     for &i in &rows {
         let c = &tree.cgroups[i];
         let procs = gaps.cell("procs", &c.procs, |p| p.len().to_string());
+        let (psi, stalled) = match &c.memory {
+            Some(m) => (
+                gaps.cell("pressure", &m.pressure, pressure_text),
+                match &m.pressure {
+                    Ok(p) => p.some.map(|l| fmt_usec(l.total_usec)).unwrap_or_else(|| "-".into()),
+                    Err(_) => "-".into(),
+                },
+            ),
+            None => ("-".into(), "-".into()),
+        };
         let (cur, peak, lim, swap) = match &c.memory {
             Some(m) => (
                 gaps.cell("current", &m.current_bytes, bytes),
@@ -228,6 +260,8 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
             s.num(cur),
             s.num(peak),
             s.num(lim),
+            s.num(psi),
+            s.num(stalled),
             s.num(swap),
             s.num(pss),
             s.num(beyond),
@@ -456,6 +490,15 @@ fn cgroup_json(v: &CgroupsView, i: usize) -> Value {
                 put(&mut mo, &mut mg, "swap_limit_bytes", &m.swap_limit);
                 put(&mut mo, &mut mg, "oom_events", &m.oom_events());
                 put(&mut mo, &mut mg, "oom_kills", &m.oom_kills());
+                put(
+                    &mut mo,
+                    &mut mg,
+                    "pressure",
+                    &m.pressure
+                        .as_ref()
+                        .map(|p| json!({"some": p.some, "full": p.full}))
+                        .map_err(Clone::clone),
+                );
                 let mut stat = Map::new();
                 for item in SPLIT {
                     put(&mut stat, &mut mg, &format!("{}_bytes", item.key), &m.split(item));
@@ -580,6 +623,10 @@ pub const CSV_COLUMNS: &[&str] = &[
     "mems",
     "pids_current",
     "pids_max",
+    "pressure_some_avg10",
+    "pressure_some_total_usec",
+    "pressure_full_avg10",
+    "pressure_full_total_usec",
 ];
 
 /// Write one CSV row per cgroup: unavailable figures are empty, no limit is
@@ -631,6 +678,11 @@ pub fn write_csv(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions) -> io::
         match &cg.pids {
             Some(p) => rec.extend([s(&p.current), s(&p.max)]),
             None => rec.extend([String::new(), String::new()]),
+        }
+        let psi = cg.memory.as_ref().and_then(|m| m.pressure.as_ref().ok());
+        for l in [psi.and_then(|p| p.some), psi.and_then(|p| p.full)] {
+            rec.push(l.map(|l| l.avg10.to_string()).unwrap_or_default());
+            rec.push(l.map(|l| l.total_usec.to_string()).unwrap_or_default());
         }
         c.write_record(&rec)?;
     }

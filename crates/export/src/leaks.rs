@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use comfy_table::Color;
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::leaks::{LeakReport, Suspect, SuspectKind, Unit, Verdict};
+use memscope_analysis::pressure::{PressureWindow, fmt_avg};
 use serde::Serialize;
 
 use crate::style::{self, Style, timestamp, wrap};
@@ -75,6 +76,8 @@ struct SuspectJson<'a> {
     pids: &'a [u32],
     restarts: usize,
     processes_seen: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pressure: Option<&'a PressureWindow>,
 }
 
 fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
@@ -111,6 +114,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         pids: &s.pids,
         restarts: s.restarts,
         processes_seen: s.processes_seen,
+        pressure: s.pressure.as_ref(),
     }
 }
 
@@ -162,6 +166,20 @@ pub fn short(name: &str, max: usize) -> String {
     }
 }
 
+/// `max some avg10 12.50%, +1.6 s stalled` over a suspect's window; `-`
+/// with the reason kept once for below the table.
+fn pressure_cell(p: Option<&PressureWindow>, why: &mut Option<String>) -> String {
+    let Some(p) = p else { return "-".into() };
+    if let Some(u) = &p.unavailable {
+        why.get_or_insert_with(|| u.clone());
+        return "-".into();
+    }
+    let max = p.some_avg10_max.map(|a| format!("max {}", fmt_avg(a)));
+    let stall = p.some_stall_growth_usec.map(|u| format!("+{} stalled", crate::report::fmt_usec(u)));
+    let parts: Vec<String> = [max, stall].into_iter().flatten().collect();
+    if parts.is_empty() { "-".into() } else { parts.join(", ") }
+}
+
 /// Write the suspects as a table, at most `top` of them.
 pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> io::Result<()> {
     let mut guard = s.guard(w);
@@ -179,7 +197,17 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
     if r.suspects.is_empty() {
         writeln!(w, "No series grows steadily ({} examined).", r.series)?;
     } else {
-        let mut t = s.table(&["suspect", "kind", "now", "growth/h", "confidence", "exhausts", "limit"]);
+        let mut t = s.table(&[
+            "suspect",
+            "kind",
+            "now",
+            "growth/h",
+            "confidence",
+            "exhausts",
+            "limit",
+            "pressure meanwhile",
+        ]);
+        let mut pressure_why: Option<String> = None;
         for x in r.suspects.iter().take(top) {
             let name = match (x.kind.is_command(), x.restarts) {
                 (true, 0) => format!("{} [{}]", display_command(&x.name, 48), pids(&x.pids)),
@@ -203,9 +231,13 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
                 s.num(pct(x.confidence)),
                 s.num(exhausts),
                 s.dim(limit),
+                s.dim(pressure_cell(x.pressure.as_ref(), &mut pressure_why)),
             ]);
         }
         style::write_table(w, &t)?;
+        if let Some(why) = pressure_why {
+            writeln!(w, "{}", wrap(&format!("pressure meanwhile: unavailable ({why})"), s.width, "", "  "))?;
+        }
         if r.suspects.len() > top {
             writeln!(w, "({} more; --top N shows them, --json lists all.)", r.suspects.len() - top)?;
         }

@@ -14,6 +14,8 @@
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
 //!   or CSV;
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
+//! - [`pressure`]: `memscope pressure`, once or one line per trigger event
+//!   (`memscope.pressure/1`);
 //! - [`trace`]: `memscope trace` as a call-site tree, folded stacks, CSV or
 //!   JSON (`memscope.trace/1`).
 //! - the detail views, each as a table, JSON (via [`json::write_doc`]) and
@@ -37,6 +39,7 @@ pub mod metrics;
 pub mod numa;
 pub mod oom;
 pub mod pages;
+pub mod pressure;
 pub mod ps;
 pub mod report;
 pub mod rt;

@@ -3,7 +3,9 @@
 //! JSON (`"schema": "memscope.report/1"`), documented in docs/json.md:
 //! ```text
 //! { schema, kernel, taken_at, installed_bytes, installed_source, mem_total_bytes,
-//!   unaccounted_bytes, ledger: [{category, name?, parent?, bytes, source, counter?, reason?, note?}],
+//!   unaccounted_bytes, headline: {installed_bytes, used_bytes, available_bytes, swap_total_bytes,
+//!   swap_used_bytes, unaccounted_bytes, free_total_bytes, free_used_bytes, unavailable?},
+//!   pressure: {some, full, meaning?, unavailable?}, ledger: [{category, name?, parent?, bytes, source, counter?, reason?, note?}],
 //!   processes: [{pid, comm, uid, pss_bytes, uss_bytes, rss_bytes, swap_bytes, …, source}],
 //!   process_totals: {…}, notes: [..] }
 //! ```
@@ -12,8 +14,9 @@ use std::io::{self, Write};
 
 use comfy_table::Color;
 use memscope_analysis::ledger::{InstalledSource, Line, Source};
+use memscope_analysis::pressure::{PressureView, fmt_avg};
 use memscope_analysis::processes::{ProcessRow, ProcessTotals, RowSource};
-use memscope_analysis::report::Report;
+use memscope_analysis::report::{Headline, Report};
 use memscope_analysis::{fmt_bytes, fmt_pct};
 use serde::Serialize;
 
@@ -32,6 +35,8 @@ struct ReportJson<'a> {
     installed_source: InstalledSource,
     mem_total_bytes: u64,
     unaccounted_bytes: i64,
+    headline: &'a Headline,
+    pressure: &'a PressureView,
     ledger: &'a [Line],
     processes: &'a [ProcessRow],
     process_totals: &'a ProcessTotals,
@@ -49,6 +54,8 @@ pub fn write_json(w: &mut dyn Write, r: &Report) -> io::Result<()> {
         installed_source: r.ledger.installed_source,
         mem_total_bytes: r.ledger.mem_total_bytes,
         unaccounted_bytes: r.ledger.unaccounted_bytes,
+        headline: &r.headline,
+        pressure: &r.pressure,
         ledger: &r.ledger.lines,
         processes: &r.processes,
         process_totals: &r.totals,
@@ -109,6 +116,8 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         fmt_bytes(installed),
         fmt_bytes(l.mem_total_bytes as i64)
     )?;
+    write_headline(w, &r.headline, &r.pressure, s)?;
+    writeln!(w)?;
 
     let mut t = s.table(&["category", "bytes", "% RAM", "source", "from"]);
     let mut hidden = 0usize;
@@ -203,6 +212,78 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;
     }
     Ok(())
+}
+
+/// The `free`-style headline and the memory pressure, above the ledger.
+pub fn write_headline(w: &mut dyn Write, h: &Headline, p: &PressureView, s: &Style) -> io::Result<()> {
+    let b = |v: Option<u64>| v.map(|x| fmt_bytes(x as i64)).unwrap_or_else(|| "unavailable".into());
+    let swap = match (h.swap_total_bytes, h.swap_used_bytes) {
+        (Some(0), _) => "no swap".to_string(),
+        (Some(t), Some(u)) => format!("swap used {} of {}", fmt_bytes(u as i64), fmt_bytes(t as i64)),
+        _ => "swap used unavailable".to_string(),
+    };
+    writeln!(
+        w,
+        "{} installed {} · used {} · available {} · {} · unaccounted {}",
+        s.heading("Memory:"),
+        fmt_bytes(h.installed_bytes as i64),
+        b(h.used_bytes),
+        b(h.available_bytes),
+        swap,
+        fmt_bytes(h.unaccounted_bytes)
+    )?;
+    writeln!(
+        w,
+        "`free` would show total {} (MemTotal), used {} (MemTotal − MemAvailable).",
+        fmt_bytes(h.free_total_bytes as i64),
+        b(h.free_used_bytes)
+    )?;
+    let mut reasons: Vec<&String> = h.unavailable.values().collect();
+    reasons.dedup();
+    for r in reasons {
+        writeln!(w, "{}", wrap(&format!("unavailable: {r}"), s.width, "  ", "  "))?;
+    }
+    write_pressure(w, p, s)
+}
+
+/// `Pressure: some avg10 … · full …` and the sentence, or why not.
+pub fn write_pressure(w: &mut dyn Write, p: &PressureView, s: &Style) -> io::Result<()> {
+    let line = |name: &str, l: &memscope_kernel::parse::pressure::PsiLine| {
+        format!(
+            "{name} avg10 {} avg60 {} avg300 {}, {} stalled in total",
+            fmt_avg(l.avg10),
+            fmt_avg(l.avg60),
+            fmt_avg(l.avg300),
+            fmt_usec(l.total_usec)
+        )
+    };
+    if let Some(why) = &p.unavailable {
+        return writeln!(w, "{}", wrap(&format!("Pressure: unavailable: {why}"), s.width, "", "  "));
+    }
+    let parts: Vec<String> =
+        [p.some.as_ref().map(|l| line("some", l)), p.full.as_ref().map(|l| line("full", l))]
+            .into_iter()
+            .flatten()
+            .collect();
+    writeln!(w, "{} {}", s.heading("Pressure:"), parts.join(" · "))?;
+    if let Some(m) = &p.meaning {
+        writeln!(w, "{}", wrap(&format!("{m}."), s.width, "  ", "  "))?;
+    }
+    Ok(())
+}
+
+/// A stall time in human units (`1.6 s`, `2 min 5 s`, `3 h 20 min`).
+pub fn fmt_usec(usec: u64) -> String {
+    let secs = usec as f64 / 1e6;
+    if secs < 1.0 {
+        format!("{:.0} ms", secs * 1e3)
+    } else if secs < 60.0 {
+        format!("{secs:.1} s")
+    } else if secs < 3600.0 {
+        format!("{} min {} s", usec / 60_000_000, usec / 1_000_000 % 60)
+    } else {
+        format!("{} h {} min", usec / 3_600_000_000, usec / 60_000_000 % 60)
+    }
 }
 
 fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {

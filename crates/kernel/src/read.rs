@@ -27,6 +27,7 @@ use crate::parse::pid::numa_maps::NumaMaps;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
 use crate::parse::pid::status::Status;
+use crate::parse::pressure::{Pressure, Trigger};
 use crate::parse::slabinfo::Slabinfo;
 use crate::parse::sockstat::Sockstat;
 use crate::parse::sys_slab::{self, SlabSysfs};
@@ -69,6 +70,10 @@ pub mod paths {
     pub const MODULES: &str = "/proc/modules";
     /// Socket counters (IPv6).
     pub const SOCKSTAT6: &str = "/proc/net/sockstat6";
+    /// Memory pressure stall information (4.20+, CONFIG_PSI).
+    pub const PRESSURE_MEMORY: &str = "/proc/pressure/memory";
+    /// A v2 cgroup's memory pressure, relative to the cgroup's directory.
+    pub const CGROUP_MEMORY_PRESSURE: &str = "memory.pressure";
     /// ZFS ARC counters.
     pub const ARCSTATS: &str = "/proc/spl/kstat/zfs/arcstats";
     /// Kernel release.
@@ -1106,5 +1111,192 @@ mod kmsg_tests {
             return;
         };
         assert!(boot.lines().all(|l| kmsg_record_usec(l).is_some_and(|t| t <= BOOT_LOG_USEC)), "{boot}");
+    }
+}
+
+/// The message of the [`ReadError::Io`] a pressure file gives when the
+/// kernel has PSI compiled in but disabled at boot (`psi=0`): `psi_show`
+/// then fails every read with `EOPNOTSUPP`.
+pub const PSI_DISABLED: &str = "operation not supported: PSI is disabled (the kernel was booted with psi=0)";
+
+/// What [`PressureTrigger::wait`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerWait {
+    /// The stall threshold was crossed within the window (`POLLPRI`).
+    Fired,
+    /// The timeout passed without an event.
+    TimedOut,
+}
+
+/// A PSI trigger armed on a pressure file ([`KernelRoot::pressure_trigger`]).
+/// The kernel keeps the trigger while the file stays open; dropping this
+/// closes it.
+#[derive(Debug)]
+pub struct PressureTrigger {
+    fd: rustix::fd::OwnedFd,
+    kpath: String,
+}
+
+impl PressureTrigger {
+    /// Kernel path of the pressure file.
+    pub fn path(&self) -> &str {
+        &self.kpath
+    }
+
+    /// Wait up to `timeout` for the trigger to fire. The kernel fires a
+    /// trigger at most once per window. `POLLERR` means the cgroup being
+    /// watched was removed: [`ReadError::Gone`]-like, reported as
+    /// [`ReadError::NotReported`] for the path.
+    pub fn wait(&self, timeout: std::time::Duration) -> Result<TriggerWait, ReadError> {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let ts = Timespec { tv_sec: timeout.as_secs() as i64, tv_nsec: timeout.subsec_nanos() as i64 };
+        let mut fds = [PollFd::new(&self.fd, PollFlags::PRI)];
+        loop {
+            match poll(&mut fds, Some(&ts)) {
+                Ok(0) => return Ok(TriggerWait::TimedOut),
+                Ok(_) => break,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(crate::root::classify(&e.into(), &self.kpath)),
+            }
+        }
+        let rev = fds[0].revents();
+        if rev.intersects(PollFlags::ERR | PollFlags::NVAL | PollFlags::HUP) {
+            return Err(ReadError::NotReported { path: self.kpath.clone(), field: None });
+        }
+        Ok(if rev.contains(PollFlags::PRI) { TriggerWait::Fired } else { TriggerWait::TimedOut })
+    }
+}
+
+impl KernelRoot {
+    /// System memory pressure (`/proc/pressure/memory`).
+    ///
+    /// Unavailable as [`ReadError::NotReported`] where the file does not
+    /// exist (kernels before 4.20, CONFIG_PSI unset, or `psi=0` on kernels
+    /// that then do not create `/proc/pressure`), and as [`ReadError::Io`]
+    /// with [`PSI_DISABLED`] where reading fails with `EOPNOTSUPP`.
+    pub fn pressure_memory(&self) -> Result<Pressure, ReadError> {
+        self.pressure_file(paths::PRESSURE_MEMORY)
+    }
+
+    /// A v2 cgroup's `memory.pressure`; `cgroup_dir` is the cgroup's kernel
+    /// path (`/sys/fs/cgroup/system.slice`). v1 cgroups have no such file.
+    pub fn cgroup_memory_pressure(&self, cgroup_dir: &str) -> Result<Pressure, ReadError> {
+        self.pressure_file(&format!("{}/{}", cgroup_dir.trim_end_matches('/'), paths::CGROUP_MEMORY_PRESSURE))
+    }
+
+    /// Any pressure file (`/proc/pressure/*`, `<cgroup>/*.pressure`).
+    pub fn pressure_file(&self, kpath: &str) -> Result<Pressure, ReadError> {
+        let opnotsupp = std::io::Error::from(rustix::io::Errno::OPNOTSUPP).to_string();
+        let text = match self.read_text(kpath) {
+            Ok(t) => t,
+            Err(ReadError::Io { path, message }) if message == opnotsupp => {
+                return Err(ReadError::Io { path, message: PSI_DISABLED.to_string() });
+            }
+            Err(e) => return Err(e),
+        };
+        let p = Pressure::parse(&text);
+        if p.is_empty() {
+            return Err(ReadError::Parse {
+                path: kpath.to_string(),
+                line: 1,
+                item: "a some or full line".into(),
+            });
+        }
+        Ok(p)
+    }
+
+    /// Arm a PSI trigger on a pressure file of the running kernel: open it
+    /// `O_RDWR | O_NONBLOCK` and write the trigger in one `write(2)`
+    /// (Documentation/accounting/psi.rst). The kernel rejects a window
+    /// outside 500 ms–10 s, a threshold above the window, and, from an
+    /// unprivileged writer, a window that is not a multiple of 2 s
+    /// (`EINVAL`, [`ReadError::Io`]); `EOPNOTSUPP` is [`PSI_DISABLED`]. A
+    /// captured tree has no kernel behind it: [`ReadError::Io`].
+    pub fn pressure_trigger(&self, kpath: &str, trigger: &Trigger) -> Result<PressureTrigger, ReadError> {
+        use rustix::fs::{Mode, OFlags, open};
+        if !self.is_live() {
+            return Err(ReadError::Io {
+                path: kpath.to_string(),
+                message: "PSI triggers need the running kernel, not a captured tree".into(),
+            });
+        }
+        let io_err = |e: rustix::io::Errno| match e {
+            rustix::io::Errno::OPNOTSUPP => {
+                ReadError::Io { path: kpath.to_string(), message: PSI_DISABLED.into() }
+            }
+            e => crate::root::classify(&e.into(), kpath),
+        };
+        let fd = open(self.resolve(kpath), OFlags::RDWR | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+            .map_err(io_err)?;
+        let text = trigger.text();
+        let n = rustix::io::write(&fd, text.as_bytes()).map_err(io_err)?;
+        if n != text.len() {
+            return Err(ReadError::Io {
+                path: kpath.to_string(),
+                message: format!("short write of the trigger: {n} of {} bytes", text.len()),
+            });
+        }
+        Ok(PressureTrigger { fd, kpath: kpath.to_string() })
+    }
+}
+
+#[cfg(test)]
+mod pressure_reader_tests {
+    use super::*;
+
+    fn tree(name: &str, files: &[(&str, &str)]) -> (KernelRoot, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("memscope-psi-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (p, text) in files {
+            let f = dir.join(p.trim_start_matches('/'));
+            std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+            std::fs::write(f, text).unwrap();
+        }
+        (KernelRoot::at(&dir), dir)
+    }
+
+    #[test]
+    fn system_and_cgroup_pressure_read_from_a_tree() {
+        let (root, dir) = tree(
+            "read",
+            &[
+                (
+                    "/proc/pressure/memory",
+                    "some avg10=1.00 avg60=0.50 avg300=0.10 total=300\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=100\n",
+                ),
+                (
+                    "/sys/fs/cgroup/a/memory.pressure",
+                    "some avg10=0.00 avg60=0.00 avg300=0.00 total=7\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=2\n",
+                ),
+                ("/sys/fs/cgroup/b/memory.pressure", ""),
+            ],
+        );
+        assert_eq!(root.pressure_memory().unwrap().some.unwrap().total_usec, 300);
+        assert_eq!(root.cgroup_memory_pressure("/sys/fs/cgroup/a/").unwrap().full.unwrap().total_usec, 2);
+        assert_eq!(root.cgroup_memory_pressure("/sys/fs/cgroup/b").unwrap_err().kind(), "parse");
+        assert_eq!(root.cgroup_memory_pressure("/sys/fs/cgroup/c").unwrap_err().kind(), "not_reported");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_trigger_is_never_written_into_a_captured_tree() {
+        let text = "some avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+        let (root, dir) = tree("trigger", &[("/proc/pressure/memory", text)]);
+        let t = Trigger { full: false, threshold_usec: 150_000, window_usec: 1_000_000 };
+        let e = root.pressure_trigger(paths::PRESSURE_MEMORY, &t).unwrap_err();
+        assert!(e.to_string().contains("captured tree"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.join("proc/pressure/memory")).unwrap(), text);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn live_system_pressure_reads_or_says_why() {
+        // Hosts without PSI give NotReported or PSI_DISABLED, never a parse error.
+        match KernelRoot::live().pressure_memory() {
+            Ok(p) => assert!(p.some.is_some()),
+            Err(ReadError::NotReported { .. }) => {}
+            Err(ReadError::Io { message, .. }) => assert_eq!(message, PSI_DISABLED),
+            Err(e) => panic!("{e}"),
+        }
     }
 }

@@ -220,6 +220,7 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
         possible_cpus: root.possible_cpus(),
         fd_system: opts.fds.then(|| read_fd_system(root)),
         cgroups: None,
+        pressure: Some(root.pressure_memory()),
         processes: Vec::new(),
         scan: ProcessScan::default(),
     }
@@ -492,6 +493,19 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_snapshot_serialized_before_pressure_was_read_loads_without_it() {
+        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/psi-v2-memory-stalls");
+        let snap = crate::collect_system(&KernelRoot::at(tree));
+        let some = snap.pressure.as_ref().unwrap().as_ref().unwrap().some.unwrap();
+        assert_eq!(some.total_usec, 1_602_356);
+        let mut doc = serde_json::to_value(&snap).unwrap();
+        doc.as_object_mut().unwrap().remove("pressure").expect("the field is written");
+        let old: Snapshot = serde_json::from_value(doc).unwrap();
+        assert!(old.pressure.is_none());
+    }
 
     #[test]
     fn read_cost_learns_the_rate_from_large_reads() {

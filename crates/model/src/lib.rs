@@ -40,6 +40,7 @@ use memscope_kernel::parse::pid::ns::Namespaces;
 use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
 use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::parse::pid::status::Status;
+use memscope_kernel::parse::pressure::Pressure;
 use memscope_kernel::parse::slabinfo::Slabinfo;
 use memscope_kernel::parse::sockstat::Sockstat;
 use memscope_kernel::parse::vmallocinfo::Vmallocinfo;
@@ -123,6 +124,10 @@ pub struct Snapshot {
     /// The memory cgroups, when collected ([`CollectOptions::cgroups`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroups: Option<Sample<CgroupSample>>,
+    /// `/proc/pressure/memory` (PSI): `None` in snapshots recorded before
+    /// memscope read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pressure: Option<Sample<Pressure>>,
     /// Processes that were present for the whole scan.
     pub processes: Vec<ProcessSample>,
     /// How the process scan went.

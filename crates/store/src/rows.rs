@@ -17,7 +17,8 @@
 //!   kernel prints no such number).
 //!
 //! Descriptors and memory cgroups have columns and a table since schema
-//! version 3; a database of an older version reads back without them.
+//! version 3, the system's memory pressure columns since version 4; a
+//! database of an older version reads back without them.
 //!
 //! Unsigned values are stored as SQLite's signed 64-bit integers, bit for
 //! bit: a value of 2^63 or more reads as negative in SQL and exactly in Rust.
@@ -38,6 +39,7 @@ use memscope_kernel::parse::pid::ns::Namespaces;
 use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
 use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::parse::pid::status::Status;
+use memscope_kernel::parse::pressure::{Pressure, PsiLine};
 use memscope_kernel::parse::slabinfo::{SlabCache, Slabinfo};
 use memscope_kernel::parse::sockstat::Sockstat;
 use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
@@ -206,6 +208,12 @@ fn rollup_fields(schema: u32) -> impl Iterator<Item = &'static str> + Clone {
     ROLLUP_FIELDS.iter().copied().chain((schema >= ROLLUP_SIZE_SINCE).then_some("Size"))
 }
 
+/// The schema version that added the system's memory pressure.
+const PRESSURE_SINCE: u32 = 5;
+
+/// `samples` source (and `malformed` source) of `/proc/pressure/memory`.
+const PRESSURE_MEMORY: &str = "pressure_memory";
+
 /// `samples` sources of the [`FdSystem`] figures; the first one's row says
 /// whether the snapshot has them at all.
 const FD_SYSTEM_SOURCES: [&str; 5] = [
@@ -305,6 +313,7 @@ pub(crate) fn write(
         possible_cpus,
         fd_system,
         cgroups,
+        pressure,
         processes,
         scan,
     } = snap;
@@ -546,6 +555,14 @@ pub(crate) fn write(
             w.sample(MEMORY_CGROUPS, cg, None, None)?;
         }
     }
+    if schema >= PRESSURE_SINCE
+        && let Some(p) = pressure
+    {
+        if let Ok(p) = p {
+            w.pressure(p)?;
+        }
+        w.sample(PRESSURE_MEMORY, p, None, None)?;
+    }
 
     for p in processes {
         w.process(p)?;
@@ -561,6 +578,27 @@ struct Writer<'a, 'c> {
 }
 
 impl Writer<'_, '_> {
+    fn pressure(&mut self, p: &Pressure) -> Result<(), StoreError> {
+        let Pressure { some, full, malformed } = p;
+        let cols = |l: &Option<PsiLine>| match l {
+            Some(PsiLine { avg10, avg60, avg300, total_usec }) => {
+                (Some(*avg10), Some(*avg60), Some(*avg300), Some(s(*total_usec)))
+            }
+            None => (None, None, None, None),
+        };
+        let (s10, s60, s300, st) = cols(some);
+        let (f10, f60, f300, ft) = cols(full);
+        self.tx
+            .prepare_cached(
+                "UPDATE snapshots SET pressure_some_avg10 = ?2, pressure_some_avg60 = ?3, \
+                 pressure_some_avg300 = ?4, pressure_some_total_usec = ?5, pressure_full_avg10 = ?6, \
+                 pressure_full_avg60 = ?7, pressure_full_avg300 = ?8, pressure_full_total_usec = ?9 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![self.id, s10, s60, s300, st, f10, f60, f300, ft])?;
+        self.malformed(PRESSURE_MEMORY, None, malformed)
+    }
+
     fn fd_system(&mut self, fs: &FdSystem) -> Result<(), StoreError> {
         let FdSystem {
             file_nr,
@@ -1339,6 +1377,11 @@ pub(crate) fn read(
     } else {
         None
     };
+    let pressure = if schema >= PRESSURE_SINCE && samples.contains_key(PRESSURE_MEMORY) {
+        Some(r.sample(&samples, PRESSURE_MEMORY, |r| r.pressure(mal(PRESSURE_MEMORY, None)))?)
+    } else {
+        None
+    };
     let processes = match parts {
         Parts::All => r.processes(&malformed)?,
         Parts::System => Vec::new(),
@@ -1379,13 +1422,14 @@ pub(crate) fn read(
         sockstat,
         sockstat6,
         arcstats,
-        balloon_drivers: samples
-            .get("balloon_drivers")
-            .map(|s| s.detail.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect()),
+        balloon_drivers: samples.get("balloon_drivers").map(|s| {
+            s.detail.as_deref().unwrap_or_default().split_whitespace().map(str::to_string).collect()
+        }),
         percpu_first_chunk_pages,
         possible_cpus,
         fd_system,
         cgroups,
+        pressure,
         processes,
         scan,
     })
@@ -1408,6 +1452,25 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    fn pressure(&mut self, malformed: Vec<Malformed>) -> Result<Pressure, StoreError> {
+        type Cols = (Option<f64>, Option<f64>, Option<f64>, Option<i64>);
+        let (some, full): (Cols, Cols) = self.conn.query_row(
+            "SELECT pressure_some_avg10, pressure_some_avg60, pressure_some_avg300, pressure_some_total_usec, \
+             pressure_full_avg10, pressure_full_avg60, pressure_full_avg300, pressure_full_total_usec \
+             FROM snapshots WHERE id = ?1",
+            [self.id],
+            |r| Ok(((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?), (r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))),
+        )?;
+        let line = |c: Cols, what: &str| match c {
+            (Some(avg10), Some(avg60), Some(avg300), Some(t)) => {
+                Ok(Some(PsiLine { avg10, avg60, avg300, total_usec: u(t) }))
+            }
+            (None, None, None, None) => Ok(None),
+            _ => Err(StoreError::corrupt(&format!("snapshots.pressure_{what}_*"), "some columns NULL")),
+        };
+        Ok(Pressure { some: line(some, "some")?, full: line(full, "full")?, malformed })
+    }
+
     fn fd_system(&mut self, samples: &HashMap<String, SampleRow>) -> Result<FdSystem, StoreError> {
         let cols: [Option<i64>; 7] = self.conn.query_row(
             "SELECT file_nr_allocated, file_nr_free, file_max, nr_open, inotify_max_user_instances, \

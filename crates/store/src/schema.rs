@@ -7,7 +7,7 @@
 
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE];
+pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -419,4 +419,23 @@ CREATE VIEW process_samples AS
 /// source they were read from.
 const V4_ROLLUP_SIZE: &str = r#"
 ALTER TABLE process_smaps_rollup ADD COLUMN Size INTEGER;
+"#;
+
+/// Version 5: the system's memory pressure (`/proc/pressure/memory`, PSI),
+/// which `record` reads since this version. Snapshots written before read
+/// back without it (`None`: not collected); the columns are NULL where the
+/// file was unavailable (its `samples` row, source `pressure_memory`, says
+/// why) or had no such line.
+const V5_PRESSURE: &str = r#"
+-- `some`: share of time at least one task stalled waiting for memory;
+-- `full`: share of time all non-idle tasks stalled at once. avg* in percent
+-- over 10, 60 and 300 s; total_usec cumulative stall time, microseconds.
+ALTER TABLE snapshots ADD COLUMN pressure_some_avg10 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_some_avg60 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_some_avg300 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_some_total_usec INTEGER;
+ALTER TABLE snapshots ADD COLUMN pressure_full_avg10 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_full_avg60 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_full_avg300 REAL;
+ALTER TABLE snapshots ADD COLUMN pressure_full_total_usec INTEGER;
 "#;

@@ -37,7 +37,7 @@ fn a_version_1_database_with_data_is_migrated_in_place() {
     let list = store.list().unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].host.as_deref(), Some("old"));
-    assert_eq!(json(&store.read(list[0].id).unwrap()), json(&as_stored(&snap)));
+    assert_eq!(json(&store.read(list[0].id).unwrap()), json(&as_stored(&without_pressure(&snap))));
     // The views of version 2 read the old rows.
     let mem_total: i64 = store
         .connection()
@@ -59,9 +59,17 @@ fn fixture_snapshot_with_fds() -> Snapshot {
     collect(&KernelRoot::at(dir), &opts)
 }
 
-/// What a version-2 memscope kept of `snap`: no descriptors, no cgroups.
-fn without_fds(snap: &Snapshot) -> Snapshot {
+/// What a version-3 memscope kept of `snap`: no memory pressure.
+fn without_pressure(snap: &Snapshot) -> Snapshot {
     let mut s = snap.clone();
+    s.pressure = None;
+    s
+}
+
+/// What a version-2 memscope kept of `snap`: no descriptors, no cgroups, no
+/// memory pressure.
+fn without_fds(snap: &Snapshot) -> Snapshot {
+    let mut s = without_pressure(snap);
     s.fd_system = None;
     s.cgroups = None;
     for p in &mut s.processes {
@@ -171,6 +179,70 @@ fn a_version_2_database_with_data_is_migrated_in_place() {
         .unwrap();
     let want = snap.fd_system.as_ref().unwrap().file_nr.as_ref().ok().map(|f| f.max as i64);
     assert_eq!(file_max, want);
+}
+
+/// The fixture with a memory pressure sample: `some` and `full` lines, the
+/// second with figures that must come back bit for bit.
+fn snapshot_with_pressure() -> Snapshot {
+    use memscope_kernel::parse::pressure::{Pressure, PsiLine};
+    let mut snap = fixture_snapshot();
+    snap.pressure = Some(Ok(Pressure {
+        some: Some(PsiLine { avg10: 12.34, avg60: 3.08, avg300: 0.71, total_usec: 1_602_356 }),
+        full: Some(PsiLine { avg10: 0.0, avg60: 0.01, avg300: 0.0, total_usec: u64::MAX }),
+        malformed: Vec::new(),
+    }));
+    snap
+}
+
+#[test]
+fn a_version_3_database_is_migrated_and_old_snapshots_have_no_pressure() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot_with_pressure();
+    {
+        let mut old = Store::open_at_version(&db(&dir), 3).unwrap();
+        old.write(&snap, &Meta::default()).unwrap();
+        assert!(old.connection().prepare("SELECT pressure_some_avg10 FROM snapshots").is_err());
+    }
+    let mut store = Store::open(&db(&dir)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let old_id = store.list().unwrap()[0].id;
+    let old = store.read(old_id).unwrap();
+    assert!(old.pressure.is_none(), "recorded before version 4: not collected");
+    assert_eq!(json(&old), json(&as_stored(&without_pressure(&snap))));
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+    let (avg10, total): (Option<f64>, Option<i64>) = store
+        .connection()
+        .query_row(
+            "SELECT pressure_some_avg10, pressure_some_total_usec FROM snapshots WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((avg10, total), (Some(12.34), Some(1_602_356)));
+    let cols: (Option<f64>, Option<i64>) = store
+        .connection()
+        .query_row(
+            "SELECT pressure_some_avg10, pressure_some_total_usec FROM snapshots WHERE id = ?1",
+            [old_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(cols, (None, None));
+}
+
+#[test]
+fn unavailable_pressure_is_stored_as_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = fixture_snapshot();
+    let why = memscope_kernel::ReadError::Io {
+        path: "/proc/pressure/memory".into(),
+        message: memscope_kernel::read::PSI_DISABLED.into(),
+    };
+    snap.pressure = Some(Err(why.clone()));
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(store.read(id).unwrap().pressure, Some(Err(why)));
 }
 
 #[test]

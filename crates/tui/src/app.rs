@@ -74,8 +74,16 @@ pub const REPLAY_KEYS: &[(&[KeyCode], Nav, &str, &str)] = &[
 
 /// Ledger categories drawn as sparklines, and how many points they keep.
 pub const SPARK_KEYS: &[&str] = &["unaccounted", "anon", "file", "slab_unreclaimable"];
+/// The history key of the memory pressure sparkline: `some` avg10 in
+/// hundredths of a percent (the kernel prints two decimals).
+pub const PRESSURE_KEY: &str = "pressure_some_avg10";
 /// Points each sparkline keeps.
 pub const HISTORY: usize = 240;
+
+/// The pressure sparkline's point of a view: `some` avg10 × 100.
+pub fn pressure_point(p: &memscope_analysis::pressure::PressureView) -> Option<i64> {
+    p.some.map(|l| (l.avg10 * 100.0).round() as i64)
+}
 
 /// The whole state.
 #[derive(Debug)]
@@ -186,6 +194,13 @@ impl App {
                     h.push_back(b);
                 }
             }
+        }
+        if let Some(p) = pressure_point(&view.pressure) {
+            let h = self.history.entry(PRESSURE_KEY).or_default();
+            if h.len() == HISTORY {
+                h.pop_front();
+            }
+            h.push_back(p);
         }
         self.view = Some(view);
         self.refreshes += 1;

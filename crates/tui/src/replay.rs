@@ -19,7 +19,7 @@ use std::path::Path;
 use memscope_analysis::ledger::{self, LedgerOptions};
 use memscope_store::{Parts, SnapshotInfo, Store, StoreError};
 
-use crate::app::{HISTORY, SPARK_KEYS};
+use crate::app::{HISTORY, PRESSURE_KEY, SPARK_KEYS, pressure_point};
 use crate::view::View;
 
 /// A move through a recording, asked for by a key.
@@ -197,5 +197,8 @@ fn points_of(snap: &memscope_model::Snapshot) -> Points {
     let Ok(l) = ledger::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 }) else {
         return Vec::new();
     };
-    SPARK_KEYS.iter().filter_map(|k| Some((*k, l.bytes(k)?))).collect()
+    let mut points: Points = SPARK_KEYS.iter().filter_map(|k| Some((*k, l.bytes(k)?))).collect();
+    let pressure = memscope_analysis::pressure::PressureView::system(snap);
+    points.extend(pressure_point(&pressure).map(|p| (PRESSURE_KEY, p)));
+    points
 }

@@ -520,3 +520,27 @@ fn a_process_named_with_terminal_escapes_is_shown_escaped() {
     let row = s.lines().find(|l| l.contains(&format!("{pid} "))).unwrap_or_default();
     assert!(s.contains(r"\x1b[2J\x1b]0;PWN\x07"), "the name is shown escaped: {row}");
 }
+
+#[test]
+fn the_ledger_area_shows_memory_pressure_and_its_sparkline() {
+    let mut app = app_with("psi-v2-memory-stalls");
+    let text = screen(&mut app);
+    assert!(text.contains("pressure 12.50% (full 3.25%)"), "{text}");
+    assert_eq!(
+        app.history.get(crate::app::PRESSURE_KEY).map(|h| h.iter().copied().collect::<Vec<_>>()),
+        Some(vec![1250])
+    );
+    app.push(View::new(&snapshot("psi-v2-memory-stalls")));
+    assert_eq!(app.history[crate::app::PRESSURE_KEY].len(), 2);
+}
+
+#[test]
+fn pressure_missing_from_a_tree_says_why_on_the_ledger_area() {
+    let mut app = app_with("cgroups-v2-pure");
+    let text = render(&mut app, 400, 40).join("\n");
+    assert!(
+        text.contains("pressure unavailable: /proc/pressure/memory is not in this captured tree"),
+        "{text}"
+    );
+    assert!(!app.history.contains_key(crate::app::PRESSURE_KEY));
+}

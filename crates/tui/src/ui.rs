@@ -14,6 +14,7 @@
 
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::ledger::{Ledger, category};
+use memscope_analysis::pressure::fmt_avg;
 use memscope_kernel::parse::pid::limits::Limit;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -21,7 +22,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Tabs, Wrap};
 
-use crate::app::{App, REPLAY_KEYS, SORTS, SPARK_KEYS, TABS};
+use crate::app::{App, PRESSURE_KEY, REPLAY_KEYS, SORTS, SPARK_KEYS, TABS};
 use crate::tabs;
 
 /// The colour of a ledger category in the bar and its legend.
@@ -215,8 +216,9 @@ fn draw_legend(f: &mut Frame, l: &Ledger, area: Rect) {
 }
 
 fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
-    let cols = Layout::horizontal(SPARK_KEYS.iter().map(|_| Constraint::Ratio(1, SPARK_KEYS.len() as u32)))
-        .split(area);
+    let n = SPARK_KEYS.len() as u32 + 1;
+    let cols = Layout::horizontal((0..n).map(|_| Constraint::Ratio(1, n))).split(area);
+    draw_pressure_sparkline(f, app, cols[cols.len() - 1]);
     for (key, col) in SPARK_KEYS.iter().zip(cols.iter()) {
         let [title, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(*col);
         let h = app.history.get(key);
@@ -238,6 +240,27 @@ fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
                 line,
             );
         }
+    }
+}
+
+/// Memory pressure: `some` avg10 now and its history, or why there is none.
+fn draw_pressure_sparkline(f: &mut Frame, app: &App, area: Rect) {
+    let [title, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
+    let Some(v) = &app.view else { return };
+    let text = match (&v.pressure.some, &v.pressure.full, &v.pressure.unavailable) {
+        (Some(s), Some(full), _) => format!("pressure {} (full {})", fmt_avg(s.avg10), fmt_avg(full.avg10)),
+        (Some(s), None, _) => format!("pressure {}", fmt_avg(s.avg10)),
+        (None, _, Some(why)) => format!("pressure unavailable: {why}"),
+        _ => "pressure -".into(),
+    };
+    let busy = v.pressure.some.is_some_and(|s| s.avg10 >= 10.0);
+    let t = Span::from(text);
+    f.render_widget(Paragraph::new(Line::from(if busy { t.fg(Color::Red).bold() } else { t })), title);
+    if let Some(h) = app.history.get(PRESSURE_KEY) {
+        // Heights from 0: an idle machine draws a flat floor.
+        let n = (line.width as usize).saturating_sub(1);
+        let data: Vec<u64> = h.iter().rev().take(n).rev().map(|v| (*v).max(0) as u64 + 1).collect();
+        f.render_widget(Sparkline::default().data(&data).style(Style::new().fg(Color::Magenta)), line);
     }
 }
 

@@ -9,6 +9,7 @@ use memscope_analysis::fds::{self, FdReport, FdReportOptions};
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::ledger::{self, Ledger, LedgerOptions};
 use memscope_analysis::memcg::{self, CgroupRow};
+use memscope_analysis::pressure::PressureView;
 use memscope_analysis::processes::{self, ProcessRow, ProcessTotals};
 use memscope_analysis::slab::{self, SlabOptions, SlabSort, SlabView};
 use memscope_analysis::units::escape_controls;
@@ -57,6 +58,8 @@ pub struct View {
     /// The memory cgroups, or why they could not be read; `None` when the
     /// snapshot holds none.
     pub cgroups: Option<Result<Cgroups, String>>,
+    /// Memory pressure (PSI), or why it is unavailable.
+    pub pressure: PressureView,
 }
 
 /// A name from the machine made safe for the screen: control characters
@@ -113,6 +116,7 @@ impl View {
                 Ok(c) => Ok(Cgroups { rows: memcg::rows(c), total: c.total }),
                 Err(e) => Err(unavailable_reason(e)),
             }),
+            pressure: PressureView::system(snap),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod oom;
 pub mod pages;
 pub mod phys;
 mod plot;
+mod pressure;
 mod ps;
 mod record;
 mod report;
@@ -59,6 +60,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Pages(a)) => pages::run(&root, &args.global, &a),
         Some(Command::Fds(a)) => fds::run(&root, &args.global, &a),
         Some(Command::Ps(a)) => ps::run(&root, &args.global, &a),
+        Some(Command::Pressure(a)) => pressure::run(&root, &args.global, &a),
         Some(Command::Maps(a)) => maps::run(&root, &args.global, &a),
         Some(Command::Numa(a)) => numa::run(&root, &args.global, &a),
         Some(Command::Zones(a)) => zones::run(&root, &args.global, &a),

@@ -19,6 +19,7 @@
 //! | split | `memory.stat` | `memory.stat` `total_*` (hierarchical) |
 //! | cpus / mems | `cpuset.{cpus,mems}.effective` | `cpuset.effective_{cpus,mems}` |
 //! | pids | `pids.current`, `pids.max` | the same |
+//! | pressure | `memory.pressure` (PSI, 4.20+) | — (v1 has no pressure file) |
 //!
 //! Memory figures are hierarchical in both versions (a cgroup's usage
 //! includes its descendants'; v1 needs `memory.use_hierarchy`, always on
@@ -29,6 +30,7 @@ use std::collections::BTreeSet;
 
 use memscope_analysis::hints::unavailable_reason;
 use memscope_kernel::parse::cgroupfs::{Limit, parse_ids};
+use memscope_kernel::parse::pressure::Pressure;
 use memscope_kernel::parse::vmstat::Vmstat;
 use memscope_kernel::{KernelRoot, ReadError};
 
@@ -219,6 +221,9 @@ pub struct MemoryStats {
     pub events: Figure<Vmstat>,
     /// v1 only: `memory.kmem.usage_in_bytes`.
     pub kmem_bytes: Option<Figure<u64>>,
+    /// v2 `memory.pressure`: time the cgroup's tasks stalled waiting for
+    /// memory (PSI). v1 has none.
+    pub pressure: Figure<Pressure>,
 }
 
 impl MemoryStats {
@@ -528,6 +533,7 @@ fn read_memory(version: Version, d: Dir) -> Option<MemoryStats> {
                 stat: d.keyed("memory.stat"),
                 events: d.keyed("memory.events"),
                 kmem_bytes: None,
+                pressure: d.get("memory.pressure", |r, p| r.pressure_file(p)),
                 dir: d.dir,
             })
         }
@@ -559,6 +565,12 @@ fn read_memory(version: Version, d: Dir) -> Option<MemoryStats> {
                 stat: d.keyed("memory.stat"),
                 events: d.keyed("memory.oom_control"),
                 kmem_bytes: Some(d.num("memory.kmem.usage_in_bytes")),
+                pressure: Err(Unavailable::NotInVersion {
+                    version: Version::V1,
+                    what: "memory pressure (memory.pressure is a cgroup v2 file; /proc/pressure/memory \
+                           covers the whole system)"
+                        .into(),
+                }),
                 dir: d.dir,
             })
         }

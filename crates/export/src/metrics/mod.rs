@@ -34,6 +34,7 @@
 mod cgroups;
 mod fds;
 mod ledger;
+mod pressure;
 mod processes;
 mod scrape;
 mod slab;
@@ -150,6 +151,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "slab", metrics: slab::METRICS, collect: slab::collect },
     Family { name: "vmalloc", metrics: vmalloc::METRICS, collect: vmalloc::collect },
     Family { name: "sockets", metrics: sockets::METRICS, collect: sockets::collect },
+    Family { name: "pressure", metrics: pressure::METRICS, collect: pressure::collect },
     Family { name: "processes", metrics: processes::METRICS, collect: processes::collect },
     Family { name: "fds", metrics: fds::METRICS, collect: fds::collect },
     Family { name: "cgroups", metrics: cgroups::METRICS, collect: cgroups::collect },

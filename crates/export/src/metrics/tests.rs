@@ -408,3 +408,30 @@ fn unreadable_cgroups_are_named_unavailable() {
         "{text}"
     );
 }
+
+#[test]
+fn pressure_stall_totals_are_counters_in_seconds() {
+    let text = render(&snapshot("psi-v2-memory-stalls"), MetricsOptions::default(), stats());
+    let s = samples(&text);
+    // total=1602356 µs (some), 405797 µs (full).
+    assert_eq!(value(&s, "memscope_pressure_memory_stalled_seconds_total{kind=\"some\"}"), 1.602356);
+    assert_eq!(value(&s, "memscope_pressure_memory_stalled_seconds_total{kind=\"full\"}"), 0.405797);
+    assert_eq!(value(&s, "memscope_pressure_memory_ratio{kind=\"some\",window=\"10s\"}"), 0.125);
+    assert_eq!(value(&s, "memscope_pressure_memory_ratio{kind=\"full\",window=\"300s\"}"), 0.0018);
+    assert!(text.contains("# TYPE memscope_pressure_memory_stalled_seconds counter"), "{text}");
+    let classic = to_text_004(&text);
+    assert!(classic.contains("# TYPE memscope_pressure_memory_stalled_seconds_total counter"), "{classic}");
+}
+
+#[test]
+fn pressure_missing_from_a_tree_is_unavailable_not_zero() {
+    let text = render(&snapshot("cgroups-v2-pure"), MetricsOptions::default(), stats());
+    assert!(!text.contains("memscope_pressure_memory_stalled_seconds_total{"), "{text}");
+    assert!(!text.contains("memscope_pressure_memory_ratio{"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("memscope_unavailable_info{")
+            && l.contains("memscope_pressure_memory_stalled_seconds_total")
+            && l.contains("not in this captured tree")),
+        "{text}"
+    );
+}

@@ -31,6 +31,7 @@ pub mod net;
 pub mod oom;
 pub mod pagetypeinfo;
 pub mod pid;
+pub mod pressure;
 pub mod proc_stat;
 pub mod release;
 pub mod slabinfo;

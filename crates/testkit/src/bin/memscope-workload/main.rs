@@ -16,6 +16,9 @@
 //! memscope-workload argv0 --text TEXT   TEXT written over its own argument memory
 //!                                       (how programs set their title): cmdline reads TEXT
 //! memscope-workload name --name NAME   names itself NAME (prctl PR_SET_NAME, any bytes)
+//! memscope-workload thrash --file PATH --mib N   writes an N MiB file, then reads it
+//!                                       round and round: under a memory limit smaller
+//!                                       than N, every read reclaims (a memory stall)
 //! memscope-workload idle
 //! ```
 //!
@@ -250,6 +253,39 @@ fn main() {
             // SAFETY: PR_SET_NAME reads a NUL-terminated string of at most 16 bytes.
             if unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) } != 0 {
                 die("prctl(PR_SET_NAME) failed");
+            }
+        }
+        "thrash" => {
+            let path = arg(&args, "--file").unwrap_or_else(|| die("thrash needs --file PATH"));
+            let bytes = num(&args, "--mib", 64) * MIB;
+            let mut f = std::fs::File::options()
+                .create(true)
+                .truncate(true)
+                .read(true)
+                .write(true)
+                .open(&path)
+                .unwrap_or_else(|e| die(&format!("{path}: {e}")));
+            {
+                use std::io::Write;
+                let chunk = vec![0x5au8; MIB];
+                for _ in 0..bytes / MIB {
+                    f.write_all(&chunk).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+                }
+                f.sync_all().unwrap_or_else(|e| die(&format!("{path}: {e}")));
+            }
+            info.push(format!("file={path}"));
+            println!(
+                "ready {}",
+                pids.iter().map(|p| p.to_string()).chain(info).collect::<Vec<_>>().join(" ")
+            );
+            // Read the file round and round, forever: the page cache it needs
+            // is larger than the limit, so each pass evicts what the next needs.
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; MIB];
+            loop {
+                for off in (0..bytes).step_by(MIB) {
+                    let _ = f.read_at(&mut buf, off as u64);
+                }
             }
         }
         "idle" => {}
