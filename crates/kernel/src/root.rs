@@ -785,7 +785,7 @@ mod tests {
     /// MemTotal ÷ the zones' managed pages gives it.
     #[test]
     fn page_size_of_a_tree_without_one_comes_from_its_counters() {
-        let base = std::env::temp_dir().join(format!("memscope-root-pagesize-{}", std::process::id()));
+        let base = std::env::temp_dir().join(format!("memscope-root-counters-{}", std::process::id()));
         let mut n = 0;
         let mut tree = |mem_total_kb: u64, managed: &[u64]| {
             n += 1;
