@@ -1,0 +1,200 @@
+//! Every read-only command, in every format, on every fixture tree: the
+//! output (and exit code, and standard error) must stay byte-identical to
+//! what is checked in under `tests/golden/<fixture>.txt`.
+//!
+//! This is the guard of refactorings that must not change behaviour: the
+//! golden files are written once from the code before the change, and the
+//! change is correct only where they still match. A change that is meant to
+//! alter an output rewrites them on purpose:
+//!
+//! ```text
+//! MEMSCOPE_GOLDEN=write cargo test -p memscope --test golden
+//! ```
+//!
+//! and the diff of the golden files shows, in review, exactly what changed.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The commands whose outputs are kept, each run with `--root FIXTURE`.
+/// `{pid}` is replaced by the tree's lowest process id (skipped when the tree
+/// holds no process).
+const COMMANDS: &[&[&str]] = &[
+    &["report"],
+    &["report", "--json"],
+    &["report", "--explain"],
+    &["ps"],
+    &["ps", "--json"],
+    &["ps", "--csv"],
+    &["ps", "--group-by", "cgroup", "--json"],
+    &["ps", "--group-by", "container", "--json"],
+    &["ps", "--group-by", "user"],
+    &["maps", "{pid}", "--json"],
+    &["numa"],
+    &["numa", "--json"],
+    &["zones"],
+    &["zones", "--json"],
+    &["slab"],
+    &["slab", "--json"],
+    &["vmalloc", "--json"],
+    &["fds"],
+    &["fds", "--json"],
+    &["cgroups"],
+    &["cgroups", "--json"],
+    &["rt", "check"],
+    &["rt", "check", "--json"],
+    &["oom", "--all"],
+    &["oom", "--all", "--json"],
+    &["pressure", "--json"],
+];
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
+}
+
+fn fixtures() -> Vec<String> {
+    let dir = memscope_testkit::fixture_dir("");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.ok()?;
+            e.file_type().ok()?.is_dir().then(|| e.file_name().to_string_lossy().into_owned())
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The lowest numeric entry of the tree's /proc.
+fn lowest_pid(tree: &Path) -> Option<u32> {
+    std::fs::read_dir(tree.join("proc"))
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .min()
+}
+
+fn run(tree: &Path, args: &[String]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .arg("--root")
+        .arg(tree)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("TZ", "UTC")
+        .env_remove("MEMSCOPE_LOG")
+        .output()
+        .expect("run memscope");
+    let tree_text = tree.display().to_string();
+    // The tree's absolute path differs between checkouts.
+    let clean = |b: &[u8]| mask_volatile(&String::from_utf8_lossy(b).replace(&tree_text, "<tree>"));
+    format!(
+        "exit {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        clean(&out.stdout),
+        clean(&out.stderr)
+    )
+}
+
+/// What differs from one run to the next and is not the tree's: the time
+/// of the run (trees without a MANIFEST time are dated now) and how long
+/// the collection took (and which process was the slowest to read).
+fn mask_volatile(text: &str) -> String {
+    use std::sync::LazyLock;
+    static NOW: LazyLock<(regex::Regex, Vec<String>)> = LazyLock::new(|| {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        // Today and the two days around it (a run across midnight).
+        let days = [secs - 86_400, secs, secs + 86_400]
+            .iter()
+            .map(|s| {
+                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*s))
+                    .to_string()[..10]
+                    .to_string()
+            })
+            .collect();
+        (
+            regex::Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d| UTC)?").unwrap(),
+            days,
+        )
+    });
+    static ELAPSED: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(
+            r#"("([a-z_]*elapsed[a-z_]*|rollup_[a-z_]*usec|worst_rollup_[a-z_]+)": )("[^"]*"|\d+)"#,
+        )
+        .unwrap()
+    });
+    let (stamp, days) = &*NOW;
+    let text = stamp.replace_all(text, |c: &regex::Captures| {
+        let m = &c[0];
+        if days.iter().any(|d| m.starts_with(d.as_str())) { "<now>".to_string() } else { m.to_string() }
+    });
+    let text = ELAPSED.replace_all(&text, "${1}<n>");
+    // The time of the run in milliseconds (within a day of now).
+    static UNIX_MS: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(r"\b1[0-9]{12}\b").unwrap());
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i128;
+    UNIX_MS
+        .replace_all(&text, |c: &regex::Captures| {
+            let v: i128 = c[0].parse().unwrap();
+            if (v - now_ms).abs() < 86_400_000 { "<now_ms>".to_string() } else { c[0].to_string() }
+        })
+        .into_owned()
+}
+
+fn outputs_of(name: &str) -> String {
+    let tree = memscope_testkit::fixture_dir(name);
+    let pid = lowest_pid(&tree);
+    let mut all = String::new();
+    for cmd in COMMANDS {
+        if cmd.contains(&"{pid}") && pid.is_none() {
+            continue;
+        }
+        let args: Vec<String> =
+            cmd.iter().map(|a| a.replace("{pid}", &pid.map(|p| p.to_string()).unwrap_or_default())).collect();
+        let _ = writeln!(all, "=== memscope {}", args.join(" "));
+        all.push_str(&run(&tree, &args));
+        all.push('\n');
+    }
+    all
+}
+
+#[test]
+fn outputs_on_every_fixture_are_unchanged() {
+    let write = std::env::var("MEMSCOPE_GOLDEN").is_ok_and(|v| v == "write");
+    let dir = golden_dir();
+    if write {
+        std::fs::create_dir_all(&dir).unwrap();
+    }
+    let names = fixtures();
+    assert!(names.len() >= 30, "the fixture trees are missing: {names:?}");
+    let mut changed = Vec::new();
+    for name in &names {
+        let got = outputs_of(name);
+        let path = dir.join(format!("{name}.txt"));
+        if write {
+            std::fs::write(&path, &got).unwrap();
+            continue;
+        }
+        let want = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: {e} (write it with MEMSCOPE_GOLDEN=write)", path.display()));
+        if got != want {
+            // The first differing command, to say where.
+            let first = got
+                .split("=== ")
+                .zip(want.split("=== "))
+                .find(|(g, w)| g != w)
+                .map(|(g, w)| {
+                    let head = w.lines().next().unwrap_or("");
+                    let line = g.lines().zip(w.lines()).find(|(a, b)| a != b);
+                    format!("{head}: got {:?}, want {:?}", line.map(|l| l.0), line.map(|l| l.1))
+                })
+                .unwrap_or_else(|| "a command was added or removed".to_string());
+            changed.push(format!("{name}: {first}"));
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "outputs changed (rewrite with MEMSCOPE_GOLDEN=write if meant):\n{}",
+        changed.join("\n")
+    );
+}
