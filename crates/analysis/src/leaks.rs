@@ -1007,6 +1007,9 @@ pub struct LeakReport {
     pub to_unix_ms: Option<u64>,
     /// Series examined.
     pub series: usize,
+    /// Snapshots a trend needs ([`LeakOptions::min_points`]): with fewer,
+    /// nothing was judged.
+    pub min_points: usize,
     /// Growing series, soonest exhaustion first (then fastest growth).
     pub suspects: Vec<Suspect>,
     /// Series with a significant rise that is not steady growth (a step,
@@ -1088,6 +1091,7 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
         from_unix_ms: built.first_unix_ms,
         to_unix_ms: built.last_unix_ms,
         series: built.series.len(),
+        min_points: o.min_points,
         suspects,
         not_leaks,
         notes,

@@ -153,11 +153,11 @@ pub struct PressureArgs {
     pub cgroup: Option<String>,
 
     /// Stall time within the window that fires an event.
-    #[arg(long, default_value = "150ms", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "150ms", value_parser = crate::history::parse_positive_duration, value_name = "DURATION")]
     pub threshold: std::time::Duration,
 
     /// The trigger's window (500ms to 10s; unprivileged: a multiple of 2s).
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "1s", value_parser = crate::history::parse_positive_duration, value_name = "DURATION")]
     pub window: std::time::Duration,
 
     /// Trigger on `full` stalls (all non-idle tasks at once) instead of `some`.
@@ -165,7 +165,7 @@ pub struct PressureArgs {
     pub full: bool,
 
     /// Stop watching after this long.
-    #[arg(long, value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, value_parser = crate::history::parse_positive_duration, value_name = "DURATION")]
     pub duration: Option<std::time::Duration>,
 
     /// Stop watching after this many events.
@@ -425,7 +425,7 @@ pub enum WhatArg {
 )]
 pub struct TraceArgs {
     /// How long to watch: 30s, 5m, 1h. Allocations made in this window and still held at its end are reported.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "30s", value_parser = crate::history::parse_positive_duration, value_name = "DURATION")]
     pub duration: std::time::Duration,
 
     /// Which allocators to trace.
@@ -707,11 +707,11 @@ pub struct RecordArgs {
     pub db: DbArg,
 
     /// Time between snapshots: 10s, 1m, 0.5 (seconds).
-    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub interval: std::time::Duration,
 
     /// Stop after this long (default: until SIGINT or SIGTERM).
-    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Stop after this many snapshots.
@@ -723,7 +723,7 @@ pub struct RecordArgs {
     pub once: bool,
 
     /// Delete snapshots older than this: 7d, 12h.
-    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub keep: Option<std::time::Duration>,
 
     /// Keep the database under this size by deleting the oldest snapshots: 500M, 2G.
@@ -751,11 +751,11 @@ pub struct LeaksArgs {
     pub db: DbArg,
 
     /// Instead of reading a database, record for this long (in memory) and judge that.
-    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub watch: Option<std::time::Duration>,
 
     /// Interval of --watch [default: a thirtieth of it, between 1s and 10s].
-    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_duration, requires = "watch")]
+    #[arg(long, value_name = "DURATION", value_parser = crate::history::parse_positive_duration, requires = "watch")]
     pub interval: Option<std::time::Duration>,
 
     /// First snapshot: an id, a time (2026-11-22T10:00:00Z) or an age (2h = two hours ago).
@@ -824,12 +824,12 @@ pub struct PlotArgs {
     #[arg(long, default_value_t = 5, value_name = "N")]
     pub top: usize,
 
-    /// Image width in pixels.
-    #[arg(long, default_value_t = 1200)]
+    /// Image width in pixels (400 to 10000).
+    #[arg(long, default_value_t = 1200, value_parser = clap::value_parser!(u32).range(400..=10_000))]
     pub width: u32,
 
-    /// Image height in pixels.
-    #[arg(long, default_value_t = 900)]
+    /// Image height in pixels (300 to 10000).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u32).range(300..=10_000))]
     pub height: u32,
 
     /// Use at most this many snapshots, evenly spread.
@@ -879,7 +879,7 @@ pub struct RtCheckArgs {
     pub pid: Option<u32>,
 
     /// How long to watch the process's page faults grow (live only).
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = crate::history::parse_positive_duration)]
     pub window: std::time::Duration,
 
     /// Explain every check and exit.
@@ -908,7 +908,7 @@ pub struct RtLatencyArgs {
     pub loops: Option<u64>,
 
     /// How long to measure (`10s`, `5m`). Default 10s. Ctrl-C stops early and reports.
-    #[arg(long, short = 'D', value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, short = 'D', value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub duration: Option<std::time::Duration>,
 
     /// Hold /dev/cpu_dma_latency at USEC (default 0) while measuring, keeping CPUs out
@@ -1020,7 +1020,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, ClapArgs)]
 pub struct TopArgs {
     /// Time between refreshes (2s, 500ms).
-    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "2s", value_name = "DURATION", value_parser = crate::history::parse_positive_duration)]
     pub interval: std::time::Duration,
 
     /// Stop reading smaps_rollup (PSS) this many milliseconds into each

@@ -23,6 +23,16 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("`{s}` is not a duration ({e}; examples: 10s, 5m, 7d, 0.5)"))
 }
 
+/// A duration that must be more than zero (an interval, a window, how long
+/// to watch): zero would spin, or judge nothing.
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d.is_zero() {
+        return Err(format!("`{s}` is zero; give a duration above zero (examples: 10s, 5m, 500ms)"));
+    }
+    Ok(d)
+}
+
 /// Which snapshot: by id, by time, or by age.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {
@@ -97,6 +107,22 @@ pub fn select(store: &Store, from: Option<When>, to: Option<When>) -> anyhow::Re
         Some(w) => resolve(&list, w, now)?,
         None => 0,
     };
+    // Asked for more than was recorded (`diff 2h` on a recording of 28 s):
+    // say what is compared instead.
+    let asked = match from {
+        Some(When::At(t)) => Some(t),
+        Some(When::Ago(d)) => Some(now.saturating_sub(d.as_millis() as u64)),
+        _ => None,
+    };
+    if let Some(t) = asked.filter(|t| *t < list[0].taken_at_unix_ms) {
+        let held = Duration::from_secs(now.saturating_sub(list[0].taken_at_unix_ms) / 1000);
+        eprintln!(
+            "memscope: the recording starts {} after the time asked for; from its first snapshot ({}, {} ago)",
+            humantime::format_duration(Duration::from_secs((list[0].taken_at_unix_ms - t) / 1000)),
+            memscope_export::style::timestamp(list[0].taken_at_unix_ms),
+            humantime::format_duration(held)
+        );
+    }
     let b = match to {
         Some(w) => resolve(&list, w, now)?,
         None => list.len() - 1,

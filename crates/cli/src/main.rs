@@ -7,11 +7,12 @@
 //! |---|---|
 //! | 0 | success (figures that were unavailable are said so in the output) |
 //! | 1 | memscope could not do what was asked (the error is printed) |
-//! | 2 | the command line was wrong |
+//! | 2 | bad input: the command line, or a value in it (a pattern, a user, a `--root` that is no tree) |
 //! | 3 | `zones --can-alloc`: the free lists do not hold the blocks asked for |
 
 mod cli;
 mod cmd;
+mod errors;
 mod history;
 mod output;
 mod progress;
@@ -33,7 +34,13 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("memscope: {e:#}");
+            eprintln!("memscope: {}", errors::message(&e));
+            // Bad input found after the command line was parsed (a
+            // pattern, a user name, a tree that is not one) is the user's
+            // to fix, like a bad flag: exit 2.
+            if e.chain().any(|c| c.downcast_ref::<errors::BadInput>().is_some()) {
+                return ExitCode::from(2);
+            }
             ExitCode::from(1)
         }
     }

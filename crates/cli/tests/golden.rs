@@ -53,17 +53,33 @@ fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden")
 }
 
+/// Every fixture tree: the folders of tests/fixtures, and the trees inside
+/// a folder that only groups them (fds/<case>).
 fn fixtures() -> Vec<String> {
-    let dir = memscope_testkit::fixture_dir("");
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter_map(|e| {
-            let e = e.ok()?;
-            e.file_type().ok()?.is_dir().then(|| e.file_name().to_string_lossy().into_owned())
-        })
-        .collect();
-    names.sort();
-    names
+    let base = memscope_testkit::fixture_dir("");
+    let dirs = |rel: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(base.join(rel))
+            .unwrap()
+            .filter_map(|e| {
+                let e = e.ok()?;
+                e.file_type().ok()?.is_dir().then(|| e.file_name().to_string_lossy().into_owned())
+            })
+            .map(|n| if rel.is_empty() { n } else { format!("{rel}/{n}") })
+            .collect();
+        names.sort();
+        names
+    };
+    let is_tree =
+        |rel: &str| ["MANIFEST", "proc", "sys", "dev"].iter().any(|f| base.join(rel).join(f).exists());
+    let mut all = Vec::new();
+    for name in dirs("") {
+        if is_tree(&name) {
+            all.push(name);
+        } else {
+            all.extend(dirs(&name).into_iter().filter(|n| is_tree(n)));
+        }
+    }
+    all
 }
 
 /// The lowest numeric entry of the tree's /proc.
@@ -170,7 +186,7 @@ fn outputs_on_every_fixture_are_unchanged() {
     let mut changed = Vec::new();
     for name in &names {
         let got = outputs_of(name);
-        let path = dir.join(format!("{name}.txt"));
+        let path = dir.join(format!("{}.txt", name.replace('/', "--")));
         if write {
             std::fs::write(&path, &got).unwrap();
             continue;

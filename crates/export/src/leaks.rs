@@ -194,7 +194,13 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         _ => String::new(),
     };
     writeln!(w, "{}", s.heading(&format!("Leak suspects in {} snapshots{span}", r.snapshots)))?;
-    if r.suspects.is_empty() {
+    if r.snapshots < r.min_points {
+        writeln!(
+            w,
+            "Nothing could be judged: {} snapshot(s), and a trend needs at least {}; record longer.",
+            r.snapshots, r.min_points
+        )?;
+    } else if r.suspects.is_empty() {
         writeln!(w, "No series grows steadily ({} examined).", r.series)?;
     } else {
         let mut t = s.table(&[

@@ -267,6 +267,23 @@ impl KernelRoot {
     }
 
     /// `--root DIR` if given, else the live system. `--root /` is live too.
+    /// Whether `dir` can be read as a captured tree: a directory holding a
+    /// MANIFEST, or a proc/, sys/ or dev/ directory (a tarball of /proc, a
+    /// sosreport). The error says what is wrong, for the user.
+    pub fn check_tree(dir: &Path) -> Result<(), String> {
+        match std::fs::metadata(dir) {
+            Err(e) => return Err(e.to_string()),
+            Ok(m) if !m.is_dir() => return Err("not a directory".into()),
+            Ok(_) => {}
+        }
+        let holds = |name: &str| std::fs::symlink_metadata(dir.join(name)).is_ok();
+        if ["MANIFEST", "proc", "sys", "dev"].iter().any(|n| holds(n)) {
+            Ok(())
+        } else {
+            Err("not a captured tree (no MANIFEST, proc/, sys/ or dev/ in it)".into())
+        }
+    }
+
     pub fn from_option(dir: Option<&Path>) -> KernelRoot {
         match dir {
             Some(d) if d != Path::new("/") => KernelRoot::at(d),

@@ -13,11 +13,25 @@ use memscope_model::collect;
 use memscope_store::{Meta, Store};
 
 use crate::cli::{Global, LeaksArgs};
+use crate::errors::bad_input;
 use crate::history::{self, open_for_reading, select, spread};
 use crate::output::{self, Format};
 
 pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
+    if let Some(d) = a.watch {
+        let (interval, count) = watch_plan(d, a.interval);
+        let need = LeakOptions::default().min_points;
+        if (count as usize) < need {
+            bad_input!(
+                "--watch {} takes {count} snapshot(s) {} apart, and a trend needs at least {need}: watch at \
+                 least {} (or shorten --interval)",
+                humantime::format_duration(d),
+                humantime::format_duration(interval),
+                humantime::format_duration(interval * (need as u32 - 1))
+            );
+        }
+    }
     let mut store = match a.watch {
         Some(d) => watch(root, d, a.interval)?,
         None => open_for_reading(&a.db)?,
@@ -45,22 +59,29 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
     let mut w = output::stdout();
     match format {
         Format::Json => out::write_json(&mut w, &report)?,
-        Format::Csv => anyhow::bail!("`leaks` prints a table or JSON (--json), not CSV"),
+        Format::Csv => bad_input!("`leaks` prints a table or JSON (--json), not CSV"),
         Format::Table => out::write_table(&mut w, &report, &style, a.top)?,
     }
     output::finish(w)?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Record for `duration` into a database in memory.
-fn watch(root: &KernelRoot, duration: Duration, interval: Option<Duration>) -> anyhow::Result<Store> {
+/// The interval of `--watch` (a thirtieth of it, between 1 s and 10 s,
+/// unless given) and the snapshots it takes.
+fn watch_plan(duration: Duration, interval: Option<Duration>) -> (Duration, u32) {
     let interval =
         interval.unwrap_or_else(|| (duration / 30).clamp(Duration::from_secs(1), Duration::from_secs(10)));
+    let count = (duration.as_secs_f64() / interval.as_secs_f64().max(1e-3)).floor() as u32 + 1;
+    (interval, count)
+}
+
+/// Record for `duration` into a database in memory.
+fn watch(root: &KernelRoot, duration: Duration, interval: Option<Duration>) -> anyhow::Result<Store> {
+    let (interval, count) = watch_plan(duration, interval);
     let mut store = Store::open_in_memory()?;
     let opts = history::collect_options(history::WATCH_BUDGET_MS, history::WATCH_MAX_RSS_BYTES);
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
-    let count = (duration.as_secs_f64() / interval.as_secs_f64().max(1e-3)).floor() as u32 + 1;
     let mut err = std::io::stderr();
     for k in 0..count {
         let due = started + interval * k;

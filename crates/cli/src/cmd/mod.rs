@@ -28,10 +28,16 @@ use std::process::ExitCode;
 
 use memscope_kernel::KernelRoot;
 
+use crate::errors::bad_input;
+
 use crate::cli::{Args, Command, ReportArgs};
 
 /// Run the command the arguments name (`report` when none).
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    refuse_ignored_flags(&args)?;
+    if let Some(dir) = &args.global.root {
+        check_tree(dir)?;
+    }
     let root = KernelRoot::from_option(args.global.root.as_deref());
     match args.command {
         None => report::run(&root, &args.global, &ReportArgs { top: 10, detail: 5, ..Default::default() }),
@@ -69,6 +75,52 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Oom(a)) => oom::run(&root, &args.global, &a),
         Some(Command::Rt(a)) => rt::run(&root, &args.global, &a),
     }
+}
+
+/// Refuse a global flag the command would ignore (`plot --csv`, `leaks
+/// --root` without `--watch`): a flag that silently does nothing misleads.
+fn refuse_ignored_flags(args: &Args) -> anyhow::Result<()> {
+    let g = &args.global;
+    let Some(cmd) = &args.command else { return Ok(()) };
+    // (name, reads --root, prints --json, prints --csv)
+    let (name, root, json, csv) = match cmd {
+        Command::Capture(_) => ("capture", true, false, false),
+        Command::Record(_) => ("record", true, false, false),
+        Command::Serve(_) => ("serve", true, false, false),
+        Command::Top(a) => ("top", a.db.is_none(), false, false),
+        Command::Leaks(a) => ("leaks", a.watch.is_some(), true, false),
+        Command::Diff(_) => ("diff", false, true, false),
+        Command::Plot(_) => ("plot", false, false, false),
+        Command::Completions { .. } => ("completions", false, false, false),
+        Command::Man => ("man", false, false, false),
+        Command::Run(_) => ("run", false, true, false),
+        _ => return Ok(()),
+    };
+    let flag = if g.root.is_some() && !root {
+        "--root"
+    } else if g.json && !json {
+        "--json"
+    } else if g.csv && !csv {
+        "--csv"
+    } else {
+        return Ok(());
+    };
+    let why = match (name, flag) {
+        ("leaks", "--root") => "`leaks` reads a recording (--db); --root applies to `leaks --watch` only",
+        ("top", "--root") => "`top --db` replays a recording; --root applies to the live view",
+        ("plot", _) => "`plot` draws an image (--out FILE.svg or FILE.png)",
+        (_, "--root") => "it acts on, or reads from, the running system or a recording, not a captured tree",
+        _ => "it has no such output",
+    };
+    bad_input!("`{name}` does not take {flag}: {why}")
+}
+
+/// `--root DIR` must be a directory that holds a captured tree.
+fn check_tree(dir: &std::path::Path) -> anyhow::Result<()> {
+    if let Err(why) = KernelRoot::check_tree(dir) {
+        bad_input!("--root {}: {why}; make a tree with `memscope capture --out DIR`", dir.display());
+    }
+    Ok(())
 }
 
 /// The base page size: the running kernel's or the captured tree's. A tree

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use memscope_analysis::leaks::{self, LeakOptions, SeriesBuilder, Suspect, SuspectKind, Unit};
 use memscope_analysis::ledger::{self, LedgerOptions};
 use memscope_export::chart::{self, ChartData, SuspectLine};
@@ -11,6 +11,7 @@ use memscope_export::leaks::fmt_value;
 use memscope_export::style::timestamp;
 
 use crate::cli::PlotArgs;
+use crate::errors::bad_input;
 use crate::history::{open_for_reading, select, spread};
 
 pub fn run(a: &PlotArgs) -> anyhow::Result<ExitCode> {
@@ -18,11 +19,8 @@ pub fn run(a: &PlotArgs) -> anyhow::Result<ExitCode> {
     let png = match ext.as_deref() {
         Some("png") => true,
         Some("svg") => false,
-        _ => bail!("{}: the file name must end in .svg or .png", a.out.display()),
+        _ => bad_input!("--out {}: the file name must end in .svg or .png", a.out.display()),
     };
-    if a.width < 400 || a.height < 300 || a.width > 10_000 || a.height > 10_000 {
-        bail!("the image must be between 400×300 and 10000×10000 pixels");
-    }
     let mut store = open_for_reading(&a.db)?;
     let list = select(&store, a.from, a.to)?;
     let chosen = spread(&list, a.points);

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use memscope_analysis::processes::SortKey;
 use memscope_analysis::ps::{self, GroupBy, PsOptions};
 use memscope_kernel::KernelRoot;
@@ -12,6 +12,7 @@ use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, 
 use regex::Regex;
 
 use crate::cli::{Global, PsArgs};
+use crate::errors::{BadInput, bad_input};
 use crate::output;
 use crate::users;
 
@@ -22,12 +23,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         .as_deref()
         .map(Regex::new)
         .transpose()
-        .context("PATTERN is not a valid regular expression")?;
+        .map_err(|e| BadInput(format!("PATTERN is not a valid regular expression: {e}")))?;
     let mut uids = BTreeSet::new();
     for u in &a.users {
         match users::uid_of(root, u) {
             Some(uid) => uids.insert(uid),
-            None => bail!("no such user: {u}"),
+            None => bad_input!("--user {u}: no such user (not in the passwd file, and not a number)"),
         };
     }
     let full = a.full;

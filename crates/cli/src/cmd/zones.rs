@@ -9,6 +9,7 @@ use memscope_analysis::zones::{self, ZonesOptions};
 use memscope_kernel::KernelRoot;
 
 use crate::cli::{Global, ZonesArgs};
+use crate::errors::bad_input;
 use crate::output;
 
 /// Exit code of `--can-alloc` when the free lists do not hold enough blocks.
@@ -24,6 +25,18 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ZonesArgs) -> anyhow::Result<ExitC
         && let Err(why) = &buddy
     {
         bail!("cannot answer --can-alloc: {why}");
+    }
+    // An order the buddy allocator never hands out (MAX_ORDER: the
+    // buddyinfo columns) is a question with no answer on this kernel.
+    if let (Some((order, _)), Ok(b)) = (a.can_alloc, &buddy) {
+        let orders = b.zones.iter().map(|z| z.free_blocks.len()).max().unwrap_or(0);
+        if orders > 0 && order as usize >= orders {
+            bad_input!(
+                "--can-alloc {order}: no block of order {order} exists on this kernel: the free lists go up to \
+                 order {} (the columns of /proc/buddyinfo); larger blocks come only from hugetlb pools or CMA",
+                orders - 1
+            );
+        }
     }
     let ptype = root.pagetypeinfo().map_err(|e| unavailable_reason(&e));
     let opts = ZonesOptions { node: a.node, can_alloc: a.can_alloc, all: a.all };
