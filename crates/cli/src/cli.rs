@@ -67,6 +67,11 @@ pub struct Global {
     /// Never colour the output (also: the NO_COLOR environment variable).
     #[arg(long, global = true)]
     pub no_color: bool,
+
+    /// Never cut a table to the terminal's width (tables fit the terminal, or
+    /// COLUMNS, by cutting their widest text column; a pipe gets them whole).
+    #[arg(long, global = true)]
+    pub wide: bool,
 }
 
 #[derive(Debug, Subcommand)]

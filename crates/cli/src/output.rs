@@ -29,8 +29,15 @@ pub fn choose(g: &Global) -> (Format, Style) {
     // https://no-color.org: any non-empty NO_COLOR turns colour off.
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let color = !g.no_color && !no_color_env && std::io::stdout().is_terminal();
-    let width = terminal_width().unwrap_or(100).clamp(60, 160);
-    (format, Style { color, all: false, width })
+    // COLUMNS (set by the user, or exported by the shell) wins over the
+    // terminal's size, as for ls and ps.
+    let columns =
+        std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|c| *c > 0);
+    let term = terminal_width();
+    let fit = columns.or(term).filter(|_| !g.wide).map(|c| c.max(40));
+    // Notes wrap at a readable width, even on a very wide terminal.
+    let width = columns.or(term).unwrap_or(100).clamp(60, 160);
+    (format, Style { color, all: false, width, fit })
 }
 
 fn terminal_width() -> Option<usize> {

@@ -96,7 +96,7 @@ fn run(tree: &Path, args: &[String]) -> String {
         .arg(tree)
         .args(args)
         .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
+        .env_remove("COLUMNS")
         .env("TZ", "UTC")
         .env_remove("MEMSCOPE_LOG")
         .output()

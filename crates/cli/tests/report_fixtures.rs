@@ -256,7 +256,14 @@ fn csv_has_one_row_per_ledger_line() {
 
 #[test]
 fn exit_codes_mean_something() {
+    // A tree that is not there is bad input (2), said in one line.
     let out = memscope(&["--root", "/nonexistent-memscope-root", "report"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--root /nonexistent-memscope-root"));
+    // A tree without meminfo: memscope cannot do what was asked (1).
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::create_dir(empty.path().join("proc")).unwrap();
+    let out = memscope(&["--root", empty.path().to_str().unwrap(), "report"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MemTotal"));
     let out = memscope(&["no-such-command"]);

@@ -179,8 +179,7 @@ pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
             fmt_bytes(t.uss_bytes as i64)
         )
     };
-    writeln!(
-        w,
+    let totals = format!(
         "{}: {pss} · RSS {} · swap {}{}",
         count(t.processes, "process", "processes"),
         fmt_bytes(t.rss_bytes as i64),
@@ -188,7 +187,8 @@ pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
         t.anon_plus_mapped_bytes
             .map(|k| format!(" · kernel AnonPages + Mapped {}", fmt_bytes(k as i64)))
             .unwrap_or_default()
-    )?;
+    );
+    writeln!(w, "{}", wrap(&totals, s.width, "", "  "))?;
     for n in &p.notes {
         writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;
     }

@@ -214,6 +214,15 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
     Ok(())
 }
 
+/// `head rest`, wrapped at the style's width, `head` in bold.
+fn headed(s: &Style, head: &str, rest: &str) -> String {
+    let text = wrap(&format!("{head} {rest}"), s.width, "", "  ");
+    match text.strip_prefix(head) {
+        Some(tail) => format!("{}{tail}", s.heading(head)),
+        None => text,
+    }
+}
+
 /// The `free`-style headline and the memory pressure, above the ledger.
 pub fn write_headline(w: &mut dyn Write, h: &Headline, p: &PressureView, s: &Style) -> io::Result<()> {
     let b = |v: Option<u64>| v.map(|x| fmt_bytes(x as i64)).unwrap_or_else(|| "unavailable".into());
@@ -222,22 +231,21 @@ pub fn write_headline(w: &mut dyn Write, h: &Headline, p: &PressureView, s: &Sty
         (Some(t), Some(u)) => format!("swap used {} of {}", fmt_bytes(u as i64), fmt_bytes(t as i64)),
         _ => "swap used unavailable".to_string(),
     };
-    writeln!(
-        w,
-        "{} installed {} · used {} · available {} · {} · unaccounted {}",
-        s.heading("Memory:"),
+    let memory = format!(
+        "installed {} · used {} · available {} · {} · unaccounted {}",
         fmt_bytes(h.installed_bytes as i64),
         b(h.used_bytes),
         b(h.available_bytes),
         swap,
         fmt_bytes(h.unaccounted_bytes)
-    )?;
-    writeln!(
-        w,
+    );
+    writeln!(w, "{}", headed(s, "Memory:", &memory))?;
+    let free = format!(
         "`free` would show total {} (MemTotal), used {} (MemTotal − MemAvailable).",
         fmt_bytes(h.free_total_bytes as i64),
         b(h.free_used_bytes)
-    )?;
+    );
+    writeln!(w, "{}", wrap(&free, s.width, "", "  "))?;
     let mut reasons: Vec<&String> = h.unavailable.values().collect();
     reasons.dedup();
     for r in reasons {
@@ -265,7 +273,7 @@ pub fn write_pressure(w: &mut dyn Write, p: &PressureView, s: &Style) -> io::Res
             .into_iter()
             .flatten()
             .collect();
-    writeln!(w, "{} {}", s.heading("Pressure:"), parts.join(" · "))?;
+    writeln!(w, "{}", headed(s, "Pressure:", &parts.join(" · ")))?;
     if let Some(m) = &p.meaning {
         writeln!(w, "{}", wrap(&format!("{m}."), s.width, "  ", "  "))?;
     }
@@ -286,6 +294,26 @@ pub fn fmt_usec(usec: u64) -> String {
     }
 }
 
+/// `/proc/4242/smaps_rollup is readable by…` → `/proc/PID/smaps_rollup is
+/// readable by…`: one reason for every process it applies to.
+fn per_pid_to_generic(reason: &str) -> String {
+    let mut out = String::with_capacity(reason.len());
+    let mut rest = reason;
+    while let Some(at) = rest.find("/proc/") {
+        let (head, tail) = rest.split_at(at + "/proc/".len());
+        out.push_str(head);
+        let digits = tail.bytes().take_while(u8::is_ascii_digit).count();
+        if digits > 0 && tail[digits..].starts_with('/') {
+            out.push_str("PID");
+        } else {
+            out.push_str(&tail[..digits]);
+        }
+        rest = &tail[digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
     let t = &r.totals;
     if r.processes.is_empty() {
@@ -299,7 +327,8 @@ fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         let pid = match p.source {
             RowSource::SmapsRollup | RowSource::Smaps => s.num(p.pid),
             RowSource::Status => {
-                let reason = p.pss_unavailable.clone().unwrap_or_default();
+                // Said once for all the processes it applies to.
+                let reason = per_pid_to_generic(p.pss_unavailable.as_deref().unwrap_or_default());
                 if !why.contains(&reason) {
                     why.push(reason);
                 }
@@ -319,8 +348,7 @@ fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
     for reason in why {
         writeln!(w, "{}", wrap(&format!("PSS/USS unavailable: {reason}"), s.width, "* ", "  "))?;
     }
-    writeln!(
-        w,
+    let all = format!(
         "All {} processes: PSS {} (of {} with PSS) · USS {} · RSS {} · swap {}{}",
         t.processes,
         fmt_bytes(t.pss_bytes as i64),
@@ -331,6 +359,21 @@ fn write_processes(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         t.anon_plus_mapped_bytes
             .map(|k| format!(" · kernel AnonPages + Mapped {}", fmt_bytes(k as i64)))
             .unwrap_or_default()
-    )?;
+    );
+    writeln!(w, "{}", wrap(&all, s.width, "", "  "))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_pid_to_generic;
+
+    #[test]
+    fn a_reason_per_process_becomes_one_reason() {
+        let a = per_pid_to_generic("/proc/23838/smaps_rollup is readable by callers with ptrace read access");
+        let b = per_pid_to_generic("/proc/8723/smaps_rollup is readable by callers with ptrace read access");
+        assert_eq!(a, b);
+        assert_eq!(a, "/proc/PID/smaps_rollup is readable by callers with ptrace read access");
+        assert_eq!(per_pid_to_generic("/proc/meminfo and /proc/12"), "/proc/meminfo and /proc/12");
+    }
 }

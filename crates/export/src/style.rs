@@ -14,18 +14,26 @@ pub struct Style {
     pub all: bool,
     /// Wrap notes at this width.
     pub width: usize,
+    /// Fit tables in this many columns (a terminal, or `COLUMNS` set, and
+    /// no `--wide`): the widest text columns are cut with an ellipsis,
+    /// numbers are kept whole.
+    pub fit: Option<usize>,
 }
 
 impl Style {
     /// Plain output (no colour), as for a pipe.
     pub fn plain() -> Style {
-        Style { color: false, all: false, width: 100 }
+        Style { color: false, all: false, width: 100, fit: None }
     }
 
     /// A table with memscope's look: no borders, a header underline.
     pub fn table(&self, header: &[&str]) -> Table {
         let mut t = Table::new();
         t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
+        if let Some(width) = self.fit {
+            // Marks the table to fit: [`write_table`] arranges it.
+            t.set_width(width.min(u16::MAX as usize) as u16);
+        }
         if self.color {
             t.enforce_styling();
         } else {
@@ -70,8 +78,10 @@ impl Style {
     }
 
     /// Bold text for a heading line.
+    /// A long one is wrapped at the style's width.
     pub fn heading(&self, s: &str) -> String {
-        if self.color { format!("\x1b[1m{s}\x1b[0m") } else { s.to_string() }
+        let text = if s.chars().count() > self.width { wrap(s, self.width, "", "  ") } else { s.to_string() };
+        if self.color { format!("\x1b[1m{text}\x1b[0m") } else { text }
     }
 }
 
@@ -79,10 +89,112 @@ impl Style {
 /// control character in it escaped ([`escape_line`]).
 pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()> {
     let sgr = t.should_style();
-    for line in t.lines() {
+    let (fitted, hidden) = match t.width() {
+        Some(width) => fit(t, width),
+        None => (t.clone(), Vec::new()),
+    };
+    for line in fitted.lines() {
         writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
     }
+    if !hidden.is_empty() {
+        let note =
+            format!("(left out to fit the terminal: {}; --wide shows every column)", hidden.join(", "));
+        writeln!(w, "{}", wrap(&note, fitted.width().unwrap_or(80) as usize, "", " "))?;
+    }
     Ok(())
+}
+
+/// `t` arranged to fit in `width` columns when it is wider: numeric columns
+/// keep their width; the widest text columns (names, paths, command lines)
+/// give way, one character at a time, down to their header's width (at
+/// least 10), each row staying on one line with a cut cell ending in `…`.
+/// When that is not enough, the rightmost columns are left out, and named
+/// (the second value), so that `--wide` can bring them back.
+fn fit(t: &Table, width: u16) -> (Table, Vec<String>) {
+    let mut t = t.clone();
+    t.set_content_arrangement(ContentArrangement::Disabled);
+    let rendered_width = |t: &Table| t.lines().map(|l| console_width(&l)).max().unwrap_or(0);
+    let mut excess = rendered_width(&t).saturating_sub(width as usize);
+    if excess == 0 {
+        return (t, Vec::new());
+    }
+    let widths: Vec<usize> = t.column_max_content_widths().iter().map(|w| *w as usize).collect();
+    let header: Vec<usize> =
+        t.header().map(|h| h.cell_iter().map(|c| c.content().chars().count()).collect()).unwrap_or_default();
+    let mut cut = widths.clone();
+    let floor: Vec<usize> = (0..widths.len())
+        .map(|i| {
+            let numeric =
+                t.row_iter().all(|r| r.cell_iter().nth(i).is_none_or(|c| looks_numeric(&c.content())));
+            if numeric { widths[i] } else { widths[i].min(header.get(i).copied().unwrap_or(0).max(10)) }
+        })
+        .collect();
+    while excess > 0 {
+        // The widest column that can still give way.
+        let Some(i) = (0..cut.len()).filter(|&i| cut[i] > floor[i]).max_by_key(|&i| (cut[i], usize::MAX - i))
+        else {
+            break;
+        };
+        cut[i] -= 1;
+        excess -= 1;
+    }
+    for (i, col) in t.column_iter_mut().enumerate() {
+        if cut[i] < widths[i] {
+            col.set_constraint(comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(
+                cut[i] as u16,
+            )));
+        }
+    }
+    t.set_truncation_indicator("…");
+    for r in t.row_iter_mut() {
+        r.max_height(1);
+    }
+    // Still too wide: leave out columns from the right (never the first).
+    let names: Vec<String> =
+        t.header().map(|h| h.cell_iter().map(|c| c.content()).collect()).unwrap_or_default();
+    let mut hidden = Vec::new();
+    let mut last = cut.len();
+    while last > 1 && rendered_width(&t) > width as usize {
+        last -= 1;
+        if let Some(col) = t.column_mut(last) {
+            col.set_constraint(comfy_table::ColumnConstraint::Hidden);
+        }
+        hidden.push(names.get(last).cloned().unwrap_or_default().replace('\n', " "));
+    }
+    hidden.reverse();
+    (t, hidden)
+}
+
+/// Columns a line takes on a terminal: characters, without the colour
+/// sequences memscope's own styling writes.
+fn console_width(line: &str) -> usize {
+    let mut n = 0;
+    let mut rest = line;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = sgr_len(rest) {
+            rest = &rest[len..];
+            continue;
+        }
+        n += 1;
+        rest = &rest[c.len_utf8()..];
+    }
+    n
+}
+
+/// A figure as memscope prints it: `1.2 GiB`, `83.0%`, `-`, `*4242`,
+/// `12 ms`, `3/4`, or empty.
+fn looks_numeric(s: &str) -> bool {
+    let s = s.trim();
+    let body = s.trim_start_matches(['*', '+', '-', '~', '≥', '≤', '<', '>']);
+    if s.is_empty() || body.is_empty() {
+        return true;
+    }
+    let digits = body.bytes().take_while(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'/')).count();
+    if digits == 0 {
+        return false;
+    }
+    let unit = body[digits..].trim();
+    unit.len() <= 4 && unit.chars().all(|c| c.is_alphabetic() || c == '%' || c == 'µ')
 }
 
 use memscope_analysis::units::push_escaped;

@@ -17,10 +17,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
     style.all = a.all;
     if a.explain {
         let mut w = output::stdout();
+        // The rows as the table labels them; the JSON/metric key after.
+        let label_of = |key: &'static str| CATEGORIES.iter().find(|c| c.key == key).map_or(key, |c| c.label);
         for c in CATEGORIES {
             let key = match c.parent {
-                Some(p) => format!("  {} (in {p})", c.key),
-                None => c.key.to_string(),
+                Some(p) => format!("  {} (in {})  [{}]", c.label, label_of(p), c.key),
+                None => format!("{}  [{}]", c.label, c.key),
             };
             writeln_help(&mut w, &key, c.help, style.width)?;
         }

@@ -74,5 +74,10 @@ pub fn run(root: &KernelRoot, g: &Global, a: &RunArgs) -> anyhow::Result<ExitCod
 /// Colour on stderr only when it is a terminal (and not turned off).
 fn stderr_style(g: &Global) -> Style {
     let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    Style { color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(), all: false, width: 100 }
+    Style {
+        color: !g.no_color && !no_color_env && std::io::stderr().is_terminal(),
+        all: false,
+        width: 100,
+        fit: None,
+    }
 }
