@@ -99,8 +99,8 @@ pub fn write_table(w: &mut dyn Write, v: &SlabView, s: &Style) -> io::Result<()>
         ))
     )?;
     let mut tab = s.table(&[
-        "cache", "size", "live", "use", "objs", "active", "objsize", "slabs", "obj/slab", "pg/slab", "flags",
-        "aliases",
+        "cache", "size", "live", "waste", "use", "objs", "active", "objsize", "slabs", "obj/slab", "pg/slab",
+        "flags", "aliases",
     ]);
     for r in &v.caches {
         let aliases = match r.aliases.len() {
@@ -112,6 +112,7 @@ pub fn write_table(w: &mut dyn Write, v: &SlabView, s: &Style) -> io::Result<()>
             Cell::new(&r.name),
             s.num(fmt_bytes(r.size_bytes as i64)),
             s.num(fmt_bytes(r.active_bytes as i64)),
+            s.num(fmt_bytes(r.waste_bytes as i64)),
             s.num(if r.num_objs > 0 { fmt_pct(r.active_objs as i64, r.num_objs as i64) } else { "-".into() }),
             s.num(r.num_objs),
             s.num(r.active_objs),

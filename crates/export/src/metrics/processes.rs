@@ -1,10 +1,13 @@
-//! Per-process memory for the largest N processes by PSS (RSS where PSS is
-//! unavailable), and one `pid="other"` series with the sum of the rest, so
-//! the number of series stays bounded however many processes run. PSS and
+//! Memory per command (the processes of one `comm` summed, as
+//! process-exporter groups them) for the largest N commands by PSS (RSS
+//! where PSS is unavailable), and one `comm="other"` series with the sum of
+//! the rest. Series are labelled by command, not pid: pids churn as
+//! processes come and go, and a label per pid grows the series without
+//! bound over days; a command keeps its series across restarts. PSS and
 //! USS come from `smaps_rollup`, read within the collection's time budget
-//! (largest first); the rest keep the cheap `status` figures, and their PSS
-//! series is left out rather than shown as 0. Open fds per process join
-//! here when the fd doctor's collection lands.
+//! (largest first); processes without it keep the cheap `status` figures,
+//! and a command none of whose processes has PSS gets no PSS series rather
+//! than 0.
 
 use super::{Input, Kind, MetricDef, Out, top_and_rest};
 
@@ -12,27 +15,35 @@ pub const METRICS: &[MetricDef] = &[
     MetricDef {
         name: "memscope_process_pss_bytes",
         kind: Kind::Gauge,
-        help: "Proportional set size (smaps_rollup Pss) of the largest processes; pid=\"other\" sums \
-               the rest that have one",
-        labels: &["pid", "comm"],
+        help: "Proportional set size (smaps_rollup Pss) of the processes of the largest commands; \
+               comm=\"other\" sums the rest",
+        labels: &["comm"],
     },
     MetricDef {
         name: "memscope_process_uss_bytes",
         kind: Kind::Gauge,
-        help: "Unique set size (smaps_rollup Private_Clean + Private_Dirty) of the largest processes",
-        labels: &["pid", "comm"],
+        help: "Unique set size (smaps_rollup Private_Clean + Private_Dirty) of the processes of the \
+               largest commands",
+        labels: &["comm"],
     },
     MetricDef {
         name: "memscope_process_rss_bytes",
         kind: Kind::Gauge,
-        help: "Resident set size (VmRSS) of the largest processes; shared pages count in each",
-        labels: &["pid", "comm"],
+        help: "Resident set size (VmRSS) of the processes of the largest commands; shared pages count \
+               in each process",
+        labels: &["comm"],
     },
     MetricDef {
         name: "memscope_process_swap_bytes",
         kind: Kind::Gauge,
-        help: "Swapped-out memory (VmSwap) of the largest processes",
-        labels: &["pid", "comm"],
+        help: "Swapped-out memory (VmSwap) of the processes of the largest commands",
+        labels: &["comm"],
+    },
+    MetricDef {
+        name: "memscope_command_processes",
+        kind: Kind::Gauge,
+        help: "Processes with user memory per command, for the commands of the series above",
+        labels: &["comm"],
     },
     MetricDef {
         name: "memscope_processes",
@@ -59,41 +70,75 @@ const PSS: &MetricDef = &METRICS[0];
 const USS: &MetricDef = &METRICS[1];
 const RSS: &MetricDef = &METRICS[2];
 const SWAP: &MetricDef = &METRICS[3];
-const COUNT: &MetricDef = &METRICS[4];
-const SKIPPED: &MetricDef = &METRICS[5];
-const DURATION: &MetricDef = &METRICS[6];
+const PER_COMMAND: &MetricDef = &METRICS[4];
+const COUNT: &MetricDef = &METRICS[5];
+const SKIPPED: &MetricDef = &METRICS[6];
+const DURATION: &MetricDef = &METRICS[7];
 
 /// The label value of the series that sums every process not shown alone.
 pub const OTHER: &str = "other";
 
-pub fn collect(input: &Input, out: &mut Out) {
-    // `input.processes` is sorted by PSS already; the split keeps that order.
-    let rows: Vec<_> = input.processes.iter().collect();
-    let (top, rest) = top_and_rest(rows, input.opts.top_processes, |r| r.rank_bytes());
-    for r in &top {
-        let pid = r.pid.to_string();
-        let labels = [pid.as_str(), r.comm.as_str()];
-        for (def, v) in [(PSS, r.pss_bytes), (USS, r.uss_bytes), (RSS, r.rss_bytes), (SWAP, r.swap_bytes)] {
-            if let Some(v) = v {
-                out.uint(def, &labels, v);
-            }
-        }
-    }
-    if !rest.is_empty() {
-        let sum = |f: &dyn Fn(&memscope_analysis::processes::ProcessRow) -> Option<u64>| -> Option<u64> {
-            rest.iter().filter_map(|r| f(r)).reduce(|a, b| a.saturating_add(b))
+/// The processes of one command, summed.
+#[derive(Default)]
+struct Command<'a> {
+    comm: &'a str,
+    pss: Option<u64>,
+    uss: Option<u64>,
+    rss: Option<u64>,
+    swap: Option<u64>,
+    processes: u64,
+    rank: u64,
+}
+
+impl<'a> Command<'a> {
+    fn add(&mut self, r: &memscope_analysis::processes::ProcessRow) {
+        let plus = |a: Option<u64>, b: Option<u64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.saturating_add(y)),
+            (x, y) => x.or(y),
         };
-        let labels = [OTHER, OTHER];
-        for (def, v) in [
-            (PSS, sum(&|r| r.pss_bytes)),
-            (USS, sum(&|r| r.uss_bytes)),
-            (RSS, sum(&|r| r.rss_bytes)),
-            (SWAP, sum(&|r| r.swap_bytes)),
-        ] {
+        self.pss = plus(self.pss, r.pss_bytes);
+        self.uss = plus(self.uss, r.uss_bytes);
+        self.rss = plus(self.rss, r.rss_bytes);
+        self.swap = plus(self.swap, r.swap_bytes);
+        self.processes += 1;
+        self.rank = self.rank.saturating_add(r.rank_bytes());
+    }
+
+    fn write(&self, out: &mut Out, comm: &str) {
+        let labels = [comm];
+        for (def, v) in [(PSS, self.pss), (USS, self.uss), (RSS, self.rss), (SWAP, self.swap)] {
             if let Some(v) = v {
                 out.uint(def, &labels, v);
             }
         }
+        out.uint(PER_COMMAND, &labels, self.processes);
+    }
+}
+
+pub fn collect(input: &Input, out: &mut Out) {
+    let mut by_comm: std::collections::BTreeMap<&str, Command> = std::collections::BTreeMap::new();
+    for r in &input.processes {
+        let c = by_comm.entry(r.comm.as_str()).or_default();
+        c.comm = r.comm.as_str();
+        c.add(r);
+    }
+    // A process whose command is the word `other` joins the rest's series.
+    let commands: Vec<Command> = by_comm.into_values().collect();
+    let (top, rest) =
+        top_and_rest(commands, input.opts.top_processes, |c| (c.rank, std::cmp::Reverse(c.comm)));
+    let mut other = Command::default();
+    for c in rest.iter().chain(top.iter().filter(|c| c.comm == OTHER)) {
+        other.pss = other.pss.map_or(c.pss, |x| Some(x.saturating_add(c.pss.unwrap_or(0))));
+        other.uss = other.uss.map_or(c.uss, |x| Some(x.saturating_add(c.uss.unwrap_or(0))));
+        other.rss = other.rss.map_or(c.rss, |x| Some(x.saturating_add(c.rss.unwrap_or(0))));
+        other.swap = other.swap.map_or(c.swap, |x| Some(x.saturating_add(c.swap.unwrap_or(0))));
+        other.processes += c.processes;
+    }
+    for c in top.iter().filter(|c| c.comm != OTHER) {
+        c.write(out, c.comm);
+    }
+    if other.processes > 0 {
+        other.write(out, OTHER);
     }
     if input.snap.scan.listed == 0 {
         return;

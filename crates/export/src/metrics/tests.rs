@@ -97,23 +97,31 @@ fn every_emitted_metric_is_defined_once_with_help_and_type() {
 }
 
 #[test]
-fn processes_are_bounded_with_an_other_series_holding_the_rest() {
+fn processes_are_summed_per_command_bounded_with_an_other_series_holding_the_rest() {
     let snap = snapshot("live-6.18-firecracker-2cpu");
     let input =
         Input::new(&snap, MetricsOptions { top_processes: 2, top_slab_caches: 3, top_cgroups: 20 }, stats());
-    assert!(input.processes.len() > 3, "the fixture has several processes");
+    let commands: BTreeSet<&str> = input.processes.iter().map(|r| r.comm.as_str()).collect();
+    assert!(commands.len() > 3, "the fixture has several commands");
     let out = collect(&input);
     let rss = out.series_of("memscope_process_rss_bytes");
-    assert_eq!(rss.len(), 3, "two processes and `other`");
-    assert_eq!(rss[2].0, ["other".to_string(), "other".to_string()]);
+    assert_eq!(rss.len(), 3, "two commands and `other`");
+    assert_eq!(rss[2].0, ["other".to_string()]);
     let total: u64 = input.processes.iter().filter_map(|r| r.rss_bytes).sum();
     let exported: i64 = rss.iter().map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 }).sum();
     assert_eq!(exported as u64, total, "top + other = every process's RSS");
-    // The top two are the two largest by PSS (RSS where PSS is missing).
-    let mut ranks: Vec<u64> = input.processes.iter().map(|r| r.rank_bytes()).collect();
-    ranks.sort_unstable_by(|a, b| b.cmp(a));
-    assert_eq!(input.processes[0].rank_bytes(), ranks[0]);
-    assert_eq!(rss[0].0[0], input.processes[0].pid.to_string());
+    // The first is the command whose processes hold the most (PSS, RSS
+    // where PSS is missing), summed over its processes.
+    let mut per: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for r in &input.processes {
+        *per.entry(r.comm.as_str()).or_default() += r.rank_bytes();
+    }
+    let largest = per.iter().max_by_key(|(c, v)| (**v, std::cmp::Reverse(**c))).unwrap().0;
+    assert_eq!(rss[0].0[0], *largest);
+    // And how many processes each series sums.
+    let counts = out.series_of("memscope_command_processes");
+    let n: i64 = counts.iter().map(|(_, v)| if let Value::Int(i) = v { *i } else { 0 }).sum();
+    assert_eq!(n as usize, input.processes.len());
 }
 
 #[test]
@@ -214,14 +222,14 @@ fn label_values_are_escaped() {
     let snap = snapshot("stat-comm-with-paren");
     let text = render(&snap, MetricsOptions::default(), stats());
     for line in text.lines().filter(|l| l.starts_with("memscope_process_rss_bytes{")) {
-        // Every quote inside a label value is escaped: the line splits into
-        // exactly pid and comm.
+        // Every quote inside a label value is escaped: the line holds
+        // exactly one label, comm.
         let inner = line.split_once('{').unwrap().1.rsplit_once('}').unwrap().0;
-        assert!(inner.starts_with("pid=\"") && inner.contains("\",comm=\""), "{line}");
+        assert!(inner.starts_with("comm=\"") && !inner.contains("\",pid=\""), "{line}");
     }
     let mut out = Out::default();
     let def = &processes::METRICS[2];
-    out.int(def, &["1", "a \"quoted\"\nname\\"], 5);
+    out.int(def, &["a \"quoted\"\nname\\"], 5);
     let text = encode_out(&out);
     assert!(text.contains(r#"comm="a \"quoted\"\nname\\""#), "{text}");
 }
