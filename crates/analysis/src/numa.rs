@@ -137,8 +137,55 @@ pub struct NumaView {
     pub nodes_mem_total_bytes: u64,
     /// Per-process pages (with `--pid`).
     pub processes: Vec<ProcessNuma>,
+    /// The allocation counters of `nodeN/numastat` (numastat's default
+    /// view), in [`NUMASTAT_COUNTERS`] order; empty where unreadable.
+    pub numastat: Vec<NumastatRow>,
     /// What the numbers say.
     pub notes: Vec<String>,
+}
+
+/// numastat's counters, in its order, with what each counts.
+pub const NUMASTAT_COUNTERS: &[(&str, &str)] = &[
+    ("numa_hit", "pages allocated on the node they were intended for"),
+    ("numa_miss", "pages allocated here although another node was preferred (that node was short)"),
+    ("numa_foreign", "pages intended for this node but allocated on another"),
+    ("interleave_hit", "interleaved pages allocated on the node they were intended for"),
+    ("local_node", "pages allocated here by a task running on this node"),
+    ("other_node", "pages allocated here by a task running on another node"),
+];
+
+/// One numastat counter across the nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NumastatRow {
+    /// The kernel's name (`numa_hit`).
+    pub counter: String,
+    /// Pages per node, in [`NumaView::nodes`] order (absent where a node
+    /// does not report it).
+    pub node_pages: Vec<Option<u64>>,
+    /// Sum over the nodes.
+    pub total_pages: u64,
+}
+
+/// The numastat rows for `nodes`, from each node's counters; a note when a
+/// node misses more than it hits its preferred node.
+pub fn numastat(
+    nodes: &[u32],
+    counters: &[(u32, memscope_kernel::parse::vmstat::Vmstat)],
+) -> Vec<NumastatRow> {
+    NUMASTAT_COUNTERS
+        .iter()
+        .filter_map(|(name, _)| {
+            let node_pages: Vec<Option<u64>> = nodes
+                .iter()
+                .map(|n| counters.iter().find(|(id, _)| id == n).and_then(|(_, v)| v.get(name)))
+                .collect();
+            node_pages.iter().any(Option::is_some).then(|| NumastatRow {
+                counter: (*name).to_string(),
+                total_pages: node_pages.iter().flatten().fold(0u64, |a, b| a.saturating_add(*b)),
+                node_pages,
+            })
+        })
+        .collect()
 }
 
 /// A process to show: pid, command name, its numa_maps or why not.
@@ -302,7 +349,16 @@ pub fn build(
             ));
         }
     }
-    NumaView { nodes: ids, fields, hugepages, mem_total_bytes, nodes_mem_total_bytes, processes, notes }
+    NumaView {
+        nodes: ids,
+        fields,
+        hugepages,
+        mem_total_bytes,
+        nodes_mem_total_bytes,
+        processes,
+        numastat: Vec::new(),
+        notes,
+    }
 }
 
 fn process_numa(

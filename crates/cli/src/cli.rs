@@ -603,10 +603,11 @@ fn parse_maps_sort(s: &str) -> Result<memscope_analysis::maps::MapSort, String> 
 /// `memscope numa`
 #[derive(Debug, Clone, ClapArgs)]
 pub struct NumaArgs {
-    /// Show these processes' pages per node, from /proc/PID/numa_maps
-    /// (repeat, or separate with commas).
-    #[arg(long = "pid", value_name = "PID", value_delimiter = ',')]
-    pub pids: Vec<u32>,
+    /// Show these processes' pages per node, from /proc/PID/numa_maps: a
+    /// pid, or a pattern (regular expression) matched against command
+    /// names, as `numastat -p` takes (repeat, or separate with commas).
+    #[arg(long = "pid", value_name = "PID|PATTERN", value_delimiter = ',')]
+    pub pids: Vec<String>,
 
     /// Show rows that are 0 on every node too.
     #[arg(long)]

@@ -421,3 +421,59 @@ fn ps_sorts_by_open_descriptors_beside_their_limit() {
     let v = json(FDS, &["ps", "--sort", "fds", "--group-by", "cmd"]);
     assert_eq!((v["groups"][0]["key"].as_str(), u(&v["groups"][0]["fds"])), (Some("nginx"), 72));
 }
+
+/// numastat's default view: each node's allocation counters, as the tree's
+/// nodeN/numastat files hold them, and their sum.
+#[test]
+fn numa_shows_numastat_counters_per_node() {
+    let tree_name = "node-exporter-numa-zfs";
+    let doc = json(tree_name, &["numa"]);
+    let rows = doc["numastat"].as_array().expect("numastat rows");
+    let names: Vec<&str> = rows.iter().map(|r| r["counter"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node"]
+    );
+    for r in rows {
+        let counter = r["counter"].as_str().unwrap();
+        let mut total = 0u64;
+        for (i, node) in doc["nodes"].as_array().unwrap().iter().enumerate() {
+            let file = tree(tree_name).join(format!("sys/devices/system/node/node{node}/numastat"));
+            let text = std::fs::read_to_string(file).unwrap();
+            let want: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix(counter)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{counter} of node {node}"));
+            assert_eq!(u(&r["node_pages"][i]), want, "{counter} of node {node}");
+            total += want;
+        }
+        assert_eq!(u(&r["total_pages"]), total, "{counter}");
+    }
+    let (code, out, _) = run(tree_name, &["numa"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("(numastat)") && out.contains("numa_foreign"), "{out}");
+}
+
+/// `numa --pid PATTERN`, as `numastat -p` takes one: every process whose
+/// command name matches, and a pattern that matches none is bad input.
+#[test]
+fn numa_pid_takes_a_command_name_pattern() {
+    let by_name = json("views-6.18-x86_64", &["numa", "--pid", "^postgres$"]);
+    let pids: Vec<u64> = by_name["processes"].as_array().unwrap().iter().map(|p| u(&p["pid"])).collect();
+    let comm = |pid: u64| {
+        let stat =
+            std::fs::read_to_string(tree("views-6.18-x86_64").join(format!("proc/{pid}/stat"))).unwrap();
+        stat[stat.find('(').unwrap() + 1..stat.rfind(')').unwrap()].to_string()
+    };
+    assert!(!pids.is_empty());
+    assert!(pids.iter().all(|p| comm(*p) == "postgres"), "{pids:?}");
+    let every_postgres = std::fs::read_dir(tree("views-6.18-x86_64").join("proc"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u64>().ok())
+        .filter(|p| comm(*p) == "postgres")
+        .count();
+    assert_eq!(pids.len(), every_postgres);
+    let (code, _, err) = run("views-6.18-x86_64", &["numa", "--pid", "no-such-command-here"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no process's command name matches"), "{err}");
+}

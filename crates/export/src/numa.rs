@@ -67,6 +67,22 @@ pub fn write_table(w: &mut dyn Write, v: &NumaView, s: &Style) -> io::Result<()>
             t.add_row(row);
         }
         style::write_table(w, &t)?;
+        if !v.numastat.is_empty() {
+            writeln!(w, "\n{}", s.heading("Allocations since boot, in pages (numastat)"))?;
+            let mut header: Vec<&str> = vec!["counter"];
+            header.extend(node_cols.iter().map(String::as_str));
+            header.push("total");
+            let mut t = s.table(&header);
+            for r in &v.numastat {
+                let mut row = vec![Cell::new(&r.counter)];
+                row.extend(
+                    r.node_pages.iter().map(|p| s.num(p.map(|p| p.to_string()).unwrap_or("-".into()))),
+                );
+                row.push(s.num(r.total_pages));
+                t.add_row(row);
+            }
+            style::write_table(w, &t)?;
+        }
     }
     for p in &v.processes {
         writeln!(

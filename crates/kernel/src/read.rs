@@ -420,6 +420,21 @@ impl KernelRoot {
         Ok(nodes)
     }
 
+    /// Each node's allocation counters, `nodeN/numastat` (numa_hit,
+    /// numa_miss, numa_foreign, interleave_hit, local_node, other_node: pages
+    /// allocated since boot; Documentation/admin-guide/numastat.rst).
+    pub fn numastat(&self) -> Result<Vec<(u32, Vmstat)>, ReadError> {
+        let mut out = Vec::new();
+        for name in self.list_dir(paths::NODES)? {
+            let Some(n) = name.strip_prefix("node").and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            out.push((n, Vmstat::parse(&self.read_text(&format!("{}/{name}/numastat", paths::NODES))?)));
+        }
+        out.sort_by_key(|(n, _)| *n);
+        Ok(out)
+    }
+
     /// `/proc/net/sockstat`.
     pub fn sockstat(&self) -> Result<Sockstat, ReadError> {
         Ok(Sockstat::parse(&self.read_text(paths::SOCKSTAT)?))

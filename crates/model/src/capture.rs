@@ -61,6 +61,7 @@ pub fn capture_with(
     let snapshot = collect(&rec_root, opts);
     // What the detail views read beyond the snapshot (zones, slab).
     let _ = rec_root.pagetypeinfo();
+    let _ = rec_root.numastat();
     if let Ok(s) = &snapshot.slabinfo {
         let _ = rec_root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str()));
     }

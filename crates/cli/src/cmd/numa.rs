@@ -7,14 +7,15 @@ use memscope_analysis::numa;
 use memscope_kernel::{KernelRoot, ReadError};
 
 use crate::cli::{Global, NumaArgs};
+use crate::errors::bad_input;
 use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
     let nodes = root.nodes();
     let meminfo = root.meminfo().ok();
-    let processes: Vec<numa::ProcessInput> = a
-        .pids
+    let pids = chosen_pids(root, &a.pids)?;
+    let processes: Vec<numa::ProcessInput> = pids
         .iter()
         .map(|&pid| {
             let comm = root.pid_stat(pid).map(|s| s.comm).unwrap_or_else(|_| "?".into());
@@ -36,6 +37,9 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
         super::page_size(root),
         a.all,
     );
+    if let Ok(counters) = root.numastat() {
+        view.numastat = numa::numastat(&view.nodes, &counters);
+    }
     if let Err(e) = &nodes {
         view.notes.insert(
             0,
@@ -50,6 +54,38 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
         );
     }
     output::emit(format, &style, &view)?;
-    let all_failed = !a.pids.is_empty() && view.processes.iter().all(|p| p.unavailable.is_some());
+    let all_failed = !pids.is_empty() && view.processes.iter().all(|p| p.unavailable.is_some());
     Ok(if all_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// The pids `--pid` names: numbers as they are, patterns matched against
+/// every process's command name (as `numastat -p` does).
+fn chosen_pids(root: &KernelRoot, wanted: &[String]) -> anyhow::Result<Vec<u32>> {
+    let mut pids = Vec::new();
+    let mut listed: Option<Vec<(u32, String)>> = None;
+    for w in wanted {
+        if let Ok(pid) = w.parse::<u32>() {
+            pids.push(pid);
+            continue;
+        }
+        let re = match regex::Regex::new(w) {
+            Ok(re) => re,
+            Err(e) => bad_input!("--pid {w}: neither a pid nor a valid pattern: {e}"),
+        };
+        let all = listed.get_or_insert_with(|| {
+            root.pids()
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|p| Some((p, root.pid_stat(p).ok()?.comm)))
+                .collect()
+        });
+        let before = pids.len();
+        pids.extend(all.iter().filter(|(_, comm)| re.is_match(comm)).map(|(p, _)| *p));
+        if pids.len() == before {
+            bad_input!("--pid {w}: no process's command name matches");
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    Ok(pids)
 }
