@@ -199,7 +199,8 @@ fn latency_as_an_unprivileged_user_explains_the_refusal() {
 
 #[test]
 fn latency_cannot_run_on_a_captured_tree() {
-    let out = run(&["--root", "/tmp", "rt", "latency", "--loops", "10"]);
+    let tree = memscope_testkit::fixture_dir("rt-tuned-host");
+    let out = run(&["--root", tree.to_str().unwrap(), "rt", "latency", "--loops", "10"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("captured tree"));
 }

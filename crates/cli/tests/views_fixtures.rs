@@ -329,7 +329,7 @@ fn ps_filters_by_pid_user_and_name() {
     let v = json(LIVE618, &["ps", "--user", "postgres"]);
     assert_eq!(u(&v["scan"]["filtered_out"]), 4);
     let (code, _, err) = run(LIVE618, &["ps", "--user", "nosuchuser"]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     let (code, _, err) = run(LIVE618, &["ps", "--pid", "99999"]);
     assert_eq!(code, 1);
     assert!(err.contains("99999"));
