@@ -144,15 +144,10 @@ pub struct NumaView {
     pub notes: Vec<String>,
 }
 
-/// numastat's counters, in its order, with what each counts.
-pub const NUMASTAT_COUNTERS: &[(&str, &str)] = &[
-    ("numa_hit", "pages allocated on the node they were intended for"),
-    ("numa_miss", "pages allocated here although another node was preferred (that node was short)"),
-    ("numa_foreign", "pages intended for this node but allocated on another"),
-    ("interleave_hit", "interleaved pages allocated on the node they were intended for"),
-    ("local_node", "pages allocated here by a task running on this node"),
-    ("other_node", "pages allocated here by a task running on another node"),
-];
+/// numastat's counters, in its order (Documentation/admin-guide/numastat.rst
+/// says what each counts).
+pub const NUMASTAT_COUNTERS: &[&str] =
+    &["numa_hit", "numa_miss", "numa_foreign", "interleave_hit", "local_node", "other_node"];
 
 /// One numastat counter across the nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,15 +161,15 @@ pub struct NumastatRow {
     pub total_pages: u64,
 }
 
-/// The numastat rows for `nodes`, from each node's counters; a note when a
-/// node misses more than it hits its preferred node.
+/// The numastat rows for `nodes`, from each node's counters; a counter no
+/// node reports is left out.
 pub fn numastat(
     nodes: &[u32],
     counters: &[(u32, memscope_kernel::parse::vmstat::Vmstat)],
 ) -> Vec<NumastatRow> {
     NUMASTAT_COUNTERS
         .iter()
-        .filter_map(|(name, _)| {
+        .filter_map(|name| {
             let node_pages: Vec<Option<u64>> = nodes
                 .iter()
                 .map(|n| counters.iter().find(|(id, _)| id == n).and_then(|(_, v)| v.get(name)))

@@ -89,17 +89,22 @@ impl Style {
 /// control character in it escaped ([`escape_line`]).
 pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()> {
     let sgr = t.should_style();
-    let (fitted, hidden) = match t.width() {
-        Some(width) => fit(t, width),
-        None => (t.clone(), Vec::new()),
+    // Only a table marked to fit is copied and arranged; the rest is
+    // printed as it is.
+    let Some(width) = t.width() else {
+        for line in t.lines() {
+            writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
+        }
+        return Ok(());
     };
+    let (fitted, hidden) = fit(t, width);
     for line in fitted.lines() {
         writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
     }
     if !hidden.is_empty() {
         let note =
             format!("(left out to fit the terminal: {}; --wide shows every column)", hidden.join(", "));
-        writeln!(w, "{}", wrap(&note, fitted.width().unwrap_or(80) as usize, "", " "))?;
+        writeln!(w, "{}", wrap(&note, width as usize, "", " "))?;
     }
     Ok(())
 }

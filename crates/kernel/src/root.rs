@@ -266,7 +266,6 @@ impl KernelRoot {
         }
     }
 
-    /// `--root DIR` if given, else the live system. `--root /` is live too.
     /// Whether `dir` can be read as a captured tree: a directory holding a
     /// MANIFEST, or a proc/, sys/ or dev/ directory (a tarball of /proc, a
     /// sosreport). The error says what is wrong, for the user.
@@ -284,6 +283,7 @@ impl KernelRoot {
         }
     }
 
+    /// `--root DIR` if given, else the live system. `--root /` is live too.
     pub fn from_option(dir: Option<&Path>) -> KernelRoot {
         match dir {
             Some(d) if d != Path::new("/") => KernelRoot::at(d),

@@ -90,18 +90,35 @@ struct Command<'a> {
     rank: u64,
 }
 
+/// A sum of figures some of which may be unavailable: unavailable only
+/// when every part is.
+fn plus(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.saturating_add(y)),
+        (x, y) => x.or(y),
+    }
+}
+
 impl<'a> Command<'a> {
     fn add(&mut self, r: &memscope_analysis::processes::ProcessRow) {
-        let plus = |a: Option<u64>, b: Option<u64>| match (a, b) {
-            (Some(x), Some(y)) => Some(x.saturating_add(y)),
-            (x, y) => x.or(y),
-        };
-        self.pss = plus(self.pss, r.pss_bytes);
-        self.uss = plus(self.uss, r.uss_bytes);
-        self.rss = plus(self.rss, r.rss_bytes);
-        self.swap = plus(self.swap, r.swap_bytes);
-        self.processes += 1;
-        self.rank = self.rank.saturating_add(r.rank_bytes());
+        self.absorb(&Command {
+            comm: self.comm,
+            pss: r.pss_bytes,
+            uss: r.uss_bytes,
+            rss: r.rss_bytes,
+            swap: r.swap_bytes,
+            processes: 1,
+            rank: r.rank_bytes(),
+        });
+    }
+
+    fn absorb(&mut self, o: &Command) {
+        self.pss = plus(self.pss, o.pss);
+        self.uss = plus(self.uss, o.uss);
+        self.rss = plus(self.rss, o.rss);
+        self.swap = plus(self.swap, o.swap);
+        self.processes += o.processes;
+        self.rank = self.rank.saturating_add(o.rank);
     }
 
     fn write(&self, out: &mut Out, comm: &str) {
@@ -128,11 +145,7 @@ pub fn collect(input: &Input, out: &mut Out) {
         top_and_rest(commands, input.opts.top_processes, |c| (c.rank, std::cmp::Reverse(c.comm)));
     let mut other = Command::default();
     for c in rest.iter().chain(top.iter().filter(|c| c.comm == OTHER)) {
-        other.pss = other.pss.map_or(c.pss, |x| Some(x.saturating_add(c.pss.unwrap_or(0))));
-        other.uss = other.uss.map_or(c.uss, |x| Some(x.saturating_add(c.uss.unwrap_or(0))));
-        other.rss = other.rss.map_or(c.rss, |x| Some(x.saturating_add(c.rss.unwrap_or(0))));
-        other.swap = other.swap.map_or(c.swap, |x| Some(x.saturating_add(c.swap.unwrap_or(0))));
-        other.processes += c.processes;
+        other.absorb(c);
     }
     for c in top.iter().filter(|c| c.comm != OTHER) {
         c.write(out, c.comm);
