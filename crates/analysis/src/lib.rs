@@ -11,6 +11,8 @@
 //! - [`fds`]: the "Too many open files" doctor: descriptors against
 //!   `RLIMIT_NOFILE`, `fs.file-max`, inotify and epoll limits;
 //! - [`memcg`]: memory cgroups against their limits, as a tree and bounded;
+//! - [`cgroups`]: the binding limit of a cgroup, the processes' PSS per
+//!   cgroup beside its charge, and the difference explained;
 //! - the detail views: [`ps`] (with [`containers`]), [`maps`], [`numa`],
 //!   [`zones`], [`slab`], [`vmalloc`];
 //! - [`leaks`] and [`diff`]: trends and comparisons over recorded snapshots;
@@ -22,6 +24,7 @@
 
 pub mod allocinfo;
 pub mod census;
+pub mod cgroups;
 pub mod containers;
 pub mod diff;
 pub mod fds;

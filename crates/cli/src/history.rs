@@ -144,7 +144,7 @@ pub fn collect_options(budget_ms: u64, max_rss_bytes: u64) -> memscope_model::Co
         rollup_budget: Some(Duration::from_millis(budget_ms)),
         rollup_max_rss_bytes: Some(max_rss_bytes),
         fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        cgroups: true,
         cache: Some(memscope_model::CollectCache::new()),
         ..memscope_model::CollectOptions::default()
     }

@@ -74,6 +74,85 @@ fn processes_that_exit_during_the_capture_read_back_as_exited() {
     eprintln!("{started} short-lived processes; {exited_seen} exited mid-capture over 5 captures");
 }
 
+/// `memscope cgroups --json` on this host, live or on a captured tree.
+fn cgroups_json(root: Option<&std::path::Path>) -> serde_json::Value {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_memscope"));
+    if let Some(r) = root {
+        cmd.arg("--root").arg(r);
+    }
+    let out = cmd.args(["cgroups", "--json"]).env("NO_COLOR", "1").output().expect("run memscope");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+/// A cgroups document with what changes from one moment to the next
+/// masked: every number (charges, counts, PSS, stall times) becomes 0, so
+/// that what stays is which figures are there, which are not and why,
+/// limits as `max`, cpu and node lists, versions, depths and the layout.
+fn stable(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(_) => Value::from(0),
+        Value::Array(a) => Value::Array(a.iter().map(stable).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| !k.starts_with("taken_at"))
+                .map(|(k, v)| (k.clone(), stable(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+fn by_path(doc: &serde_json::Value) -> std::collections::BTreeMap<String, serde_json::Value> {
+    doc["cgroups"]
+        .as_array()
+        .expect("cgroups[]")
+        .iter()
+        .map(|c| (c["path"].as_str().expect("path").to_string(), stable(c)))
+        .collect()
+}
+
+/// `memscope capture` keeps the cgroup hierarchies (mountinfo) and every
+/// cgroup's files, so `cgroups` on the tree shows what it showed live: the
+/// same layout, and for each cgroup the same figures present, the same
+/// reasons for those missing, the same limits. Cgroups made or removed
+/// meanwhile by others (containers, services) are allowed for: every
+/// cgroup present in the live runs before and after the capture is in the
+/// tree, and the tree holds none that neither run saw.
+#[test]
+fn captured_tree_shows_the_cgroups_the_live_system_showed() {
+    let _no_runs = memscope_testkit::cgroup_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tree");
+    let before = cgroups_json(None);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["capture", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run memscope capture");
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let captured = cgroups_json(Some(&out));
+    let after = cgroups_json(None);
+    assert_eq!(captured["schema"], "memscope.cgroups/1");
+    assert_eq!(captured["layout"], before["layout"]);
+    assert_eq!(captured["layout"], after["layout"]);
+    let (b, c, a) = (by_path(&before), by_path(&captured), by_path(&after));
+    assert!(c.contains_key("/"), "the top cgroup is in the tree: {:?}", c.keys());
+    for (path, cg) in &c {
+        let live = b.get(path).or_else(|| a.get(path));
+        let live = live.unwrap_or_else(|| panic!("{path} is in the tree but neither live run saw it"));
+        // Either live run may be the one that agrees (a cgroup can change
+        // state, such as gaining its first process, around the capture).
+        if cg != live && a.get(path) != Some(cg) {
+            assert_eq!(cg, live, "{path} differs between the tree and the live system");
+        }
+    }
+    for path in b.keys().filter(|p| a.contains_key(*p)) {
+        assert!(c.contains_key(path), "{path} was there before and after the capture but not in the tree");
+    }
+}
+
 #[test]
 fn capture_refuses_a_non_empty_directory() {
     let dir = tempfile::tempdir().unwrap();

@@ -815,8 +815,8 @@ fn a_live_descriptor_leak_is_found_with_its_time_to_rlimit_nofile() {
 
 #[test]
 fn a_growing_memory_cgroup_is_found_with_its_time_to_its_limit() {
-    use memscope_control::cgroup::layout::{Layout, Version};
     use memscope_control::cgroup::transient::{Limits, TransientCgroup, plan};
+    use memscope_kernel::cgroup::{Layout, Version};
     if !is_root() {
         eprintln!("skipped: creating a memory cgroup needs root");
         return;

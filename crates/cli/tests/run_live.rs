@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use memscope_control::cgroup::layout::Layout;
 use memscope_control::cgroup::transient::PARENT;
 use memscope_kernel::KernelRoot;
+use memscope_kernel::cgroup::Layout;
 use memscope_testkit::{SystemLock, cgroup_lock, is_root, system_lock, workload_path};
 use serde_json::Value;
 

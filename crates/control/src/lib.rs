@@ -1,7 +1,6 @@
 //! Control: the parts of memscope with side effects.
 //!
-//! - [`cgroup`]: detect the cgroup hierarchy (v1, v2, hybrid), read cgroups
-//!   into one model, and run a command in a transient cgroup under limits;
+//! - [`cgroup`]: run a command in a transient cgroup under limits;
 //! - [`rt`]: real-time readiness checks and a cyclictest-grade latency probe;
 //! - [`signals`]: terminating signals blocked and taken as values.
 

@@ -6,8 +6,8 @@
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use memscope_control::cgroup::layout::{Layout, LayoutKind, Version};
 use memscope_control::cgroup::transient::{Limits, PARENT, SetupError, TransientCgroup, clean_stale, plan};
+use memscope_kernel::cgroup::{Layout, LayoutKind, Version};
 use memscope_kernel::{KernelRoot, ReadError};
 use memscope_testkit::{cgroup_lock, is_root};
 

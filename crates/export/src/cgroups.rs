@@ -16,14 +16,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
+use memscope_analysis::cgroups::{Difference, ProcessUsage, binding_limit, difference, unavailable_reason};
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::pressure::fmt_avg;
-use memscope_control::cgroup::layout::{Layout, LayoutKind};
-use memscope_control::cgroup::tree::{Cgroup, CgroupTree, Figure, SPLIT};
-use memscope_control::cgroup::usage::{Difference, ProcessUsage, difference};
+use memscope_kernel::cgroup::{Layout, LayoutKind};
 use memscope_kernel::parse::cgroupfs::Limit;
 use memscope_kernel::parse::pressure::{Pressure, PsiLine};
 use memscope_kernel::parse::sysfs::format_list;
+use memscope_model::cgroups::tree::{Cgroup, CgroupTree, Figure, SPLIT};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
@@ -148,7 +148,7 @@ impl Gaps {
         match v {
             Ok(x) => f(x),
             Err(e) => {
-                let entry = self.by_column.entry(column).or_insert((0, e.reason()));
+                let entry = self.by_column.entry(column).or_insert((0, unavailable_reason(e)));
                 entry.0 += 1;
                 "-".into()
             }
@@ -237,7 +237,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
             Some(m) => (
                 gaps.cell("current", &m.current_bytes, bytes),
                 gaps.cell("peak", &m.peak_bytes, bytes),
-                match v.tree.binding_limit(i) {
+                match binding_limit(v.tree, i) {
                     // A tighter ancestor binds: show its limit and where it is set.
                     Some((b, j)) if j != i => format!("{} ({})", fmt_bytes(b as i64), tree.cgroups[j].path),
                     _ => gaps.cell("limit", &m.limit, limit_text),
@@ -443,7 +443,7 @@ fn put<T: Serialize>(obj: &mut Map<String, Value>, gaps: &mut Map<String, Value>
         }
         Err(e) => {
             obj.insert(key.into(), Value::Null);
-            gaps.insert(key.into(), Value::String(e.reason()));
+            gaps.insert(key.into(), Value::String(unavailable_reason(e)));
         }
     }
 }
@@ -480,7 +480,7 @@ fn cgroup_json(v: &CgroupsView, i: usize) -> Value {
                 put(&mut mo, &mut mg, "current_bytes", &m.current_bytes);
                 put(&mut mo, &mut mg, "peak_bytes", &m.peak_bytes);
                 put(&mut mo, &mut mg, "limit_bytes", &m.limit);
-                let binding = v.tree.binding_limit(i);
+                let binding = binding_limit(v.tree, i);
                 mo.insert("effective_limit_bytes".into(), json!(binding.map(|(b, _)| b)));
                 mo.insert(
                     "limited_by".into(),

@@ -11,11 +11,12 @@
 
 use std::io::{self, Write};
 
+use memscope_analysis::cgroups::unavailable_reason;
 use memscope_analysis::fmt_bytes;
-use memscope_control::cgroup::run::{Exit, RunReport, signal_name};
-use memscope_control::cgroup::tree::Figure;
 use memscope_kernel::parse::cgroupfs::Limit;
 use memscope_kernel::parse::sysfs::format_list;
+use memscope_model::cgroups::tree::Figure;
+use memscope_model::run::{Exit, RunReport, signal_name};
 use serde_json::{Map, Value, json};
 
 use crate::style::{Style, wrap};
@@ -96,7 +97,7 @@ pub fn write_text(w: &mut dyn Write, r: &RunReport, s: &Style) -> io::Result<()>
     )?;
     let show = |v: &Figure<u64>, f: &dyn Fn(u64) -> String| match v {
         Ok(x) => f(*x),
-        Err(e) => format!("unavailable ({})", e.reason()),
+        Err(e) => format!("unavailable ({})", unavailable_reason(e)),
     };
     let peak = show(&r.peak_memory_bytes, &|b| fmt_bytes(b as i64));
     let kills = show(&r.oom_kills, &|n| n.to_string());
@@ -140,7 +141,7 @@ pub fn to_json(r: &RunReport) -> Value {
         match v {
             Ok(x) => json!(x),
             Err(e) => {
-                gaps.insert(key.into(), json!(e.reason()));
+                gaps.insert(key.into(), json!(unavailable_reason(e)));
                 Value::Null
             }
         }

@@ -13,8 +13,10 @@
 //!
 //! The main types are [`KernelRoot`] and [`ReadError`]; each parser lives in
 //! a module of [`parse`] named after its file, and [`read`] names the kernel
-//! path of each file once.
+//! path of each file once. [`cgroup`] finds the cgroup hierarchies (v1, v2,
+//! hybrid) and owns the one walk of cgroupfs ([`cgroup::CgroupReader`]).
 
+pub mod cgroup;
 pub mod fuzzing;
 pub mod parse;
 pub mod read;

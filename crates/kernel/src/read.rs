@@ -117,12 +117,6 @@ pub mod paths {
     /// Memory cgroup inode of every page frame, one `u64` per PFN (root
     /// only; CONFIG_MEMCG).
     pub const KPAGECGROUP: &str = "/proc/kpagecgroup";
-    /// The cgroup v1 memory controller's hierarchy (hybrid and v1 systems).
-    pub const CGROUP_V1_MEMORY: &str = "/sys/fs/cgroup/memory";
-    /// The cgroup v2 hierarchy on a pure v2 system.
-    pub const CGROUP_V2: &str = "/sys/fs/cgroup";
-    /// The cgroup v2 hierarchy on a hybrid system.
-    pub const CGROUP_V2_HYBRID: &str = "/sys/fs/cgroup/unified";
     /// Open file objects: allocated, free, max (`fs.file-max`).
     pub const FILE_NR: &str = "/proc/sys/fs/file-nr";
     /// The ceiling of any process's `RLIMIT_NOFILE`.

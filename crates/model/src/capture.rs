@@ -4,7 +4,8 @@
 //! ```text
 //! DIR/MANIFEST        kernel, page size, time, arch, how it was made
 //! DIR/UNREADABLE      kernel paths that were permission-denied (read back as such)
-//! DIR/proc/…, DIR/sys/…, DIR/dev/kmsg (only the lines used)
+//! DIR/proc/…, DIR/sys/…, DIR/dev/kmsg (only the lines used), cgroupfs
+//!                     (the cgroup tree: `/proc/self/mountinfo` and each cgroup's files)
 //! ```
 //! Command lines keep only the program's name (the base name of
 //! `/proc/PID/exe`, else the command name): argv, `argv[0]` included, is
@@ -67,6 +68,11 @@ pub fn capture_with(
     }
     // The kernel log's OOM reports (`memscope oom`).
     let _ = crate::oom::read(&rec_root);
+    // The cgroup hierarchies and every cgroup's files (`memscope cgroups`,
+    // `pressure`, `oom`): mountinfo, then the walk of each hierarchy.
+    if let Ok(layout) = memscope_kernel::cgroup::Layout::detect(&rec_root) {
+        let _ = crate::cgroups::tree::read_tree(&rec_root, &layout);
+    }
     // What other commands read (`rt check`), so that the tree holds it too.
     also(&rec_root);
     // Processes the scan listed but that exited before it was done with

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
-use crate::cgroups::CgroupSampler;
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
 use crate::{
     EXITED_DURING_CAPTURE, ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample,
@@ -78,8 +77,9 @@ pub struct CollectOptions {
     /// (one `stat` and one small read per process: [`crate::ProcessSample::fds`]),
     /// and the system's `file-nr` ([`Snapshot::fd_system`]).
     pub fds: bool,
-    /// Also read the memory cgroups, with this reader ([`Snapshot::cgroups`]).
-    pub cgroups: Option<CgroupSampler>,
+    /// Also read the memory cgroups ([`Snapshot::cgroups`],
+    /// [`crate::cgroups::sample_memory`]).
+    pub cgroups: bool,
     /// What earlier passes read that cannot have changed since (shared by
     /// repeated collections: `record`, `serve`, `top`).
     pub cache: Option<Arc<CollectCache>>,
@@ -146,7 +146,8 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let mut snap = system;
     snap.taken_at_unix_ms = taken_at_unix_ms;
     // After the scan: the reader bounds itself to the processes' cgroups.
-    snap.cgroups = opts.cgroups.as_ref().map(|c| (c.0)(root, &processes));
+    snap.cgroups =
+        opts.cgroups.then(|| crate::cgroups::sample_memory(root, &processes, crate::cgroups::READ_ALL_UP_TO));
     snap.processes = processes;
     snap.scan = scan;
     snap

@@ -29,6 +29,7 @@ mod collect;
 pub mod fds;
 pub mod oom;
 pub mod pages;
+pub mod run;
 pub mod trace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
@@ -50,7 +51,7 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use cgroups::{CgroupMemory, CgroupSample, CgroupSampler, CgroupVersion};
+pub use cgroups::{CgroupMemory, CgroupSample, CgroupVersion};
 pub use collect::{CollectCache, CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
 pub use fds::{FdSystem, ProcessFds};
 

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, mpsc};
 use std::time::Instant;
 
+use memscope_kernel::cgroup::CgroupReader;
 use memscope_kernel::parse::meminfo::Meminfo;
 use memscope_kernel::parse::pid::maps::Maps;
 use memscope_kernel::parse::pid::pagemap::PagemapEntry;
@@ -789,44 +790,23 @@ impl MemcgPaths {
     }
 }
 
-/// Where the memory controller's hierarchy is: the v1 `memory` mount, else
-/// a v2 hierarchy whose `cgroup.controllers` lists `memory`.
-pub fn memcg_hierarchy(root: &KernelRoot) -> Result<String, ReadError> {
-    if root.exists(&format!("{}/cgroup.procs", paths::CGROUP_V1_MEMORY)) {
-        return Ok(paths::CGROUP_V1_MEMORY.to_string());
-    }
-    for dir in [paths::CGROUP_V2, paths::CGROUP_V2_HYBRID] {
-        let kpath = format!("{dir}/cgroup.controllers");
-        if let Ok(text) = root.read_text(&kpath)
-            && text.split_whitespace().any(|c| c == "memory")
-        {
-            return Ok(dir.to_string());
-        }
-    }
-    Err(ReadError::NotReported { path: paths::CGROUP_V1_MEMORY.to_string(), field: None })
-}
-
-/// Map every memory cgroup's inode to its path, walking the hierarchy
-/// (bounded: at most `max_groups` cgroups).
+/// Map every memory cgroup's inode to its path, walking the memory
+/// controller's hierarchy (the v1 `memory` mount, else the v2 one when its
+/// `cgroup.controllers` lists `memory`) with the kernel crate's cgroupfs
+/// reader. Bounded: at most `max_groups` cgroups.
 pub fn memcg_paths(root: &KernelRoot, max_groups: usize) -> Result<MemcgPaths, ReadError> {
-    let hierarchy = memcg_hierarchy(root)?;
+    let reader = CgroupReader::detect(root)?;
+    let Some(h) = reader.layout().controller("memory") else {
+        return Err(ReadError::missing_field(
+            paths::MOUNTINFO,
+            "a cgroup hierarchy with the memory controller",
+        ));
+    };
+    let hierarchy = h.mount_point.trim_end_matches('/').to_string();
     let mut paths_by_inode = HashMap::new();
-    let mut stack = vec![String::from("/")];
-    while let Some(rel) = stack.pop() {
-        if paths_by_inode.len() >= max_groups {
-            break;
-        }
-        let dir = if rel == "/" { hierarchy.clone() } else { format!("{hierarchy}{rel}") };
-        let Ok(ino) = root.inode(&dir) else { continue };
-        paths_by_inode.insert(ino, rel.clone());
-        let Ok(names) = root.list_dir(&dir) else { continue };
-        for name in names {
-            // A child cgroup is a directory with its own cgroup.procs.
-            if root.exists(&format!("{dir}/{name}/cgroup.procs")) {
-                let child = if rel == "/" { format!("/{name}") } else { format!("{rel}/{name}") };
-                stack.push(child);
-            }
-        }
+    for rel in reader.walk(h).into_iter().take(max_groups) {
+        let Ok(ino) = root.inode(&format!("{hierarchy}{rel}")) else { continue };
+        paths_by_inode.insert(ino, if rel.is_empty() { "/".to_string() } else { rel });
     }
     Ok(MemcgPaths { hierarchy, paths: paths_by_inode })
 }

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use memscope_analysis::report::{self, ReportOptions};
-use memscope_control::cgroup::sample::sampler;
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, Snapshot, collect};
 use memscope_store::{Meta, Parts, Store, as_stored};
@@ -79,7 +78,7 @@ fn check_round_trip(store: &mut Store, snap: &Snapshot, what: &str) {
 
 /// How `record` collects: with descriptors and memory cgroups.
 fn with_fds_and_cgroups() -> CollectOptions {
-    CollectOptions { fds: true, cgroups: Some(sampler()), ..CollectOptions::default() }
+    CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() }
 }
 
 #[test]

@@ -51,11 +51,7 @@ fn a_version_1_database_with_data_is_migrated_in_place() {
 /// which is stored as why).
 fn fixture_snapshot_with_fds() -> Snapshot {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/live-6.18-firecracker-2cpu");
-    let opts = CollectOptions {
-        fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
-        ..CollectOptions::default()
-    };
+    let opts = CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() };
     collect(&KernelRoot::at(dir), &opts)
 }
 

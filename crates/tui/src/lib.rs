@@ -30,7 +30,7 @@ pub mod view;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use memscope_model::{CgroupSampler, CollectCache, CollectOptions, ProcessMode, Snapshot};
+use memscope_model::{CollectCache, CollectOptions, ProcessMode, Snapshot};
 use ratatui::crossterm::event::{self, Event};
 
 pub use app::{App, Control};
@@ -42,15 +42,15 @@ pub const TICK: Duration = Duration::from_millis(100);
 
 /// What a live `memscope top` collects on each refresh: every process
 /// (`smaps_rollup` within `budget` and under `max_rss_bytes`), descriptors
-/// (one `stat` and one small read per process) and the memory cgroups read
-/// by `cgroups`, with one cache for what does not change after boot.
-pub fn live_options(budget: Duration, max_rss_bytes: u64, cgroups: CgroupSampler) -> CollectOptions {
+/// (one `stat` and one small read per process) and the memory cgroups, with
+/// one cache for what does not change after boot.
+pub fn live_options(budget: Duration, max_rss_bytes: u64) -> CollectOptions {
     CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: Some(budget),
         rollup_max_rss_bytes: Some(max_rss_bytes),
         fds: true,
-        cgroups: Some(cgroups),
+        cgroups: true,
         cache: Some(CollectCache::new()),
         ..CollectOptions::default()
     }

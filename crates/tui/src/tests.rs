@@ -26,11 +26,7 @@ fn snapshot(name: &str) -> Snapshot {
 
 /// Collected as `memscope top` collects: descriptors and memory cgroups too.
 fn snapshot_as_top(name: &str) -> Snapshot {
-    let opts = CollectOptions {
-        fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
-        ..CollectOptions::default()
-    };
+    let opts = CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() };
     collect(&KernelRoot::at(fixture(name)), &opts)
 }
 

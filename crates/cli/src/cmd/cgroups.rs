@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use memscope_analysis::cgroups::process_usage;
 use memscope_analysis::processes;
-use memscope_control::cgroup::layout::{Layout, LayoutKind};
-use memscope_control::cgroup::tree::{SPLIT, V1Source, read_tree};
-use memscope_control::cgroup::usage::process_usage;
 use memscope_export::cgroups::{self as out, CgroupsOptions, CgroupsView};
 use memscope_kernel::KernelRoot;
+use memscope_kernel::cgroup::{Layout, LayoutKind};
+use memscope_model::cgroups::tree::{SPLIT, V1Source, read_tree};
 use memscope_model::{CollectOptions, ProcessMode, collect, now_unix_ms};
 
 use crate::cli::{CgroupsArgs, Global};

@@ -10,11 +10,11 @@ use std::process::ExitCode;
 
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::oom::{self, CgroupOomCount};
-use memscope_control::cgroup::layout::Layout;
-use memscope_control::cgroup::tree::read_tree;
+use memscope_kernel::cgroup::Layout;
 use memscope_kernel::parse::cgroupfs::Limit;
 use memscope_kernel::parse::oom::parse_log;
 use memscope_kernel::{KernelRoot, paths};
+use memscope_model::cgroups::tree::read_tree;
 
 use crate::cli::{Global, OomArgs};
 use crate::output;
@@ -100,7 +100,7 @@ fn cgroup_counts(root: &KernelRoot) -> Vec<CgroupOomCount> {
             let (limit_bytes, limit) = match &m.limit {
                 Ok(Limit::Value(v)) => (Some(*v), memscope_analysis::fmt_bytes(*v as i64)),
                 Ok(Limit::Max) => (None, "max".into()),
-                Err(e) => (None, format!("unknown: {}", e.reason())),
+                Err(e) => (None, format!("unknown: {}", memscope_analysis::cgroups::unavailable_reason(e))),
             };
             Some(CgroupOomCount {
                 path: c.path.clone(),

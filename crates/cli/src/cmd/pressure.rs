@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use memscope_analysis::pressure::{self, PressureView, top_growth};
-use memscope_control::cgroup::layout::{Layout, LayoutKind};
-use memscope_control::cgroup::tree::read_tree;
 use memscope_export::pressure::{self as out, PressureEvent, PressureNow};
+use memscope_kernel::cgroup::{Layout, LayoutKind};
 use memscope_kernel::parse::pressure::Trigger;
 use memscope_kernel::read::TriggerWait;
 use memscope_kernel::{KernelRoot, ReadError, paths};
+use memscope_model::cgroups::tree::read_tree;
 use memscope_model::now_unix_ms;
 
 use crate::cli::{Global, PressureArgs};

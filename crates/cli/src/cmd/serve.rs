@@ -29,7 +29,7 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         // Descriptors in the same per-process pass (one stat of /proc/PID/fd,
         // one read of /proc/PID/limits), and the memory cgroups.
         fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
+        cgroups: true,
         // What is fixed after boot (the boot log's percpu line, slab caches'
         // reclaim flags) is read once, not on every scrape.
         cache: Some(CollectCache::new()),

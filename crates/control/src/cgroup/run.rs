@@ -38,13 +38,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use memscope_kernel::KernelRoot;
-use memscope_kernel::parse::cgroupfs::Limit;
-use serde::Serialize;
 
-use super::layout::Layout;
-use super::transient::{Limits, Plan, SetupError, Stale, TransientCgroup, plan};
-use super::tree::{self, Figure, Unavailable};
+use super::transient::{Limits, Plan, SetupError, TransientCgroup, plan};
 use crate::signals::SignalBlock;
+use memscope_kernel::cgroup::Layout;
+use memscope_model::cgroups::tree::{self, Figure, Unavailable};
+pub use memscope_model::run::{Exit, RunReport, signal_name};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -59,112 +58,15 @@ pub struct RunSpec {
     pub limits: Limits,
 }
 
-/// How the command ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exit {
-    /// It exited with this status.
-    Code(i32),
-    /// A signal killed it.
-    Signal(i32),
-}
-
-impl Exit {
-    /// The exit status a shell would show: the code, or 128 + the signal.
-    pub fn shell_status(self) -> u8 {
-        match self {
-            Exit::Code(c) => (c & 0xff) as u8,
-            Exit::Signal(s) => (128 + s).clamp(0, 255) as u8,
-        }
+/// How a child ended, from its `waitpid` status.
+fn exit_from_wait_status(status: i32) -> Option<Exit> {
+    if libc::WIFEXITED(status) {
+        Some(Exit::Code(libc::WEXITSTATUS(status)))
+    } else if libc::WIFSIGNALED(status) {
+        Some(Exit::Signal(libc::WTERMSIG(status)))
+    } else {
+        None
     }
-
-    fn from_wait_status(status: i32) -> Option<Exit> {
-        if libc::WIFEXITED(status) {
-            Some(Exit::Code(libc::WEXITSTATUS(status)))
-        } else if libc::WIFSIGNALED(status) {
-            Some(Exit::Signal(libc::WTERMSIG(status)))
-        } else {
-            None
-        }
-    }
-}
-
-/// The name of a signal (`SIGKILL`), or `signal N`.
-pub fn signal_name(sig: i32) -> String {
-    const NAMES: [&str; 32] = [
-        "",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match usize::try_from(sig).ok().and_then(|i| NAMES.get(i)) {
-        Some(n) if !n.is_empty() => n.to_string(),
-        _ => format!("signal {sig}"),
-    }
-}
-
-/// What happened, for the summary.
-#[derive(Debug, Clone)]
-pub struct RunReport {
-    /// The command line.
-    pub command: Vec<String>,
-    /// The plan that was carried out (name, path, directories, limits).
-    pub plan: Plan,
-    /// The memory limit as the kernel held it (rounded down to a page).
-    pub memory_limit: Option<Limit>,
-    /// Process id of the command.
-    pub pid: u32,
-    /// How it ended.
-    pub exit: Exit,
-    /// From start to the command's exit.
-    pub wall_usec: u64,
-    /// User CPU time of the command and every descendant reaped.
-    pub user_usec: u64,
-    /// System CPU time, likewise.
-    pub system_usec: u64,
-    /// Highest memory charged to the cgroup (v2 `memory.peak`, v1
-    /// `memory.max_usage_in_bytes`), page cache and kernel memory included.
-    pub peak_memory_bytes: Figure<u64>,
-    /// Processes the OOM killer killed in the cgroup.
-    pub oom_kills: Figure<u64>,
-    /// Times the limit was hit with an allocation about to fail (v2 only).
-    pub oom_events: Figure<u64>,
-    /// Processes the command left in the cgroup, killed after it exited.
-    pub leftover_killed: usize,
-    /// Signals memscope received and passed on to the command.
-    pub forwarded_signals: Vec<i32>,
-    /// Stale cgroups of earlier runs found before this one.
-    pub stale: Vec<Stale>,
-    /// Why the cgroup could not be removed, if it could not.
-    pub cleanup_error: Option<String>,
 }
 
 /// Why a run did not happen or did not finish.
@@ -215,7 +117,7 @@ fn reap(main: libc::pid_t, main_exit: &mut Option<(Exit, Instant)>) {
         }
         if pid == main
             && main_exit.is_none()
-            && let Some(e) = Exit::from_wait_status(status)
+            && let Some(e) = exit_from_wait_status(status)
         {
             *main_exit = Some((e, Instant::now()));
         }

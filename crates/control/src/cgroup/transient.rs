@@ -43,9 +43,9 @@ use std::time::{Duration, Instant};
 use memscope_kernel::parse::cgroupfs::{Limit, parse_controllers, parse_ids};
 use memscope_kernel::parse::sysfs::format_list;
 use memscope_kernel::{KernelRoot, ReadError};
-use serde::Serialize;
 
-use super::layout::{Hierarchy, Layout, Version};
+use memscope_kernel::cgroup::{Hierarchy, Layout, Version};
+pub use memscope_model::run::{Limits, Placement, Plan, Stale};
 
 /// Name of the parent directory memscope owns in each hierarchy.
 pub const PARENT: &str = "memscope";
@@ -59,23 +59,6 @@ pub const MIN_MEMORY_BYTES: u64 = 1 << 20;
 /// Largest `pids.max` the kernel accepts: `PID_MAX_LIMIT` on 64-bit
 /// (kernel/cgroup/pids.c `PIDS_MAX`, include/linux/threads.h).
 pub const MAX_PIDS: u64 = 4 * 1024 * 1024;
-
-/// Limits for a transient cgroup. `None` leaves the kernel's default
-/// (unlimited, or inherited from the parent).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Limits {
-    /// Hard memory limit (v2 `memory.max`, v1 `memory.limit_in_bytes`).
-    pub memory_bytes: Option<u64>,
-    /// Swap limit (v2 `memory.swap.max`; v1 `memory.memsw.limit_in_bytes`
-    /// = memory + swap).
-    pub swap_bytes: Option<u64>,
-    /// CPUs (`cpuset.cpus`).
-    pub cpus: Option<Vec<u32>>,
-    /// Memory nodes (`cpuset.mems`).
-    pub mems: Option<Vec<u32>>,
-    /// Task limit (`pids.max`).
-    pub pids: Option<u64>,
-}
 
 /// Why a run could not be set up. Every variant before creation means that
 /// nothing was changed.
@@ -111,44 +94,6 @@ pub enum SetupError {
 impl SetupError {
     fn kernel(what: impl Into<String>, source: ReadError) -> SetupError {
         SetupError::Kernel { what: what.into(), source }
-    }
-}
-
-/// One directory of the transient cgroup.
-#[derive(Debug, Clone, Serialize)]
-pub struct Placement {
-    /// The hierarchy.
-    pub hierarchy: Hierarchy,
-    /// Controllers used there (`memory`, `pids`, `cpuset`).
-    pub controllers: Vec<&'static str>,
-    /// `<mount>/memscope`.
-    pub parent_dir: String,
-    /// `<mount>/memscope/<name>`.
-    pub dir: String,
-}
-
-/// What will be created, decided without side effects.
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    /// The cgroup's name under the parent.
-    pub name: String,
-    /// The cgroup path (`/memscope/<name>`, below the visible root).
-    pub path: String,
-    /// One directory per hierarchy.
-    pub placements: Vec<Placement>,
-    /// The limits, validated.
-    pub limits: Limits,
-}
-
-impl Plan {
-    /// The placement holding `controller`.
-    pub fn placement(&self, controller: &str) -> Option<&Placement> {
-        self.placements.iter().find(|p| p.controllers.contains(&controller))
-    }
-
-    /// The version of the memory controller's placement (else the first).
-    pub fn version(&self) -> Option<Version> {
-        self.placement("memory").or(self.placements.first()).map(|p| p.hierarchy.version)
     }
 }
 
@@ -343,18 +288,6 @@ fn check_writable(root: &KernelRoot, p: &Placement) -> Result<(), SetupError> {
         )));
     }
     Ok(())
-}
-
-/// A stale cgroup found at creation: a directory under a memscope parent
-/// whose memscope is gone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Stale {
-    /// Kernel path of the directory.
-    pub dir: String,
-    /// Processes still in it (then it was left in place), empty when removed.
-    pub procs: Vec<u32>,
-    /// Removed.
-    pub removed: bool,
 }
 
 /// A created transient cgroup. Dropping it removes it (best effort);

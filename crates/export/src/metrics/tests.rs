@@ -312,11 +312,7 @@ fn the_grafana_dashboard_queries_only_defined_metrics() {
 /// The tree with descriptors and memory cgroups, collected as the exporter
 /// collects (descriptors and cgroups in the same pass).
 fn fds_and_cgroups_snapshot() -> Snapshot {
-    let opts = CollectOptions {
-        fds: true,
-        cgroups: Some(memscope_control::cgroup::sample::sampler()),
-        ..CollectOptions::default()
-    };
+    let opts = CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() };
     collect_snapshot(&KernelRoot::at(fixture("top-fds-cgroups")), &opts)
 }
 

@@ -18,22 +18,16 @@
 
 use std::collections::BTreeSet;
 
-use memscope_kernel::parse::cgroupfs::Limit;
-use memscope_kernel::parse::vmstat::Vmstat;
+use memscope_kernel::cgroup::{CgroupReader, Hierarchy, Version};
 use memscope_kernel::{KernelRoot, ReadError, paths};
-use memscope_model::{CgroupMemory, CgroupSample, CgroupSampler, CgroupVersion, ProcessSample, Sample};
 
-use super::layout::{Hierarchy, Layout, Version};
-use super::tree::walk;
+use super::tree::components;
+use super::{CgroupMemory, CgroupSample, CgroupVersion};
+use crate::{ProcessSample, Sample};
 
 /// Read every memory cgroup when there are at most this many; else only
 /// the processes' cgroups and their ancestors.
 pub const READ_ALL_UP_TO: usize = 200;
-
-/// The reader `memscope_model::collect` calls ([`memscope_model::CollectOptions::cgroups`]).
-pub fn sampler() -> CgroupSampler {
-    CgroupSampler::new(|root, processes| sample_memory(root, processes, READ_ALL_UP_TO))
-}
 
 /// Read the memory cgroups (all of them when at most `all_up_to`, else
 /// those of `processes` and their ancestors), parents first.
@@ -42,15 +36,14 @@ pub fn sample_memory(
     processes: &[ProcessSample],
     all_up_to: usize,
 ) -> Sample<CgroupSample> {
-    let layout = Layout::detect(root)?;
-    let Some(h) = layout.controller("memory") else {
+    let reader = CgroupReader::detect(root)?;
+    let Some(h) = reader.layout().controller("memory") else {
         return Err(ReadError::missing_field(
             paths::MOUNTINFO,
             "a cgroup hierarchy with the memory controller",
         ));
     };
-    let mut rels = Vec::new();
-    walk(root, &h.mount_point, "", &mut rels);
+    let rels = reader.walk(h);
     // The real root has no limit; a visible subtree's top is a real cgroup.
     let keep_top = !h.root.trim_end_matches('/').is_empty();
     let all: BTreeSet<Vec<String>> =
@@ -81,14 +74,10 @@ pub fn sample_memory(
         .into_iter()
         .filter_map(|comps| {
             let path = if comps.is_empty() { "/".to_string() } else { format!("/{}", comps.join("/")) };
-            read_memory(root, h, &path, version)
+            read_memory(&reader, h, &path, version)
         })
         .collect();
     Ok(CgroupSample { cgroups, total })
-}
-
-fn components(path: &str) -> Vec<String> {
-    path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
 }
 
 /// The process's cgroup in the memory hierarchy `h` (`/proc/PID/cgroup`).
@@ -103,30 +92,33 @@ fn memory_path(p: &ProcessSample, h: &Hierarchy) -> Option<String> {
 
 /// One cgroup's three figures; `None` when it is gone or (v2) does not have
 /// the memory controller enabled.
-fn read_memory(root: &KernelRoot, h: &Hierarchy, path: &str, version: CgroupVersion) -> Option<CgroupMemory> {
-    let dir = h.dir_of(path)?;
-    let file = |name: &str| format!("{dir}/{name}");
-    let (current, limit, events, parse_limit): (&str, &str, &str, fn(&str) -> _) = match version {
-        CgroupVersion::V2 => ("memory.current", "memory.max", "memory.events", Limit::parse),
-        CgroupVersion::V1 => {
-            ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control", Limit::parse_v1_bytes)
-        }
+fn read_memory(
+    reader: &CgroupReader,
+    h: &Hierarchy,
+    path: &str,
+    version: CgroupVersion,
+) -> Option<CgroupMemory> {
+    let dir = reader.dir(h, path)?;
+    let (current, limit, events) = match version {
+        CgroupVersion::V2 => ("memory.current", "memory.max", "memory.events"),
+        CgroupVersion::V1 => ("memory.usage_in_bytes", "memory.limit_in_bytes", "memory.oom_control"),
     };
-    let current_bytes = root.read_u64(&file(current));
+    let current_bytes = dir.read_u64(current);
     if let Err(ReadError::NotReported { field: None, .. }) = &current_bytes {
         // Removed since the walk, or a v2 cgroup without the memory controller.
         return None;
     }
-    let limit = root.read_parsed(&file(limit), parse_limit);
-    let events_path = file(events);
-    let oom_kills = root.read_text(&events_path).and_then(|t| {
-        Vmstat::parse(&t).get("oom_kill").ok_or_else(|| ReadError::missing_field(&events_path, "oom_kill"))
+    let limit = dir.read_limit(limit);
+    let oom_kills = dir.read_keyed(events).and_then(|e| {
+        e.get("oom_kill").ok_or_else(|| ReadError::missing_field(&dir.file(events), "oom_kill"))
     });
     Some(CgroupMemory { path: path.to_string(), version, current_bytes, limit, oom_kills })
 }
 
 #[cfg(test)]
 mod tests {
+    use memscope_kernel::parse::cgroupfs::Limit;
+
     use super::*;
 
     /// A hybrid tree: memory on v1 with a limited parent and two children,
@@ -171,7 +163,7 @@ mod tests {
             pid,
             stat: Err(ReadError::Gone { path: String::new() }),
             status: Err(ReadError::Gone { path: String::new() }),
-            rollup: memscope_model::Rollup::NotRequested,
+            rollup: crate::Rollup::NotRequested,
             cgroup: Ok(ProcCgroup::parse(&format!("4:memory:{memory_path}\n0::/\n"))),
             cmdline: Ok(Vec::new()),
             namespaces: None,

@@ -1,12 +1,16 @@
-//! Memory cgroups as a snapshot keeps them: [`CgroupSample`], one
-//! [`CgroupMemory`] per cgroup read.
+//! cgroups as memscope collects them, through the kernel crate's one
+//! cgroupfs reader ([`memscope_kernel::cgroup::CgroupReader`]):
 //!
-//! Reading cgroups needs the cgroup layout (which hierarchy holds the memory
-//! controller: v1, v2 or hybrid), which `memscope_control::cgroup` knows and
-//! this crate does not: the reader is handed in through
-//! [`crate::CollectOptions::cgroups`] as a [`CgroupSampler`], and
-//! [`crate::collect`] calls it after the process scan, with the processes it
-//! found, so that it can bound itself to the cgroups those processes are in.
+//! ```text
+//!  CgroupReader ──sample_memory──▶ CgroupSample   memory cgroups kept with a snapshot
+//!               ──tree::read_tree─▶ CgroupTree    every cgroup: memory, cpuset, pids
+//! ```
+//!
+//! [`CgroupSample`] holds one [`CgroupMemory`] per cgroup read.
+//! [`crate::collect`] reads it when [`crate::CollectOptions::cgroups`] is
+//! set, after the process scan, so that it can bound itself to the cgroups
+//! those processes are in ([`sample_memory`]). [`tree`] reads the whole
+//! tree for `memscope cgroups`.
 //!
 //! The figures are the raw files, hierarchical in both versions
 //! (Documentation/admin-guide/cgroup-v2.rst "Memory Interface Files",
@@ -18,13 +22,15 @@
 //! | limit | `memory.max` | `memory.limit_in_bytes` (near `LONG_MAX`: no limit) |
 //! | OOM kills | `memory.events` `oom_kill` | `memory.oom_control` `oom_kill` (4.13+) |
 
-use std::sync::Arc;
+mod sample;
+pub mod tree;
 
-use memscope_kernel::KernelRoot;
 use memscope_kernel::parse::cgroupfs::Limit;
 use serde::{Deserialize, Serialize};
 
-use crate::{ProcessSample, Sample};
+pub use sample::{READ_ALL_UP_TO, sample_memory};
+
+use crate::Sample;
 
 /// Which cgroup version a cgroup's files come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -85,28 +91,5 @@ impl CgroupSample {
     /// The cgroup with this path.
     pub fn get(&self, path: &str) -> Option<&CgroupMemory> {
         self.cgroups.iter().find(|c| c.path == path)
-    }
-}
-
-/// The function behind a [`CgroupSampler`].
-pub type CgroupReadFn = dyn Fn(&KernelRoot, &[ProcessSample]) -> Sample<CgroupSample> + Send + Sync;
-
-/// Reads the memory cgroups for [`crate::collect`]: the root, and the
-/// processes just scanned (to bound the read to their cgroups).
-#[derive(Clone)]
-pub struct CgroupSampler(pub Arc<CgroupReadFn>);
-
-impl CgroupSampler {
-    /// A sampler from a closure.
-    pub fn new(
-        f: impl Fn(&KernelRoot, &[ProcessSample]) -> Sample<CgroupSample> + Send + Sync + 'static,
-    ) -> CgroupSampler {
-        CgroupSampler(Arc::new(f))
-    }
-}
-
-impl std::fmt::Debug for CgroupSampler {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CgroupSampler(..)")
     }
 }

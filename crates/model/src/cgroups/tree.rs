@@ -28,13 +28,11 @@
 
 use std::collections::BTreeSet;
 
-use memscope_analysis::hints::unavailable_reason;
-use memscope_kernel::parse::cgroupfs::{Limit, parse_ids};
+use memscope_kernel::cgroup::{CgroupDir, CgroupReader, Hierarchy, Layout, Version};
+use memscope_kernel::parse::cgroupfs::Limit;
 use memscope_kernel::parse::pressure::Pressure;
 use memscope_kernel::parse::vmstat::Vmstat;
 use memscope_kernel::{KernelRoot, ReadError};
-
-use super::layout::{Hierarchy, Layout, Version};
 
 /// A figure, or why it is unavailable.
 pub type Figure<T> = Result<T, Unavailable>;
@@ -67,29 +65,9 @@ pub enum Unavailable {
     },
 }
 
-impl Unavailable {
-    /// The reason in words, naming the file or the version.
-    pub fn reason(&self) -> String {
-        match self {
-            Unavailable::Read(e) => unavailable_reason(e),
-            Unavailable::NotInVersion { version, what } => {
-                format!("cgroup {} does not report {what}", version.name())
-            }
-            Unavailable::AtTop { file } => format!("the top cgroup of a hierarchy has no {file}"),
-            Unavailable::NoController { controller } => format!("the {controller} controller is not mounted"),
-        }
-    }
-}
-
 impl From<ReadError> for Unavailable {
     fn from(e: ReadError) -> Unavailable {
         Unavailable::Read(e)
-    }
-}
-
-impl std::fmt::Display for Unavailable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.reason())
     }
 }
 
@@ -367,33 +345,12 @@ impl CgroupTree {
     pub fn find(&self, path: &str) -> Option<usize> {
         self.cgroups.iter().position(|c| c.path == path)
     }
-
-    /// The memory limit that binds cgroup `i`: the tightest of its own
-    /// limit and every ancestor's in the tree (the kernel charges a page to
-    /// each level and fails the charge at the first full one), with the
-    /// index of the cgroup that sets it. `None` when no level is limited.
-    pub fn binding_limit(&self, i: usize) -> Option<(u64, usize)> {
-        let path = &self.cgroups.get(i)?.path;
-        self.cgroups
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| is_ancestor_or_self(&a.path, path))
-            .filter_map(|(j, a)| match a.memory.as_ref().map(|m| &m.limit) {
-                Some(Ok(Limit::Value(v))) => Some((*v, j)),
-                _ => None,
-            })
-            .min_by_key(|&(v, j)| (v, std::cmp::Reverse(self.cgroups[j].depth)))
-    }
-}
-
-/// Is `a` the cgroup `path` itself or one of its ancestors?
-fn is_ancestor_or_self(a: &str, path: &str) -> bool {
-    a == "/" || a == path || path.strip_prefix(a).is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// Read every cgroup of the memory, cpuset and pids hierarchies (and the
 /// v2 one), as `root` sees them.
 pub fn read_tree(root: &KernelRoot, layout: &Layout) -> CgroupTree {
+    let reader = CgroupReader::new(root, layout.clone());
     let mut hierarchies: Vec<&Hierarchy> = Vec::new();
     for h in [layout.accounting(), layout.controller("cpuset"), layout.controller("pids"), layout.v2()]
         .into_iter()
@@ -406,10 +363,7 @@ pub fn read_tree(root: &KernelRoot, layout: &Layout) -> CgroupTree {
     let top = layout.accounting().map(|h| h.root.clone()).unwrap_or_else(|| "/".into());
     let mut paths: BTreeSet<Vec<String>> = BTreeSet::new();
     for h in &hierarchies {
-        let mut rels = Vec::new();
-        walk(root, &h.mount_point, "", &mut rels);
-        for rel in rels {
-            let path = h.path_of(&rel);
+        for path in reader.cgroup_paths(h) {
             paths.insert(components(&path));
         }
     }
@@ -419,76 +373,54 @@ pub fn read_tree(root: &KernelRoot, layout: &Layout) -> CgroupTree {
         .filter_map(|comps| {
             let path = if comps.is_empty() { "/".to_string() } else { format!("/{}", comps.join("/")) };
             let depth = comps.len().saturating_sub(top_depth);
-            read_cgroup(root, layout, &path, depth)
+            read_cgroup_with(&reader, &path, depth)
         })
         .collect();
     CgroupTree { layout: layout.clone(), cgroups }
 }
 
-fn components(path: &str) -> Vec<String> {
+pub(crate) fn components(path: &str) -> Vec<String> {
     path.split('/').filter(|c| !c.is_empty()).map(str::to_string).collect()
-}
-
-/// Every directory below `dir` (depth first), as paths relative to the
-/// mount point (`` for the mount point itself).
-pub(super) fn walk(root: &KernelRoot, mount: &str, rel: &str, out: &mut Vec<String>) {
-    let dir = format!("{mount}{rel}");
-    if !root.is_dir(&dir) {
-        return;
-    }
-    out.push(rel.to_string());
-    let Ok(names) = root.list_dir(&dir) else { return };
-    for n in names {
-        let child = format!("{rel}/{n}");
-        if root.is_dir(&format!("{mount}{child}")) {
-            walk(root, mount, &child, out);
-        }
-    }
 }
 
 /// Read one cgroup by path. `None` when no hierarchy has it (removed
 /// meanwhile).
 pub fn read_cgroup(root: &KernelRoot, layout: &Layout, path: &str, depth: usize) -> Option<Cgroup> {
-    let dir_in = |h: Option<&Hierarchy>| -> Option<(Version, Dir)> {
-        let h = h?;
-        let dir = h.dir_of(path)?;
-        let top = dir.trim_end_matches('/') == h.mount_point.trim_end_matches('/');
-        root.is_dir(&dir).then_some((h.version, Dir { root, dir, top }))
-    };
-    let memory = dir_in(layout.controller("memory")).and_then(|(v, d)| read_memory(v, d));
-    let cpuset = dir_in(layout.controller("cpuset")).and_then(|(v, d)| read_cpuset(v, &d));
-    let pids = dir_in(layout.controller("pids")).and_then(|(v, d)| read_pids(v, &d));
-    let (_, procs_dir) = dir_in(layout.accounting())
+    read_cgroup_with(&CgroupReader::new(root, layout.clone()), path, depth)
+}
+
+fn read_cgroup_with(reader: &CgroupReader, path: &str, depth: usize) -> Option<Cgroup> {
+    let layout = reader.layout();
+    let dir_in = |h: Option<&Hierarchy>| -> Option<Dir> { reader.dir(h?, path).map(Dir) };
+    let memory = dir_in(layout.controller("memory")).and_then(read_memory);
+    let cpuset = dir_in(layout.controller("cpuset")).and_then(|d| read_cpuset(&d));
+    let pids = dir_in(layout.controller("pids")).and_then(|d| read_pids(&d));
+    let procs_dir = dir_in(layout.accounting())
         .or_else(|| dir_in(layout.v2()))
         .or_else(|| layout.hierarchies.iter().find_map(|h| dir_in(Some(h))))?;
-    let procs = procs_dir.get("cgroup.procs", |r, p| r.read_text(p).map(|t| parse_ids(&t).0));
+    let procs = procs_dir.get("cgroup.procs", |d, _| d.read_procs());
     Some(Cgroup { path: path.to_string(), depth, procs, memory, cpuset, pids })
 }
 
-/// One cgroup directory of one hierarchy.
-struct Dir<'a> {
-    root: &'a KernelRoot,
-    dir: String,
-    /// The top of the hierarchy (as mounted).
-    top: bool,
-}
+/// One cgroup directory of one hierarchy, its reads made [`Figure`]s.
+struct Dir<'a>(CgroupDir<'a>);
 
-impl Dir<'_> {
-    fn path(&self, name: &str) -> String {
-        format!("{}/{name}", self.dir)
-    }
-
+impl<'a> Dir<'a> {
     fn exists(&self, name: &str) -> bool {
-        self.root.exists(&self.path(name))
+        self.0.exists(name)
     }
 
     /// Read and parse a control file. A file missing at the top of the
     /// hierarchy is [`Unavailable::AtTop`]: the kernel keeps no limit or
     /// usage there (`CFTYPE_NOT_ON_ROOT`).
-    fn get<T>(&self, name: &str, read: impl FnOnce(&KernelRoot, &str) -> Result<T, ReadError>) -> Figure<T> {
-        match read(self.root, &self.path(name)) {
+    fn get<T>(
+        &self,
+        name: &str,
+        read: impl FnOnce(&CgroupDir<'a>, &str) -> Result<T, ReadError>,
+    ) -> Figure<T> {
+        match read(&self.0, name) {
             Ok(v) => Ok(v),
-            Err(ReadError::NotReported { field: None, .. }) if self.top => {
+            Err(ReadError::NotReported { field: None, .. }) if self.0.top => {
                 Err(Unavailable::AtTop { file: name.to_string() })
             }
             Err(e) => Err(e.into()),
@@ -496,26 +428,23 @@ impl Dir<'_> {
     }
 
     fn num(&self, name: &str) -> Figure<u64> {
-        self.get(name, |r, p| r.read_u64(p))
+        self.get(name, CgroupDir::read_u64)
     }
 
     fn keyed(&self, name: &str) -> Figure<Vmstat> {
-        self.get(name, |r, p| r.read_text(p).map(|t| Vmstat::parse(&t)))
+        self.get(name, CgroupDir::read_keyed)
     }
 
-    fn limit(&self, name: &str, version: Version) -> Figure<Limit> {
-        match version {
-            Version::V2 => self.get(name, |r, p| r.read_parsed(p, Limit::parse)),
-            Version::V1 => self.get(name, |r, p| r.read_parsed(p, Limit::parse_v1_bytes)),
-        }
+    fn limit(&self, name: &str) -> Figure<Limit> {
+        self.get(name, CgroupDir::read_limit)
     }
 
     fn list(&self, name: &str, what: &str) -> Figure<Vec<u32>> {
-        self.get(name, |r, p| r.read_list(p, what))
+        self.get(name, |d, n| d.read_list(n, what))
     }
 }
-
-fn read_memory(version: Version, d: Dir) -> Option<MemoryStats> {
+fn read_memory(d: Dir) -> Option<MemoryStats> {
+    let version = d.0.version;
     match version {
         Version::V2 => {
             // A v2 cgroup has memory files only where the controller is
@@ -527,21 +456,21 @@ fn read_memory(version: Version, d: Dir) -> Option<MemoryStats> {
                 version,
                 current_bytes: d.num("memory.current"),
                 peak_bytes: d.num("memory.peak"),
-                limit: d.limit("memory.max", version),
+                limit: d.limit("memory.max"),
                 swap_bytes: d.num("memory.swap.current"),
-                swap_limit: d.limit("memory.swap.max", version),
+                swap_limit: d.limit("memory.swap.max"),
                 stat: d.keyed("memory.stat"),
                 events: d.keyed("memory.events"),
                 kmem_bytes: None,
-                pressure: d.get("memory.pressure", |r, p| r.pressure_file(p)),
-                dir: d.dir,
+                pressure: d.get("memory.pressure", CgroupDir::read_pressure),
+                dir: d.0.kpath,
             })
         }
         Version::V1 => {
             let usage = d.num("memory.usage_in_bytes");
-            let mem_limit = d.limit("memory.limit_in_bytes", version);
+            let mem_limit = d.limit("memory.limit_in_bytes");
             let memsw_usage = d.num("memory.memsw.usage_in_bytes");
-            let memsw_limit = d.limit("memory.memsw.limit_in_bytes", version);
+            let memsw_limit = d.limit("memory.memsw.limit_in_bytes");
             // v1 counts memory+swap together; swap alone is the difference.
             let swap_bytes = match (&usage, &memsw_usage) {
                 (Ok(u), Ok(both)) => Ok(both.saturating_sub(*u)),
@@ -571,13 +500,14 @@ fn read_memory(version: Version, d: Dir) -> Option<MemoryStats> {
                            covers the whole system)"
                         .into(),
                 }),
-                dir: d.dir,
+                dir: d.0.kpath,
             })
         }
     }
 }
 
-fn read_cpuset(version: Version, d: &Dir) -> Option<CpusetStats> {
+fn read_cpuset(d: &Dir) -> Option<CpusetStats> {
+    let version = d.0.version;
     let (cpus, mems) = match version {
         Version::V2 => ("cpuset.cpus.effective", "cpuset.mems.effective"),
         Version::V1 => ("cpuset.effective_cpus", "cpuset.effective_mems"),
@@ -588,10 +518,11 @@ fn read_cpuset(version: Version, d: &Dir) -> Option<CpusetStats> {
     Some(CpusetStats { version, cpus: d.list(cpus, "a cpu list"), mems: d.list(mems, "a node list") })
 }
 
-fn read_pids(version: Version, d: &Dir) -> Option<PidsStats> {
+fn read_pids(d: &Dir) -> Option<PidsStats> {
+    let version = d.0.version;
     // The top cgroup has neither file (v1), or only pids.current (v2 6.2+).
     if !d.exists("pids.current") && !d.exists("pids.max") {
         return None;
     }
-    Some(PidsStats { version, current: d.num("pids.current"), max: d.limit("pids.max", Version::V2) })
+    Some(PidsStats { version, current: d.num("pids.current"), max: d.get("pids.max", CgroupDir::read_max) })
 }

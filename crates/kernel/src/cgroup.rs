@@ -1,4 +1,12 @@
-//! Where the cgroup hierarchies are, from `/proc/self/mountinfo` only.
+//! cgroupfs: where the hierarchies are ([`Layout`], from
+//! `/proc/self/mountinfo` only) and the one walk of their directories
+//! ([`CgroupReader`]).
+//!
+//! ```text
+//!  /proc/self/mountinfo ──▶ Layout           v2, v1 or hybrid; where each controller is
+//!  Layout + KernelRoot  ──▶ CgroupReader     walk a hierarchy (bounded), name each
+//!                                            cgroup's directory, read its files
+//! ```
 //!
 //! Three layouts exist in the field (Documentation/admin-guide/cgroup-v2.rst
 //! "Mounting", systemd's "unified", "hybrid" and "legacy" modes):
@@ -21,10 +29,11 @@
 //! cgroup. A cgroup path (as `/proc/PID/cgroup` prints it) maps to a
 //! directory under the mount point by removing that root.
 
-use memscope_kernel::parse::cgroupfs::parse_controllers;
-use memscope_kernel::parse::mountinfo::Mountinfo;
-use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
+
+use crate::parse::cgroupfs::parse_controllers;
+use crate::parse::mountinfo::Mountinfo;
+use crate::{KernelRoot, ReadError};
 
 /// cgroup version of a hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -259,6 +268,180 @@ impl Layout {
     /// that bind-mounted its own cgroup), the cgroup path of that subtree.
     pub fn visible_root(&self) -> Option<&str> {
         self.accounting().map(|h| h.root.as_str()).filter(|r| *r != "/")
+    }
+}
+
+/// At most this many cgroup directories are walked in one hierarchy: a
+/// machine with more is not one memscope can summarize, and the walk must
+/// end on any tree (a captured tree may hold anything).
+pub const MAX_CGROUPS: usize = 100_000;
+
+/// Directories nested deeper than this below a mount point are not walked
+/// (`cgroup.max.depth` is unlimited by default, but systemd and container
+/// runtimes nest a handful of levels).
+pub const MAX_DEPTH: usize = 64;
+
+/// The one reader of cgroupfs: the [`Layout`] of the machine, the walk of
+/// each hierarchy's directories, and each cgroup's directory
+/// ([`CgroupDir`]) whose files it reads. Every read goes through the
+/// [`KernelRoot`], so a captured tree is walked like the live system and a
+/// recording root keeps what was walked.
+#[derive(Debug, Clone)]
+pub struct CgroupReader<'a> {
+    root: &'a KernelRoot,
+    layout: Layout,
+}
+
+impl<'a> CgroupReader<'a> {
+    /// Detect the layout ([`Layout::detect`]) and read through `root`.
+    pub fn detect(root: &'a KernelRoot) -> Result<CgroupReader<'a>, ReadError> {
+        Ok(CgroupReader { root, layout: Layout::detect(root)? })
+    }
+
+    /// A reader of a layout already detected.
+    pub fn new(root: &'a KernelRoot, layout: Layout) -> CgroupReader<'a> {
+        CgroupReader { root, layout }
+    }
+
+    /// The hierarchies.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The root every read goes through.
+    pub fn root(&self) -> &'a KernelRoot {
+        self.root
+    }
+
+    /// Every directory of the hierarchy `h`, depth first with children
+    /// by name, as paths relative to its mount point (`` for the mount
+    /// point itself, then `/a`, `/a/b`, …). Bounded by [`MAX_CGROUPS`] and
+    /// [`MAX_DEPTH`]; a directory that vanishes during the walk is skipped.
+    pub fn walk(&self, h: &Hierarchy) -> Vec<String> {
+        let mount = h.mount_point.trim_end_matches('/');
+        let mut out = Vec::new();
+        if !self.root.is_dir(mount) {
+            return out;
+        }
+        // (relative path, depth); children pushed in reverse so that they
+        // pop in name order.
+        let mut stack: Vec<(String, usize)> = vec![(String::new(), 0)];
+        while let Some((rel, depth)) = stack.pop() {
+            if out.len() >= MAX_CGROUPS {
+                break;
+            }
+            let dir = format!("{mount}{rel}");
+            out.push(rel.clone());
+            if depth >= MAX_DEPTH {
+                continue;
+            }
+            let Ok(names) = self.root.list_dir(&dir) else { continue };
+            let children: Vec<String> = names
+                .iter()
+                .map(|n| format!("{rel}/{n}"))
+                .filter(|child| self.root.is_dir(&format!("{mount}{child}")))
+                .collect();
+            stack.extend(children.into_iter().rev().map(|c| (c, depth + 1)));
+        }
+        out
+    }
+
+    /// The cgroup paths of every directory of `h` ([`CgroupReader::walk`]
+    /// mapped through [`Hierarchy::path_of`]).
+    pub fn cgroup_paths(&self, h: &Hierarchy) -> Vec<String> {
+        self.walk(h).iter().map(|rel| h.path_of(rel)).collect()
+    }
+
+    /// The directory of the cgroup `path` in hierarchy `h`, when the
+    /// hierarchy shows that path and the directory exists.
+    pub fn dir(&self, h: &Hierarchy, path: &str) -> Option<CgroupDir<'a>> {
+        let kpath = h.dir_of(path)?;
+        let top = kpath.trim_end_matches('/') == h.mount_point.trim_end_matches('/');
+        self.root.is_dir(&kpath).then_some(CgroupDir { root: self.root, version: h.version, kpath, top })
+    }
+}
+
+/// One cgroup's directory in one hierarchy, and the reads of its control
+/// files. Errors are the [`KernelRoot`]'s, per file: a file this kernel or
+/// this cgroup does not have (or a cgroup removed since the walk) is
+/// [`ReadError::NotReported`], a file the user may not read
+/// [`ReadError::PermissionDenied`].
+#[derive(Debug, Clone)]
+pub struct CgroupDir<'a> {
+    root: &'a KernelRoot,
+    /// The version of the hierarchy it is in.
+    pub version: Version,
+    /// Its kernel path (`/sys/fs/cgroup/memory/app`).
+    pub kpath: String,
+    /// Is it the top of the hierarchy as mounted (where the kernel keeps
+    /// no limit or usage file, `CFTYPE_NOT_ON_ROOT`)?
+    pub top: bool,
+}
+
+impl CgroupDir<'_> {
+    /// The kernel path of one of its files.
+    pub fn file(&self, name: &str) -> String {
+        format!("{}/{name}", self.kpath)
+    }
+
+    /// Does it have this file?
+    pub fn exists(&self, name: &str) -> bool {
+        self.root.exists(&self.file(name))
+    }
+
+    /// A file as text.
+    pub fn read_text(&self, name: &str) -> Result<String, ReadError> {
+        self.root.read_text(&self.file(name))
+    }
+
+    /// A file holding one number (`memory.current`, `pids.current`).
+    pub fn read_u64(&self, name: &str) -> Result<u64, ReadError> {
+        self.root.read_u64(&self.file(name))
+    }
+
+    /// A flat keyed file (`memory.stat`, `memory.events`, v1
+    /// `memory.oom_control`).
+    pub fn read_keyed(&self, name: &str) -> Result<crate::parse::vmstat::Vmstat, ReadError> {
+        self.read_text(name).map(|t| crate::parse::vmstat::Vmstat::parse(&t))
+    }
+
+    /// A limit, parsed as its hierarchy's version prints it (v2 `max`; v1
+    /// memory limits' huge "no limit" number: [`Limit::parse_v1_bytes`]).
+    ///
+    /// [`Limit::parse_v1_bytes`]: crate::parse::cgroupfs::Limit::parse_v1_bytes
+    pub fn read_limit(&self, name: &str) -> Result<crate::parse::cgroupfs::Limit, ReadError> {
+        use crate::parse::cgroupfs::Limit;
+        match self.version {
+            Version::V2 => self.root.read_parsed(&self.file(name), Limit::parse),
+            Version::V1 => self.root.read_parsed(&self.file(name), Limit::parse_v1_bytes),
+        }
+    }
+
+    /// A `max`-or-number limit as v2 prints it, whatever the version
+    /// (`pids.max` has this form in v1 too).
+    pub fn read_max(&self, name: &str) -> Result<crate::parse::cgroupfs::Limit, ReadError> {
+        self.root.read_parsed(&self.file(name), crate::parse::cgroupfs::Limit::parse)
+    }
+
+    /// A cpu or node list (`cpuset.cpus.effective`), sorted.
+    pub fn read_list(&self, name: &str, what: &str) -> Result<Vec<u32>, ReadError> {
+        self.root.read_list(&self.file(name), what)
+    }
+
+    /// The process ids of `cgroup.procs`.
+    pub fn read_procs(&self) -> Result<Vec<u32>, ReadError> {
+        self.read_text("cgroup.procs").map(|t| crate::parse::cgroupfs::parse_ids(&t).0)
+    }
+
+    /// A pressure file (`memory.pressure`).
+    pub fn read_pressure(&self, name: &str) -> Result<crate::parse::pressure::Pressure, ReadError> {
+        self.root.pressure_file(&self.file(name))
+    }
+
+    /// The inode number of the directory, which kpagecgroup names a
+    /// page's memory cgroup by.
+    pub fn inode(&self) -> Result<u64, ReadError> {
+        self.root.inode(&self.kpath)
     }
 }
 
