@@ -284,8 +284,8 @@ pub fn write_latency_table(w: &mut dyn Write, s: &Style, r: &LatencyReport) -> i
         format!("{} (NOT real time)", st.policy)
     };
     let dma = match st.dma_latency_usec {
-        Some(v) => format!("/dev/cpu_dma_latency held at {v} µs"),
-        None => "/dev/cpu_dma_latency not held".into(),
+        Some(v) => format!("{} held at {v} µs", memscope_kernel::paths::CPU_DMA_LATENCY),
+        None => format!("{} not held", memscope_kernel::paths::CPU_DMA_LATENCY),
     };
     writeln!(
         w,

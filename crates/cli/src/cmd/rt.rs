@@ -39,7 +39,7 @@ fn check(root: &KernelRoot, g: &Global, a: &RtCheckArgs) -> anyhow::Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(pid) = a.pid
-        && !root.exists(&format!("/proc/{pid}"))
+        && !root.has_process(pid)
     {
         bail!("no process {pid}{}", if root.is_live() { "" } else { " in the captured tree" });
     }
@@ -122,7 +122,7 @@ fn latency(root: &KernelRoot, g: &Global, a: &RtLatencyArgs) -> anyhow::Result<E
             let _ = e.flush();
         }
     };
-    let result = latency::run(&opts, &root.resolve(paths::CPU_DMA_LATENCY), tick_every, &mut tick);
+    let result = latency::run(&opts, root, tick_every, &mut tick);
     if live {
         eprint!("\r\x1b[2K");
     }
@@ -181,7 +181,7 @@ fn explain_error(root: &KernelRoot, e: LatencyError, priority: u8, no_mlock: boo
              --no-mlock or --force measure without it",
             limit("Max locked memory")
         ),
-        LatencyError::DmaLatency(_) => "/dev/cpu_dma_latency is writable by root only".into(),
+        LatencyError::DmaLatency(_) => format!("{} is writable by root only", paths::CPU_DMA_LATENCY),
         LatencyError::Spawn(_) if !no_mlock => format!(
             "with mlockall(MCL_FUTURE) each thread's stack is locked when it starts, and RLIMIT_MEMLOCK (this \
              session: {} bytes) may not allow it; --no-mlock measures without locking",

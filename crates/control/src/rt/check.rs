@@ -572,7 +572,7 @@ impl HostFacts {
 /// Is a process with this command name (`/proc/PID/comm`) running?
 fn find_process(root: &KernelRoot, comm: &str) -> Result<bool, ReadError> {
     for pid in root.pids()? {
-        if let Ok(c) = root.read_text(&format!("/proc/{pid}/comm"))
+        if let Ok(c) = root.pid_comm(pid)
             && c.trim() == comm
         {
             return Ok(true);
@@ -632,11 +632,11 @@ pub fn preemption(f: &HostFacts) -> Preemption {
         || cfg_on("CONFIG_PREEMPT_RT")
     {
         let how = if version.is_some_and(|v| v.is_rt()) {
-            "PREEMPT_RT in uname -v"
+            "PREEMPT_RT in uname -v".to_string()
         } else if f.realtime.as_ref().is_ok_and(|v| *v == 1) {
-            "/sys/kernel/realtime is 1"
+            format!("{} is 1", paths::REALTIME)
         } else {
-            "CONFIG_PREEMPT_RT=y"
+            "CONFIG_PREEMPT_RT=y".to_string()
         };
         let extra = dynamic_choice.map(|c| format!("; dynamic mode {c}")).unwrap_or_default();
         return mk(Some("rt"), true, format!("{how}{extra}"), paths::KERNEL_VERSION);

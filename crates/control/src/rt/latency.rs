@@ -24,13 +24,13 @@
 //! missed periods are skipped (as cyclictest does) and counted as
 //! overruns.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use memscope_kernel::{DeviceHold, KernelRoot, paths};
 use rustix::time::{ClockId, Timespec};
 
 use super::sched::{self, ThreadUsage};
@@ -230,26 +230,22 @@ fn ns_ts(ns: u64) -> Timespec {
     Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as _ }
 }
 
-/// Holds the CPU latency QoS request while open (kernel/power/qos.c: the
-/// request lives as long as the file descriptor).
-struct DmaLatencyHold(#[allow(dead_code)] File);
-
-fn hold_dma_latency(path: &std::path::Path, usec: i32) -> io::Result<DmaLatencyHold> {
-    let mut f = File::options().read(true).write(true).open(path)?;
-    f.write_all(&usec.to_ne_bytes())?;
-    Ok(DmaLatencyHold(f))
+/// Hold the CPU latency QoS limit at `usec` while the returned value lives
+/// (kernel/power/qos.c: the request lives as long as the file descriptor).
+fn hold_dma_latency(root: &KernelRoot, usec: i32) -> io::Result<DeviceHold> {
+    root.hold_device(paths::CPU_DMA_LATENCY, &usec.to_ne_bytes())
 }
 
 /// What each thread reports before it waits for the start.
 type Ready = Result<(&'static str, i32), LatencyError>;
 
-/// Run the probe on the live system. `dma_latency_path` is where
-/// `/dev/cpu_dma_latency` is (from [`memscope_kernel::KernelRoot::resolve`]).
+/// Run the probe on the live system; `root` holds `/dev/cpu_dma_latency`
+/// when asked to.
 /// `tick` is called about every `tick_every` on the calling thread while the
 /// measurement runs (progress line, memory sampler); it must not block long.
 pub fn run(
     opts: &LatencyOptions,
-    dma_latency_path: &std::path::Path,
+    root: &KernelRoot,
     tick_every: Duration,
     tick: &mut dyn FnMut(&[ProgressView]),
 ) -> Result<LatencyRun, LatencyError> {
@@ -291,7 +287,7 @@ pub fn run(
         warnings.push("memory not locked (--no-mlock): page faults may add to the latencies".into());
         false
     };
-    let mut result = run_locked(opts, dma_latency_path, tick_every, tick, interval_ns, &mut warnings);
+    let mut result = run_locked(opts, root, tick_every, tick, interval_ns, &mut warnings);
     if mlocked && opts.force && matches!(result, Err(LatencyError::Spawn(_))) {
         // Locked thread stacks went past RLIMIT_MEMLOCK: go on unlocked.
         let _ = rustix::mm::munlockall();
@@ -301,7 +297,7 @@ pub fn run(
              may add to the latencies"
                 .into(),
         );
-        result = run_locked(opts, dma_latency_path, tick_every, tick, interval_ns, &mut warnings);
+        result = run_locked(opts, root, tick_every, tick, interval_ns, &mut warnings);
     }
     if mlocked {
         let _ = rustix::mm::munlockall();
@@ -361,17 +357,18 @@ type Measured = (Vec<CpuRun>, (u64, u64), u64, Option<i32>, bool);
 
 fn run_locked(
     opts: &LatencyOptions,
-    dma_path: &std::path::Path,
+    root: &KernelRoot,
     tick_every: Duration,
     tick: &mut dyn FnMut(&[ProgressView]),
     interval_ns: u64,
     warnings: &mut Vec<String>,
 ) -> Result<Measured, LatencyError> {
     let dma_hold = match opts.dma_latency_usec {
-        Some(usec) => match hold_dma_latency(dma_path, usec) {
+        Some(usec) => match hold_dma_latency(root, usec) {
             Ok(h) => Some(h),
             Err(e) if opts.force => {
-                warnings.push(format!("/dev/cpu_dma_latency not held ({e}): idle states may add latency"));
+                warnings
+                    .push(format!("{} not held ({e}): idle states may add latency", paths::CPU_DMA_LATENCY));
                 None
             }
             Err(e) => return Err(LatencyError::DmaLatency(e)),

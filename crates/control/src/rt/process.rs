@@ -207,7 +207,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
         Ok(s) => s,
         Err(e) => return vec![Item::unavailable("process", e)],
     };
-    let source = |file: &str| format!("/proc/{}/{file}", f.pid);
+    let source = |file: &str| paths::pid_file(f.pid, file);
     let threads = f.threads.as_ref().map(|t| t.as_slice()).unwrap_or(&[]);
     let mut items = vec![Item::new(
         "process",
@@ -251,7 +251,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
                 .map(|((p, prio), n)| if *prio > 0 { format!("{n} {p} {prio}") } else { format!("{n} {p}") })
                 .collect::<Vec<_>>()
                 .join(", ");
-            items.push(Item::new("threads", Verdict::Info, value, format!("/proc/{}/task/*/stat", f.pid)));
+            items.push(Item::new("threads", Verdict::Info, value, paths::pid_file(f.pid, "task/*/stat")));
         }
         Err(e) => items.push(Item::unavailable("threads", e)),
     }
@@ -301,7 +301,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
 }
 
 fn affinity_item(f: &ProcessFacts, threads: &[ThreadFacts], iso: &[u32]) -> Item {
-    let src = format!("/proc/{}/task/*/status", f.pid);
+    let src = paths::pid_file(f.pid, "task/*/status");
     let mut all: Vec<u32> = threads.iter().filter_map(|t| t.cpus_allowed.clone()).flatten().collect();
     all.sort_unstable();
     all.dedup();
@@ -355,7 +355,7 @@ fn affinity_item(f: &ProcessFacts, threads: &[ThreadFacts], iso: &[u32]) -> Item
 }
 
 fn locked_item(f: &ProcessFacts, rt: bool) -> Item {
-    let src = format!("/proc/{}/status", f.pid);
+    let src = paths::pid_file(f.pid, "status");
     let st = match &f.status {
         Ok(s) => s,
         Err(e) => return Item::unavailable("locked_memory", e),
@@ -383,7 +383,7 @@ fn locked_item(f: &ProcessFacts, rt: bool) -> Item {
 }
 
 fn faults_item(f: &ProcessFacts, stat: &Stat, threads: &[ThreadFacts]) -> Item {
-    let src = format!("/proc/{}/stat", f.pid);
+    let src = paths::pid_file(f.pid, "stat");
     let now = format!(
         "{} minor, {} major since start",
         stat.minflt.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
@@ -443,7 +443,7 @@ fn budget_item(f: &ProcessFacts, rt: bool) -> Item {
             "rt_budget",
             Verdict::Ok,
             "no cgroup v1 cpu RT budget applies",
-            format!("/proc/{}/cgroup", f.pid),
+            paths::pid_file(f.pid, "cgroup"),
         ),
         Ok(Some((file, v))) if *v == 0 => Item::new(
             "rt_budget",
