@@ -43,16 +43,17 @@ pub struct Captured {
 /// Collect through a recording root and write every file read under `out`
 /// (which must not exist, or be an empty directory of this user).
 pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Result<Captured> {
-    capture_with(root, opts, out, &|_| {})
+    capture_with(root, opts, out, &|| {})
 }
 
-/// [`capture`], where `also` reads more through the recording root (what
-/// other commands read, such as `rt check`) so that the tree holds it too.
+/// [`capture`], calling `before_writing` once everything is read and
+/// before any file is written: the moment at which the hardening tests
+/// change the output directory under the capture.
 pub fn capture_with(
     root: &KernelRoot,
     opts: &CollectOptions,
     out: &Path,
-    also: &dyn Fn(&KernelRoot),
+    before_writing: &dyn Fn(),
 ) -> io::Result<Captured> {
     // Created (and held open) before anything is read, so that nobody can
     // put anything in it while the collection runs.
@@ -66,8 +67,9 @@ pub fn capture_with(
     }
     // The kernel log's OOM reports (`memscope oom`).
     let _ = crate::oom::read(&rec_root);
-    // What other commands read (`rt check`), so that the tree holds it too.
-    also(&rec_root);
+    // What `rt check` reads about the host.
+    let _ = crate::rt::rt_facts(&rec_root, None, None);
+    before_writing();
     // Processes the scan listed but that exited before it was done with
     // them: left out of the tree and named in its MANIFEST, so that the tree
     // reads back as the scan saw them (exited), not as processes whose files
