@@ -59,6 +59,10 @@ pub fn capture_with(
     // put anything in it while the collection runs.
     let mut tree = Tree::create(out)?;
     let (rec_root, recorder) = root.recording();
+    // What `rt check` reads about the host, first: the collection then reads
+    // again what both read (meminfo, the /proc listing), so that the tree
+    // holds what the snapshot saw (a recorder keeps the last read).
+    let _ = crate::rt::rt_facts(&rec_root, None, None);
     let snapshot = collect(&rec_root, opts);
     // What the detail views read beyond the snapshot (zones, slab).
     let _ = rec_root.pagetypeinfo();
@@ -67,27 +71,28 @@ pub fn capture_with(
     }
     // The kernel log's OOM reports (`memscope oom`).
     let _ = crate::oom::read(&rec_root);
-    // What `rt check` reads about the host.
-    let _ = crate::rt::rt_facts(&rec_root, None, None);
     before_writing();
     // Processes the scan listed but that exited before it was done with
     // them: left out of the tree and named in its MANIFEST, so that the tree
     // reads back as the scan saw them (exited), not as processes whose files
     // are missing.
     let kept: std::collections::BTreeSet<u32> = snapshot.processes.iter().map(|p| p.pid).collect();
-    let exited: Vec<u32> = recorder
+    let mut listed: Vec<u32> = recorder
         .dirs()
         .get("/proc")
-        .map(|names| {
-            names.iter().filter_map(|n| n.parse::<u32>().ok()).filter(|p| !kept.contains(p)).collect()
-        })
+        .map(|names| names.iter().filter_map(|n| n.parse::<u32>().ok()).collect())
         .unwrap_or_default();
+    listed.sort_unstable();
+    let exited: Vec<u32> = listed.iter().copied().filter(|p| !kept.contains(p)).collect();
+    // Files of processes the scan did not list (read by `rt check`'s look
+    // for irqbalance before the scan, of processes that exited since) are
+    // left out too: the tree lists exactly the scan's processes.
     let of_exited = |kpath: &str| {
         kpath
             .strip_prefix("/proc/")
             .and_then(|r| r.split('/').next())
             .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|p| exited.binary_search(&p).is_ok())
+            .is_some_and(|p| exited.binary_search(&p).is_ok() || listed.binary_search(&p).is_err())
     };
     // Links first (slab merge aliases, namespaces), so that files read
     // through a link land in the directory it points to.
