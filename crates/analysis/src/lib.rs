@@ -40,6 +40,7 @@ pub mod pressure;
 pub mod processes;
 pub mod ps;
 pub mod report;
+pub mod rt;
 pub mod slab;
 pub mod trace;
 pub mod units;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 
-use memscope_kernel::KernelRoot;
+use memscope_kernel::{KernelRoot, paths};
 
 /// `name:x:uid:…` lines of a passwd file → uid → name (first name wins).
 pub fn parse_passwd(text: &str) -> BTreeMap<u32, String> {
@@ -31,7 +31,7 @@ pub fn names(root: &KernelRoot, uids: impl IntoIterator<Item = u32>) -> BTreeMap
     if root.is_live() {
         uids.into_iter().filter_map(|u| Some((u, live_name(u)?))).collect()
     } else {
-        let table = root.read_text("/etc/passwd").map(|t| parse_passwd(&t)).unwrap_or_default();
+        let table = root.read_text(paths::PASSWD).map(|t| parse_passwd(&t)).unwrap_or_default();
         uids.into_iter().filter_map(|u| Some((u, table.get(&u)?.clone()))).collect()
     }
 }
@@ -44,7 +44,7 @@ pub fn uid_of(root: &KernelRoot, user: &str) -> Option<u32> {
     if root.is_live() {
         live_uid(user)
     } else {
-        let table = root.read_text("/etc/passwd").ok()?;
+        let table = root.read_text(paths::PASSWD).ok()?;
         parse_passwd(&table).into_iter().find(|(_, n)| n == user).map(|(u, _)| u)
     }
 }

@@ -46,7 +46,7 @@ fn links_planted_in_the_tree_while_it_is_written_are_not_followed() {
     let out = base.path().join("tree");
     // Planted after the directory check and the collection, before the
     // files are written: DIR/MANIFEST -> victim, DIR/proc -> elsewhere.
-    let plant = |_: &KernelRoot| {
+    let plant = || {
         std::fs::create_dir_all(&out).unwrap();
         std::os::unix::fs::symlink(&victim, out.join("MANIFEST")).unwrap();
         std::os::unix::fs::symlink(&elsewhere, out.join("proc")).unwrap();
@@ -82,7 +82,7 @@ fn output_directory_swapped_for_a_link_mid_capture_writes_nothing_through_it() {
     let out = base.path().join("tree");
     let moved = base.path().join("tree.moved");
     // Whoever can write the parent moves DIR away and puts a link in its place.
-    let swap = |_: &KernelRoot| {
+    let swap = || {
         std::fs::rename(&out, &moved).unwrap();
         std::os::unix::fs::symlink(&target, &out).unwrap();
     };

@@ -57,7 +57,7 @@ pub fn write_table(w: &mut dyn Write, v: &NumaView, s: &Style) -> io::Result<()>
         )?;
         let mut header: Vec<&str> = vec!["field"];
         header.extend(node_cols.iter().map(String::as_str));
-        header.extend(["total", "/proc/meminfo"]);
+        header.extend(["total", memscope_kernel::paths::MEMINFO]);
         let mut t = s.table(&header);
         for f in &v.fields {
             let mut row = vec![Cell::new(&f.field)];

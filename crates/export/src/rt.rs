@@ -7,11 +7,11 @@
 use std::io::{self, Write};
 
 use comfy_table::{Cell, Color};
-use memscope_control::rt::check::{CHECKS, Item, Verdict};
-use memscope_control::rt::latency::ProgressView;
-use memscope_control::rt::memory::COUNTERS;
-use memscope_control::rt::report::{HistogramRow, LatencyReport, StatsUsec};
-use memscope_control::rt::{CheckReport, ProcessReport};
+use memscope_analysis::rt::report::{HistogramRow, LatencyReport, StatsUsec};
+use memscope_analysis::rt::table::{CHECKS, Item, Verdict};
+use memscope_analysis::rt::{CheckReport, ProcessReport};
+use memscope_model::rt::latency::ProgressView;
+use memscope_model::rt::vmstat::COUNTERS;
 use serde::Serialize;
 
 use crate::style::{Style, timestamp, wrap, write_table};
@@ -284,8 +284,8 @@ pub fn write_latency_table(w: &mut dyn Write, s: &Style, r: &LatencyReport) -> i
         format!("{} (NOT real time)", st.policy)
     };
     let dma = match st.dma_latency_usec {
-        Some(v) => format!("/dev/cpu_dma_latency held at {v} µs"),
-        None => "/dev/cpu_dma_latency not held".into(),
+        Some(v) => format!("{} held at {v} µs", memscope_kernel::paths::CPU_DMA_LATENCY),
+        None => format!("{} not held", memscope_kernel::paths::CPU_DMA_LATENCY),
     };
     writeln!(
         w,

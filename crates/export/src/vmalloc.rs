@@ -90,7 +90,7 @@ pub fn write_table(w: &mut dyn Write, v: &VmallocView, s: &Style) -> io::Result<
         t.add_row(vec![
             Cell::new("VmallocUsed"),
             s.num(opt_bytes(l.vmalloc_used_bytes)),
-            s.dim("/proc/meminfo"),
+            s.dim(memscope_kernel::paths::MEMINFO),
         ]);
         t.add_row(vec![
             Cell::new("pages in vmallocinfo"),

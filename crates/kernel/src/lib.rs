@@ -24,4 +24,4 @@ pub mod root;
 
 pub use parse::ParseError;
 pub use read::paths;
-pub use root::{KernelFile, KernelRoot, MANIFEST, ReadError, Recorder, UNREADABLE};
+pub use root::{DeviceHold, KernelFile, KernelRoot, MANIFEST, ReadError, Recorder, UNREADABLE};

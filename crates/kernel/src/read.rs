@@ -195,6 +195,35 @@ pub mod paths {
     /// The usual mount points of the cgroup v1 `cpu` controller, whose
     /// `cpu.rt_runtime_us` (CONFIG_RT_GROUP_SCHED) caps RT tasks per group.
     pub const CGROUP_V1_CPU: [&str; 2] = ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"];
+
+    // Process directories.
+    /// The process directories: one `PID/` per process.
+    pub const PROC: &str = "/proc";
+    /// A link to the reader's own process directory (its target is the pid).
+    pub const SELF: &str = "/proc/self";
+    /// The reader's own status: its uids decide which files it may read.
+    pub const SELF_STATUS: &str = "/proc/self/status";
+    /// The reader's own network namespace (a link, `net:[inode]`).
+    pub const SELF_NETNS: &str = "/proc/self/ns/net";
+    /// The reader's own descriptors' details (`fdinfo/N`).
+    pub const SELF_FDINFO: &str = "/proc/self/fdinfo";
+
+    /// A process's directory: `/proc/PID`.
+    pub fn pid_dir(pid: u32) -> String {
+        format!("{PROC}/{pid}")
+    }
+
+    /// A file (or directory) of a process: `/proc/PID/<name>`, `name`
+    /// such as `limits`, `fd`, `net`, `task/*/stat`.
+    pub fn pid_file(pid: u32, name: &str) -> String {
+        format!("{PROC}/{pid}/{name}")
+    }
+
+    // Not kernel files, read through the root so that a captured tree
+    // carries them.
+    /// User names of uids in a captured tree (live, the C library's NSS
+    /// lookup is used instead).
+    pub const PASSWD: &str = "/etc/passwd";
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -607,6 +636,12 @@ impl KernelRoot {
         self.read_parsed(&format!("/proc/{pid}/stat"), Stat::parse)
     }
 
+    /// `/proc/PID/comm`: the command name, without its newline.
+    pub fn pid_comm(&self, pid: u32) -> Result<String, ReadError> {
+        let text = self.read_text(&format!("/proc/{pid}/comm"))?;
+        Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+    }
+
     /// `/proc/PID/status`.
     pub fn pid_status(&self, pid: u32) -> Result<Status, ReadError> {
         Ok(Status::parse(&self.read_text(&format!("/proc/{pid}/status"))?))
@@ -734,8 +769,16 @@ impl KernelRoot {
 
     /// `/proc/PID/numa_maps` (walks the target's page tables, like smaps;
     /// absent on kernels built without NUMA).
+    /// A process that is still there (its `stat` exists) without the file
+    /// gives [`ReadError::NotReported`], not `Gone`.
     pub fn pid_numa_maps(&self, pid: u32) -> Result<NumaMaps, ReadError> {
-        Ok(NumaMaps::parse(&self.read_text(&format!("/proc/{pid}/numa_maps"))?))
+        match self.read_text(&format!("/proc/{pid}/numa_maps")) {
+            Ok(text) => Ok(NumaMaps::parse(&text)),
+            Err(ReadError::Gone { path }) if self.exists(&paths::pid_file(pid, "stat")) => {
+                Err(ReadError::NotReported { path, field: None })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The namespaces of a process, from the links `/proc/PID/ns/*`

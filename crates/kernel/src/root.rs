@@ -344,8 +344,10 @@ impl KernelRoot {
         }
     }
 
-    /// Where a kernel path lives on this machine's file system.
-    pub fn resolve(&self, kpath: &str) -> PathBuf {
+    /// Where a kernel path lives on this machine's file system. Private to
+    /// this crate: code outside it names kernel paths and asks a
+    /// `KernelRoot` method to read, write or open them (the one-reader rule).
+    pub(crate) fn resolve(&self, kpath: &str) -> PathBuf {
         self.root.join(kpath.trim_start_matches('/'))
     }
 
@@ -555,6 +557,75 @@ impl KernelRoot {
         std::fs::remove_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))
     }
 
+    /// Where a kernel path lives, for messages: the path itself on a live
+    /// system, the file in the tree otherwise.
+    pub fn display_path(&self, kpath: &str) -> String {
+        if self.live { kpath.to_string() } else { self.resolve(kpath).display().to_string() }
+    }
+
+    /// May this process write to a kernel path (`access(2)` with `W_OK`:
+    /// the real uid's permission, as a shell's `test -w`)? Create a cgroup
+    /// in a directory only where this is true.
+    pub fn is_writable(&self, kpath: &str) -> bool {
+        rustix::fs::access(self.resolve(kpath).as_path(), rustix::fs::Access::WRITE_OK).is_ok()
+    }
+
+    /// Is `file` (opened earlier from `kpath`) still the file at `kpath`:
+    /// same device and inode? A cgroup directory removed and made again
+    /// between an open and a lock is another directory.
+    pub fn is_same_file(&self, kpath: &str, file: &File) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), std::fs::metadata(self.resolve(kpath))) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        }
+    }
+
+    /// Open a device for reading and writing, write `data` to it in one
+    /// `write(2)`, and keep it open: for requests that last as long as the
+    /// file descriptor, such as a CPU latency QoS limit written to
+    /// `/dev/cpu_dma_latency` (kernel/power/qos.c removes the request when
+    /// the file is closed). Errors are the system's, unclassified: the
+    /// caller reports them as they are.
+    pub fn hold_device(&self, kpath: &str, data: &[u8]) -> io::Result<DeviceHold> {
+        use std::io::Write;
+        let mut file = File::options().read(true).write(true).open(self.resolve(kpath))?;
+        file.write_all(data)?;
+        Ok(DeviceHold { _file: file })
+    }
+
+    /// Mount a pseudo file system of type `fstype` (`tracefs`) on the
+    /// directory `kpath`, with `nosuid,nodev,noexec`. Errors are the
+    /// system's (`EPERM` without CAP_SYS_ADMIN, `ENODEV` when the kernel
+    /// lacks the file system).
+    pub fn mount_pseudo_fs(&self, fstype: &str, kpath: &str) -> io::Result<()> {
+        use rustix::mount::{MountFlags, mount};
+        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC;
+        mount(fstype, self.resolve(kpath).as_path(), fstype, flags, None::<&std::ffi::CStr>)
+            .map_err(io::Error::from)
+    }
+
+    /// Unmount the file system mounted on `kpath`. When a file in it is
+    /// still open (`EBUSY`), it is detached instead: the kernel frees it
+    /// when the last file is closed (umount(2), `MNT_DETACH`).
+    pub fn unmount(&self, kpath: &str) -> io::Result<()> {
+        use rustix::mount::{UnmountFlags, unmount};
+        let target = self.resolve(kpath);
+        match unmount(target.as_path(), UnmountFlags::empty()) {
+            Err(rustix::io::Errno::BUSY) => {
+                unmount(target.as_path(), UnmountFlags::DETACH).map_err(io::Error::from)
+            }
+            r => r.map_err(io::Error::from),
+        }
+    }
+
+    /// Does process `pid` exist: running on a live system, held by a
+    /// captured tree? With [`classify`], the one place that decides that a
+    /// process is gone.
+    pub fn has_process(&self, pid: u32) -> bool {
+        self.is_dir(&crate::paths::pid_dir(pid))
+    }
+
     /// The inode number of a kernel path (a cgroup directory's inode is
     /// what `/proc/kpagecgroup` reports for the pages charged to it).
     pub fn inode(&self, kpath: &str) -> Result<u64, ReadError> {
@@ -576,6 +647,13 @@ impl KernelRoot {
         };
         Ok(KernelFile { file, kpath: kpath.to_string() })
     }
+}
+
+/// A device kept open by [`KernelRoot::hold_device`]; closing it (drop)
+/// ends the request written to it.
+#[derive(Debug)]
+pub struct DeviceHold {
+    _file: File,
 }
 
 /// An open kernel file for positioned reads of fixed-size records.

@@ -44,21 +44,26 @@ pub struct Captured {
 /// Collect through a recording root and write every file read under `out`
 /// (which must not exist, or be an empty directory of this user).
 pub fn capture(root: &KernelRoot, opts: &CollectOptions, out: &Path) -> io::Result<Captured> {
-    capture_with(root, opts, out, &|_| {})
+    capture_with(root, opts, out, &|| {})
 }
 
-/// [`capture`], where `also` reads more through the recording root (what
-/// other commands read, such as `rt check`) so that the tree holds it too.
+/// [`capture`], calling `before_writing` once everything is read and
+/// before any file is written: the moment at which the hardening tests
+/// change the output directory under the capture.
 pub fn capture_with(
     root: &KernelRoot,
     opts: &CollectOptions,
     out: &Path,
-    also: &dyn Fn(&KernelRoot),
+    before_writing: &dyn Fn(),
 ) -> io::Result<Captured> {
     // Created (and held open) before anything is read, so that nobody can
     // put anything in it while the collection runs.
     let mut tree = Tree::create(out)?;
     let (rec_root, recorder) = root.recording();
+    // What `rt check` reads about the host, first: the collection then reads
+    // again what both read (meminfo, the /proc listing), so that the tree
+    // holds what the snapshot saw (a recorder keeps the last read).
+    let _ = crate::rt::rt_facts(&rec_root, None, None);
     let snapshot = collect(&rec_root, opts);
     // What the detail views read beyond the snapshot (zones, slab).
     let _ = rec_root.pagetypeinfo();
@@ -73,26 +78,28 @@ pub fn capture_with(
     if let Ok(layout) = memscope_kernel::cgroup::Layout::detect(&rec_root) {
         let _ = crate::cgroups::tree::read_tree(&rec_root, &layout);
     }
-    // What other commands read (`rt check`), so that the tree holds it too.
-    also(&rec_root);
+    before_writing();
     // Processes the scan listed but that exited before it was done with
     // them: left out of the tree and named in its MANIFEST, so that the tree
     // reads back as the scan saw them (exited), not as processes whose files
     // are missing.
     let kept: std::collections::BTreeSet<u32> = snapshot.processes.iter().map(|p| p.pid).collect();
-    let exited: Vec<u32> = recorder
+    let mut listed: Vec<u32> = recorder
         .dirs()
         .get("/proc")
-        .map(|names| {
-            names.iter().filter_map(|n| n.parse::<u32>().ok()).filter(|p| !kept.contains(p)).collect()
-        })
+        .map(|names| names.iter().filter_map(|n| n.parse::<u32>().ok()).collect())
         .unwrap_or_default();
+    listed.sort_unstable();
+    let exited: Vec<u32> = listed.iter().copied().filter(|p| !kept.contains(p)).collect();
+    // Files of processes the scan did not list (read by `rt check`'s look
+    // for irqbalance before the scan, of processes that exited since) are
+    // left out too: the tree lists exactly the scan's processes.
     let of_exited = |kpath: &str| {
         kpath
             .strip_prefix("/proc/")
             .and_then(|r| r.split('/').next())
             .and_then(|p| p.parse::<u32>().ok())
-            .is_some_and(|p| exited.binary_search(&p).is_ok())
+            .is_some_and(|p| exited.binary_search(&p).is_ok() || listed.binary_search(&p).is_err())
     };
     // Links first (slab merge aliases, namespaces), so that files read
     // through a link land in the directory it points to.

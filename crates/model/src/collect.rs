@@ -426,9 +426,9 @@ fn read_rollup(
 ) -> Result<memscope_kernel::parse::pid::smaps_rollup::SmapsRollup, ReadError> {
     match present(root, pid, root.pid_smaps_rollup(pid)) {
         Some(Err(ReadError::NotReported { .. })) => present(root, pid, root.pid_smaps_summed(pid))
-            .unwrap_or_else(|| Err(ReadError::Gone { path: format!("/proc/{pid}/smaps") })),
+            .unwrap_or_else(|| Err(ReadError::Gone { path: paths::pid_file(pid, "smaps") })),
         Some(r) => r,
-        None => Err(ReadError::Gone { path: format!("/proc/{pid}/smaps_rollup") }),
+        None => Err(ReadError::Gone { path: paths::pid_file(pid, "smaps_rollup") }),
     }
 }
 
@@ -441,7 +441,7 @@ fn read_rollup(
 fn present<T>(root: &KernelRoot, pid: u32, r: Result<T, ReadError>) -> Option<Result<T, ReadError>> {
     match r {
         Err(ReadError::Gone { path }) => {
-            if root.is_live() && !root.is_dir(&format!("/proc/{pid}")) {
+            if root.is_live() && !root.has_process(pid) {
                 None
             } else {
                 Some(Err(ReadError::NotReported { path, field: None }))
@@ -467,8 +467,7 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
         return None;
     }
     let (cgroup, cmdline) = if opts.skip_cgroup_and_cmdline {
-        let skipped =
-            |file: &str| ReadError::NotReported { path: format!("/proc/{pid}/{file}"), field: None };
+        let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
         (Err(skipped("cgroup")), Err(skipped("cmdline")))
     } else {
         (present(root, pid, root.pid_cgroup(pid))?, present(root, pid, root.pid_cmdline(pid))?)
@@ -481,7 +480,7 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
     let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
     if fds.as_ref().is_some_and(|f| f.gone()) {
-        if root.is_live() && !root.is_dir(&format!("/proc/{pid}")) {
+        if root.is_live() && !root.has_process(pid) {
             return None;
         }
         // Without these files (the process's directory is there): they

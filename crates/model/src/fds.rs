@@ -242,7 +242,7 @@ pub fn collect_fds(root: &KernelRoot, opts: &FdCollectOptions) -> FdSnapshot {
     let outcomes = parallel_map(&chosen, threads, |&i| read_breakdown(root, processes[i].pid));
     // This process's own listing holds a descriptor on the directory it lists,
     // closed by the time its link is read: not worth a note.
-    let own_pid: Option<u32> = root.read_link("/proc/self").ok().and_then(|p| p.parse().ok());
+    let own_pid: Option<u32> = root.read_link(paths::SELF).ok().and_then(|p| p.parse().ok());
     let mut gone = BTreeSet::new();
     for (&i, (list, cgroup, closed)) in chosen.iter().zip(outcomes) {
         if Some(processes[i].pid) != own_pid {
@@ -273,7 +273,7 @@ pub fn collect_fds(root: &KernelRoot, opts: &FdCollectOptions) -> FdSnapshot {
         taken_at_unix_ms,
         live: root.is_live(),
         kernel: root.osrelease(),
-        reader_uids: root.read_text("/proc/self/status").ok().and_then(|t| Status::parse(&t).uids()),
+        reader_uids: root.read_text(paths::SELF_STATUS).ok().and_then(|t| Status::parse(&t).uids()),
         system: read_fd_system(root),
         processes,
         scan,
@@ -347,7 +347,7 @@ impl ProcessFds {
 
 /// Count one process's descriptors and read its `RLIMIT_NOFILE`.
 pub fn read_process_fds(root: &KernelRoot, pid: u32) -> ProcessFds {
-    let kpath = format!("/proc/{pid}/limits");
+    let kpath = paths::pid_file(pid, "limits");
     let nofile = root
         .pid_limits(pid)
         .and_then(|l| l.nofile().cloned().ok_or_else(|| ReadError::missing_field(&kpath, MAX_OPEN_FILES)));
@@ -503,8 +503,8 @@ fn read_breakdown(root: &KernelRoot, pid: u32) -> (FdList, Sample<ProcCgroup>, u
             if target.is_inotify() || target.is_epoll() { root.pid_fdinfo(pid, fd).ok() } else { None };
         out.push(FdSample { fd, target, file_type, fdinfo, socket: None });
     }
-    if closed > 0 && !root.exists(&format!("/proc/{pid}/fd")) {
-        return (FdList::Failed(ReadError::Gone { path: format!("/proc/{pid}/fd") }), cgroup, closed);
+    if closed > 0 && !root.exists(&paths::pid_file(pid, "fd")) {
+        return (FdList::Failed(ReadError::Gone { path: paths::pid_file(pid, "fd") }), cgroup, closed);
     }
     (FdList::Read(out), cgroup, closed)
 }
@@ -534,7 +534,7 @@ fn resolve_sockets(root: &KernelRoot, procs: &mut [FdProcess]) -> usize {
     if !has_sockets {
         return 0;
     }
-    let own_ns = root.read_link("/proc/self/ns/net").ok();
+    let own_ns = root.read_link(paths::SELF_NETNS).ok();
     let mut tables: BTreeMap<Option<String>, SocketMap> = BTreeMap::new();
     tables.insert(own_ns.clone(), load_tables(root, paths::NET));
     for p in procs.iter_mut() {
@@ -556,7 +556,7 @@ fn resolve_sockets(root: &KernelRoot, procs: &mut [FdProcess]) -> usize {
         if ns == own_ns {
             continue;
         }
-        let map = tables.entry(ns).or_insert_with(|| load_tables(root, &format!("/proc/{pid}/net")));
+        let map = tables.entry(ns).or_insert_with(|| load_tables(root, &paths::pid_file(pid, "net")));
         for f in fds.iter_mut() {
             if let Some(inode) = f.target.socket_inode()
                 && f.socket.is_none()

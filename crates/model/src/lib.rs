@@ -29,6 +29,7 @@ mod collect;
 pub mod fds;
 pub mod oom;
 pub mod pages;
+pub mod rt;
 pub mod run;
 pub mod trace;
 

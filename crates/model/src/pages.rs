@@ -617,7 +617,7 @@ fn read_item(
         Ok(0) => match root.pid_status(pid) {
             Ok(s) if s.has_address_space() => Outcome::NotWalked,
             Ok(_) | Err(ReadError::Gone { .. }) => {
-                Outcome::Ended(ReadError::Gone { path: format!("/proc/{pid}/pagemap") })
+                Outcome::Ended(ReadError::Gone { path: paths::pid_file(pid, "pagemap") })
             }
             Err(e) => Outcome::Ended(e),
         },

@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
 use libbpf_rs::{Link, MapCore, MapFlags, PrintLevel};
-use memscope_kernel::KernelRoot;
+use memscope_kernel::{KernelRoot, paths};
 use memscope_model::trace::{
     AllocKind, OutstandingStack, ProgramStats, StackState, TraceCounters, TraceSample,
 };
@@ -417,7 +417,7 @@ fn map_memory(root: &KernelRoot, skel: &TraceSkel) -> Option<u64> {
     ];
     let mut total = 0;
     for fd in maps {
-        let text = root.read_text(&format!("/proc/self/fdinfo/{fd}")).ok()?;
+        let text = root.read_text(&format!("{}/{fd}", paths::SELF_FDINFO)).ok()?;
         let v = text.lines().find_map(|l| l.strip_prefix("memlock:"))?.trim().parse::<u64>().ok()?;
         total += v;
     }

@@ -9,9 +9,6 @@
 //! and unmounts it at once: the mount exists for milliseconds, and a
 //! mount that memscope did not make is never touched.
 
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
-
 use memscope_kernel::{KernelRoot, paths};
 
 use crate::preflight::{Unavailable, tracefs_dir};
@@ -31,20 +28,11 @@ impl Tracefs {
         if let Some(dir) = tracefs_dir(root) {
             return Ok(Tracefs { root: root.clone(), dir, ours: None });
         }
-        let target = root.resolve(paths::TRACEFS);
         let fail = |reason: String| Unavailable::NoTracefs { target: paths::TRACEFS.into(), reason };
-        if !target.is_dir() {
+        if !root.is_dir(paths::TRACEFS) {
             return Err(fail("the mount point does not exist (a kernel without CONFIG_TRACING?)".into()));
         }
-        let c_target = CString::new(target.as_os_str().as_bytes()).map_err(|e| fail(e.to_string()))?;
-        let fstype = c"tracefs";
-        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        // SAFETY: valid NUL-terminated strings; no data argument.
-        let rc = unsafe {
-            libc::mount(fstype.as_ptr(), c_target.as_ptr(), fstype.as_ptr(), flags, std::ptr::null())
-        };
-        if rc != 0 {
-            let err = std::io::Error::last_os_error();
+        if let Err(err) = root.mount_pseudo_fs("tracefs", paths::TRACEFS) {
             let why = match err.raw_os_error() {
                 Some(libc::EPERM) => format!("{err} (mounting needs CAP_SYS_ADMIN in the initial namespace)"),
                 Some(libc::ENODEV) => format!("{err} (the kernel has no tracefs: CONFIG_TRACING)"),
@@ -85,16 +73,11 @@ impl Tracefs {
         if id != 0 && top_mount_id(&self.root) != Some(id) {
             return;
         }
-        let target = self.root.resolve(paths::TRACEFS);
-        let Ok(c_target) = CString::new(target.as_os_str().as_bytes()) else { return };
-        // SAFETY: valid NUL-terminated path.
-        let rc = unsafe { libc::umount2(c_target.as_ptr(), 0) };
-        if rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBUSY) {
-            // A file in it is still open (by another reader that came in the
-            // meantime): detach it now, the kernel frees it when closed.
-            // SAFETY: as above.
-            unsafe { libc::umount2(c_target.as_ptr(), libc::MNT_DETACH) };
-        }
+        // A file in it may still be open (by another reader that came in
+        // the meantime): then it is detached, and the kernel frees it when
+        // closed. Nothing more to do on failure: the mount stays, as one
+        // made by someone else would.
+        let _ = self.root.unmount(paths::TRACEFS);
     }
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectOptions, capture::capture_with};
+use memscope_model::{CollectOptions, capture::capture};
 
 use crate::cli::CaptureArgs;
 
@@ -13,9 +13,8 @@ pub fn run(root: &KernelRoot, a: &CaptureArgs) -> anyhow::Result<ExitCode> {
     // Namespaces too, for `ps --group-by container` on the tree, and what
     // `rt check` reads about the host, so that it runs on the tree.
     let opts = CollectOptions { namespaces: true, ..CollectOptions::default() };
-    let rt = |r: &KernelRoot| drop(memscope_control::rt::check::HostFacts::read(r));
-    let c = capture_with(root, &opts, &a.out, &rt)
-        .with_context(|| format!("cannot capture into {}", a.out.display()))?;
+    let c =
+        capture(root, &opts, &a.out).with_context(|| format!("cannot capture into {}", a.out.display()))?;
     eprintln!(
         "memscope: captured {} files ({} processes) into {}; read it with `memscope --root {} report`",
         c.files,

@@ -21,7 +21,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
             let comm = root.pid_stat(pid).map(|s| s.comm).unwrap_or_else(|_| "?".into());
             let maps = root.pid_numa_maps(pid).map_err(|e| match e {
                 // The process is there, its numa_maps is not.
-                ReadError::Gone { path } if root.exists(&format!("/proc/{pid}/stat")) => {
+                ReadError::NotReported { path, field: None } => {
                     format!("{path} does not exist: this kernel was built without NUMA support (CONFIG_NUMA)")
                 }
                 ReadError::Gone { .. } => format!("no process {pid}"),

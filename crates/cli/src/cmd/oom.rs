@@ -58,11 +58,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &OomArgs) -> anyhow::Result<ExitCod
         }
         None => {
             let input = memscope_model::oom::read(root);
-            let source = if root.is_live() {
-                paths::KMSG.to_string()
-            } else {
-                root.resolve(paths::KMSG).display().to_string()
-            };
+            let source = root.display_path(paths::KMSG);
             match &input.log {
                 Ok(log) => {
                     let view =

@@ -5,13 +5,14 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use memscope_control::rt::latency::{self, LatencyError, LatencyOptions};
-use memscope_control::rt::memory::Sampler;
-use memscope_control::rt::report::{self, ReportOptions};
-use memscope_control::rt::{self as rtlib, sched};
+use memscope_analysis::rt::report::{self, ReportOptions};
+use memscope_control::rt::latency::{self, LatencyError};
+use memscope_control::rt::sched;
 use memscope_export::rt as render;
 use memscope_kernel::parse::sysfs::parse_list;
 use memscope_kernel::{KernelRoot, paths};
+use memscope_model::rt::latency::{LatencyOptions, ProgressView};
+use memscope_model::rt::vmstat::Sampler;
 
 use crate::cli::{Global, RtArgs, RtCheckArgs, RtCommand, RtLatencyArgs};
 use crate::output::{self, Format};
@@ -39,12 +40,12 @@ fn check(root: &KernelRoot, g: &Global, a: &RtCheckArgs) -> anyhow::Result<ExitC
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(pid) = a.pid
-        && !root.exists(&format!("/proc/{pid}"))
+        && !root.has_process(pid)
     {
         bail!("no process {pid}{}", if root.is_live() { "" } else { " in the captured tree" });
     }
     let taken = now_unix_ms();
-    let report = rtlib::run_check(root, a.pid, Some(a.window));
+    let report = memscope_analysis::rt::check(&memscope_model::rt::rt_facts(root, a.pid, Some(a.window)));
     match format {
         Format::Json => render::write_check_json(&mut w, &report, taken)?,
         Format::Csv => render::write_check_csv(&mut w, &report)?,
@@ -110,7 +111,7 @@ fn latency(root: &KernelRoot, g: &Global, a: &RtLatencyArgs) -> anyhow::Result<E
     } else {
         Duration::from_millis(250)
     };
-    let mut tick = |views: &[latency::ProgressView]| {
+    let mut tick = |views: &[ProgressView]| {
         if let Some(s) = sampler.as_mut() {
             s.poll(mono(), false);
         }
@@ -122,7 +123,7 @@ fn latency(root: &KernelRoot, g: &Global, a: &RtLatencyArgs) -> anyhow::Result<E
             let _ = e.flush();
         }
     };
-    let result = latency::run(&opts, &root.resolve(paths::CPU_DMA_LATENCY), tick_every, &mut tick);
+    let result = latency::run(&opts, root, tick_every, &mut tick);
     if live {
         eprint!("\r\x1b[2K");
     }
@@ -163,7 +164,7 @@ fn explain_error(root: &KernelRoot, e: LatencyError, priority: u8, no_mlock: boo
     };
     let hint = match &e {
         LatencyError::Policy { .. } => {
-            let budget = rtlib::process::rt_budget(root, std::process::id())
+            let budget = memscope_model::rt::process::rt_budget(root, std::process::id())
                 .ok()
                 .flatten()
                 .filter(|(_, v)| *v == 0)
@@ -181,7 +182,7 @@ fn explain_error(root: &KernelRoot, e: LatencyError, priority: u8, no_mlock: boo
              --no-mlock or --force measure without it",
             limit("Max locked memory")
         ),
-        LatencyError::DmaLatency(_) => "/dev/cpu_dma_latency is writable by root only".into(),
+        LatencyError::DmaLatency(_) => format!("{} is writable by root only", paths::CPU_DMA_LATENCY),
         LatencyError::Spawn(_) if !no_mlock => format!(
             "with mlockall(MCL_FUTURE) each thread's stack is locked when it starts, and RLIMIT_MEMLOCK (this \
              session: {} bytes) may not allow it; --no-mlock measures without locking",

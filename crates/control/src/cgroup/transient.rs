@@ -37,7 +37,6 @@
 //! removed, retrying while the kernel finishes tearing the tasks down.
 
 use std::fs::File;
-use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, Instant};
 
 use memscope_kernel::parse::cgroupfs::{Limit, parse_controllers, parse_ids};
@@ -281,7 +280,7 @@ fn check_writable(root: &KernelRoot, p: &Placement) -> Result<(), SetupError> {
         ));
     }
     let target = if root.is_dir(&p.parent_dir) { &p.parent_dir } else { &p.hierarchy.mount_point };
-    if rustix::fs::access(root.resolve(target).as_path(), rustix::fs::Access::WRITE_OK).is_err() {
+    if !root.is_writable(target) {
         return Err(SetupError::NotPermitted(format!(
             "memscope run needs root (or a delegated cgroup): it creates cgroups in {target}, which this user \
              may not write"
@@ -630,11 +629,7 @@ fn create_one(root: &KernelRoot, p: &Placement) -> Result<File, SetupError> {
         }
         // A cleaner may have removed the directory between mkdir and flock
         // (it was empty and unlocked): then the lock is on a dead directory.
-        let same = match (lock.metadata(), std::fs::metadata(root.resolve(&p.dir))) {
-            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
-            _ => false,
-        };
-        if same {
+        if root.is_same_file(&p.dir, &lock) {
             return Ok(lock);
         }
     }

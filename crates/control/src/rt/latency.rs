@@ -24,37 +24,18 @@
 //! missed periods are skipped (as cyclictest does) and counted as
 //! overruns.
 
-use std::fs::File;
-use std::io::{self, Write};
+use std::io;
 use std::sync::atomic::AtomicU8;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use memscope_kernel::{DeviceHold, KernelRoot, paths};
 use rustix::time::{ClockId, Timespec};
 
-use super::sched::{self, ThreadUsage};
+use memscope_model::rt::latency::{CpuRun, LatencyOptions, LatencyRun, OVERRUN_LOG, ProgressView};
 
-/// What to measure.
-#[derive(Debug, Clone)]
-pub struct LatencyOptions {
-    /// One measuring thread per CPU listed.
-    pub cpus: Vec<u32>,
-    /// SCHED_FIFO priority 1–99; 0 asks for SCHED_OTHER (measures nothing
-    /// about real time; only with `force`).
-    pub priority: u8,
-    /// Period of each thread.
-    pub interval: Duration,
-    /// Wakeups per thread.
-    pub loops: u64,
-    /// Lock all memory (`mlockall(MCL_CURRENT | MCL_FUTURE)`).
-    pub mlock: bool,
-    /// Hold `/dev/cpu_dma_latency` at this many µs during the run.
-    pub dma_latency_usec: Option<i32>,
-    /// Go on (with warnings) when the real-time policy or the memory lock
-    /// cannot be had.
-    pub force: bool,
-}
+use super::sched;
 
 /// What went wrong before measuring.
 #[derive(Debug, thiserror::Error)]
@@ -91,73 +72,6 @@ pub enum LatencyError {
     Spawn(io::Error),
 }
 
-/// The result of one measuring thread.
-#[derive(Debug, Clone)]
-pub struct CpuRun {
-    /// The CPU it was pinned to.
-    pub cpu: u32,
-    /// Latency of each wakeup in ns, in time order (saturated at
-    /// `u32::MAX`, 4.29 s).
-    pub samples_ns: Vec<u32>,
-    /// Expected time (CLOCK_MONOTONIC ns) of the first wakeup.
-    pub first_wakeup_mono_ns: u64,
-    /// `(sample index, periods skipped before it, cumulative)`: where
-    /// overruns shifted the schedule. Capped at [`OVERRUN_LOG`] entries.
-    pub overrun_log: Vec<(u64, u64)>,
-    /// Periods skipped because a wakeup came more than one interval late.
-    pub overruns: u64,
-    /// Faults and context switches of the thread during the loop.
-    pub usage: ThreadUsage,
-    /// The policy the thread ran under (`SCHED_FIFO`, or `SCHED_OTHER`
-    /// when forced).
-    pub policy: &'static str,
-    /// Its priority (0 for SCHED_OTHER).
-    pub priority: i32,
-}
-
-impl CpuRun {
-    /// The expected wakeup time (CLOCK_MONOTONIC ns) of sample `i`.
-    pub fn expected_mono_ns(&self, i: usize, interval_ns: u64) -> u64 {
-        let k = self.overrun_log.partition_point(|&(idx, _)| idx <= i as u64);
-        let skipped = if k == 0 { 0 } else { self.overrun_log[k - 1].1 };
-        self.first_wakeup_mono_ns + (i as u64 + skipped) * interval_ns
-    }
-}
-
-/// Maximum number of overrun entries kept per thread.
-pub const OVERRUN_LOG: usize = 4096;
-
-/// A whole run.
-#[derive(Debug, Clone)]
-pub struct LatencyRun {
-    /// The options it ran with.
-    pub options: LatencyOptions,
-    /// One per CPU, in the order of `options.cpus`.
-    pub cpus: Vec<CpuRun>,
-    /// CLOCK_REALTIME and CLOCK_MONOTONIC read together just before the
-    /// threads started, in ns: converts monotonic times to wall-clock.
-    pub clock_pair_ns: (u64, u64),
-    /// Wall time the run took, in ns.
-    pub elapsed_ns: u64,
-    /// Memory really locked.
-    pub mlocked: bool,
-    /// The QoS limit held, if any.
-    pub dma_latency_held_usec: Option<i32>,
-    /// Stopped early (SIGINT).
-    pub interrupted: bool,
-    /// Everything that makes the result weaker than asked (forced policy, no
-    /// memory lock, …).
-    pub warnings: Vec<String>,
-}
-
-impl LatencyRun {
-    /// Wall-clock time in ns since the epoch of a CLOCK_MONOTONIC time.
-    pub fn wall_ns(&self, mono_ns: u64) -> u64 {
-        let (real, mono) = self.clock_pair_ns;
-        (real as i128 + mono_ns as i128 - mono as i128).max(0) as u64
-    }
-}
-
 /// Progress of one thread, readable while it runs.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -169,21 +83,6 @@ pub struct Progress {
     pub max_ns: AtomicU64,
     /// Sum so far, ns (for the running average).
     pub sum_ns: AtomicU64,
-}
-
-/// A snapshot of every thread's progress, for a live line.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProgressView {
-    /// The CPU.
-    pub cpu: u32,
-    /// Samples taken.
-    pub count: u64,
-    /// Latest sample, ns.
-    pub last_ns: u64,
-    /// Largest so far, ns.
-    pub max_ns: u64,
-    /// Mean so far, ns.
-    pub avg_ns: f64,
 }
 
 /// Set by SIGINT: threads stop at their next wakeup and the run is
@@ -230,26 +129,22 @@ fn ns_ts(ns: u64) -> Timespec {
     Timespec { tv_sec: (ns / 1_000_000_000) as i64, tv_nsec: (ns % 1_000_000_000) as _ }
 }
 
-/// Holds the CPU latency QoS request while open (kernel/power/qos.c: the
-/// request lives as long as the file descriptor).
-struct DmaLatencyHold(#[allow(dead_code)] File);
-
-fn hold_dma_latency(path: &std::path::Path, usec: i32) -> io::Result<DmaLatencyHold> {
-    let mut f = File::options().read(true).write(true).open(path)?;
-    f.write_all(&usec.to_ne_bytes())?;
-    Ok(DmaLatencyHold(f))
+/// Hold the CPU latency QoS limit at `usec` while the returned value lives
+/// (kernel/power/qos.c: the request lives as long as the file descriptor).
+fn hold_dma_latency(root: &KernelRoot, usec: i32) -> io::Result<DeviceHold> {
+    root.hold_device(paths::CPU_DMA_LATENCY, &usec.to_ne_bytes())
 }
 
 /// What each thread reports before it waits for the start.
 type Ready = Result<(&'static str, i32), LatencyError>;
 
-/// Run the probe on the live system. `dma_latency_path` is where
-/// `/dev/cpu_dma_latency` is (from [`memscope_kernel::KernelRoot::resolve`]).
+/// Run the probe on the live system; `root` holds `/dev/cpu_dma_latency`
+/// when asked to.
 /// `tick` is called about every `tick_every` on the calling thread while the
 /// measurement runs (progress line, memory sampler); it must not block long.
 pub fn run(
     opts: &LatencyOptions,
-    dma_latency_path: &std::path::Path,
+    root: &KernelRoot,
     tick_every: Duration,
     tick: &mut dyn FnMut(&[ProgressView]),
 ) -> Result<LatencyRun, LatencyError> {
@@ -291,7 +186,7 @@ pub fn run(
         warnings.push("memory not locked (--no-mlock): page faults may add to the latencies".into());
         false
     };
-    let mut result = run_locked(opts, dma_latency_path, tick_every, tick, interval_ns, &mut warnings);
+    let mut result = run_locked(opts, root, tick_every, tick, interval_ns, &mut warnings);
     if mlocked && opts.force && matches!(result, Err(LatencyError::Spawn(_))) {
         // Locked thread stacks went past RLIMIT_MEMLOCK: go on unlocked.
         let _ = rustix::mm::munlockall();
@@ -301,7 +196,7 @@ pub fn run(
              may add to the latencies"
                 .into(),
         );
-        result = run_locked(opts, dma_latency_path, tick_every, tick, interval_ns, &mut warnings);
+        result = run_locked(opts, root, tick_every, tick, interval_ns, &mut warnings);
     }
     if mlocked {
         let _ = rustix::mm::munlockall();
@@ -361,17 +256,18 @@ type Measured = (Vec<CpuRun>, (u64, u64), u64, Option<i32>, bool);
 
 fn run_locked(
     opts: &LatencyOptions,
-    dma_path: &std::path::Path,
+    root: &KernelRoot,
     tick_every: Duration,
     tick: &mut dyn FnMut(&[ProgressView]),
     interval_ns: u64,
     warnings: &mut Vec<String>,
 ) -> Result<Measured, LatencyError> {
     let dma_hold = match opts.dma_latency_usec {
-        Some(usec) => match hold_dma_latency(dma_path, usec) {
+        Some(usec) => match hold_dma_latency(root, usec) {
             Ok(h) => Some(h),
             Err(e) if opts.force => {
-                warnings.push(format!("/dev/cpu_dma_latency not held ({e}): idle states may add latency"));
+                warnings
+                    .push(format!("{} not held ({e}): idle states may add latency", paths::CPU_DMA_LATENCY));
                 None
             }
             Err(e) => return Err(LatencyError::DmaLatency(e)),
@@ -537,7 +433,7 @@ fn measure(
     policy: &'static str,
     priority: i32,
 ) -> CpuRun {
-    let usage0 = ThreadUsage::now();
+    let usage0 = sched::thread_usage();
     let mut next = mono_ns() + interval_ns;
     let first = next;
     let mut overruns = 0u64;
@@ -573,7 +469,7 @@ fn measure(
             break;
         }
     }
-    let usage = ThreadUsage::now().since(&usage0);
+    let usage = sched::thread_usage().since(&usage0);
     samples.truncate(taken);
     CpuRun {
         cpu,
@@ -589,6 +485,8 @@ fn measure(
 
 #[cfg(test)]
 mod tests {
+    use memscope_model::rt::latency::ThreadUsage;
+
     use super::*;
 
     fn opts() -> LatencyOptions {

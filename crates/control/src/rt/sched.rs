@@ -7,25 +7,7 @@
 
 use std::io;
 
-/// Name of a scheduling policy number (`SCHED_*` in
-/// include/uapi/linux/sched.h).
-pub fn policy_name(policy: u64) -> &'static str {
-    match policy {
-        0 => "SCHED_OTHER",
-        1 => "SCHED_FIFO",
-        2 => "SCHED_RR",
-        3 => "SCHED_BATCH",
-        5 => "SCHED_IDLE",
-        6 => "SCHED_DEADLINE",
-        7 => "SCHED_EXT",
-        _ => "unknown",
-    }
-}
-
-/// Is this a real-time policy (FIFO, RR, DEADLINE)?
-pub fn is_realtime_policy(policy: u64) -> bool {
-    matches!(policy, 1 | 2 | 6)
-}
+use memscope_model::rt::latency::ThreadUsage;
 
 /// Put the calling thread in `SCHED_FIFO` at `priority` (1–99).
 pub fn set_fifo(priority: u8) -> io::Result<()> {
@@ -59,46 +41,21 @@ pub fn allowed_cpus() -> io::Result<Vec<u32>> {
 }
 
 /// Page faults and context switches of the calling thread so far
-/// (`getrusage(RUSAGE_THREAD)`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ThreadUsage {
-    /// Minor page faults (no I/O).
-    pub minflt: u64,
-    /// Major page faults (I/O).
-    pub majflt: u64,
-    /// Voluntary context switches (sleeps).
-    pub nvcsw: u64,
-    /// Involuntary context switches (preempted).
-    pub nivcsw: u64,
-}
-
-impl ThreadUsage {
-    /// The calling thread's counters.
-    pub fn now() -> ThreadUsage {
-        // SAFETY: getrusage fills the struct it is given; all-zero is a
-        // valid rusage.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointer; RUSAGE_THREAD is Linux's per-thread query.
-        let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
-        if r != 0 {
-            return ThreadUsage::default();
-        }
-        ThreadUsage {
-            minflt: ru.ru_minflt as u64,
-            majflt: ru.ru_majflt as u64,
-            nvcsw: ru.ru_nvcsw as u64,
-            nivcsw: ru.ru_nivcsw as u64,
-        }
+/// (`getrusage(RUSAGE_THREAD)`); all zero if the call fails.
+pub fn thread_usage() -> ThreadUsage {
+    // SAFETY: getrusage fills the struct it is given; all-zero is a
+    // valid rusage.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: valid pointer; RUSAGE_THREAD is Linux's per-thread query.
+    let r = unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) };
+    if r != 0 {
+        return ThreadUsage::default();
     }
-
-    /// Counters between `earlier` and `self`.
-    pub fn since(&self, earlier: &ThreadUsage) -> ThreadUsage {
-        ThreadUsage {
-            minflt: self.minflt.saturating_sub(earlier.minflt),
-            majflt: self.majflt.saturating_sub(earlier.majflt),
-            nvcsw: self.nvcsw.saturating_sub(earlier.nvcsw),
-            nivcsw: self.nivcsw.saturating_sub(earlier.nivcsw),
-        }
+    ThreadUsage {
+        minflt: ru.ru_minflt as u64,
+        majflt: ru.ru_majflt as u64,
+        nvcsw: ru.ru_nvcsw as u64,
+        nivcsw: ru.ru_nivcsw as u64,
     }
 }
 
@@ -128,20 +85,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn policy_names_follow_the_uapi_numbers() {
-        assert_eq!(policy_name(0), "SCHED_OTHER");
-        assert_eq!(policy_name(1), "SCHED_FIFO");
-        assert_eq!(policy_name(6), "SCHED_DEADLINE");
-        assert_eq!(policy_name(4), "unknown");
-        assert!(is_realtime_policy(2) && !is_realtime_policy(0) && !is_realtime_policy(5));
-    }
-
-    #[test]
     fn usage_of_this_thread_counts_a_fresh_page_fault() {
-        let before = ThreadUsage::now();
+        let before = thread_usage();
         let mut v = vec![0u32; 1 << 20];
         prefault_buffer(&mut v);
-        let after = ThreadUsage::now().since(&before);
+        let after = thread_usage().since(&before);
         std::hint::black_box(&v);
         assert!(after.minflt > 0, "touching 4 MiB of new memory faults pages in: {after:?}");
     }

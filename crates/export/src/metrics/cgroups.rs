@@ -17,6 +17,7 @@
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::memcg;
 use memscope_kernel::parse::cgroupfs::Limit;
+use memscope_kernel::paths;
 
 use super::{Input, Kind, MetricDef, Out};
 
@@ -71,7 +72,9 @@ pub const OTHER: &str = "other";
 pub fn collect(input: &Input, out: &mut Out) {
     match input.snap.vmstat.as_ref().map(|v| v.get("oom_kill")) {
         Ok(Some(n)) => out.uint(HOST_KILLS, &[], n),
-        Ok(None) => out.unavailable(HOST_KILLS.name, "/proc/vmstat has no oom_kill (Linux 4.13+)"),
+        Ok(None) => {
+            out.unavailable(HOST_KILLS.name, format!("{} has no oom_kill (Linux 4.13+)", paths::VMSTAT))
+        }
         Err(e) => out.unavailable(HOST_KILLS.name, unavailable_reason(e)),
     }
     // Not collected: nothing said.

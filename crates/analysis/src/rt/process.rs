@@ -1,132 +1,16 @@
-//! `memscope rt check --pid PID`: is this process set up for real time?
-//!
-//! Facts come from `/proc/PID/{stat,status,limits,cgroup,timerslack_ns}` and
-//! every thread's `/proc/PID/task/TID/{stat,status}`; on a live system the
-//! stat files are read a second time after a short window to see page
-//! faults happening now. [`process_items`] judges them against the host's
-//! isolated CPUs.
-
-use std::time::Duration;
+//! `rt check --pid PID`: is this process set up for real time? Its facts
+//! ([`ProcessFacts`]) judged against the host's isolated CPUs
+//! ([`process_items`]), and its threads as rows ([`thread_rows`]).
 
 use memscope_kernel::parse::hex_u64;
-use memscope_kernel::parse::pid::limits::Limits;
 use memscope_kernel::parse::pid::stat::Stat;
-use memscope_kernel::parse::pid::status::Status;
-use memscope_kernel::parse::sysfs::parse_list;
-use memscope_kernel::{KernelRoot, ReadError, paths};
+use memscope_kernel::paths;
+use memscope_model::rt::{ProcessFacts, ThreadFacts, is_realtime_policy, policy_name};
 use serde::Serialize;
 
-use super::check::{Item, Verdict, cpulist_string, limits_of};
-use super::sched::{is_realtime_policy, policy_name};
-
-/// One thread as read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThreadFacts {
-    /// Thread id.
-    pub tid: u32,
-    /// Its stat line.
-    pub stat: Stat,
-    /// `Cpus_allowed_list` from its status, when readable.
-    pub cpus_allowed: Option<Vec<u32>>,
-}
-
-/// A second reading after a window, for growth.
-#[derive(Debug, Clone)]
-pub struct Later {
-    /// How long after the first reading.
-    pub window: Duration,
-    /// The process's stat then.
-    pub stat: Result<Stat, ReadError>,
-    /// Its threads' stat then.
-    pub threads: Vec<(u32, Stat)>,
-}
-
-/// Every fact about one process.
-#[derive(Debug, Clone)]
-pub struct ProcessFacts {
-    /// The process id.
-    pub pid: u32,
-    /// `/proc/PID/stat`.
-    pub stat: Result<Stat, ReadError>,
-    /// `/proc/PID/status`.
-    pub status: Result<Status, ReadError>,
-    /// Its threads.
-    pub threads: Result<Vec<ThreadFacts>, ReadError>,
-    /// `/proc/PID/limits`.
-    pub limits: Result<Limits, ReadError>,
-    /// `/proc/PID/timerslack_ns`.
-    pub timerslack_ns: Result<u64, ReadError>,
-    /// `(cgroup file, cpu.rt_runtime_us)` of its cgroup v1 cpu group;
-    /// `Ok(None)` when it is in no v1 cpu hierarchy.
-    pub rt_budget: Result<Option<(String, i64)>, ReadError>,
-    /// The second reading (live only).
-    pub later: Option<Later>,
-}
-
-fn read_threads(root: &KernelRoot, pid: u32) -> Result<Vec<ThreadFacts>, ReadError> {
-    let mut out = Vec::new();
-    for tid in root.pid_tasks(pid)? {
-        // A thread may exit between the listing and the read: skip it.
-        let Ok(stat) = root.task_stat(pid, tid) else { continue };
-        let cpus_allowed = root
-            .task_status(pid, tid)
-            .ok()
-            .and_then(|s| s.text.get("Cpus_allowed_list").and_then(|l| parse_list(l)));
-        out.push(ThreadFacts { tid, stat, cpus_allowed });
-    }
-    Ok(out)
-}
-
-/// The RT budget of the process's cgroup v1 `cpu` group: `(file, value)`,
-/// `None` when no v1 cpu hierarchy with RT group scheduling applies.
-pub fn rt_budget(root: &KernelRoot, pid: u32) -> Result<Option<(String, i64)>, ReadError> {
-    let cg = root.pid_cgroup(pid)?;
-    let Some(m) = cg.memberships.iter().find(|m| m.controllers.iter().any(|c| c == "cpu")) else {
-        return Ok(None);
-    };
-    let mut last = None;
-    for mount in paths::CGROUP_V1_CPU {
-        let file = format!("{mount}{}/cpu.rt_runtime_us", m.path.trim_end_matches('/'));
-        match root.read_i64(&file) {
-            Ok(v) => return Ok(Some((file, v))),
-            Err(e) => last = Some(e),
-        }
-    }
-    // A v1 cpu hierarchy without the file: the kernel has no RT group
-    // scheduling, so there is no per-group budget.
-    match last {
-        Some(ReadError::NotReported { .. }) | None => Ok(None),
-        Some(e) => Err(e),
-    }
-}
-
-impl ProcessFacts {
-    /// Read a process; on a live root with a `window`, read its fault
-    /// counters again after the window.
-    pub fn read(root: &KernelRoot, pid: u32, window: Option<Duration>) -> ProcessFacts {
-        let mut f = ProcessFacts {
-            pid,
-            stat: root.pid_stat(pid),
-            status: root.pid_status(pid),
-            threads: read_threads(root, pid),
-            limits: root.pid_limits(pid),
-            timerslack_ns: root.pid_timerslack_ns(pid),
-            rt_budget: rt_budget(root, pid),
-            later: None,
-        };
-        if let (Some(w), true, Ok(_)) = (window, root.is_live(), &f.stat) {
-            std::thread::sleep(w);
-            let tids: Vec<u32> =
-                f.threads.as_ref().map(|t| t.iter().map(|t| t.tid).collect()).unwrap_or_default();
-            f.later = Some(Later {
-                window: w,
-                stat: root.pid_stat(pid),
-                threads: tids.iter().filter_map(|&t| root.task_stat(pid, t).ok().map(|s| (t, s))).collect(),
-            });
-        }
-        f
-    }
-}
+use super::facts::cpulist_string;
+use super::judgements::limits_of;
+use super::table::{Item, Verdict};
 
 /// One thread in the report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -207,7 +91,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
         Ok(s) => s,
         Err(e) => return vec![Item::unavailable("process", e)],
     };
-    let source = |file: &str| format!("/proc/{}/{file}", f.pid);
+    let source = |file: &str| paths::pid_file(f.pid, file);
     let threads = f.threads.as_ref().map(|t| t.as_slice()).unwrap_or(&[]);
     let mut items = vec![Item::new(
         "process",
@@ -251,7 +135,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
                 .map(|((p, prio), n)| if *prio > 0 { format!("{n} {p} {prio}") } else { format!("{n} {p}") })
                 .collect::<Vec<_>>()
                 .join(", ");
-            items.push(Item::new("threads", Verdict::Info, value, format!("/proc/{}/task/*/stat", f.pid)));
+            items.push(Item::new("threads", Verdict::Info, value, paths::pid_file(f.pid, "task/*/stat")));
         }
         Err(e) => items.push(Item::unavailable("threads", e)),
     }
@@ -301,7 +185,7 @@ pub fn process_items(f: &ProcessFacts, iso: &[u32]) -> Vec<Item> {
 }
 
 fn affinity_item(f: &ProcessFacts, threads: &[ThreadFacts], iso: &[u32]) -> Item {
-    let src = format!("/proc/{}/task/*/status", f.pid);
+    let src = paths::pid_file(f.pid, "task/*/status");
     let mut all: Vec<u32> = threads.iter().filter_map(|t| t.cpus_allowed.clone()).flatten().collect();
     all.sort_unstable();
     all.dedup();
@@ -355,7 +239,7 @@ fn affinity_item(f: &ProcessFacts, threads: &[ThreadFacts], iso: &[u32]) -> Item
 }
 
 fn locked_item(f: &ProcessFacts, rt: bool) -> Item {
-    let src = format!("/proc/{}/status", f.pid);
+    let src = paths::pid_file(f.pid, "status");
     let st = match &f.status {
         Ok(s) => s,
         Err(e) => return Item::unavailable("locked_memory", e),
@@ -363,7 +247,7 @@ fn locked_item(f: &ProcessFacts, rt: bool) -> Item {
     let (Some(rss), Some(lck)) = (st.get("VmRSS"), st.get("VmLck")) else {
         return Item::new("locked_memory", Verdict::Info, "no address space (kernel thread)", src);
     };
-    let fb = |b: u64| memscope_analysis::fmt_bytes(b as i64);
+    let fb = |b: u64| crate::fmt_bytes(b as i64);
     let value = format!("VmLck {} of VmRSS {}", fb(lck), fb(rss));
     let fix = "call mlockall(MCL_CURRENT | MCL_FUTURE) at start-up, before the RT loop (needs memlock unlimited or \
                CAP_IPC_LOCK)";
@@ -383,7 +267,7 @@ fn locked_item(f: &ProcessFacts, rt: bool) -> Item {
 }
 
 fn faults_item(f: &ProcessFacts, stat: &Stat, threads: &[ThreadFacts]) -> Item {
-    let src = format!("/proc/{}/stat", f.pid);
+    let src = paths::pid_file(f.pid, "stat");
     let now = format!(
         "{} minor, {} major since start",
         stat.minflt.map(|v| v.to_string()).unwrap_or_else(|| "?".into()),
@@ -443,7 +327,7 @@ fn budget_item(f: &ProcessFacts, rt: bool) -> Item {
             "rt_budget",
             Verdict::Ok,
             "no cgroup v1 cpu RT budget applies",
-            format!("/proc/{}/cgroup", f.pid),
+            paths::pid_file(f.pid, "cgroup"),
         ),
         Ok(Some((file, v))) if *v == 0 => Item::new(
             "rt_budget",
@@ -467,6 +351,12 @@ fn budget_item(f: &ProcessFacts, rt: bool) -> Item {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use memscope_kernel::parse::pid::limits::Limits;
+    use memscope_kernel::parse::pid::status::Status;
+    use memscope_model::rt::process::Later;
+
     use super::*;
 
     /// A stat line with the fields these checks use.

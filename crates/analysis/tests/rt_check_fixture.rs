@@ -5,12 +5,20 @@
 
 use std::path::PathBuf;
 
-use memscope_control::rt::check::{Item, Verdict};
-use memscope_control::rt::run_check;
+use std::time::Duration;
+
+use memscope_analysis::rt::table::{Item, Verdict};
+use memscope_analysis::rt::{CheckReport, check};
 use memscope_kernel::KernelRoot;
+use memscope_model::rt::rt_facts;
 
 fn fixture() -> KernelRoot {
     KernelRoot::at(memscope_testkit::fixture_dir("rt-tuned-host"))
+}
+
+/// What `rt check` does: read the facts, judge them.
+fn run_check(root: &KernelRoot, pid: Option<u32>, window: Option<Duration>) -> CheckReport {
+    check(&rt_facts(root, pid, window))
 }
 
 fn get<'a>(items: &'a [Item], key: &str) -> &'a Item {

@@ -1,5 +1,12 @@
 use super::*;
+use crate::rt::table::{CHECKS, def};
+use memscope_kernel::parse::choice::Choice;
+use memscope_kernel::parse::cmdline::Cmdline;
 use memscope_kernel::parse::cpu_dma_latency::NO_LIMIT_USEC;
+use memscope_kernel::parse::kconfig::Kconfig;
+use memscope_kernel::parse::kernel_version::KernelVersion;
+use memscope_kernel::parse::meminfo::Meminfo;
+use memscope_kernel::read::IrqAffinity;
 
 fn nr(path: &str) -> ReadError {
     ReadError::NotReported { path: path.into(), field: None }

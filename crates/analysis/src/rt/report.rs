@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::latency::{CpuRun, LatencyRun};
-use super::memory::{self, COUNTERS, Correlation, Sample};
+use memscope_model::rt::latency::{CpuRun, LatencyRun};
+use memscope_model::rt::vmstat::{COUNTERS, Sample};
+
+use super::memory::{self, Correlation};
 use super::stats::{self, Histogram, Summary};
 
 /// How to summarize.
@@ -296,8 +298,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::rt::latency::LatencyOptions;
-    use crate::rt::sched::ThreadUsage;
+    use memscope_model::rt::latency::{LatencyOptions, ThreadUsage};
 
     fn run(samples: Vec<Vec<u32>>) -> LatencyRun {
         LatencyRun {
