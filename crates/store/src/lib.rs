@@ -298,7 +298,8 @@ impl Store {
     }
 
     /// Open an existing database for reading only (no migration: its schema
-    /// must be the current one or an older one this build can read).
+    /// must be the current one or an older one this build can read: those
+    /// from before documents are read by the old layout's reader).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(
             path,
@@ -326,8 +327,9 @@ impl Store {
     }
 
     /// Open `path` with its schema brought only up to `version` (tests of
-    /// migrations): snapshots are written and read as a memscope of that
-    /// version did (retention needs the current version).
+    /// migrations): snapshots are read as a memscope of that version did;
+    /// below [`schema::DOCUMENTS_SINCE`] they cannot be written
+    /// ([`StoreError::OldLayout`]), and retention needs the current version.
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
         prepare_files(path)?;

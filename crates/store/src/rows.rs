@@ -163,7 +163,9 @@ fn decode<T: serde::de::DeserializeOwned>(doc: &[u8], len: i64, what: &str) -> R
         .ok()
         .filter(|l| *l <= DOC_MAX_BYTES)
         .ok_or_else(|| StoreError::corrupt(what, format!("uncompressed length {len} is out of range")))?;
-    let mut json = Vec::with_capacity(len as usize);
+    // The length is the database's word: reserve no more than a typical
+    // document on its say-so.
+    let mut json = Vec::with_capacity(len.min(1 << 24) as usize);
     flate2::read::ZlibDecoder::new(doc)
         .take(len + 1)
         .read_to_end(&mut json)

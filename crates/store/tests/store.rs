@@ -26,8 +26,9 @@ fn differences(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
             for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
-                let n = Value::Null;
-                differences(x.get(k).unwrap_or(&n), y.get(k).unwrap_or(&n), &format!("{at}.{k}"), out);
+                let absent = Value::String("(absent)".into());
+                let (p, q) = (x.get(k).unwrap_or(&absent), y.get(k).unwrap_or(&absent));
+                differences(p, q, &format!("{at}.{k}"), out);
             }
         }
         (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
@@ -41,13 +42,14 @@ fn differences(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut
 
 /// [`assert_same`] for a snapshot of a database kept from an older version:
 /// collected from the same tree then, so the same but for how long the
-/// collection took.
+/// collection took (and which process's rollup took longest).
 fn assert_same_but_timing(got: &Snapshot, want: &Snapshot) {
     let mut w = want.clone();
     w.scan.elapsed_usec = got.scan.elapsed_usec;
     w.scan.rollup_phase_usec = got.scan.rollup_phase_usec;
     w.scan.rollup_total_usec = got.scan.rollup_total_usec;
     w.scan.worst_rollup_usec = got.scan.worst_rollup_usec;
+    w.scan.worst_rollup_pid = got.scan.worst_rollup_pid;
     assert_same(got, &w);
 }
 
@@ -551,4 +553,87 @@ fn the_database_is_in_wal_mode_with_normal_sync() {
     assert_eq!(sync, 1, "NORMAL");
     let vacuum: i64 = store.connection().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
     assert_eq!(vacuum, 2, "INCREMENTAL");
+}
+
+/// A document as the `sqlite3` shell's `sqlar_uncompress` reads it: zlib.
+fn document(store: &Store, sql: &str, id: i64) -> serde_json::Value {
+    use std::io::Read;
+    let (blob, len): (Vec<u8>, i64) =
+        store.connection().query_row(sql, [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let mut json = Vec::new();
+    flate2::read::ZlibDecoder::new(&blob[..]).read_to_end(&mut json).unwrap();
+    assert_eq!(json.len() as i64, len);
+    serde_json::from_slice(&json).unwrap()
+}
+
+#[test]
+fn documents_are_the_models_json_and_older_ones_lacking_a_field_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = snapshot_with_fds_and_cgroups();
+    snap.pressure = snapshot_with_pressure().pressure;
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    let mut system = document(&store, "SELECT system, system_bytes FROM snapshots WHERE id = ?1", id);
+    let processes = document(&store, "SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", id);
+    let mut want = json(&as_stored(&snap));
+    assert_eq!(processes, want["processes"]);
+    want.as_object_mut().unwrap().insert("processes".into(), serde_json::json!([]));
+    assert_eq!(system, want);
+
+    // A document from before pressure, descriptors and cgroups were
+    // collected reads back without them.
+    for k in ["pressure", "fd_system", "cgroups"] {
+        system.as_object_mut().unwrap().remove(k);
+    }
+    let raw = serde_json::to_vec(&system).unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    let blob = z.finish().unwrap();
+    store
+        .connection()
+        .execute(
+            "UPDATE snapshots SET system = ?2, system_bytes = ?3 WHERE id = ?1",
+            rusqlite::params![id, blob, raw.len() as i64],
+        )
+        .unwrap();
+    let back = store.read(id).unwrap();
+    assert!(back.pressure.is_none() && back.fd_system.is_none() && back.cgroups.is_none());
+    assert_eq!(back.processes.len(), snap.processes.len());
+}
+
+#[test]
+fn a_corrupt_document_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&fixture_snapshot(), &Meta::default()).unwrap();
+    let (good, len): (Vec<u8>, i64) = store
+        .connection()
+        .query_row("SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let cases: Vec<(Vec<u8>, i64)> = vec![
+        (good[..good.len() / 2].to_vec(), len),
+        (b"not zlib".to_vec(), len),
+        (good.clone(), len - 1),
+        (good.clone(), len + 1),
+        (good.clone(), -1),
+        (good.clone(), i64::MAX),
+        (Vec::new(), 0),
+    ];
+    for (i, (doc, n)) in cases.into_iter().enumerate() {
+        store
+            .connection()
+            .execute(
+                "UPDATE process_docs SET doc = ?2, doc_bytes = ?3 WHERE snapshot_id = ?1",
+                rusqlite::params![id, doc, n],
+            )
+            .unwrap();
+        assert!(
+            matches!(store.read(id), Err(StoreError::Corrupt { .. })),
+            "case {i}: a corrupt document reads as corrupt"
+        );
+        // The system part alone still reads.
+        store.read_parts(id, memscope_store::Parts::System).unwrap();
+    }
 }
