@@ -397,7 +397,22 @@ impl Store {
             self.strings.clear();
             step.map_err(|e| full_at(&path, e, &op))?;
             tx.commit().map_err(|e| full_at(&path, e.into(), &op))?;
+            if v + 1 == schema::DOCUMENTS_SINCE {
+                // The old tables' pages are free now: give them back to the
+                // file system (with auto_vacuum=INCREMENTAL, as `open` makes
+                // databases).
+                self.vacuum_all().map_err(|e| self.full(e, "vacuuming"))?;
+            }
         }
+        Ok(())
+    }
+
+    /// `PRAGMA incremental_vacuum` to the end: SQLite frees a page per step,
+    /// and `execute_batch` steps once.
+    fn vacuum_all(&self) -> Result<(), rusqlite::Error> {
+        let mut st = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = st.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
