@@ -99,6 +99,8 @@ fn check_migrated(store: &Store, processes: usize) {
         )
         .unwrap();
     assert_eq!(unused, 0, "strings only the old tables used are deleted");
+    let free: i64 = store.connection().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "the old tables' pages went back to the file system");
     assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
 }
 
