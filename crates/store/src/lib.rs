@@ -1,17 +1,21 @@
 //! Recording snapshots in SQLite and reading them back: the [`Store`].
 //!
 //! The store keeps the raw samples of each collection pass (parsed kernel
-//! files, in relational tables people can query) and nothing derived: the
-//! ledger, the leak trends and the diffs are recomputed from the snapshots
-//! read back, by the same code that analyses a live snapshot.
+//! files) whole, as serialized documents beside the few columns queries
+//! need, and nothing derived: the ledger, the leak trends and the diffs are
+//! recomputed from the snapshots read back, by the same code that analyses
+//! a live snapshot.
 //!
 //! ```text
-//!  Snapshot ──Store::write──▶ one transaction: snapshots row + sample rows
+//!  Snapshot ──Store::write──▶ one transaction: snapshots row (system document)
+//!                             + process_docs row + one processes row per process
 //!  Snapshot ◀──Store::read─── the same model (see rows::as_stored)
 //! ```
 //!
 //! - [`schema`]: the migrations (`PRAGMA user_version` counts those applied);
-//! - [`rows`]: the one mapping between a snapshot and its rows;
+//! - [`rows`]: documents and indexed columns of a snapshot, both ways;
+//! - `legacy`: snapshots of databases from before documents (schema 1 to
+//!   6), read-only, and migrated to documents in place;
 //! - [`Store`]: open (WAL, `synchronous=NORMAL`, migrations), write, read,
 //!   list, retention ([`Store::prune`]).
 //!
@@ -21,6 +25,7 @@
 //! process; a power loss may lose the last few (sqlite.org/wal.html).
 //! The database layout is documented in docs/store.md.
 
+mod legacy;
 pub mod rows;
 pub mod schema;
 
@@ -60,6 +65,16 @@ pub enum StoreError {
         found: u32,
         /// [`SCHEMA_VERSION`].
         known: u32,
+    },
+    /// The database has a layout from before documents (schema version 1
+    /// to 6), which is read but never written: opening it for writing
+    /// migrates it.
+    #[error("{path}: schema version {version} is read-only here; open it for writing to migrate it")]
+    OldLayout {
+        /// The database.
+        path: String,
+        /// Its `user_version`.
+        version: u32,
     },
     /// No snapshot with this id.
     #[error("no snapshot with id {id}")]
@@ -111,6 +126,33 @@ impl StoreError {
 
 fn is_full(e: &rusqlite::Error) -> bool {
     e.sqlite_error_code() == Some(ErrorCode::DiskFull)
+}
+
+/// `e`, or a full disk at `path` while doing `op` when it is one.
+fn full_at(path: &str, e: StoreError, op: &str) -> StoreError {
+    match e {
+        StoreError::Sqlite(e) if is_full(&e) => StoreError::DiskFull { path: path.into(), op: op.into() },
+        other => other,
+    }
+}
+
+/// Convert every snapshot of a database of schema version `schema` (1 to 6,
+/// brought to 6 and given the tables of version 7 under new names) into
+/// documents, keeping ids: one snapshot in memory at a time.
+fn to_documents(tx: &rusqlite::Transaction, strings: &mut Strings, schema: u32) -> Result<(), StoreError> {
+    type Row = (i64, Option<String>, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = tx
+        .prepare("SELECT id, host, collect_wall_usec, collect_cpu_usec FROM snapshots ORDER BY id")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    let tables = rows::Tables { snapshots: "snapshots_v7", processes: "processes_v7" };
+    for (id, host, wall, cpu) in rows {
+        let snap = legacy::read(tx, strings, schema, id, Parts::All)?;
+        let meta =
+            Meta { host, collect_wall_usec: wall.map(|v| v as u64), collect_cpu_usec: cpu.map(|v| v as u64) };
+        rows::write(tx, strings, tables, Some(id), &snap, &meta)?;
+    }
+    Ok(())
 }
 
 /// Interned strings: id ↔ text, cached both ways.
@@ -256,7 +298,8 @@ impl Store {
     }
 
     /// Open an existing database for reading only (no migration: its schema
-    /// must be the current one or an older one this build can read).
+    /// must be the current one or an older one this build can read: those
+    /// from before documents are read by the old layout's reader).
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open_with_flags(
             path,
@@ -284,8 +327,9 @@ impl Store {
     }
 
     /// Open `path` with its schema brought only up to `version` (tests of
-    /// migrations): snapshots are written and read as a memscope of that
-    /// version did (retention needs the current version).
+    /// migrations): snapshots are read as a memscope of that version did;
+    /// below [`schema::DOCUMENTS_SINCE`] they cannot be written
+    /// ([`StoreError::OldLayout`]), and retention needs the current version.
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: u32) -> Result<Store, StoreError> {
         prepare_files(path)?;
@@ -336,26 +380,39 @@ impl Store {
             return Err(StoreError::NewerSchema { path: self.path.clone(), found, known: SCHEMA_VERSION });
         }
         for v in found..target {
+            let path = self.path.clone();
+            let op = format!("migrating to version {}", v + 1);
             let tx = self.conn.transaction()?;
-            tx.execute_batch(schema::MIGRATIONS[v as usize]).map_err(|e| {
-                if is_full(&e) {
-                    StoreError::DiskFull {
-                        path: self.path.clone(),
-                        op: format!("migrating to version {}", v + 1),
-                    }
-                } else {
-                    e.into()
+            let strings = &mut self.strings;
+            let step = (|| -> Result<(), StoreError> {
+                tx.execute_batch(schema::MIGRATIONS[v as usize])?;
+                if v + 1 == schema::DOCUMENTS_SINCE {
+                    to_documents(&tx, strings, v)?;
+                    tx.execute_batch(schema::V7_FINISH)?;
                 }
-            })?;
-            tx.pragma_update(None, "user_version", v + 1)?;
-            tx.commit().map_err(|e| {
-                if is_full(&e) {
-                    StoreError::DiskFull { path: self.path.clone(), op: "migrating".into() }
-                } else {
-                    e.into()
-                }
-            })?;
+                tx.pragma_update(None, "user_version", v + 1)?;
+                Ok(())
+            })();
+            // The strings table changed (or rolled back): forget its ids.
+            self.strings.clear();
+            step.map_err(|e| full_at(&path, e, &op))?;
+            tx.commit().map_err(|e| full_at(&path, e.into(), &op))?;
+            if v + 1 == schema::DOCUMENTS_SINCE {
+                // The old tables' pages are free now: give them back to the
+                // file system (with auto_vacuum=INCREMENTAL, as `open` makes
+                // databases).
+                self.vacuum_all().map_err(|e| self.full(e, "vacuuming"))?;
+            }
         }
+        Ok(())
+    }
+
+    /// `PRAGMA incremental_vacuum` to the end: SQLite frees a page per step,
+    /// and `execute_batch` steps once.
+    fn vacuum_all(&self) -> Result<(), rusqlite::Error> {
+        let mut st = self.conn.prepare("PRAGMA incremental_vacuum")?;
+        let mut rows = st.query([])?;
+        while rows.next()?.is_some() {}
         Ok(())
     }
 
@@ -368,7 +425,10 @@ impl Store {
     pub fn write(&mut self, snap: &Snapshot, meta: &Meta) -> Result<i64, StoreError> {
         let result = (|| {
             let tx = self.conn.transaction()?;
-            let id = rows::write(&tx, &mut self.strings, self.schema, snap, meta)?;
+            if self.schema < schema::DOCUMENTS_SINCE {
+                return Err(StoreError::OldLayout { path: self.path.clone(), version: self.schema });
+            }
+            let id = rows::write(&tx, &mut self.strings, rows::Tables::CURRENT, None, snap, meta)?;
             tx.commit()?;
             Ok(id)
         })();
@@ -393,7 +453,11 @@ impl Store {
     pub fn read_parts(&mut self, id: i64, parts: Parts) -> Result<Snapshot, StoreError> {
         // One read transaction: a consistent view while a writer commits.
         let tx = self.conn.unchecked_transaction()?;
-        let snap = rows::read(&tx, &mut self.strings, self.schema, id, parts)?;
+        let snap = if self.schema < schema::DOCUMENTS_SINCE {
+            legacy::read(&tx, &mut self.strings, self.schema, id, parts)?
+        } else {
+            rows::read(&tx, id, parts)?
+        };
         tx.finish()?;
         Ok(snap)
     }

@@ -7,7 +7,8 @@
 
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE];
+pub const MIGRATIONS: &[&str] =
+    &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE, V6_RESERVED, V7_DOCUMENTS];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -438,4 +439,116 @@ ALTER TABLE snapshots ADD COLUMN pressure_full_avg10 REAL;
 ALTER TABLE snapshots ADD COLUMN pressure_full_avg60 REAL;
 ALTER TABLE snapshots ADD COLUMN pressure_full_avg300 REAL;
 ALTER TABLE snapshots ADD COLUMN pressure_full_total_usec INTEGER;
+"#;
+
+/// Version 6: reserved for the table of OOM-kill events, which another
+/// change adds with this number; nothing here.
+const V6_RESERVED: &str = "";
+
+/// The schema version from which snapshots are kept as documents: older
+/// databases are read by [`crate::legacy`], and migrated to it in place
+/// ([`crate::Store::open`] converts every snapshot between
+/// [`V7_DOCUMENTS`] and [`V7_FINISH`]).
+pub const DOCUMENTS_SINCE: u32 = 7;
+
+/// Version 7: each snapshot kept whole, as two documents (the model's serde
+/// JSON, zlib-compressed, with the length uncompressed: `sqlite3` reads them
+/// with `sqlar_uncompress`), beside the columns queries need. The tables are
+/// made under new names; the snapshots of the tables of versions 1 to 6 are
+/// converted into them, then those tables go and these take their names
+/// ([`V7_FINISH`]). A field added to the model needs no migration; only a
+/// new indexed column does.
+const V7_DOCUMENTS: &str = r#"
+-- One row per collection pass: `system` is the snapshot without its
+-- processes (JSON, compressed), `system_bytes` its length uncompressed.
+CREATE TABLE snapshots_v7 (
+    id                INTEGER PRIMARY KEY,
+    taken_at_unix_ms  INTEGER NOT NULL,
+    host              TEXT,
+    kernel            TEXT,
+    collect_wall_usec INTEGER,
+    collect_cpu_usec  INTEGER,
+    system            BLOB NOT NULL,
+    system_bytes      INTEGER NOT NULL
+);
+
+-- A snapshot's processes: a JSON array of the model's process samples, by
+-- pid, compressed; `doc_bytes` its length uncompressed.
+CREATE TABLE process_docs (
+    snapshot_id INTEGER PRIMARY KEY,
+    doc         BLOB NOT NULL,
+    doc_bytes   INTEGER NOT NULL
+);
+
+-- One row per process, with what queries filter and sort on (NULL: not
+-- read). Text columns are `strings` ids; sizes in bytes.
+CREATE TABLE processes_v7 (
+    snapshot_id     INTEGER NOT NULL,
+    pid             INTEGER NOT NULL,
+    starttime_ticks INTEGER,
+    comm            INTEGER,
+    cmdline         INTEGER,
+    cgroup          INTEGER,
+    uid             INTEGER,
+    rss             INTEGER,
+    pss             INTEGER,
+    uss             INTEGER,
+    swap            INTEGER,
+    fd_count        INTEGER,
+    nofile_soft     INTEGER,
+    PRIMARY KEY (snapshot_id, pid)
+) WITHOUT ROWID;
+"#;
+
+/// The end of version 7, once the old snapshots are converted: the tables
+/// and views of versions 1 to 6 go, the new tables take their names.
+pub(crate) const V7_FINISH: &str = r#"
+DROP VIEW IF EXISTS meminfo;
+DROP VIEW IF EXISTS vmstat;
+DROP VIEW IF EXISTS sockstat;
+DROP VIEW IF EXISTS zone_counters;
+DROP VIEW IF EXISTS slab;
+DROP VIEW IF EXISTS vmalloc_callers;
+DROP VIEW IF EXISTS process_samples;
+DROP VIEW IF EXISTS cgroup_memory;
+DROP TABLE samples;
+DROP TABLE malformed;
+DROP TABLE counters;
+DROP TABLE counter_sources;
+DROP TABLE zones;
+DROP TABLE zone_pagesets;
+DROP TABLE buddyinfo;
+DROP TABLE slab_caches;
+DROP TABLE vmalloc;
+DROP TABLE iomem;
+DROP TABLE firmware_memmap;
+DROP TABLE hugepage_pools;
+DROP TABLE nodes;
+DROP TABLE process_status;
+DROP TABLE process_smaps_rollup;
+DROP TABLE process_errors;
+DROP TABLE memory_cgroups;
+DROP TABLE processes;
+DROP TABLE snapshots;
+ALTER TABLE snapshots_v7 RENAME TO snapshots;
+ALTER TABLE processes_v7 RENAME TO processes;
+CREATE INDEX snapshots_by_time ON snapshots (taken_at_unix_ms);
+DELETE FROM strings WHERE id NOT IN (
+    SELECT comm FROM processes WHERE comm IS NOT NULL
+    UNION SELECT cmdline FROM processes WHERE cmdline IS NOT NULL
+    UNION SELECT cgroup FROM processes WHERE cgroup IS NOT NULL
+    UNION SELECT uid FROM processes WHERE uid IS NOT NULL);
+
+-- For people querying with `sqlite3` (docs/store.md): the processes with
+-- their names resolved.
+CREATE VIEW process_samples AS
+    SELECT p.snapshot_id, sn.taken_at_unix_ms, p.pid, p.starttime_ticks, cm.text AS comm,
+           cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rss, p.pss, p.uss, p.swap,
+           p.fd_count, p.nofile_soft
+    FROM processes p
+    JOIN snapshots sn ON sn.id = p.snapshot_id
+    LEFT JOIN strings cm ON cm.id = p.comm
+    LEFT JOIN strings cl ON cl.id = p.cmdline
+    LEFT JOIN strings cg ON cg.id = p.cgroup
+    LEFT JOIN strings u ON u.id = p.uid;
 "#;

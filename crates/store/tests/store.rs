@@ -17,33 +17,111 @@ fn json(s: &Snapshot) -> serde_json::Value {
     serde_json::to_value(s).unwrap()
 }
 
+/// The paths where two JSON documents differ (at most a few).
+fn differences(a: &serde_json::Value, b: &serde_json::Value, at: &str, out: &mut Vec<String>) {
+    use serde_json::Value;
+    if out.len() >= 8 || a == b {
+        return;
+    }
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for k in x.keys().chain(y.keys().filter(|k| !x.contains_key(*k))) {
+                let absent = Value::String("(absent)".into());
+                let (p, q) = (x.get(k).unwrap_or(&absent), y.get(k).unwrap_or(&absent));
+                differences(p, q, &format!("{at}.{k}"), out);
+            }
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => {
+            for (i, (p, q)) in x.iter().zip(y).enumerate() {
+                differences(p, q, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => out.push(format!("{at}: {} != {}", a, b)),
+    }
+}
+
+/// [`assert_same`] for a snapshot of a database kept from an older version:
+/// collected from the same tree then, so the same but for how long the
+/// collection took (and which process's rollup took longest).
+fn assert_same_but_timing(got: &Snapshot, want: &Snapshot) {
+    let mut w = want.clone();
+    w.scan.elapsed_usec = got.scan.elapsed_usec;
+    w.scan.rollup_phase_usec = got.scan.rollup_phase_usec;
+    w.scan.rollup_total_usec = got.scan.rollup_total_usec;
+    w.scan.worst_rollup_usec = got.scan.worst_rollup_usec;
+    w.scan.worst_rollup_pid = got.scan.worst_rollup_pid;
+    assert_same(got, &w);
+}
+
+/// `got` is `want`, as JSON; else the paths where they differ.
+fn assert_same(got: &Snapshot, want: &Snapshot) {
+    let mut out = Vec::new();
+    differences(&json(got), &json(want), "$", &mut out);
+    assert!(out.is_empty(), "the snapshots differ:\n{}", out.join("\n"));
+}
+
 fn db(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("m.db")
+}
+
+/// A database that a memscope of schema version `v` wrote, copied into
+/// `dir` (tests/store/schema-V.db.gz: the snapshot each test below names,
+/// written by that version's own code and kept as it wrote it).
+fn old_db(dir: &tempfile::TempDir, v: u32) -> PathBuf {
+    use std::io::Read;
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../tests/store/schema-{v}.db.gz"));
+    let mut bytes = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(gz).unwrap()).read_to_end(&mut bytes).unwrap();
+    let path = db(dir);
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+/// The tables and views of the layout before documents are gone, the
+/// processes are in `processes` and its view, and nothing is left over.
+fn check_migrated(store: &Store, processes: usize) {
+    for gone in ["meminfo", "counters", "samples", "process_status", "process_smaps_rollup", "memory_cgroups"]
+    {
+        assert!(store.connection().prepare(&format!("SELECT * FROM {gone}")).is_err(), "{gone}");
+    }
+    let (n, comm): (i64, i64) = store
+        .connection()
+        .query_row("SELECT count(*), count(comm) FROM process_samples", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap();
+    assert_eq!((n as usize, comm as usize), (processes, processes));
+    let unused: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM strings WHERE id NOT IN (SELECT comm FROM processes UNION \
+             SELECT cmdline FROM processes UNION SELECT cgroup FROM processes UNION SELECT uid FROM processes)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unused, 0, "strings only the old tables used are deleted");
+    let free: i64 = store.connection().query_row("PRAGMA freelist_count", [], |r| r.get(0)).unwrap();
+    assert_eq!(free, 0, "the old tables' pages went back to the file system");
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
 }
 
 #[test]
 fn a_version_1_database_with_data_is_migrated_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let snap = fixture_snapshot();
+    let path = old_db(&dir, 1);
     {
-        let mut old = Store::open_at_version(&db(&dir), 1).unwrap();
-        assert_eq!(old.schema_version().unwrap(), 1);
-        old.write(&snap, &Meta { host: Some("old".into()), ..Meta::default() }).unwrap();
-        // Version 1 has no views yet.
-        assert!(old.connection().prepare("SELECT * FROM meminfo").is_err());
+        let mut ro = Store::open_read_only(&path).unwrap();
+        assert_eq!(ro.schema_version().unwrap(), 1);
+        assert_same_but_timing(&ro.read(1).unwrap(), &as_stored(&without_pressure(&snap)));
+        assert!(matches!(ro.write(&snap, &Meta::default()), Err(StoreError::OldLayout { version: 1, .. })));
     }
-    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let list = store.list().unwrap();
     assert_eq!(list.len(), 1);
-    assert_eq!(list[0].host.as_deref(), Some("old"));
-    assert_eq!(json(&store.read(list[0].id).unwrap()), json(&as_stored(&without_pressure(&snap))));
-    // The views of version 2 read the old rows.
-    let mem_total: i64 = store
-        .connection()
-        .query_row("SELECT bytes FROM meminfo WHERE key = 'MemTotal'", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(Some(mem_total as u64), snap.meminfo.as_ref().unwrap().get("MemTotal"));
+    assert_eq!((list[0].id, list[0].host.as_deref()), (1, Some("old")));
+    assert_same_but_timing(&store.read(list[0].id).unwrap(), &as_stored(&without_pressure(&snap)));
+    check_migrated(&store, snap.processes.len());
 }
 
 /// The fixture as `record` collects it since version 3: descriptors, file-nr
@@ -120,61 +198,45 @@ fn a_version_2_database_with_data_is_migrated_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot_with_fds_and_cgroups();
     assert!(snap.processes.iter().any(|p| matches!(&p.fds, Some(f) if f.count.is_err())));
-    {
-        let mut old = Store::open_at_version(&db(&dir), 2).unwrap();
-        assert_eq!(old.schema_version().unwrap(), 2);
-        old.write(&snap, &Meta { host: Some("v2".into()), ..Meta::default() }).unwrap();
-        assert!(old.connection().prepare("SELECT fd_count FROM processes").is_err());
-    }
+    let path = old_db(&dir, 2);
     // A reader of the current version reads the old database as it is.
     {
-        let mut ro = Store::open_read_only(&db(&dir)).unwrap();
+        let mut ro = Store::open_read_only(&path).unwrap();
         assert_eq!(ro.schema_version().unwrap(), 2);
         let id = ro.list().unwrap()[0].id;
-        assert_eq!(json(&ro.read(id).unwrap()), json(&as_stored(&without_fds(&snap))));
+        assert_same_but_timing(&ro.read(id).unwrap(), &as_stored(&without_fds(&snap)));
     }
-    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let list = store.list().unwrap();
     assert_eq!(list.len(), 1);
+    assert_eq!(list[0].host.as_deref(), Some("v2"));
     // Recorded before version 3: read back without descriptors and cgroups.
     let old = store.read(list[0].id).unwrap();
     assert!(old.fd_system.is_none() && old.cgroups.is_none());
-    assert_eq!(json(&old), json(&as_stored(&without_fds(&snap))));
-    // The old rows show in the new views, with NULL descriptor columns.
-    let (n, with_fds): (i64, i64) = store
-        .connection()
-        .query_row("SELECT count(*), count(fd_count) FROM process_samples", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })
-        .unwrap();
-    assert_eq!((n as usize, with_fds), (snap.processes.len(), 0));
-    // Recorded after: everything round-trips, and the views resolve it.
-    let id = store.write(&snap, &Meta::default()).unwrap();
-    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
-    let counted = snap.processes.iter().filter(|p| matches!(&p.fds, Some(f) if f.count.is_ok())).count();
+    assert_same_but_timing(&old, &as_stored(&without_fds(&snap)));
+    check_migrated(&store, snap.processes.len());
     let with_fds: i64 = store
         .connection()
-        .query_row("SELECT count(fd_count) FROM process_samples WHERE snapshot_id = ?1", [id], |r| r.get(0))
+        .query_row("SELECT count(fd_count) FROM process_samples", [], |r| r.get(0))
         .unwrap();
-    assert_eq!((with_fds as usize, counted), (2, 2));
-    let rows: Vec<(String, Option<i64>, Option<i64>)> = store
+    assert_eq!(with_fds, 0);
+    // Recorded after: everything round-trips, and the columns have it.
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_same(&store.read(id).unwrap(), &as_stored(&snap));
+    let fds: Vec<(Option<i64>, Option<i64>)> = store
         .connection()
-        .prepare(
-            "SELECT path, limit_bytes, oom_kills FROM cgroup_memory WHERE snapshot_id = ?1 ORDER BY path",
-        )
+        .prepare("SELECT fd_count, nofile_soft FROM process_samples WHERE snapshot_id = ?1 AND fd_count IS NOT NULL ORDER BY pid")
         .unwrap()
-        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(rows, vec![("/app".into(), Some(512 << 20), Some(2)), ("/app/web".into(), None, None)]);
-    let file_max: Option<i64> = store
-        .connection()
-        .query_row("SELECT file_max FROM snapshots WHERE id = ?1", [id], |r| r.get(0))
-        .unwrap();
-    let want = snap.fd_system.as_ref().unwrap().file_nr.as_ref().ok().map(|f| f.max as i64);
-    assert_eq!(file_max, want);
+    let mut want = vec![(Some(57), Some(64)), (Some(3), Some(-1))];
+    if snap.processes[0].pid > snap.processes[1].pid {
+        want.reverse();
+    }
+    assert_eq!(fds, want, "RLIM_INFINITY is all ones, -1 in SQL");
 }
 
 /// The fixture with a memory pressure sample: `some` and `full` lines, the
@@ -194,37 +256,53 @@ fn snapshot_with_pressure() -> Snapshot {
 fn a_version_3_database_is_migrated_and_old_snapshots_have_no_pressure() {
     let dir = tempfile::tempdir().unwrap();
     let snap = snapshot_with_pressure();
-    {
-        let mut old = Store::open_at_version(&db(&dir), 3).unwrap();
-        old.write(&snap, &Meta::default()).unwrap();
-        assert!(old.connection().prepare("SELECT pressure_some_avg10 FROM snapshots").is_err());
-    }
-    let mut store = Store::open(&db(&dir)).unwrap();
+    let path = old_db(&dir, 3);
+    let mut store = Store::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let old_id = store.list().unwrap()[0].id;
     let old = store.read(old_id).unwrap();
     assert!(old.pressure.is_none(), "recorded before version 4: not collected");
-    assert_eq!(json(&old), json(&as_stored(&without_pressure(&snap))));
+    assert_same_but_timing(&old, &as_stored(&without_pressure(&snap)));
+    check_migrated(&store, snap.processes.len());
     let id = store.write(&snap, &Meta::default()).unwrap();
-    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
-    let (avg10, total): (Option<f64>, Option<i64>) = store
-        .connection()
-        .query_row(
-            "SELECT pressure_some_avg10, pressure_some_total_usec FROM snapshots WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!((avg10, total), (Some(12.34), Some(1_602_356)));
-    let cols: (Option<f64>, Option<i64>) = store
-        .connection()
-        .query_row(
-            "SELECT pressure_some_avg10, pressure_some_total_usec FROM snapshots WHERE id = ?1",
-            [old_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap();
-    assert_eq!(cols, (None, None));
+    let back = store.read(id).unwrap();
+    assert_same(&back, &as_stored(&snap));
+    // Bit for bit, through the document.
+    let p = back.pressure.unwrap().unwrap();
+    assert_eq!(p.some.unwrap().avg10.to_bits(), 12.34f64.to_bits());
+    assert_eq!(p.full.unwrap().total_usec, u64::MAX);
+}
+
+/// The last layout before documents, with everything it kept: a read-only
+/// open reads it as it is, and the migration keeps every snapshot, its id
+/// and its facts.
+#[test]
+fn a_version_5_database_with_everything_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = snapshot_with_fds_and_cgroups();
+    snap.pressure = snapshot_with_pressure().pressure;
+    let path = old_db(&dir, 5);
+    {
+        let mut ro = Store::open_read_only(&path).unwrap();
+        assert_eq!(ro.schema_version().unwrap(), 5);
+        assert_same_but_timing(&ro.read(1).unwrap(), &as_stored(&snap));
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let list = store.list().unwrap();
+    assert_eq!(list.len(), 1);
+    let i = &list[0];
+    assert_eq!(
+        (i.id, i.host.as_deref(), i.collect_wall_usec, i.collect_cpu_usec, i.taken_at_unix_ms),
+        (1, Some("v5"), Some(1234), Some(567), snap.taken_at_unix_ms)
+    );
+    assert_same_but_timing(&store.read(1).unwrap(), &as_stored(&snap));
+    check_migrated(&store, snap.processes.len());
+    // The current version opens it again without migrating anything.
+    drop(store);
+    let mut again = Store::open_read_only(&path).unwrap();
+    assert_eq!(again.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_same_but_timing(&again.read(1).unwrap(), &as_stored(&snap));
 }
 
 #[test]
@@ -328,7 +406,7 @@ fn retention_by_size_keeps_the_newest_under_the_cap_and_shrinks_the_file() {
     // Writing after a prune reuses the string cache correctly.
     snap.taken_at_unix_ms = 2_000;
     let id = store.write(&snap, &Meta::default()).unwrap();
-    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+    assert_same(&store.read(id).unwrap(), &as_stored(&snap));
 }
 
 #[test]
@@ -418,7 +496,7 @@ fn a_full_database_refuses_the_snapshot_and_stays_intact() {
     store.set_max_page_count(1 << 30).unwrap();
     snap.processes[0].cmdline = Ok(vec!["/after/the/failure".into()]);
     let id = store.write(&snap, &Meta::default()).unwrap();
-    assert_eq!(json(&store.read(id).unwrap()), json(&as_stored(&snap)));
+    assert_same(&store.read(id).unwrap(), &as_stored(&snap));
 }
 
 #[test]
@@ -473,4 +551,87 @@ fn the_database_is_in_wal_mode_with_normal_sync() {
     assert_eq!(sync, 1, "NORMAL");
     let vacuum: i64 = store.connection().query_row("PRAGMA auto_vacuum", [], |r| r.get(0)).unwrap();
     assert_eq!(vacuum, 2, "INCREMENTAL");
+}
+
+/// A document as the `sqlite3` shell's `sqlar_uncompress` reads it: zlib.
+fn document(store: &Store, sql: &str, id: i64) -> serde_json::Value {
+    use std::io::Read;
+    let (blob, len): (Vec<u8>, i64) =
+        store.connection().query_row(sql, [id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let mut json = Vec::new();
+    flate2::read::ZlibDecoder::new(&blob[..]).read_to_end(&mut json).unwrap();
+    assert_eq!(json.len() as i64, len);
+    serde_json::from_slice(&json).unwrap()
+}
+
+#[test]
+fn documents_are_the_models_json_and_older_ones_lacking_a_field_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut snap = snapshot_with_fds_and_cgroups();
+    snap.pressure = snapshot_with_pressure().pressure;
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    let mut system = document(&store, "SELECT system, system_bytes FROM snapshots WHERE id = ?1", id);
+    let processes = document(&store, "SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", id);
+    let mut want = json(&as_stored(&snap));
+    assert_eq!(processes, want["processes"]);
+    want.as_object_mut().unwrap().insert("processes".into(), serde_json::json!([]));
+    assert_eq!(system, want);
+
+    // A document from before pressure, descriptors and cgroups were
+    // collected reads back without them.
+    for k in ["pressure", "fd_system", "cgroups"] {
+        system.as_object_mut().unwrap().remove(k);
+    }
+    let raw = serde_json::to_vec(&system).unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    let blob = z.finish().unwrap();
+    store
+        .connection()
+        .execute(
+            "UPDATE snapshots SET system = ?2, system_bytes = ?3 WHERE id = ?1",
+            rusqlite::params![id, blob, raw.len() as i64],
+        )
+        .unwrap();
+    let back = store.read(id).unwrap();
+    assert!(back.pressure.is_none() && back.fd_system.is_none() && back.cgroups.is_none());
+    assert_eq!(back.processes.len(), snap.processes.len());
+}
+
+#[test]
+fn a_corrupt_document_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&fixture_snapshot(), &Meta::default()).unwrap();
+    let (good, len): (Vec<u8>, i64) = store
+        .connection()
+        .query_row("SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    let cases: Vec<(Vec<u8>, i64)> = vec![
+        (good[..good.len() / 2].to_vec(), len),
+        (b"not zlib".to_vec(), len),
+        (good.clone(), len - 1),
+        (good.clone(), len + 1),
+        (good.clone(), -1),
+        (good.clone(), i64::MAX),
+        (Vec::new(), 0),
+    ];
+    for (i, (doc, n)) in cases.into_iter().enumerate() {
+        store
+            .connection()
+            .execute(
+                "UPDATE process_docs SET doc = ?2, doc_bytes = ?3 WHERE snapshot_id = ?1",
+                rusqlite::params![id, doc, n],
+            )
+            .unwrap();
+        assert!(
+            matches!(store.read(id), Err(StoreError::Corrupt { .. })),
+            "case {i}: a corrupt document reads as corrupt"
+        );
+        // The system part alone still reads.
+        store.read_parts(id, memscope_store::Parts::System).unwrap();
+    }
 }
