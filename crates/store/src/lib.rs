@@ -12,6 +12,7 @@
 //!
 //! - [`schema`]: the migrations (`PRAGMA user_version` counts those applied);
 //! - [`rows`]: the one mapping between a snapshot and its rows;
+//! - [`events`]: the OOM kills seen while recording, beside the snapshots;
 //! - [`Store`]: open (WAL, `synchronous=NORMAL`, migrations), write, read,
 //!   list, retention ([`Store::prune`]).
 //!
@@ -21,6 +22,7 @@
 //! process; a power loss may lose the last few (sqlite.org/wal.html).
 //! The database layout is documented in docs/store.md.
 
+pub mod events;
 pub mod rows;
 pub mod schema;
 
@@ -560,6 +562,7 @@ impl Store {
         for t in rows::SNAPSHOT_TABLES {
             tx.execute(&format!("DELETE FROM {t} WHERE snapshot_id IN (SELECT id FROM doomed)"), [])?;
         }
+        events::delete_doomed(&tx, self.schema)?;
         let n = tx.execute("DELETE FROM snapshots WHERE id IN (SELECT id FROM doomed)", [])?;
         let used: Vec<String> = rows::STRING_REFERENCES
             .iter()
