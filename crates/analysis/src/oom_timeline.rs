@@ -162,7 +162,8 @@ pub fn run_kill(
     host_page_size: Option<u64>,
     peak_bytes: Option<u64>,
 ) -> RunOom {
-    let under = |c: &str| c == cgroup || c.starts_with(&format!("{cgroup}/"));
+    // A path below a cgroup namespace's root ends with the path seen here.
+    let under = |c: &str| c == cgroup || c.starts_with(&format!("{cgroup}/")) || c.ends_with(cgroup);
     let mine: Vec<Kill> = log
         .reports
         .iter()

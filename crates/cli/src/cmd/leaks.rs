@@ -35,6 +35,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
         ..LeakOptions::default()
     };
     let mut report = leaks::analyse(&builder.finish(), &opts);
+    if let (Some(first), Some(last)) = (list.first(), list.last()) {
+        let t = store
+            .oom_timeline(first.taken_at_unix_ms, last.taken_at_unix_ms)
+            .context("cannot read the recorded OOM kills")?;
+        leaks::attach_oom(&mut report, t);
+    }
     if chosen.len() < list.len() {
         report.notes.push(format!(
             "{} of the {} snapshots in the window were analysed, evenly spread (--points).",
