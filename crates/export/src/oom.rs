@@ -243,8 +243,9 @@ pub fn write_run_oom_text(
 ) -> io::Result<()> {
     match o {
         Ok(o) if o.kill.is_some() => {
-            for l in &o.lines {
-                writeln!(w, "{}", wrap(l, s.width, "  oom      ", "           "))?;
+            for (i, l) in o.lines.iter().enumerate() {
+                let first = if i == 0 { "  oom      " } else { "           " };
+                writeln!(w, "{}", wrap(l, s.width, first, "           "))?;
             }
             Ok(())
         }
