@@ -242,7 +242,7 @@ mod tests {
         let mut store = Store::open_in_memory().unwrap();
         let a = snapshot_at(&mut store, 1_000_000);
         let k1 = kill(10, 5_000_000, 999_000);
-        assert_eq!(store.write_oom_kills(a, Ok(&[k1.clone()])).unwrap(), 1);
+        assert_eq!(store.write_oom_kills(a, Ok(std::slice::from_ref(&k1))).unwrap(), 1);
         let b = snapshot_at(&mut store, 2_000_000);
         let k2 = kill(11, 6_000_000, 1_500_000);
         // The next read of the log holds the first kill again.
