@@ -376,11 +376,24 @@ def pressure_checks_v2(g):
     (memory.max 32M, no swap, a 64 MiB file) stalls on memory: its
     memory.pressure shows it, and a PSI trigger on it fires."""
     cg = f"{CG}/P"
-    f = "/var/tmp/memscope-thrash"
+    # The guest's root is the host's, shared read-only, and a tmpfs file is
+    # shmem that no swap can free: the file lives on an ext4 of its own (a
+    # loop device over a tmpfs image written here, outside the cgroup), whose
+    # clean page cache the cgroup's reclaim drops and reads again.
+    tmp = "/run/memscope-thrash"
+    mnt = f"{tmp}/mnt"
+    f = f"{mnt}/f"
 
     @check("a thrashing v2 cgroup shows memory.pressure in cgroups and fires pressure --watch")
     def _():
         try:
+            os.makedirs(tmp, exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", tmp], check=True)
+            os.makedirs(mnt)
+            subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
+            subprocess.run(["truncate", "-s", "160M", f"{tmp}/img"], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", f"{tmp}/img"], check=True)
+            subprocess.run(["mount", "-o", "loop", f"{tmp}/img", mnt], check=True)
             os.makedirs(cg)
             write(f"{cg}/memory.max", str(32 * MIB))
             write(f"{cg}/memory.swap.max", "0")
@@ -402,10 +415,8 @@ def pressure_checks_v2(g):
         finally:
             g.cleanup()
             rmdir_tree(cg)
-            try:
-                os.unlink(f)
-            except OSError:
-                pass
+            subprocess.run(["umount", mnt], capture_output=True)
+            subprocess.run(["umount", tmp], capture_output=True)
 
     _()
 
