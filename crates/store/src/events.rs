@@ -279,6 +279,57 @@ mod tests {
         assert_eq!(store.oom_timeline(0, 2_000).unwrap().kills.len(), 1);
     }
 
+    /// A snapshot at `ms` whose memory cgroups counted these OOM kills.
+    fn snapshot_with_counts(store: &mut Store, ms: u64, counts: &[(&str, u64)]) -> i64 {
+        use memscope_model::{CgroupMemory, CgroupSample, CgroupVersion};
+        let empty = tempfile::tempdir().unwrap();
+        let mut snap = memscope_model::collect(
+            &memscope_kernel::KernelRoot::at(empty.path()),
+            &memscope_model::CollectOptions::default(),
+        );
+        snap.taken_at_unix_ms = ms;
+        let cgroups: Vec<CgroupMemory> = counts
+            .iter()
+            .map(|(path, kills)| CgroupMemory {
+                path: path.to_string(),
+                version: CgroupVersion::V2,
+                current_bytes: Ok(1 << 20),
+                limit: Ok(memscope_kernel::parse::cgroupfs::Limit::Max),
+                oom_kills: Ok(*kills),
+            })
+            .collect();
+        snap.cgroups = Some(Ok(CgroupSample { total: cgroups.len(), cgroups }));
+        store.write(&snap, &crate::Meta::default()).unwrap()
+    }
+
+    #[test]
+    fn without_the_log_kills_are_counted_by_the_cgroups_counts() {
+        let mut store = Store::open_in_memory().unwrap();
+        let why = "permission denied (kernel.dmesg_restrict=1)";
+        let a = snapshot_with_counts(&mut store, 1_000, &[("/app", 2), ("/app/web", 2), ("/db", 5)]);
+        store.write_oom_kills(a, Err(why)).unwrap();
+        // One kill in /app/web, which v2 counts in /app too.
+        let b = snapshot_with_counts(&mut store, 2_000, &[("/app", 3), ("/app/web", 3), ("/db", 5)]);
+        store.write_oom_kills(b, Err(why)).unwrap();
+        // /db was removed and made again: its count starts over, no kill.
+        let c = snapshot_with_counts(&mut store, 3_000, &[("/app", 3), ("/app/web", 3), ("/db", 0)]);
+        store.write_oom_kills(c, Err(why)).unwrap();
+        let t = store.oom_timeline(0, 3_000).unwrap();
+        assert!(t.kills.is_empty());
+        assert_eq!(t.log_unavailable.as_deref(), Some(why));
+        assert_eq!(
+            t.count_rises,
+            vec![OomCountRise {
+                cgroup: "/app/web".into(),
+                kills: 1,
+                from_unix_ms: 1_000,
+                to_unix_ms: 2_000
+            }]
+        );
+        // The window bounds the pairs of snapshots compared.
+        assert!(store.oom_timeline(2_000, 3_000).unwrap().count_rises.is_empty());
+    }
+
     #[test]
     fn retention_deletes_the_kills_of_deleted_snapshots() {
         let mut store = Store::open_in_memory().unwrap();
