@@ -367,7 +367,58 @@ def v2_numa(g):
 
     _()
 
+    pressure_checks_v2(g)
     nonroot_checks(g)
+
+
+def pressure_checks_v2(g):
+    """A cgroup whose page cache cannot hold the file it reads round and round
+    (memory.max 32M, no swap, a 64 MiB file) stalls on memory: its
+    memory.pressure shows it, and a PSI trigger on it fires."""
+    cg = f"{CG}/P"
+    # The guest's root is the host's, shared read-only, and a tmpfs file is
+    # shmem that no swap can free: the file lives on an ext4 of its own (a
+    # loop device over a tmpfs image written here, outside the cgroup), whose
+    # clean page cache the cgroup's reclaim drops and reads again.
+    tmp = "/run/memscope-thrash"
+    mnt = f"{tmp}/mnt"
+    f = f"{mnt}/f"
+
+    @check("a thrashing v2 cgroup shows memory.pressure in cgroups and fires pressure --watch")
+    def _():
+        try:
+            os.makedirs(tmp, exist_ok=True)
+            subprocess.run(["mount", "-t", "tmpfs", "tmpfs", tmp], check=True)
+            os.makedirs(mnt)
+            subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
+            subprocess.run(["truncate", "-s", "160M", f"{tmp}/img"], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", f"{tmp}/img"], check=True)
+            subprocess.run(["mount", "-o", "loop", f"{tmp}/img", mnt], check=True)
+            os.makedirs(cg)
+            write(f"{cg}/memory.max", str(32 * MIB))
+            write(f"{cg}/memory.swap.max", "0")
+            g.workload("thrash", "--file", f, "--mib", "64", cgroup=cg)
+            w = g.memscope(
+                "pressure", "--watch", "--cgroup", "/P", "--threshold", "20ms", "--window", "2s",
+                "--count", "1", "--duration", "20s", "--json", timeout=120,
+            )
+            events = [json.loads(l) for l in w.stdout.splitlines() if l.strip()]
+            if len(events) != 1 or events[0].get("event") != 1:
+                raise AssertionError(f"pressure --watch: {len(events)} events: {w.stdout[-400:]}")
+            cgs = g.json("cgroups", "--no-pss")["cgroups"]
+            mine = [c for c in cgs if c["path"] == "/P"]
+            if not mine:
+                raise AssertionError(f"/P not in cgroups: {[c['path'] for c in cgs][:20]}")
+            some = ((mine[0].get("memory") or {}).get("pressure") or {}).get("some") or {}
+            if not some.get("total_usec", 0) > 0:
+                raise AssertionError(f"/P memory.pressure some: {mine[0].get('memory', {}).get('pressure')}")
+        finally:
+            g.cleanup()
+            rmdir_tree(cg)
+            subprocess.run(["umount", mnt], capture_output=True)
+            subprocess.run(["umount", tmp], capture_output=True)
+
+    _()
 
 
 def nonroot_checks(g):
@@ -431,6 +482,18 @@ def v1_only(g):
     ledger_checks(g, 1024 * MIB)
     run_oom_check(g, "v1")
     nested_cgroup_check(g, f"{CG}/memory", "v1")
+
+    @check("v1: report has one pressure line; pressure --cgroup says cgroup v2 only")
+    def _():
+        r = g.memscope("report", "--no-color")
+        lines = [l for l in r.stdout.splitlines() if "ressure" in l]
+        if len(lines) != 1:
+            raise AssertionError(f"report pressure lines: {lines}")
+        p = g.memscope("pressure", "--cgroup", "/X", check_rc=False)
+        if p.returncode == 0 or "cgroup v2 only" not in p.stderr:
+            raise AssertionError(f"pressure --cgroup on v1: exit {p.returncode}: {p.stderr[-300:]}")
+
+    _()
 
 
 # ---- fixture trees ----------------------------------------------------------

@@ -80,6 +80,10 @@ pub struct Diff {
     /// Largest memory cgroup movers; `None` when a snapshot holds no
     /// memory cgroups.
     pub cgroups: Option<Vec<CgroupMover>>,
+    /// The OOM kills between the two snapshots, as the recording kept them
+    /// (set by the reader of the recording; `None`: not looked up).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oom_kills: Option<memscope_model::oom::OomTimeline>,
 }
 
 /// Open descriptors of one command line's processes, summed, in both
@@ -158,6 +162,7 @@ pub fn diff(a: &Snapshot, b: &Snapshot, top: usize) -> Result<Diff, LedgerError>
         process_fds: fd_movers(a, b, top),
         file_nr: file_nr_diff(a, b),
         cgroups: cgroup_movers(a, b, top),
+        oom_kills: None,
     })
 }
 

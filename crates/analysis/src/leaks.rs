@@ -902,6 +902,9 @@ pub struct Suspect {
     /// The system's memory pressure over the suspect's window (set by
     /// [`analyse`]).
     pub pressure: Option<PressureWindow>,
+    /// The OOM kills of this suspect's processes or cgroup in the window,
+    /// one line each (set by [`attach_oom`]).
+    pub oom_killed: Vec<String>,
 }
 
 /// Judge one series. `None` when it has too few points or cannot have
@@ -993,6 +996,7 @@ pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspe
         restarts: blocks.len().saturating_sub(1),
         processes_seen: s.processes_seen,
         pressure: None,
+        oom_killed: Vec::new(),
     })
 }
 
@@ -1017,6 +1021,37 @@ pub struct LeakReport {
     pub not_leaks: Vec<Suspect>,
     /// What the reader should know.
     pub notes: Vec<String>,
+    /// The OOM kills of the window ([`attach_oom`]; `None`: not looked up).
+    pub oom: Option<memscope_model::oom::OomTimeline>,
+}
+
+/// Put the OOM kills of the window beside the suspects: each kill of a
+/// suspect's process (by pid or command name) or cgroup is named on the
+/// suspect, after what grew before it.
+pub fn attach_oom(report: &mut LeakReport, t: memscope_model::oom::OomTimeline) {
+    use crate::oom_timeline::{headline, kills_command, kills_in_cgroup};
+    for s in report.suspects.iter_mut().chain(report.not_leaks.iter_mut()) {
+        s.oom_killed = t
+            .kills
+            .iter()
+            .filter(|k| match s.kind {
+                SuspectKind::Process | SuspectKind::ProcessFds => kills_command(k, &s.name, &s.pids),
+                SuspectKind::Cgroup => kills_in_cgroup(k, &s.name),
+                _ => false,
+            })
+            .map(headline)
+            .collect();
+    }
+    if let Some(why) = &t.log_unavailable {
+        report.notes.push(format!(
+            "The kernel log was unavailable while recording ({why}): OOM kills are known only by the memory \
+             cgroups' own counts."
+        ));
+    }
+    if let Some(why) = &t.not_recorded {
+        report.notes.push(format!("OOM kills: {why}."));
+    }
+    report.oom = Some(t);
 }
 
 /// Judge every series and rank the suspects.
@@ -1095,6 +1130,7 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
         suspects,
         not_leaks,
         notes,
+        oom: None,
     }
 }
 

@@ -35,6 +35,7 @@ pub mod maps;
 pub mod memcg;
 pub mod numa;
 pub mod oom;
+pub mod oom_timeline;
 pub mod pages;
 pub mod pressure;
 pub mod processes;

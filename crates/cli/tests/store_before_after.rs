@@ -3,7 +3,8 @@
 //! tests/store/recording-schema-5.db.gz: the 40-snapshot recording of
 //! history.rs with descriptors, cgroups and pressure), kept with what
 //! `leaks`, `diff` and `plot` printed of it then (tests/store/
-//! recording-schema-5/), gives byte for byte the same output
+//! recording-schema-5/; since OOM kills are on the timeline, with the
+//! kill its cgroups' counts tell of), gives byte for byte the same output
 //! - read as it is (the commands open it read-only: the old layout's reader);
 //! - once migrated in place to documents;
 //! - written anew, snapshot by snapshot, into a database of documents.

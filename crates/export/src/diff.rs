@@ -97,6 +97,9 @@ pub fn write_table(w: &mut dyn Write, d: &Diff, from_id: i64, to_id: i64, s: &St
     movers(w, s, "vmalloc callers", &d.vmalloc_callers)?;
     fd_movers(w, s, d)?;
     cgroup_movers(w, s, d.cgroups.as_deref())?;
+    if let Some(t) = &d.oom_kills {
+        crate::leaks::write_oom_timeline(w, s, t, "OOM kills between the two snapshots")?;
+    }
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use comfy_table::Color;
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::leaks::{LeakReport, Suspect, SuspectKind, Unit, Verdict};
 use memscope_analysis::pressure::{PressureWindow, fmt_avg};
+use memscope_model::oom::OomTimeline;
 use serde::Serialize;
 
 use crate::style::{self, Style, timestamp, wrap};
@@ -78,6 +79,8 @@ struct SuspectJson<'a> {
     processes_seen: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pressure: Option<&'a PressureWindow>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    oom_killed: &'a [String],
 }
 
 fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
@@ -115,6 +118,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         restarts: s.restarts,
         processes_seen: s.processes_seen,
         pressure: s.pressure.as_ref(),
+        oom_killed: &s.oom_killed,
     }
 }
 
@@ -128,6 +132,8 @@ struct LeaksJson<'a> {
     suspects: Vec<SuspectJson<'a>>,
     not_leaks: Vec<SuspectJson<'a>>,
     notes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    oom_kills: Option<&'a OomTimeline>,
 }
 
 /// Write the analysis as one JSON document (all suspects, `top` ignored).
@@ -141,6 +147,7 @@ pub fn write_json(w: &mut dyn Write, r: &LeakReport) -> io::Result<()> {
         suspects: r.suspects.iter().map(suspect_json).collect(),
         not_leaks: r.not_leaks.iter().map(suspect_json).collect(),
         notes: &r.notes,
+        oom_kills: r.oom.as_ref(),
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
@@ -274,6 +281,19 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         }
         style::write_table(w, &t)?;
     }
+    let killed: Vec<(&str, &String)> = r
+        .suspects
+        .iter()
+        .take(top)
+        .chain(r.not_leaks.iter().take(top.min(8)))
+        .flat_map(|x| x.oom_killed.iter().map(move |k| (x.name.as_str(), k)))
+        .collect();
+    for (name, k) in killed {
+        writeln!(w, "{}", wrap(&format!("{} was killed: {k}", short(name, 56)), s.width, "! ", "  "))?;
+    }
+    if let Some(t) = &r.oom {
+        write_oom_timeline(w, s, t, "OOM kills in the window")?;
+    }
     writeln!(w, "\n{}", s.heading("Notes"))?;
     let mut notes = vec![format!(
         "{} series examined. Growth is the Theil–Sen slope; confidence is the Mann–Kendall test of an \
@@ -283,6 +303,27 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
     notes.extend(r.notes.iter().cloned());
     for n in notes {
         writeln!(w, "{}", wrap(&n, s.width, "- ", "  "))?;
+    }
+    Ok(())
+}
+
+/// A heading and one line per OOM kill of a window (or `None.`), for
+/// `leaks` and `diff`.
+pub fn write_oom_timeline(w: &mut dyn Write, s: &Style, t: &OomTimeline, heading: &str) -> io::Result<()> {
+    writeln!(w, "\n{}", s.heading(heading))?;
+    let lines = memscope_analysis::oom_timeline::timeline_lines(t);
+    if lines.is_empty() {
+        let none = match (&t.not_recorded, &t.log_unavailable) {
+            (Some(_), _) => {
+                "None counted by the memory cgroups (this recording did not keep the kernel's reports)."
+            }
+            (None, Some(_)) => "None counted by the memory cgroups (the kernel log was unavailable).",
+            (None, None) => "None.",
+        };
+        writeln!(w, "{none}")?;
+    }
+    for l in lines {
+        writeln!(w, "{}", wrap(&l, s.width, "- ", "  "))?;
     }
     Ok(())
 }

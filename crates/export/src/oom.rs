@@ -233,6 +233,49 @@ fn write_kill(w: &mut dyn Write, v: &OomView, k: &Kill, s: &Style) -> io::Result
     Ok(())
 }
 
+/// The kill `memscope run` saw in its cgroup, for its text summary: the
+/// one-line answer, the limit against the peak, what would have prevented
+/// it; or why the kernel's report is not shown.
+pub fn write_run_oom_text(
+    w: &mut dyn Write,
+    o: &Result<memscope_analysis::oom_timeline::RunOom, String>,
+    s: &Style,
+) -> io::Result<()> {
+    match o {
+        Ok(o) if o.kill.is_some() => {
+            for (i, l) in o.lines.iter().enumerate() {
+                let first = if i == 0 { "  oom      " } else { "           " };
+                writeln!(w, "{}", wrap(l, s.width, first, "           "))?;
+            }
+            Ok(())
+        }
+        Ok(o) => writeln!(
+            w,
+            "{}",
+            wrap(o.reason.as_deref().unwrap_or("no report"), s.width, "  oom      ", "           ")
+        ),
+        Err(why) => {
+            writeln!(w, "{}", wrap(&format!("no report: {why}"), s.width, "  oom      ", "           "))
+        }
+    }
+}
+
+/// The same as a JSON object for `run --json` (`oom`).
+pub fn run_oom_json(o: &memscope_analysis::oom_timeline::RunOom) -> serde_json::Value {
+    let k = o.kill.as_ref();
+    serde_json::json!({
+        "answer": o.lines.first(),
+        "lines": o.lines,
+        "victim": k.and_then(|k| k.victim.as_ref()),
+        "scope": k.map(|k| &k.scope),
+        "limit_bytes": k.and_then(|k| k.limit_hit.as_ref()).and_then(|c| c.limit_bytes),
+        "peak_bytes": o.peak_bytes,
+        "when": k.map(|k| &k.when),
+        "kills_in_log": o.kills_in_log,
+        "prevention": k.map(|k| &k.prevention),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use memscope_analysis::oom::build;

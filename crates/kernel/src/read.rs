@@ -134,6 +134,8 @@ pub mod paths {
     // Real time (`memscope rt check`).
     /// The host name.
     pub const HOSTNAME: &str = "/proc/sys/kernel/hostname";
+    /// A random id drawn at each boot (Documentation/admin-guide/sysctl/kernel.rst, `random`).
+    pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
     /// The kernel command line.
     pub const CMDLINE: &str = "/proc/cmdline";
     /// The UTS version string (`uname -v`), which names the preemption model.
@@ -504,6 +506,17 @@ impl KernelRoot {
     /// The host name, as the kernel knows it.
     pub fn hostname(&self) -> Result<String, ReadError> {
         Ok(self.read_text(paths::HOSTNAME)?.trim().to_string())
+    }
+
+    /// The id of this boot (`/proc/sys/kernel/random/boot_id`, a UUID drawn
+    /// at boot): kernel log stamps count from boot, so a stamp names one
+    /// moment only together with the boot it belongs to.
+    pub fn boot_id(&self) -> Result<String, ReadError> {
+        let id = self.read_text(paths::BOOT_ID)?.trim().to_string();
+        if id.is_empty() || id.len() > 64 {
+            return Err(ReadError::missing_field(paths::BOOT_ID, "the boot id"));
+        }
+        Ok(id)
     }
 
     /// Number of possible CPUs (percpu units).

@@ -16,6 +16,7 @@
 //! - [`rows`]: documents and indexed columns of a snapshot, both ways;
 //! - `legacy`: snapshots of databases from before documents (schema 1 to
 //!   6), read-only, and migrated to documents in place;
+//! - [`events`]: the OOM kills seen while recording, beside the snapshots;
 //! - [`Store`]: open (WAL, `synchronous=NORMAL`, migrations), write, read,
 //!   list, retention ([`Store::prune`]).
 //!
@@ -25,6 +26,7 @@
 //! process; a power loss may lose the last few (sqlite.org/wal.html).
 //! The database layout is documented in docs/store.md.
 
+pub mod events;
 mod legacy;
 pub mod rows;
 pub mod schema;
@@ -624,6 +626,7 @@ impl Store {
         for t in rows::SNAPSHOT_TABLES {
             tx.execute(&format!("DELETE FROM {t} WHERE snapshot_id IN (SELECT id FROM doomed)"), [])?;
         }
+        events::delete_doomed(&tx, self.schema)?;
         let n = tx.execute("DELETE FROM snapshots WHERE id IN (SELECT id FROM doomed)", [])?;
         let used: Vec<String> = rows::STRING_REFERENCES
             .iter()

@@ -8,7 +8,7 @@
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
 pub const MIGRATIONS: &[&str] =
-    &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE, V6_RESERVED, V7_DOCUMENTS];
+    &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE, V6_OOM_KILLS, V7_DOCUMENTS];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -441,9 +441,47 @@ ALTER TABLE snapshots ADD COLUMN pressure_full_avg300 REAL;
 ALTER TABLE snapshots ADD COLUMN pressure_full_total_usec INTEGER;
 "#;
 
-/// Version 6: reserved for the table of OOM-kill events, which another
-/// change adds with this number; nothing here.
-const V6_RESERVED: &str = "";
+/// Version 6: the OOM kills `record` saw in the kernel log, and whether it
+/// could read the log at each snapshot (the tables belong to
+/// [`crate::events`]). Recordings made before read back without kills
+/// (`OomTimeline::not_recorded`); the cgroups' own counts are kept with
+/// the snapshots (in `memory_cgroups` from version 3, in the snapshot
+/// documents since version 7).
+const V6_OOM_KILLS: &str = r#"
+-- One row per process the OOM killer killed, from its report in the kernel
+-- log. (boot_id, since_boot_usec, pid) tells a kill from another, so that a
+-- report read again (the next snapshot, a restarted recording) is kept
+-- once. `snapshot_id`: the snapshot after which it was first seen.
+-- Texts are kept here, not in `strings`, which retention prunes by the
+-- snapshot tables' references.
+CREATE TABLE oom_kills (
+    boot_id         TEXT NOT NULL,
+    since_boot_usec INTEGER NOT NULL,
+    pid             INTEGER NOT NULL,
+    snapshot_id     INTEGER NOT NULL,
+    at_unix_ms      INTEGER NOT NULL,
+    comm            TEXT NOT NULL,
+    uid             INTEGER,
+    constraint_kind TEXT,
+    cgroup          TEXT,
+    task_cgroup     TEXT,
+    limit_bytes     INTEGER,
+    anon_rss_bytes  INTEGER,
+    file_rss_bytes  INTEGER,
+    shmem_rss_bytes INTEGER,
+    answer          TEXT NOT NULL,
+    PRIMARY KEY (boot_id, since_boot_usec, pid)
+) WITHOUT ROWID;
+CREATE INDEX oom_kills_by_time ON oom_kills (at_unix_ms);
+CREATE INDEX oom_kills_by_snapshot ON oom_kills (snapshot_id);
+
+-- Per snapshot: NULL `error` when the kernel log was read, else why not (a
+-- ReadError's reason); no row: the snapshot did not try.
+CREATE TABLE oom_log_reads (
+    snapshot_id INTEGER PRIMARY KEY,
+    error       TEXT
+);
+"#;
 
 /// The schema version from which snapshots are kept as documents: older
 /// databases are read by [`crate::legacy`], and migrated to it in place

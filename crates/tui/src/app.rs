@@ -129,6 +129,8 @@ pub struct Replay {
     pub pending: Vec<Nav>,
     /// Why the last move could not show its snapshot.
     pub error: Option<String>,
+    /// The OOM kills recorded since the previous snapshot.
+    pub oom_kills: Vec<String>,
 }
 
 impl App {
@@ -163,6 +165,7 @@ impl App {
         let replay = self.replay.get_or_insert_with(Replay::default);
         replay.position = Some(r.position);
         replay.error = r.error;
+        replay.oom_kills = r.oom_kills;
         self.history = r.history;
         if let Some(v) = r.view {
             self.view = Some(v);

@@ -59,6 +59,9 @@ pub struct Recorded {
     pub history: BTreeMap<&'static str, VecDeque<i64>>,
     /// Why the snapshot (or a point of the series) could not be read.
     pub error: Option<String>,
+    /// The OOM kills recorded after the previous snapshot up to this one,
+    /// a line each (`OOM kill at T: comm (pid N) in /cgroup, …`).
+    pub oom_kills: Vec<String>,
 }
 
 /// Why a recording cannot be replayed.
@@ -189,7 +192,20 @@ impl Recording {
                 history.entry(key).or_default().push_back(*v);
             }
         }
-        Recorded { view, position, history, error }
+        // The kills since the previous snapshot (for the first: at it).
+        let to = self.list[self.index].taken_at_unix_ms;
+        let from = match self.index {
+            0 => to,
+            i => self.list[i - 1].taken_at_unix_ms.saturating_add(1),
+        };
+        let oom_kills = match self.store.oom_timeline(from, to) {
+            Ok(mut t) => {
+                t.count_rises.retain(|r| r.from_unix_ms + 1 >= from);
+                memscope_analysis::oom_timeline::timeline_lines(&t)
+            }
+            Err(e) => vec![format!("OOM kills unreadable: {e}")],
+        };
+        Recorded { view, position, history, error, oom_kills }
     }
 }
 

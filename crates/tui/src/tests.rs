@@ -493,6 +493,44 @@ fn replay_steps_through_recorded_snapshots_with_their_times_and_series() {
 }
 
 #[test]
+fn replay_marks_the_snapshot_after_an_oom_kill() {
+    let (_dir, path, times) = recording();
+    {
+        let mut store = memscope_store::Store::open(&path).unwrap();
+        let id = store.list().unwrap()[1].id;
+        let kill = memscope_model::oom::OomEvent {
+            boot_id: "b".into(),
+            since_boot_usec: 1,
+            at_unix_ms: times[1] - 10_000,
+            pid: 4242,
+            comm: "leaky".into(),
+            uid: Some(0),
+            constraint: Some("CONSTRAINT_MEMCG".into()),
+            cgroup: Some("/batch".into()),
+            task_cgroup: Some("/batch".into()),
+            limit_bytes: Some(64 << 20),
+            anon_rss_bytes: Some(60 << 20),
+            file_rss_bytes: Some(0),
+            shmem_rss_bytes: Some(0),
+            answer: "The kernel killed leaky.".into(),
+        };
+        store.write_oom_kills(id, Ok(std::slice::from_ref(&kill))).unwrap();
+    }
+    let mut rec = crate::Recording::open(&path).unwrap();
+    let mut app = App::replay(rec.describe());
+    app.push_recorded(rec.load());
+    assert!(app.replay.as_ref().unwrap().oom_kills.is_empty(), "none after the second snapshot");
+    press(&mut app, KeyCode::Left);
+    step(&mut app, &mut rec);
+    let header = screen(&mut app).lines().next().unwrap().to_string();
+    assert!(header.contains("snapshot 2 of 3") && header.contains("OOM kill at "), "{header}");
+    assert!(app.replay.as_ref().unwrap().oom_kills[0].contains("leaky (pid 4242) in /batch"));
+    press(&mut app, KeyCode::Left);
+    step(&mut app, &mut rec);
+    assert!(!screen(&mut app).lines().next().unwrap().contains("OOM kill"));
+}
+
+#[test]
 fn replay_of_an_empty_or_missing_database_says_why() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("empty.db");

@@ -119,6 +119,13 @@ fn draw_header(f: &mut Frame, app: &App, area: Rect) {
                     Span::from(format!(" · snapshot {} of {} (id {})", p.index + 1, p.count, p.id)).bold(),
                 );
             }
+            if let Some(k) = r.oom_kills.first() {
+                let more = match r.oom_kills.len() {
+                    1 => String::new(),
+                    n => format!(" (+{} more)", n - 1),
+                };
+                spans.push(Span::from(format!(" · {k}{more}")).red().bold());
+            }
             spans.push(Span::from(format!(" · {}", app.source)).dim());
             if let Some(e) = &r.error {
                 spans.push(Span::from(format!(" · {e}")).red());

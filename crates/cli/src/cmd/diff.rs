@@ -18,7 +18,13 @@ pub fn run(g: &Global, a: &DiffArgs) -> anyhow::Result<ExitCode> {
     let (first, last) = (&range[0], &range[range.len() - 1]);
     let x = store.read(first.id).with_context(|| format!("cannot read snapshot {}", first.id))?;
     let y = store.read(last.id).with_context(|| format!("cannot read snapshot {}", last.id))?;
-    let d = diff::diff(&x, &y, a.top).context("cannot build the ledgers to compare")?;
+    let mut d = diff::diff(&x, &y, a.top).context("cannot build the ledgers to compare")?;
+    // The kills after the first snapshot, up to the second.
+    let mut kills = store
+        .oom_timeline(first.taken_at_unix_ms.saturating_add(1), last.taken_at_unix_ms)
+        .context("cannot read the recorded OOM kills")?;
+    kills.count_rises.retain(|r| r.from_unix_ms >= first.taken_at_unix_ms);
+    d.oom_kills = Some(kills);
     let mut w = output::stdout();
     match format {
         Format::Json => out::write_json(&mut w, &d, first.id, last.id)?,

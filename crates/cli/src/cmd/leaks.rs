@@ -49,6 +49,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
         ..LeakOptions::default()
     };
     let mut report = leaks::analyse(&builder.finish(), &opts);
+    if let (Some(first), Some(last)) = (list.first(), list.last()) {
+        let t = store
+            .oom_timeline(first.taken_at_unix_ms, last.taken_at_unix_ms)
+            .context("cannot read the recorded OOM kills")?;
+        leaks::attach_oom(&mut report, t);
+    }
     if chosen.len() < list.len() {
         report.notes.push(format!(
             "{} of the {} snapshots in the window were analysed, evenly spread (--points).",
@@ -83,13 +89,16 @@ fn watch(root: &KernelRoot, duration: Duration, interval: Option<Duration>) -> a
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut err = std::io::stderr();
+    let mut oom = super::record::OomWatch::new(root, memscope_model::now_unix_ms(), "leaks --watch");
     for k in 0..count {
         let due = started + interval * k;
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         }
-        store.write(&collect(root, &opts), &Meta::default())?;
+        let snap = collect(root, &opts);
+        let id = store.write(&snap, &Meta::default())?;
+        oom.keep(root, &mut store, id, snap.taken_at_unix_ms, &mut err)?;
         if tty {
             write!(
                 err,

@@ -75,6 +75,11 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
             retention_text(&retention)
         )?;
     }
+    // Kills older than the database's last snapshot (or, in a new one, than
+    // this recording) are not on its timeline; 2 s of slack for the boot
+    // time's whole seconds.
+    let mut oom =
+        OomWatch::new(root, store.latest_snapshot_ms().ok().flatten().unwrap_or_else(now_unix_ms), "record");
     let limit = if a.once { Some(1) } else { a.count };
     let mut next = Instant::now();
     let mut last_log = Instant::now();
@@ -106,6 +111,9 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
             Ok(id) => id,
             Err(e) => break Err(anyhow::Error::new(e).context("cannot record the snapshot; stopped")),
         };
+        if let Err(e) = oom.keep(root, &mut store, id, snap.taken_at_unix_ms, &mut err) {
+            break Err(anyhow::Error::new(e).context("cannot record the OOM kills; stopped"));
+        }
         match store.prune(&retention, now_unix_ms()) {
             Ok(p) => t.pruned += p.snapshots,
             Err(e) => break Err(anyhow::Error::new(e).context("cannot apply the retention; stopped")),
@@ -148,6 +156,75 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(e) => Err(e),
+    }
+}
+
+/// The OOM kills of the kernel log, kept at each snapshot (`record`,
+/// `leaks --watch`).
+pub(crate) struct OomWatch {
+    /// Kills before this time (ms since the epoch) are not kept.
+    since_ms: u64,
+    boot_id: Option<String>,
+    /// The log's unavailability was said once.
+    warned: bool,
+    /// The command, for what it says.
+    command: &'static str,
+}
+
+impl OomWatch {
+    /// Keep the kills from `since_ms` on (ms since the epoch), less 2 s of
+    /// slack for the boot time's whole seconds.
+    pub(crate) fn new(root: &KernelRoot, since_ms: u64, command: &'static str) -> OomWatch {
+        OomWatch {
+            since_ms: since_ms.saturating_sub(2000),
+            boot_id: root.boot_id().ok(),
+            warned: false,
+            command,
+        }
+    }
+
+    /// Read the log's OOM reports and keep the kills new since `since_ms`;
+    /// without the log, store why (readers then fall back to the cgroups'
+    /// own counts) and say it once.
+    pub(crate) fn keep(
+        &mut self,
+        root: &KernelRoot,
+        store: &mut Store,
+        id: i64,
+        taken_ms: u64,
+        err: &mut dyn Write,
+    ) -> Result<(), memscope_store::StoreError> {
+        let input = memscope_model::oom::read(root);
+        match &input.log {
+            Ok(log) => {
+                let boot = input.boot_time_seconds.as_ref().ok().copied();
+                let boot_id = match (&self.boot_id, boot) {
+                    (Some(b), _) => b.clone(),
+                    (None, Some(t)) => format!("btime:{t}"),
+                    (None, None) => "unknown".into(),
+                };
+                let kills: Vec<_> =
+                    memscope_analysis::oom_timeline::events(log, &boot_id, boot, root.page_size(), taken_ms)
+                        .into_iter()
+                        .filter(|k| k.at_unix_ms >= self.since_ms)
+                        .collect();
+                store.write_oom_kills(id, Ok(&kills))?;
+            }
+            Err(e) => {
+                let why = memscope_analysis::hints::unavailable_reason(e);
+                store.write_oom_kills(id, Err(&why))?;
+                if !self.warned {
+                    self.warned = true;
+                    let _ = writeln!(
+                        err,
+                        "memscope {}: the kernel log is unavailable ({why}): OOM kills are known only \
+                         by the memory cgroups' own counts",
+                        self.command
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 }
 

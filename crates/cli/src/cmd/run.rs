@@ -35,6 +35,12 @@ pub fn run(root: &KernelRoot, g: &Global, a: &RunArgs) -> anyhow::Result<ExitCod
             pids: a.pids,
         },
     };
+    // Kernel log stamps count from boot on the monotonic clock; a second
+    // of slack for the clocks' rounding.
+    let started_usec = {
+        let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        (t.tv_sec as u64 * 1_000_000 + t.tv_nsec as u64 / 1000).saturating_sub(1_000_000)
+    };
     let report = match run_in_cgroup(root, &spec) {
         Ok(r) => r,
         Err(e) => {
@@ -54,8 +60,40 @@ pub fn run(root: &KernelRoot, g: &Global, a: &RunArgs) -> anyhow::Result<ExitCod
     let style = stderr_style(g);
     let mut buf: Vec<u8> = Vec::new();
     match format {
-        SummaryFormat::Text => out::write_text(&mut buf, &report, &style)?,
-        SummaryFormat::Json => out::write_json(&mut buf, &report)?,
+        SummaryFormat::Text => {
+            out::write_text(&mut buf, &report, &style)?;
+            if matches!(report.oom_kills, Ok(n) if n > 0) {
+                memscope_export::oom::write_run_oom_text(
+                    &mut buf,
+                    &explain_kill(root, &report, started_usec),
+                    &style,
+                )?;
+            }
+        }
+        SummaryFormat::Json => {
+            let mut doc = out::to_json(&report);
+            let (oom, why) = match &report.oom_kills {
+                Ok(0) => (serde_json::Value::Null, None),
+                Ok(_) => match explain_kill(root, &report, started_usec) {
+                    Ok(o) if o.kill.is_some() => (memscope_export::oom::run_oom_json(&o), None),
+                    Ok(o) => (serde_json::Value::Null, o.reason),
+                    Err(why) => (serde_json::Value::Null, Some(why)),
+                },
+                Err(e) => (
+                    serde_json::Value::Null,
+                    Some(format!(
+                        "the cgroup's OOM kill count is unavailable: {}",
+                        memscope_analysis::cgroups::unavailable_reason(e)
+                    )),
+                ),
+            };
+            doc["oom"] = oom;
+            if let (Some(why), Some(gaps)) = (why, doc["unavailable"].as_object_mut()) {
+                gaps.insert("oom".into(), serde_json::Value::String(why));
+            }
+            serde_json::to_writer(&mut buf, &doc)?;
+            buf.push(b'\n');
+        }
         SummaryFormat::None => {}
     }
     match &a.summary_file {
@@ -69,6 +107,31 @@ pub fn run(root: &KernelRoot, g: &Global, a: &RunArgs) -> anyhow::Result<ExitCod
         eprintln!("memscope: the cgroup could not be removed: {c}");
     }
     Ok(ExitCode::from(report.exit.shell_status()))
+}
+
+/// The kernel's report of the kill in the run's cgroup, read from the log
+/// since the command started; why not, when the log is unreadable.
+fn explain_kill(
+    root: &KernelRoot,
+    r: &memscope_control::cgroup::run::RunReport,
+    started_usec: u64,
+) -> Result<memscope_analysis::oom_timeline::RunOom, String> {
+    let input = memscope_model::oom::read(root);
+    let log = input.log.map_err(|e| {
+        format!(
+            "the kernel log is unavailable ({}); the cgroup's own count is in oom_kills",
+            memscope_analysis::hints::unavailable_reason(&e)
+        )
+    })?;
+    Ok(memscope_analysis::oom_timeline::run_kill(
+        &log,
+        &r.plan.path,
+        r.pid,
+        started_usec,
+        input.boot_time_seconds.ok(),
+        root.page_size(),
+        r.peak_memory_bytes.as_ref().ok().copied(),
+    ))
 }
 
 /// Colour on stderr only when it is a terminal (and not turned off).
