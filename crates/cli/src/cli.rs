@@ -20,14 +20,19 @@ Examples:
   memscope trace --duration 60s             which kernel code allocated what is still held (eBPF)
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
   memscope top                              live view; h for the keys
-  memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; see dist/memscope-record.service)
+  memscope record --interval 10s --keep 7d --max-size 1G   (runs until stopped; as a service:
+                                            systemctl enable --now memscope-record)
   memscope leaks                            rank what grows in the recording, with time to exhaustion
   memscope leaks --watch 5m                 record five minutes in memory, then judge
   memscope diff                             first and last snapshot, line by line
   memscope plot --out memory.svg            the ledger over time and the top suspects (.svg or .png)
   memscope top --db /var/lib/memscope/memscope.db   step through the recording (← →, g G)
 
-Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.";
+Exit status: 0 success (unavailable figures are reported, not errors), 1 error, 2 bad usage.
+
+Each command has its manual page (man memscope-report, memscope man report); the JSON
+schemas and the recording's database are described in /usr/share/doc/memscope/json.md
+and store.md (docs/ in the source tree).";
 
 /// Where did my memory go? A signed ledger of every byte of RAM, with evidence.
 ///
@@ -56,7 +61,8 @@ pub struct Global {
     #[arg(long, global = true, value_name = "DIR")]
     pub root: Option<PathBuf>,
 
-    /// Print JSON (documented in docs/json.md) instead of a table.
+    /// Print JSON instead of a table (each document names its schema, described in
+    /// /usr/share/doc/memscope/json.md).
     #[arg(long, global = true, conflicts_with = "csv")]
     pub json: bool,
 
@@ -89,12 +95,13 @@ pub enum Command {
     /// Draw the ledger over time and the top suspects' series to SVG or PNG.
     Plot(PlotArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    #[command(after_long_help = COMPLETIONS_HELP)]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// Print the manual page (roff) to standard output: `memscope man | man -l -`.
-    Man,
+    /// Print a manual page (roff): memscope(1), or a command's: `memscope man report | man -l -`.
+    Man(ManArgs),
     /// The cgroup tree: memory, swap, OOM kills, cpus and pids per cgroup, next to its processes' PSS.
     Cgroups(CgroupsArgs),
     /// Run a command in a transient cgroup under limits; print what it used to stderr.
@@ -135,6 +142,90 @@ pub enum Command {
     /// Memory pressure (PSI): how much time tasks stall waiting for memory, now or, with --watch, at each
     /// threshold crossing with the processes and cgroups that grew.
     Pressure(PressureArgs),
+}
+
+const COMPLETIONS_HELP: &str = "\
+Where the script goes (the Debian package installs all three):
+  bash  /usr/share/bash-completion/completions/memscope
+  zsh   /usr/share/zsh/vendor-completions/_memscope
+  fish  /usr/share/fish/vendor_completions.d/memscope.fish
+For one user: memscope completions bash > ~/.local/share/bash-completion/completions/memscope";
+
+/// `memscope man`
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct ManArgs {
+    /// The command whose page to print (`report`, `rt-check` …) [default: memscope(1) itself].
+    #[arg(value_name = "COMMAND", conflicts_with = "out")]
+    pub command: Option<String>,
+
+    /// Write every page (memscope.1, memscope-report.1 …) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// The command line's definition, with what the derive cannot say: the
+/// pages `memscope man COMMAND` accepts are the subcommands themselves, so
+/// they are taken from the built tree (one definition, the derive's) rather
+/// than listed a second time.
+pub fn command() -> clap::Command {
+    let cmd = <Args as clap::CommandFactory>::command();
+    let pages: Vec<clap::builder::PossibleValue> = man_pages(&cmd)
+        .into_iter()
+        .filter_map(|(name, _)| name.map(clap::builder::PossibleValue::new))
+        .collect();
+    cmd.mut_subcommand("man", |man| {
+        man.mut_arg("command", |a| a.value_parser(clap::builder::PossibleValuesParser::new(pages)))
+    })
+}
+
+/// Every manual page: (the name `memscope man` takes, none for memscope(1)
+/// itself; the command it documents, built, so that its name is the page's,
+/// `memscope-rt-check`). `help` is not a page: clap answers it.
+pub fn man_pages(cmd: &clap::Command) -> Vec<(Option<String>, clap::Command)> {
+    fn walk(cmd: &clap::Command, path: Option<String>, out: &mut Vec<(Option<String>, clap::Command)>) {
+        out.push((path.clone(), cmd.clone()));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+            let name = match &path {
+                Some(p) => format!("{p}-{}", sub.get_name()),
+                None => sub.get_name().to_owned(),
+            };
+            walk(sub, Some(name), out);
+        }
+    }
+    let mut cmd = cmd.clone().disable_help_subcommand(true);
+    cmd.build();
+    let mut out = Vec::new();
+    walk(&cmd, None, &mut out);
+    out
+}
+
+/// A value parser for a name out of one of the analysis crate's tables
+/// (`SortKey::ALL` …): it parses with the function it wraps (so the error
+/// messages stay that function's) and tells clap the names, so that `--help`
+/// lists them and shell completion offers them instead of file names. The
+/// tables stay free of clap; clap's `ValueEnum` would need the derive on the
+/// analysis types.
+#[derive(Clone)]
+pub struct Named<T: 'static> {
+    table: &'static [(T, &'static str)],
+    parse: fn(&str) -> Result<T, String>,
+}
+
+impl<T: Copy + Send + Sync + 'static> clap::builder::TypedValueParser for Named<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        clap::builder::TypedValueParser::parse_ref(&self.parse, cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(self.table.iter().map(|(_, name)| clap::builder::PossibleValue::new(*name))))
+    }
 }
 
 /// `memscope pressure`
@@ -311,7 +402,8 @@ pub struct CaptureArgs {
     /// one is used only if it is empty, yours and not a symbolic link. The
     /// tree holds process names (never their arguments), kernel counters,
     /// root-only files such as slabinfo and the physical memory map; its
-    /// files are 0600. See the README before sharing it.
+    /// files are 0600. Before sharing it, read "What a capture contains" in
+    /// /usr/share/doc/memscope/README.md.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
 }
@@ -519,7 +611,7 @@ pub struct PsArgs {
 
     /// Sort by pss, uss, rss, swap, fds (open descriptors, shown beside
     /// RLIMIT_NOFILE) or pid. Processes whose PSS was not read rank by their RSS.
-    #[arg(long, default_value = "pss", value_name = "KEY", value_parser = parse_sort)]
+    #[arg(long, default_value = "pss", value_name = "KEY", value_parser = Named { table: memscope_analysis::processes::SortKey::ALL, parse: parse_sort })]
     pub sort: memscope_analysis::processes::SortKey,
 
     /// Show only the first N processes (or groups).
@@ -535,7 +627,7 @@ pub struct PsArgs {
     pub users: Vec<String>,
 
     /// Sum processes by user, cgroup, container or cmd.
-    #[arg(long, value_name = "WHAT", value_parser = parse_group_by)]
+    #[arg(long, value_name = "WHAT", value_parser = Named { table: memscope_analysis::ps::GroupBy::ALL, parse: parse_group_by })]
     pub group_by: Option<memscope_analysis::ps::GroupBy>,
 
     /// Spend at most this many milliseconds reading smaps_rollup (PSS),
@@ -582,7 +674,7 @@ pub struct MapsArgs {
     pub pid: u32,
 
     /// Sort by addr (the default), size, rss, pss, uss or swap.
-    #[arg(long, default_value = "addr", value_name = "KEY", value_parser = parse_maps_sort)]
+    #[arg(long, default_value = "addr", value_name = "KEY", value_parser = Named { table: memscope_analysis::maps::MapSort::ALL, parse: parse_maps_sort })]
     pub sort: memscope_analysis::maps::MapSort,
 
     /// Show only the first N mappings (totals still cover all).
@@ -652,7 +744,7 @@ pub fn parse_can_alloc(s: &str) -> Result<(u32, u64), String> {
 #[derive(Debug, Clone, ClapArgs)]
 pub struct SlabArgs {
     /// Sort by size (the default), active, objs, objsize, waste or name.
-    #[arg(long, default_value = "size", value_name = "KEY", value_parser = parse_slab_sort)]
+    #[arg(long, default_value = "size", value_name = "KEY", value_parser = Named { table: memscope_analysis::slab::SlabSort::ALL, parse: parse_slab_sort })]
     pub sort: memscope_analysis::slab::SlabSort,
 
     /// Show only the first N caches.
@@ -875,7 +967,7 @@ Examples:
   memscope rt latency --dma-latency -D 5m   hold CPUs out of deep idle states, as cyclictest does
   memscope rt latency --cpus 2-3 -l 100000  only the isolated CPUs, 100000 wakeups each
   memscope rt latency --with-memory         relate spikes to page faults, compaction, reclaim
-  scripts/rt-compare                        the same measurement against cyclictest";
+  scripts/rt-compare (in the source tree)   the same measurement against cyclictest";
 
 /// `memscope rt check`
 #[derive(Debug, Clone, ClapArgs)]

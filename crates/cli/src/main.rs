@@ -20,10 +20,10 @@ mod users;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = cli::Args::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     match cmd::run(args) {
         Ok(code) => code,
         Err(e) => {

@@ -583,7 +583,7 @@ fn the_systemd_unit_verifies_and_its_command_line_starts() {
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("memscope-serve.service");
-    std::fs::write(&path, unit.replace("/usr/local/bin/memscope", bin)).unwrap();
+    std::fs::write(&path, unit.replace("/usr/bin/memscope", bin)).unwrap();
     let out = Command::new("systemd-analyze").arg("verify").arg(&path).output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     // The man page is only there once installed.

@@ -50,15 +50,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(Command::Diff(a)) => diff::run(&args.global, &a),
         Some(Command::Plot(a)) => plot::run(&a),
         Some(Command::Completions { shell }) => {
-            let mut cmd = <Args as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "memscope", &mut std::io::stdout());
+            completions(shell, &mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Man) => {
-            let cmd = <Args as clap::CommandFactory>::command();
-            clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Man(a)) => man(&a),
         Some(Command::Cgroups(a)) => cgroups::run(&root, &args.global, &a),
         Some(Command::Run(a)) => run::run(&root, &args.global, &a),
         Some(Command::Trace(a)) => trace::run(&root, &args.global, &a),
@@ -92,7 +87,7 @@ fn refuse_ignored_flags(args: &Args) -> anyhow::Result<()> {
         Command::Diff(_) => ("diff", false, true, false),
         Command::Plot(_) => ("plot", false, false, false),
         Command::Completions { .. } => ("completions", false, false, false),
-        Command::Man => ("man", false, false, false),
+        Command::Man(_) => ("man", false, false, false),
         Command::Run(_) => ("run", false, true, false),
         _ => return Ok(()),
     };
@@ -113,6 +108,63 @@ fn refuse_ignored_flags(args: &Args) -> anyhow::Result<()> {
         _ => "it has no such output",
     };
     bad_input!("`{name}` does not take {flag}: {why}")
+}
+
+/// `memscope completions SHELL`: clap_complete's script, and for fish the
+/// values of positional arguments (`memscope man COMMAND`, `memscope
+/// completions SHELL`), which its fish generator leaves to file names.
+fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let mut cmd = crate::cli::command();
+    clap_complete::generate(shell, &mut cmd, "memscope", out);
+    if shell != clap_complete::Shell::Fish {
+        return Ok(());
+    }
+    for sub in cmd.get_subcommands() {
+        for arg in sub.get_positionals() {
+            let values: Vec<String> =
+                arg.get_possible_values().iter().map(|v| v.get_name().to_owned()).collect();
+            if !values.is_empty() {
+                writeln!(
+                    out,
+                    "complete -c memscope -n \"__fish_memscope_using_subcommand {}\" -f -a \"{}\"",
+                    sub.get_name(),
+                    values.join(" ")
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `memscope man`: memscope(1), one command's page, or (`--out DIR`) every
+/// page as a file, named as the pages refer to each other (`memscope-report.1`).
+fn man(a: &crate::cli::ManArgs) -> anyhow::Result<ExitCode> {
+    use anyhow::Context as _;
+    let pages = crate::cli::man_pages(&crate::cli::command());
+    // clap_mangen names the source after the subcommand (`check 0.1.0`);
+    // every page is memscope's.
+    let page = |cmd| {
+        clap_mangen::Man::new(cmd)
+            .source(concat!("memscope ", env!("CARGO_PKG_VERSION")))
+            .manual("User Commands")
+    };
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        for (_, cmd) in pages {
+            let man = page(cmd);
+            let path = dir.join(man.get_filename());
+            let mut roff = Vec::new();
+            man.render(&mut roff)?;
+            std::fs::write(&path, roff).with_context(|| format!("writing {}", path.display()))?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The value was checked against these names when the command line was parsed.
+    let Some((_, cmd)) = pages.into_iter().find(|(name, _)| *name == a.command) else {
+        bad_input!("no manual page for `{}`", a.command.as_deref().unwrap_or_default());
+    };
+    page(cmd).render(&mut std::io::stdout())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--root DIR` must be a directory that holds a captured tree.
