@@ -30,6 +30,7 @@ pub mod fds;
 pub mod oom;
 pub mod pages;
 pub mod trace;
+pub mod utrace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;
