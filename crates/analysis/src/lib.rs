@@ -40,6 +40,7 @@ pub mod report;
 pub mod slab;
 pub mod trace;
 pub mod units;
+pub mod utrace;
 pub mod vmalloc;
 pub mod zones;
 
