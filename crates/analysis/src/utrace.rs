@@ -336,6 +336,17 @@ fn notes(sample: &UserTraceSample, sites: &[UserSite]) -> Vec<String> {
             s.push_str(" It exited during the window: what it held is freed, its frames stay addresses.");
         }
         n.push(s);
+        if t.breakpoint_armed == Some(false) {
+            n.insert(
+                0,
+                format!(
+                    "INCOMPLETE: the kernel removed the breakpoints from PID {} during the window (probes on \
+                     the same library detached moments before can take new ones with them): its allocations \
+                     were not seen. Run the trace again.",
+                    t.pid
+                ),
+            );
+        }
     }
     let truncated: Vec<&str> = sites
         .iter()
@@ -436,6 +447,7 @@ mod tests {
                 missing: Vec::new(),
                 mmap_library: None,
                 exited: false,
+                breakpoint_armed: Some(true),
             }],
             stacks,
             counters: UserTraceCounters::default(),

@@ -429,6 +429,22 @@ mod live {
     }
 
     #[test]
+    fn trace_pid_as_an_unprivileged_user_names_the_privileges() {
+        if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+            eprintln!("skipped: needs root and setpriv to drop privileges");
+            return;
+        }
+        let w = memscope_testkit::UtraceWorkload::spawn(true, "leak", 1);
+        let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
+            .args(["trace", "--pid", &w.pid().to_string(), "--duration", "1s"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let e = text(&out.stderr);
+        assert!(e.contains("cannot trace user allocations") && e.contains("CAP_BPF and CAP_PERFMON"), "{e}");
+    }
+
+    #[test]
     fn trace_pid_of_no_process_says_so() {
         if skip() {
             return;

@@ -91,6 +91,10 @@ pub struct UserTarget {
     pub mmap_library: Option<String>,
     /// The process ended during the window.
     pub exited: bool,
+    /// The breakpoint on `malloc` was still in place at the end of the
+    /// window (`None`: could not be told).
+    #[serde(default)]
+    pub breakpoint_armed: Option<bool>,
 }
 
 /// A function inlined at a frame (innermost first).

@@ -12,6 +12,9 @@
  *   realloc COUNT   grow_chain(): malloc(256) then realloc to 512, 768, 1024;
  *                   COUNT chains, the last block of each kept
  *   threads COUNT   thread_leak(): 4 threads, COUNT/4 x 1 KiB each, kept
+ *   churn COUNT     COUNT malloc/free pairs as fast as it can (16 B to 2 KiB,
+ *                   1024 live at a time), then "done NANOSECONDS": the
+ *                   benchmark of scripts/bench-utrace
  *
  * Built twice by build.rs: with frame pointers and debuginfo, and without
  * either. Sibling calls are off in both, so that each function really
@@ -19,6 +22,7 @@
  * caller instead). Messages go through write(2): stdio would allocate.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,6 +30,7 @@
 #include <unistd.h>
 
 #define MAX_OBJECTS 1000000
+#define MAX_CHURN 1000000000L
 
 static void *kept[MAX_OBJECTS];
 static long nkept;
@@ -95,6 +100,26 @@ __attribute__((noinline)) void grow_chain(void)
 	keep(p);
 }
 
+/* The allocation-heavy loop the benchmark times: most objects live for a
+ * while, as in a server; none is left at the end. */
+__attribute__((noinline)) void churn(long count)
+{
+	static void *ring[1024];
+	long i;
+
+	for (i = 0; i < count; i++) {
+		void *p = malloc(16 + (size_t)(i * 37 % 2033));
+
+		((volatile char *)p)[0] = 1;
+		free(ring[i % 1024]);
+		ring[i % 1024] = p;
+	}
+	for (i = 0; i < 1024; i++) {
+		free(ring[i]);
+		ring[i] = NULL;
+	}
+}
+
 static long per_thread;
 
 __attribute__((noinline)) void thread_leak(void)
@@ -123,15 +148,31 @@ int main(int argc, char **argv)
 	char c;
 
 	if (argc != 3) {
-		say("usage: utrace-workload leak|clean|mmap|realloc|threads COUNT\n");
+		say("usage: utrace-workload leak|clean|mmap|realloc|threads|churn COUNT\n");
 		return 2;
 	}
 	count = atol(argv[2]);
-	if (count < 0 || count > MAX_OBJECTS)
+	if (count < 0 || count > (strcmp(argv[1], "churn") ? MAX_OBJECTS : MAX_CHURN))
 		return 2;
 	say("ready\n");
 	if (read(0, &c, 1) != 1)
 		return 1;
+	if (!strcmp(argv[1], "churn")) {
+		struct timespec a, b;
+		char msg[64];
+		long ns;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		churn(count);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ns = (b.tv_sec - a.tv_sec) * 1000000000L + (b.tv_nsec - a.tv_nsec);
+		n = snprintf(msg, sizeof(msg), "done %ld\n", ns);
+		if (write(1, msg, n) != n)
+			return 1;
+		for (;;)
+			pause();
+	}
 	if (!strcmp(argv[1], "threads")) {
 		pthread_t t[4];
 

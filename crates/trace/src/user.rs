@@ -97,10 +97,20 @@ pub struct Probe {
     pub missing: Vec<&'static str>,
     /// The C library for mmap/munmap, with its host path, when it exports them.
     mmap: Option<(String, PathBuf)>,
+    /// File offset of `malloc` in the probed file, to check the breakpoint.
+    malloc_offset: Option<u64>,
+}
+
+/// The ELF symbol tables of `path` (not its DWARF, which has no file
+/// offsets).
+fn elf_symbols(path: &std::path::Path) -> inspect::source::Source {
+    let mut elf = inspect::source::Elf::new(path);
+    elf.debug_syms = false;
+    inspect::source::Source::Elf(elf)
 }
 
 fn exported(inspector: &Inspector, path: &std::path::Path, names: &[&str]) -> Vec<bool> {
-    let src = inspect::source::Source::Elf(inspect::source::Elf::new(path));
+    let src = elf_symbols(path);
     match inspector.lookup(&src, names) {
         Ok(found) => found
             .iter()
@@ -206,6 +216,10 @@ pub fn find_allocator(root: &KernelRoot, pid: u32) -> Result<Probe, Unavailable>
         } else {
             libc.clone()
         };
+        let malloc_offset = inspector
+            .lookup(&elf_symbols(&host), &["malloc"])
+            .ok()
+            .and_then(|v| v.first().and_then(|syms| syms.iter().find_map(|s| s.file_offset)));
         return Ok(Probe {
             pid,
             comm,
@@ -215,6 +229,7 @@ pub fn find_allocator(root: &KernelRoot, pid: u32) -> Result<Probe, Unavailable>
             functions,
             missing,
             mmap,
+            malloc_offset,
         });
     }
     Err(Unavailable::NoAllocator {
@@ -366,6 +381,7 @@ pub fn run<T, E: From<TraceError>>(
     let session = UserSession { skel: &skel, ids };
     let out = body(&session)?;
     let window_usec = started.elapsed().as_micros() as u64;
+    let armed: Vec<Option<bool>> = probes.iter().map(|p| breakpoint_armed(root, p)).collect();
     drop(links);
 
     let programs = skel
@@ -391,7 +407,7 @@ pub fn run<T, E: From<TraceError>>(
     drop(skel);
 
     let mut targets = Vec::new();
-    for p in probes {
+    for (p, armed) in probes.iter().zip(armed) {
         targets.push(UserTarget {
             pid: p.pid,
             comm: p.comm.clone(),
@@ -401,6 +417,7 @@ pub fn run<T, E: From<TraceError>>(
             missing: p.missing.iter().map(|s| s.to_string()).collect(),
             mmap_library: p.mmap.as_ref().filter(|m| m.0 != p.library).map(|m| m.0.clone()),
             exited: !root.exists(&format!("/proc/{}/stat", p.pid)),
+            breakpoint_armed: armed,
         });
     }
     let stacks = symbolise(root, raw);
@@ -510,6 +527,29 @@ fn read_outstanding(skel: &UtraceSkel) -> Result<Vec<Raw>, TraceError> {
         out.push(Raw { kind, pid, frames, stack: state, bytes, allocations });
     }
     Ok(out)
+}
+
+/// Is the uprobe's breakpoint still in the process's copy of `malloc` at
+/// the end of the window? uprobes write an `int3` (0xcc, x86-64) over the
+/// probed instruction in each traced process (kernel/events/uprobes.c,
+/// `set_swbp`); read it back through `/proc/PID/mem`. On 6.x kernels,
+/// probes on the same library offsets detached moments before (another
+/// trace just ended) can take the new breakpoints away with them: the
+/// probes then never fire, and this says so instead of reporting nothing.
+/// `None`: could not be told (other architectures, the process exited).
+fn breakpoint_armed(root: &KernelRoot, p: &Probe) -> Option<bool> {
+    if !cfg!(target_arch = "x86_64") {
+        return None;
+    }
+    let off = p.malloc_offset?;
+    let maps = root.pid_maps(p.pid).ok()?;
+    let m = maps.mappings.iter().find(|m| {
+        m.path.as_deref() == Some(p.library.as_str()) && m.offset <= off && off < m.offset + m.size()
+    })?;
+    let addr = m.start + (off - m.offset);
+    let mem = root.open(&format!("/proc/{}/mem", p.pid)).ok()?;
+    let mut b = [0u8; 1];
+    (mem.read_at(&mut b, addr, 1).ok()? == 1).then_some(b[0] == 0xcc)
 }
 
 /// Does the function whose code starts at `off` in `module` set up a frame

@@ -82,6 +82,7 @@ fn a_leaking_function_is_named_with_its_line_and_its_bytes() {
     let _lock = system_lock();
     let (sample, _w) = traced(true, "leak", 1000);
     assert_eq!(sample.targets[0].allocator, Allocator::Glibc, "{:?}", sample.targets);
+    assert_eq!(sample.targets[0].breakpoint_armed, Some(true), "{:?}", sample.targets);
     let got = bytes_from(&sample, "leak_kib", UserAllocKind::Heap);
     assert!(within_10_percent(got, 1000 * 1024), "{got} bytes from leak_kib: {:#?}", sample.stacks);
     let s = sample.stacks.iter().find(|s| first_function(s) == Some("leak_kib")).unwrap();
