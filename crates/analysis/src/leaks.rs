@@ -1134,6 +1134,18 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
     }
 }
 
+/// The command that shows which code of a growing process holds the
+/// memory (`memscope trace --pid`, user allocations with stacks), for a
+/// process suspect whose processes still run; `None` otherwise.
+pub fn trace_command(x: &Suspect) -> Option<String> {
+    const MAX_PIDS: usize = 8;
+    if x.kind != SuspectKind::Process || x.pids.is_empty() {
+        return None;
+    }
+    let pids: Vec<String> = x.pids.iter().take(MAX_PIDS).map(|p| format!("--pid {p}")).collect();
+    Some(format!("memscope trace {} --duration 60s", pids.join(" ")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

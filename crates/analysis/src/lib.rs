@@ -45,6 +45,7 @@ pub mod rt;
 pub mod slab;
 pub mod trace;
 pub mod units;
+pub mod utrace;
 pub mod vmalloc;
 pub mod zones;
 

@@ -568,6 +568,24 @@ pub struct TraceArgs {
     /// at the start and end of the window instead of tracing: no eBPF needed.
     #[arg(long)]
     pub allocinfo: bool,
+
+    /// Trace this process's own allocations instead of the kernel's: uprobes on its allocator
+    /// (malloc, free, … of its C library, jemalloc or tcmalloc) and on mmap/munmap, with user stacks.
+    /// Repeat for several processes.
+    #[arg(long, value_name = "PID", conflicts_with = "allocinfo")]
+    pub pid: Vec<u32>,
+
+    /// Like --pid, for every process with this command name.
+    #[arg(long, value_name = "NAME", conflicts_with = "allocinfo")]
+    pub comm: Option<String>,
+
+    /// Like --pid, for every process of this v2 cgroup (as /proc/PID/cgroup prints it), e.g. a container.
+    #[arg(long, value_name = "PATH", conflicts_with = "allocinfo")]
+    pub cgroup: Option<String>,
+
+    /// With --pid: skip allocations smaller than this (less overhead): 64, 4K.
+    #[arg(long, default_value = "0", value_parser = crate::output::parse_size, value_name = "SIZE")]
+    pub min_size: u64,
 }
 
 /// `memscope fds`

@@ -95,6 +95,28 @@ fn without_the_tracer_built_in_trace_says_how_to_build_it() {
     assert!(e.contains("cargo build --release --features trace-bpf") && e.contains("clang"), "{e}");
 }
 
+#[cfg(not(feature = "trace-bpf"))]
+#[test]
+fn without_the_tracer_built_in_trace_pid_says_how_to_build_it() {
+    let out = memscope(&["trace", "--pid", &std::process::id().to_string(), "--duration", "1s"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(
+        e.contains("cannot trace user allocations") && e.contains("built without the eBPF tracer"),
+        "{e}"
+    );
+    assert!(e.contains("--features trace-bpf"), "{e}");
+}
+
+#[test]
+fn trace_pid_of_a_captured_tree_is_refused_with_the_reason() {
+    let root = fixture("allocinfo-6.12-profiling-on");
+    let out = memscope(&["--root", root.to_str().unwrap(), "trace", "--pid", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let e = text(&out.stderr);
+    assert!(e.contains("captured tree"), "{e}");
+}
+
 #[cfg(feature = "trace-bpf")]
 mod live {
     use std::io::{BufRead, BufReader};
@@ -317,5 +339,119 @@ mod live {
         let e = text(&out.stderr);
         assert!(e.contains("needs root, or CAP_BPF and CAP_PERFMON") && e.contains("uid 65534"), "{e}");
         assert!(e.contains("setcap"), "{e}");
+    }
+
+    /// `memscope trace --pid` of a C workload started once the probes are
+    /// attached: it leaks `count` objects of 1 KiB from leak_kib.
+    fn trace_leak(extra: &[&str], count: u64) -> (Output, String) {
+        let mut w = memscope_testkit::UtraceWorkload::spawn(true, "leak", count);
+        let pid = w.pid().to_string();
+        let mut args = vec!["--pid", pid.as_str(), "--duration", "4s", "--min-bytes", "0"];
+        args.extend_from_slice(extra);
+        let (child, rx) = start(&args);
+        w.start();
+        w.wait_done();
+        finish(child, rx)
+    }
+
+    #[test]
+    fn trace_pid_names_the_leaking_function_its_line_and_the_growth() {
+        if skip() {
+            return;
+        }
+        let _lock = system_lock();
+        let (out, err) = trace_leak(&["--json"], 2000);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!((doc["schema"].as_str(), doc["mode"].as_str()), (Some("memscope.trace/1"), Some("user")));
+        let site = &doc["sites"][0];
+        assert_eq!(site["function"], "leak_kib", "{doc:#}");
+        let line = memscope_testkit::utrace_source_line("LEAK_LINE");
+        assert_eq!(site["location"], format!("utrace-workload.c:{line}"), "{doc:#}");
+        let bytes = site["bytes"].as_u64().unwrap();
+        assert!(bytes.abs_diff(2000 * 1024) * 10 <= 2000 * 1024, "{bytes}");
+        assert_eq!(site["callers"][0], "main (utrace-workload.c:".to_string() + &main_line() + ")");
+        let p = &doc["processes"][0];
+        assert_eq!(p["allocator"], "glibc");
+        // The process grew by about what leaked (2000 KiB, touched).
+        let growth = p["anon_growth_bytes"].as_i64().unwrap();
+        assert!(growth >= 2000 * 1024 * 9 / 10, "{growth}");
+        let headline = doc["headline"].as_str().unwrap();
+        assert!(
+            headline.contains("from `leak_kib` (utrace-workload.c:") && headline.contains("← `main`"),
+            "{headline}"
+        );
+        assert_no_memscope_program();
+    }
+
+    /// The line of main's call of leak_kib.
+    fn main_line() -> String {
+        let src = std::fs::read_to_string(memscope_testkit::UTRACE_WORKLOAD_SOURCE).unwrap();
+        (src.lines().position(|l| l.trim() == "leak_kib();").unwrap() + 1).to_string()
+    }
+
+    #[test]
+    fn trace_pid_folded_stacks_end_in_the_leaking_function() {
+        if skip() {
+            return;
+        }
+        let _lock = system_lock();
+        let (out, err) = trace_leak(&["--folded", "-"], 500);
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let folded = text(&out.stdout);
+        let line =
+            folded.lines().find(|l| l.contains(";main;leak_kib ")).unwrap_or_else(|| panic!("{folded}"));
+        let bytes: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert_eq!(bytes, 500 * 1024, "{folded}");
+        assert!(err.contains("Call sites still holding memory"), "{err}");
+    }
+
+    #[test]
+    fn trace_pid_ends_on_ctrl_c_and_unloads_its_probes() {
+        if skip() {
+            return;
+        }
+        let _lock = system_lock();
+        let mut w = memscope_testkit::UtraceWorkload::spawn(true, "leak", 100);
+        let pid = w.pid().to_string();
+        let (child, rx) = start(&["--pid", &pid, "--duration", "60s", "--min-bytes", "0"]);
+        w.start();
+        w.wait_done();
+        let started = Instant::now();
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let (out, err) = finish(child, rx);
+        assert!(started.elapsed() < Duration::from_secs(30));
+        assert_eq!(out.status.code(), Some(0), "{err}");
+        let t = text(&out.stdout);
+        assert!(t.contains("leak_kib") && t.contains("ended early by SIGINT"), "{t}");
+        assert_no_memscope_program();
+    }
+
+    #[test]
+    fn trace_pid_as_an_unprivileged_user_names_the_privileges() {
+        if !is_root() || Command::new("setpriv").arg("--version").output().is_err() {
+            eprintln!("skipped: needs root and setpriv to drop privileges");
+            return;
+        }
+        let w = memscope_testkit::UtraceWorkload::spawn(true, "leak", 1);
+        let out = memscope_testkit::as_nobody(env!("CARGO_BIN_EXE_memscope"))
+            .args(["trace", "--pid", &w.pid().to_string(), "--duration", "1s"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        let e = text(&out.stderr);
+        assert!(e.contains("cannot trace user allocations") && e.contains("CAP_BPF and CAP_PERFMON"), "{e}");
+    }
+
+    #[test]
+    fn trace_pid_of_no_process_says_so() {
+        if skip() {
+            return;
+        }
+        let out = memscope(&["trace", "--pid", "4294967294", "--duration", "1s"]);
+        assert_eq!(out.status.code(), Some(1));
+        let e = text(&out.stderr);
+        assert!(e.contains("process 4294967294 does not exist") && e.contains("memscope leaks"), "{e}");
     }
 }

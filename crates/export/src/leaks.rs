@@ -254,6 +254,22 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         if r.suspects.len() > top {
             writeln!(w, "({} more; --top N shows them, --json lists all.)", r.suspects.len() - top)?;
         }
+        let traces: Vec<(String, String)> = r
+            .suspects
+            .iter()
+            .take(top)
+            .filter_map(|x| Some((display_command(&x.name, 48), memscope_analysis::leaks::trace_command(x)?)))
+            .collect();
+        if !traces.is_empty() {
+            writeln!(
+                w,
+                "\n{}",
+                s.heading("Which code holds it (user allocations still held after a window, with stacks)")
+            )?;
+            for (name, cmd) in traces {
+                writeln!(w, "  {name}: {cmd}")?;
+            }
+        }
     }
     if !r.not_leaks.is_empty() {
         writeln!(w, "\n{}", s.heading("Rose, but not steadily (not called leaks)"))?;

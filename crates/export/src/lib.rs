@@ -47,6 +47,7 @@ pub mod run;
 pub mod slab;
 pub mod style;
 pub mod trace;
+pub mod utrace;
 pub mod vmalloc;
 pub mod zones;
 

@@ -100,6 +100,9 @@ pub mod paths {
     pub const MEM_PROFILING: &str = "/proc/sys/vm/mem_profiling";
     /// The running kernel's BPF type information (CONFIG_DEBUG_INFO_BTF).
     pub const BTF_VMLINUX: &str = "/sys/kernel/btf/vmlinux";
+    /// The uprobe PMU's type number (kernel 4.17+, CONFIG_UPROBE_EVENTS):
+    /// user functions can be probed with `perf_event_open`.
+    pub const UPROBE_PMU_TYPE: &str = "/sys/bus/event_source/devices/uprobe/type";
     /// Where tracefs is mounted on current systems.
     pub const TRACEFS: &str = "/sys/kernel/tracing";
     /// Where tracefs appears under debugfs on older systems.
@@ -682,6 +685,25 @@ impl KernelRoot {
     /// `/proc/PID/maps` (cheap: no page-table walk).
     pub fn pid_maps(&self, pid: u32) -> Result<crate::parse::pid::maps::Maps, ReadError> {
         Ok(crate::parse::pid::maps::Maps::parse(&self.read(&format!("/proc/{pid}/maps"))?))
+    }
+
+    /// Where a file of process `pid`'s own file system view lives for us:
+    /// `/proc/PID/root/PATH` (proc(5)), which follows the process's mount
+    /// namespace and chroot, so a container's libraries are found even when
+    /// the host has no such path. For the ELF files of its mappings (the
+    /// user-space tracer attaches to and symbolises them); the file must
+    /// exist. `path` must be absolute, as `/proc/PID/maps` prints it.
+    pub fn pid_root_path(&self, pid: u32, path: &str) -> Result<std::path::PathBuf, ReadError> {
+        let kpath = pid_root_kpath(pid, path)?;
+        let host = self.resolve(&kpath);
+        std::fs::metadata(&host).map_err(|e| crate::root::classify(&e, &kpath))?;
+        Ok(host)
+    }
+
+    /// Open a file of process `pid`'s view (see [`Self::pid_root_path`]) for
+    /// positioned reads.
+    pub fn open_in_pid_root(&self, pid: u32, path: &str) -> Result<crate::root::KernelFile, ReadError> {
+        self.open(&pid_root_kpath(pid, path)?)
     }
 
     /// `/proc/PID/smaps` (costly: walks every page table of the target).
@@ -1364,4 +1386,15 @@ mod pressure_reader_tests {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+/// `/proc/PID/root/PATH`, refusing a relative path, a `..` component or a
+/// NUL (a mapping's name is whatever the kernel printed, e.g. `[heap]` or
+/// `/lib/x.so (deleted)`).
+fn pid_root_kpath(pid: u32, path: &str) -> Result<String, ReadError> {
+    let bad = !path.starts_with('/') || path.contains('\0') || path.split('/').any(|c| c == "..");
+    if bad {
+        return Err(ReadError::NotReported { path: format!("/proc/{pid}/root{path}"), field: None });
+    }
+    Ok(format!("/proc/{pid}/root{path}"))
 }

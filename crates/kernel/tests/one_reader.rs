@@ -38,6 +38,21 @@ const ALLOWED: &[(&str, &str, &str)] = &[
     ),
     ("crates/cli/src/cmd/trace.rs", "File::create(p)", "`trace --folded FILE` writes the folded stacks"),
     (
+        "crates/cli/src/cmd/utrace.rs",
+        "File::create(p)",
+        "`trace --pid … --folded FILE` writes the folded stacks",
+    ),
+    (
+        "crates/cli/src/cmd/mod.rs",
+        "create_dir_all(dir)",
+        "`man --out DIR` makes the directory of the manual pages",
+    ),
+    (
+        "crates/cli/src/cmd/mod.rs",
+        "fs::write(&path, roff)",
+        "`man --out DIR` writes a manual page per command",
+    ),
+    (
         "crates/serve/src/webconfig.rs",
         "std::fs::read_to_string(path)",
         "`serve --web-config FILE` (and the TLS files it names)",

@@ -32,6 +32,7 @@ pub mod pages;
 pub mod rt;
 pub mod run;
 pub mod trace;
+pub mod utrace;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

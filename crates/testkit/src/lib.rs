@@ -160,3 +160,79 @@ pub fn is_root() -> bool {
 
 /// Bytes in a MiB.
 pub const MIB: u64 = 1 << 20;
+
+/// A C workload of the user-space tracer's tests (`c/utrace-workload.c`,
+/// built by build.rs): waits for [`UtraceWorkload::start`], allocates from
+/// a known function, says `done`, and holds what it kept until killed.
+/// Dropping it kills it.
+pub struct UtraceWorkload {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<std::process::ChildStdout>,
+}
+
+/// The source of the user-space tracer's workloads, for known file:line
+/// answers.
+pub const UTRACE_WORKLOAD_SOURCE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/c/utrace-workload.c");
+
+/// The line of `marker` (a comment) in the workload's source.
+pub fn utrace_source_line(marker: &str) -> u32 {
+    let src = std::fs::read_to_string(UTRACE_WORKLOAD_SOURCE).expect("workload source");
+    src.lines().position(|l| l.contains(marker)).expect("marker in the workload source") as u32 + 1
+}
+
+impl UtraceWorkload {
+    /// Start the workload in `mode` for `count` objects, built with frame
+    /// pointers and debuginfo or without either, and wait until it is
+    /// ready (its libraries loaded, its stdio set up).
+    pub fn spawn(frame_pointers: bool, mode: &str, count: u64) -> UtraceWorkload {
+        let exe = if frame_pointers { env!("MEMSCOPE_UTRACE_FP") } else { env!("MEMSCOPE_UTRACE_NOFP") };
+        let mut cmd = Command::new(exe);
+        cmd.args([mode, &count.to_string()]).stdin(Stdio::piped()).stdout(Stdio::piped());
+        cmd.process_group(0);
+        let mut child = cmd.spawn().expect("start utrace-workload");
+        let stdin = child.stdin.take();
+        let stdout = BufReader::new(child.stdout.take().expect("workload stdout"));
+        let mut w = UtraceWorkload { child, stdin, stdout };
+        w.expect_line("ready");
+        w
+    }
+
+    fn expect_line(&mut self, want: &str) {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).expect("read workload line");
+        assert_eq!(line.trim(), want, "utrace-workload said {line:?}");
+    }
+
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Begin allocating.
+    pub fn start(&mut self) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("workload stdin");
+        stdin.write_all(b"\n").and_then(|_| stdin.flush()).expect("start the workload");
+    }
+
+    /// Wait until it has made all its allocations.
+    pub fn wait_done(&mut self) {
+        self.expect_line("done");
+    }
+
+    /// Kill it now and reap it.
+    pub fn kill(&mut self) {
+        // SAFETY: kill(2) on our own child's process group.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for UtraceWorkload {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

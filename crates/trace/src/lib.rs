@@ -20,6 +20,8 @@ pub mod preflight;
 #[cfg(feature = "bpf")]
 mod session;
 pub mod tracefs;
+#[cfg(feature = "bpf")]
+pub mod user;
 
 use memscope_kernel::KernelRoot;
 #[cfg(not(feature = "bpf"))]
@@ -29,6 +31,8 @@ use memscope_model::trace::{TraceSample, What};
 pub use preflight::Unavailable;
 #[cfg(feature = "bpf")]
 pub use session::{PROGRAM_PREFIX, STACK_DEPTH, Session};
+#[cfg(feature = "bpf")]
+pub use user::{Probe, UserSession};
 
 /// True when this build contains the eBPF tracer.
 pub const BUILT_WITH_BPF: bool = cfg!(feature = "bpf");
@@ -186,6 +190,80 @@ pub fn trace<T, E: From<TraceError>>(
         let _ = (opts, body);
         let why = if root.is_live() { Unavailable::NotBuilt } else { Unavailable::NotLive };
         Err(TraceError::Unavailable(why).into())
+    }
+}
+
+/// How to trace the allocations of processes (`memscope trace --pid`).
+#[derive(Debug, Clone)]
+pub struct UserTraceOptions {
+    /// Record one allocation in this many (1: every one).
+    pub sample_every: u32,
+    /// Skip allocations smaller than this many bytes.
+    pub min_size_bytes: u64,
+    /// Entries of the live-allocation table.
+    pub max_allocations: u32,
+    /// Entries of the stack table.
+    pub max_stacks: u32,
+}
+
+impl Default for UserTraceOptions {
+    fn default() -> Self {
+        UserTraceOptions {
+            sample_every: 1,
+            min_size_bytes: 0,
+            max_allocations: DEFAULT_MAX_ALLOCATIONS,
+            max_stacks: DEFAULT_MAX_STACKS,
+        }
+    }
+}
+
+/// Trace the heap and mmap allocations of processes `pids` while `body`
+/// runs, and return its result with what they allocated during the window
+/// and still hold at its end, every frame symbolised. The allocator of
+/// each process is found first (an error names the process that has
+/// none); the probes are attached before `body` is called and detached as
+/// soon as it returns. Without the `bpf` feature this returns
+/// [`Unavailable::NotBuilt`].
+#[cfg(feature = "bpf")]
+pub fn trace_user<T, E: From<TraceError>>(
+    root: &KernelRoot,
+    opts: &UserTraceOptions,
+    pids: &[u32],
+    body: impl FnOnce(&UserSession) -> Result<T, E>,
+) -> Result<(T, memscope_model::utrace::UserTraceSample), E> {
+    preflight::check(root).map_err(TraceError::Unavailable)?;
+    let mut probes = Vec::new();
+    for &pid in pids {
+        probes.push(user::find_allocator(root, pid).map_err(TraceError::Unavailable)?);
+    }
+    user::run(root, opts, &probes, body)
+}
+
+/// See the `bpf` build's `trace_user`: without it, the reason.
+#[cfg(not(feature = "bpf"))]
+pub fn trace_user<T, E: From<TraceError>>(
+    root: &KernelRoot,
+    opts: &UserTraceOptions,
+    pids: &[u32],
+    body: impl FnOnce(&UserSession) -> Result<T, E>,
+) -> Result<(T, memscope_model::utrace::UserTraceSample), E> {
+    let _ = (opts, pids, body);
+    let why = if root.is_live() { Unavailable::NotBuilt } else { Unavailable::NotLive };
+    Err(TraceError::Unavailable(why).into())
+}
+
+/// Without the `bpf` feature there is no user session; this type stands
+/// in so that callers compile either way.
+#[cfg(not(feature = "bpf"))]
+pub struct UserSession<'a> {
+    _never: std::marker::PhantomData<&'a ()>,
+}
+
+#[cfg(not(feature = "bpf"))]
+impl UserSession<'_> {
+    /// Ids of the attached programs.
+    pub fn program_ids(&self) -> Vec<u32> {
+        Vec::new()
     }
 }
 

@@ -76,6 +76,26 @@ pub enum Unavailable {
         /// The tracefs file looked for.
         path: String,
     },
+    /// The kernel has no uprobe PMU (CONFIG_UPROBE_EVENTS).
+    #[error("the kernel cannot probe user functions: {path} is missing (CONFIG_UPROBE_EVENTS)")]
+    NoUprobes {
+        /// The sysfs file looked for.
+        path: String,
+    },
+    /// The process to trace does not exist (or ended).
+    #[error("process {pid} does not exist")]
+    NoProcess {
+        /// The process id.
+        pid: u32,
+    },
+    /// No allocator to probe was found in the process.
+    #[error("no allocator to probe in process {pid}: {reason}")]
+    NoAllocator {
+        /// The process id.
+        pid: u32,
+        /// What was looked at.
+        reason: String,
+    },
 }
 
 impl Unavailable {
@@ -110,6 +130,16 @@ impl Unavailable {
                  and run memscope again; in a container, tracefs must be made available by the host."
                     .into()
             }
+            Unavailable::NoUprobes { .. } => "Use a kernel built with CONFIG_UPROBE_EVENTS=y (every \
+                 distribution kernel is); in a container, /sys must be the host's."
+                .into(),
+            Unavailable::NoProcess { .. } => "Check the process id (`memscope leaks` lists growing \
+                 processes with the command to trace each); --comm NAME traces by command name."
+                .into(),
+            Unavailable::NoAllocator { .. } => "memscope probes malloc and free in the process's C library \
+                 (glibc, musl), in jemalloc or tcmalloc, or in the executable when it is linked statically; \
+                 a process that manages its memory itself (a Go or Java runtime) has none to probe."
+                .into(),
             Unavailable::NoTracepoint { .. } => "The kernel needs CONFIG_TRACEPOINTS and the kmem events \
                  (include/trace/events/kmem.h); they are in every distribution kernel."
                 .into(),

@@ -352,7 +352,7 @@ type Entry = (Vec<u8>, Vec<u8>);
 
 /// Every (key, value) of a hash map, read with BPF_MAP_LOOKUP_BATCH; an
 /// error, never a silently short result.
-fn batch_entries(map: &libbpf_rs::MapMut) -> Result<Vec<Entry>, TraceError> {
+pub(crate) fn batch_entries(map: &libbpf_rs::MapMut) -> Result<Vec<Entry>, TraceError> {
     use libbpf_rs::libbpf_sys;
     const BATCH: u32 = 4096;
     let key_size = map.key_size() as usize;

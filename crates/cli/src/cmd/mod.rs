@@ -21,6 +21,7 @@ mod serve;
 mod slab;
 mod top;
 mod trace;
+mod utrace;
 mod vmalloc;
 mod zones;
 

@@ -63,6 +63,9 @@ pub fn run(root: &KernelRoot, g: &Global, a: &TraceArgs) -> anyhow::Result<ExitC
         }
         return allocinfo(root, g, a, &signals);
     }
+    if !a.pid.is_empty() || a.comm.is_some() || a.cgroup.is_some() {
+        return super::utrace::run(root, g, a, &signals);
+    }
     let (format, style) = output::choose(g);
     let folded_to_stdout = a.folded.as_deref() == Some(Path::new("-"));
     if folded_to_stdout && (g.json || g.csv) {

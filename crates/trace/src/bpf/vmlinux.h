@@ -10,6 +10,9 @@
  */
 #ifndef __MEMSCOPE_VMLINUX_H__
 #define __MEMSCOPE_VMLINUX_H__
+/* bpf_tracing.h names the kernel's pt_regs fields (di, not rdi) when it
+ * sees a vmlinux.h. */
+#define __VMLINUX_H__
 
 typedef signed char __s8;
 typedef unsigned char __u8;
@@ -159,5 +162,54 @@ struct trace_event_raw_kmem_free {
 };
 
 #pragma clang attribute pop
+
+
+/* The registers of a probed user function (uprobes), for bpf_tracing.h's
+ * PT_REGS_PARM and PT_REGS_RC: arch/x86/include/asm/ptrace.h and
+ * arch/arm64/include/uapi/asm/ptrace.h. */
+#if defined(__TARGET_ARCH_x86)
+struct pt_regs {
+	long unsigned int r15;
+	long unsigned int r14;
+	long unsigned int r13;
+	long unsigned int r12;
+	long unsigned int bp;
+	long unsigned int bx;
+	long unsigned int r11;
+	long unsigned int r10;
+	long unsigned int r9;
+	long unsigned int r8;
+	long unsigned int ax;
+	long unsigned int cx;
+	long unsigned int dx;
+	long unsigned int si;
+	long unsigned int di;
+	long unsigned int orig_ax;
+	long unsigned int ip;
+	long unsigned int cs;
+	long unsigned int flags;
+	long unsigned int sp;
+	long unsigned int ss;
+} __attribute__((preserve_access_index));
+#elif defined(__TARGET_ARCH_arm64)
+struct user_pt_regs {
+	__u64 regs[31];
+	__u64 sp;
+	__u64 pc;
+	__u64 pstate;
+};
+struct pt_regs {
+	union {
+		struct user_pt_regs user_regs;
+		struct {
+			__u64 regs[31];
+			__u64 sp;
+			__u64 pc;
+			__u64 pstate;
+		};
+	};
+	__u64 orig_x0;
+} __attribute__((preserve_access_index));
+#endif
 
 #endif /* __MEMSCOPE_VMLINUX_H__ */
