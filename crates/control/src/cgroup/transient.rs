@@ -169,10 +169,12 @@ fn finish_plan(
     if let Some(m) = limits.memory_bytes
         && m < MIN_MEMORY_BYTES
     {
+        // Below 1 MiB: KiB, or bytes, say it exactly enough.
+        let given = if m >= 1024 { format!("{:.1} KiB", m as f64 / 1024.0) } else { format!("{m} bytes") };
         return Err(SetupError::Invalid(format!(
             "--memory {} is below the smallest limit memscope accepts, 1 MiB: the command could not even be \
              loaded",
-            memscope_analysis::fmt_bytes(m as i64)
+            given.replace(".0 KiB", " KiB")
         )));
     }
     if limits.swap_bytes.is_some()
