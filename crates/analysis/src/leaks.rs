@@ -895,6 +895,10 @@ pub struct Suspect {
     pub exhaustion: Option<Exhaustion>,
     /// Pids now (processes).
     pub pids: Vec<u32>,
+    /// Of [`Suspect::pids`], those still running on this machine (the same
+    /// pid and start time), set by the caller that can tell: a recording
+    /// read later, or elsewhere, names processes that may be gone.
+    pub running: Vec<u32>,
     /// Restarts seen (processes): blocks − 1.
     pub restarts: usize,
     /// Distinct processes seen (processes).
@@ -997,6 +1001,7 @@ pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspe
         processes_seen: s.processes_seen,
         pressure: None,
         oom_killed: Vec::new(),
+        running: Vec::new(),
     })
 }
 
@@ -1136,13 +1141,14 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
 
 /// The command that shows which code of a growing process holds the
 /// memory (`memscope trace --pid`, user allocations with stacks), for a
-/// process suspect whose processes still run; `None` otherwise.
+/// process suspect whose processes still run ([`Suspect::running`]);
+/// `None` otherwise.
 pub fn trace_command(x: &Suspect) -> Option<String> {
     const MAX_PIDS: usize = 8;
-    if x.kind != SuspectKind::Process || x.pids.is_empty() {
+    if x.kind != SuspectKind::Process || x.running.is_empty() {
         return None;
     }
-    let pids: Vec<String> = x.pids.iter().take(MAX_PIDS).map(|p| format!("--pid {p}")).collect();
+    let pids: Vec<String> = x.running.iter().take(MAX_PIDS).map(|p| format!("--pid {p}")).collect();
     Some(format!("memscope trace {} --duration 60s", pids.join(" ")))
 }
 

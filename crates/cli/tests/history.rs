@@ -779,7 +779,19 @@ fn a_live_leak_is_found_and_a_flat_process_is_not() {
     assert_eq!(fds.len(), 1, "the pipe holder's descriptors are a suspect: {names:#?}");
     let rate = fds[0]["growth_per_hour"].as_f64().unwrap();
     assert!((rate - 8.0 * 3600.0).abs() < 0.2 * 8.0 * 3600.0, "{rate} descriptors/h");
+    // The table names the command that shows which code holds the memory,
+    // for the grower while it runs, and no longer once it has exited.
+    let pid = grow[0]["pids"][0].as_u64().unwrap();
+    let want = format!("memscope trace --pid {pid} --duration 60s");
+    let table = |args: &[&str]| String::from_utf8(memscope(args).stdout).unwrap();
+    let args = ["leaks", "--db", db.to_str().unwrap(), "--top", "1000"];
+    assert!(table(&args).contains(&want), "{want} suggested: {}", table(&args));
     drop((grower, piper, flat));
+    let gone = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() && gone.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!table(&args).contains(&want), "{want} not suggested once it exited: {}", table(&args));
 }
 
 #[test]

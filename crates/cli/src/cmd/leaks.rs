@@ -39,9 +39,17 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
     let list = select(&store, a.from, a.to)?;
     let chosen = spread(&list, a.points);
     let mut builder = SeriesBuilder::new();
+    // The start time of each process of the last snapshot: which suspects
+    // still run here (a pid alone may have been reused since).
+    let mut last_started: std::collections::HashMap<u32, u64> = Default::default();
     for info in &chosen {
         let snap = store.read(info.id).with_context(|| format!("cannot read snapshot {}", info.id))?;
         builder.add(&snap);
+        last_started = snap
+            .processes
+            .iter()
+            .filter_map(|p| Some((p.pid, p.stat.as_ref().ok()?.starttime_ticks?)))
+            .collect();
     }
     let opts = LeakOptions {
         min_confidence: (a.min_confidence / 100.0).clamp(0.0, 1.0),
@@ -49,6 +57,18 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
         ..LeakOptions::default()
     };
     let mut report = leaks::analyse(&builder.finish(), &opts);
+    for x in &mut report.suspects {
+        x.running = x
+            .pids
+            .iter()
+            .copied()
+            .filter(|p| {
+                last_started.get(p).is_some_and(|t| {
+                    root.is_live() && root.pid_stat(*p).is_ok_and(|s| s.starttime_ticks == Some(*t))
+                })
+            })
+            .collect();
+    }
     if let (Some(first), Some(last)) = (list.first(), list.last()) {
         let t = store
             .oom_timeline(first.taken_at_unix_ms, last.taken_at_unix_ms)
