@@ -595,6 +595,12 @@ fn create_one(root: &KernelRoot, p: &Placement) -> Result<File, SetupError> {
                 last_error = Some(e);
                 continue;
             }
+            // A file of a parent that was being removed reads as ENODEV (an
+            // I/O error) rather than gone: again, once the parent is gone.
+            Err(SetupError::Kernel { source: e, .. }) if !root.is_dir(&p.parent_dir) => {
+                last_error = Some(e);
+                continue;
+            }
             Err(e) => return Err(e),
         }
         match root.create_dir(&p.dir) {
