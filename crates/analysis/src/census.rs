@@ -345,64 +345,51 @@ pub struct ZoneTally {
     pub unowned: u64,
 }
 
-impl ZoneTally {
-    fn add_run(&mut self, raw: u64, count: Option<u64>, n: u64) {
-        use kpf::*;
-        self.pfns += n;
-        self.classes[classify(raw, count)] += n;
-        let has = |b: u64| raw & b != 0;
-        if has(ANON) && has(MMAP) {
-            self.anon_mapped += n;
-        }
-        if has(LRU) && !has(SWAPBACKED) && !has(UNEVICTABLE) {
-            self.file_lru += n;
-        }
-        if has(SWAPBACKED) && !has(ANON) && !has(SLAB) {
-            self.shmem += n;
-        }
-        if has(UNEVICTABLE) && has(LRU) {
-            self.unevictable += n;
-        }
-        if has(SLAB) {
-            self.slab += n;
-        }
-        if has(PGTABLE) {
-            self.pgtable += n;
-        }
-        if has(BUDDY) {
-            self.buddy += n;
-        }
-        if has(HUGE) {
-            self.huge += n;
-        }
-        if has(RESERVED) {
-            self.reserved += n;
-        }
-        if has(NOPAGE) {
-            self.nopage += n;
-        }
-        if is_unowned(raw) && count.is_none_or(|c| c == 0) {
-            self.unowned += n;
-        }
-    }
+/// The flag counters of a [`ZoneTally`], each beside the pages it counts:
+/// this one table drives both the tally of a run of pages and the merge of
+/// two tallies, so a counter is added in one place.
+macro_rules! flag_tallies {
+    ($( $field:ident: |$raw:ident, $count:ident| $rule:expr; )*) => {
+        impl ZoneTally {
+            fn add_run(&mut self, raw: u64, count: Option<u64>, n: u64) {
+                self.pfns += n;
+                self.classes[classify(raw, count)] += n;
+                $(
+                    let counts = |$raw: u64, $count: Option<u64>| -> bool { $rule };
+                    if counts(raw, count) {
+                        self.$field += n;
+                    }
+                )*
+            }
 
-    fn merge(&mut self, o: &ZoneTally) {
-        self.pfns += o.pfns;
-        for (a, b) in self.classes.iter_mut().zip(o.classes.iter()) {
-            *a += b;
+            fn merge(&mut self, o: &ZoneTally) {
+                self.pfns += o.pfns;
+                for (a, b) in self.classes.iter_mut().zip(o.classes.iter()) {
+                    *a += b;
+                }
+                $( self.$field += o.$field; )*
+            }
         }
-        self.anon_mapped += o.anon_mapped;
-        self.file_lru += o.file_lru;
-        self.shmem += o.shmem;
-        self.unevictable += o.unevictable;
-        self.slab += o.slab;
-        self.pgtable += o.pgtable;
-        self.buddy += o.buddy;
-        self.huge += o.huge;
-        self.reserved += o.reserved;
-        self.nopage += o.nopage;
-        self.unowned += o.unowned;
-    }
+    };
+}
+
+/// Does `raw` carry flag `bit`?
+fn has(raw: u64, bit: u64) -> bool {
+    raw & bit != 0
+}
+
+flag_tallies! {
+    anon_mapped: |raw, _count| has(raw, kpf::ANON) && has(raw, kpf::MMAP);
+    file_lru: |raw, _count| has(raw, kpf::LRU) && !has(raw, kpf::SWAPBACKED) && !has(raw, kpf::UNEVICTABLE);
+    shmem: |raw, _count| has(raw, kpf::SWAPBACKED) && !has(raw, kpf::ANON) && !has(raw, kpf::SLAB);
+    unevictable: |raw, _count| has(raw, kpf::UNEVICTABLE) && has(raw, kpf::LRU);
+    slab: |raw, _count| has(raw, kpf::SLAB);
+    pgtable: |raw, _count| has(raw, kpf::PGTABLE);
+    buddy: |raw, _count| has(raw, kpf::BUDDY);
+    huge: |raw, _count| has(raw, kpf::HUGE);
+    reserved: |raw, _count| has(raw, kpf::RESERVED);
+    nopage: |raw, _count| has(raw, kpf::NOPAGE);
+    unowned: |raw, count| is_unowned(raw) && count.is_none_or(|c| c == 0);
 }
 
 /// One group's counts (a zone, a node, a memory cgroup).
