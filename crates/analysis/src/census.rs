@@ -202,36 +202,6 @@ pub fn flag_rows(map: &U64Map<u64>, page_size: u64) -> Vec<FlagRow> {
     rows
 }
 
-/// PFN ranges in page-types' `--addr` grammar: `N` (one page), `N+M` (M
-/// pages from N), `N,M` (N to M−1), `N,` (N to the end), `,M` (0 to M−1).
-/// Numbers are decimal or `0x` hex, in pages.
-pub fn parse_addr_range(spec: &str) -> Result<(u64, u64), String> {
-    let num = |s: &str| -> Result<u64, String> {
-        let t = s.trim();
-        let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-            Some(h) => u64::from_str_radix(h, 16),
-            None => t.parse::<u64>(),
-        };
-        v.map_err(|_| format!("`{t}` is not a page number (decimal or 0x hex) in `{spec}`"))
-    };
-    let spec_t = spec.trim();
-    let (start, end) = if let Some((a, b)) = spec_t.split_once(',') {
-        let start = if a.trim().is_empty() { 0 } else { num(a)? };
-        let end = if b.trim().is_empty() { u64::MAX } else { num(b)? };
-        (start, end)
-    } else if let Some((a, b)) = spec_t.split_once('+') {
-        let start = num(a)?;
-        (start, start.saturating_add(num(b)?))
-    } else {
-        let n = num(spec_t)?;
-        (n, n.saturating_add(1))
-    };
-    if end <= start {
-        return Err(format!("`{spec}` is an empty range"));
-    }
-    Ok((start, end))
-}
-
 // ------------------------------------------------------------ zones
 
 /// A zone's PFN span, from `/proc/zoneinfo`.
@@ -1243,17 +1213,6 @@ mod tests {
         assert_eq!(a.groups.len(), one.groups.len());
         assert_eq!(one.mapcount[0], 22);
         assert_eq!(one.mapcount[1], 42);
-    }
-
-    #[test]
-    fn addr_ranges_in_page_types_grammar() {
-        assert_eq!(parse_addr_range("10"), Ok((10, 11)));
-        assert_eq!(parse_addr_range("10+5"), Ok((10, 15)));
-        assert_eq!(parse_addr_range("10,20"), Ok((10, 20)));
-        assert_eq!(parse_addr_range("0x10,"), Ok((16, u64::MAX)));
-        assert_eq!(parse_addr_range(",8"), Ok((0, 8)));
-        assert!(parse_addr_range("20,10").is_err());
-        assert!(parse_addr_range("x").is_err());
     }
 
     #[test]
