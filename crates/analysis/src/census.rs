@@ -202,36 +202,6 @@ pub fn flag_rows(map: &U64Map<u64>, page_size: u64) -> Vec<FlagRow> {
     rows
 }
 
-/// PFN ranges in page-types' `--addr` grammar: `N` (one page), `N+M` (M
-/// pages from N), `N,M` (N to M−1), `N,` (N to the end), `,M` (0 to M−1).
-/// Numbers are decimal or `0x` hex, in pages.
-pub fn parse_addr_range(spec: &str) -> Result<(u64, u64), String> {
-    let num = |s: &str| -> Result<u64, String> {
-        let t = s.trim();
-        let v = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
-            Some(h) => u64::from_str_radix(h, 16),
-            None => t.parse::<u64>(),
-        };
-        v.map_err(|_| format!("`{t}` is not a page number (decimal or 0x hex) in `{spec}`"))
-    };
-    let spec_t = spec.trim();
-    let (start, end) = if let Some((a, b)) = spec_t.split_once(',') {
-        let start = if a.trim().is_empty() { 0 } else { num(a)? };
-        let end = if b.trim().is_empty() { u64::MAX } else { num(b)? };
-        (start, end)
-    } else if let Some((a, b)) = spec_t.split_once('+') {
-        let start = num(a)?;
-        (start, start.saturating_add(num(b)?))
-    } else {
-        let n = num(spec_t)?;
-        (n, n.saturating_add(1))
-    };
-    if end <= start {
-        return Err(format!("`{spec}` is an empty range"));
-    }
-    Ok((start, end))
-}
-
 // ------------------------------------------------------------ zones
 
 /// A zone's PFN span, from `/proc/zoneinfo`.
@@ -345,64 +315,51 @@ pub struct ZoneTally {
     pub unowned: u64,
 }
 
-impl ZoneTally {
-    fn add_run(&mut self, raw: u64, count: Option<u64>, n: u64) {
-        use kpf::*;
-        self.pfns += n;
-        self.classes[classify(raw, count)] += n;
-        let has = |b: u64| raw & b != 0;
-        if has(ANON) && has(MMAP) {
-            self.anon_mapped += n;
-        }
-        if has(LRU) && !has(SWAPBACKED) && !has(UNEVICTABLE) {
-            self.file_lru += n;
-        }
-        if has(SWAPBACKED) && !has(ANON) && !has(SLAB) {
-            self.shmem += n;
-        }
-        if has(UNEVICTABLE) && has(LRU) {
-            self.unevictable += n;
-        }
-        if has(SLAB) {
-            self.slab += n;
-        }
-        if has(PGTABLE) {
-            self.pgtable += n;
-        }
-        if has(BUDDY) {
-            self.buddy += n;
-        }
-        if has(HUGE) {
-            self.huge += n;
-        }
-        if has(RESERVED) {
-            self.reserved += n;
-        }
-        if has(NOPAGE) {
-            self.nopage += n;
-        }
-        if is_unowned(raw) && count.is_none_or(|c| c == 0) {
-            self.unowned += n;
-        }
-    }
+/// The flag counters of a [`ZoneTally`], each beside the pages it counts:
+/// this one table drives both the tally of a run of pages and the merge of
+/// two tallies, so a counter is added in one place.
+macro_rules! flag_tallies {
+    ($( $field:ident: |$raw:ident, $count:ident| $rule:expr; )*) => {
+        impl ZoneTally {
+            fn add_run(&mut self, raw: u64, count: Option<u64>, n: u64) {
+                self.pfns += n;
+                self.classes[classify(raw, count)] += n;
+                $(
+                    let counts = |$raw: u64, $count: Option<u64>| -> bool { $rule };
+                    if counts(raw, count) {
+                        self.$field += n;
+                    }
+                )*
+            }
 
-    fn merge(&mut self, o: &ZoneTally) {
-        self.pfns += o.pfns;
-        for (a, b) in self.classes.iter_mut().zip(o.classes.iter()) {
-            *a += b;
+            fn merge(&mut self, o: &ZoneTally) {
+                self.pfns += o.pfns;
+                for (a, b) in self.classes.iter_mut().zip(o.classes.iter()) {
+                    *a += b;
+                }
+                $( self.$field += o.$field; )*
+            }
         }
-        self.anon_mapped += o.anon_mapped;
-        self.file_lru += o.file_lru;
-        self.shmem += o.shmem;
-        self.unevictable += o.unevictable;
-        self.slab += o.slab;
-        self.pgtable += o.pgtable;
-        self.buddy += o.buddy;
-        self.huge += o.huge;
-        self.reserved += o.reserved;
-        self.nopage += o.nopage;
-        self.unowned += o.unowned;
-    }
+    };
+}
+
+/// Does `raw` carry flag `bit`?
+fn has(raw: u64, bit: u64) -> bool {
+    raw & bit != 0
+}
+
+flag_tallies! {
+    anon_mapped: |raw, _count| has(raw, kpf::ANON) && has(raw, kpf::MMAP);
+    file_lru: |raw, _count| has(raw, kpf::LRU) && !has(raw, kpf::SWAPBACKED) && !has(raw, kpf::UNEVICTABLE);
+    shmem: |raw, _count| has(raw, kpf::SWAPBACKED) && !has(raw, kpf::ANON) && !has(raw, kpf::SLAB);
+    unevictable: |raw, _count| has(raw, kpf::UNEVICTABLE) && has(raw, kpf::LRU);
+    slab: |raw, _count| has(raw, kpf::SLAB);
+    pgtable: |raw, _count| has(raw, kpf::PGTABLE);
+    buddy: |raw, _count| has(raw, kpf::BUDDY);
+    huge: |raw, _count| has(raw, kpf::HUGE);
+    reserved: |raw, _count| has(raw, kpf::RESERVED);
+    nopage: |raw, _count| has(raw, kpf::NOPAGE);
+    unowned: |raw, count| is_unowned(raw) && count.is_none_or(|c| c == 0);
 }
 
 /// One group's counts (a zone, a node, a memory cgroup).
@@ -1256,17 +1213,6 @@ mod tests {
         assert_eq!(a.groups.len(), one.groups.len());
         assert_eq!(one.mapcount[0], 22);
         assert_eq!(one.mapcount[1], 42);
-    }
-
-    #[test]
-    fn addr_ranges_in_page_types_grammar() {
-        assert_eq!(parse_addr_range("10"), Ok((10, 11)));
-        assert_eq!(parse_addr_range("10+5"), Ok((10, 15)));
-        assert_eq!(parse_addr_range("10,20"), Ok((10, 20)));
-        assert_eq!(parse_addr_range("0x10,"), Ok((16, u64::MAX)));
-        assert_eq!(parse_addr_range(",8"), Ok((0, 8)));
-        assert!(parse_addr_range("20,10").is_err());
-        assert!(parse_addr_range("x").is_err());
     }
 
     #[test]

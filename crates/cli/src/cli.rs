@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 
+use crate::page_args::{PageSelection, flags_help};
+
 const EXAMPLES: &str = "\
 Examples:
   memscope                                  the ledger and the top processes (run as root)
@@ -123,7 +125,7 @@ pub enum Command {
     /// vmalloc areas by kind and by caller, explaining the ledger's vmalloc line.
     Vmalloc(VmallocArgs),
     /// Why was my process killed? Each OOM kill of the kernel log explained: what died, which limit, what held the memory, what would have prevented it.
-    #[command(after_long_help = crate::cmd::oom::EXIT_HELP)]
+    #[command(after_long_help = OOM_EXIT_HELP)]
     Oom(OomArgs),
     /// Real time: check a host (and a process) for it, measure scheduling latency.
     Rt(RtArgs),
@@ -133,11 +135,11 @@ pub enum Command {
     Top(TopArgs),
     /// Census of all physical memory: page frames by flags, zone, node or memory
     /// cgroup, set beside the kernel's counters (root).
-    #[command(after_long_help = crate::cmd::phys::flags_help())]
+    #[command(after_long_help = flags_help())]
     Phys(PhysArgs),
     /// One process's pages: its pagemap joined with page flags, by flag set and
     /// by mapping, or listed (root for the flags).
-    #[command(after_long_help = crate::cmd::phys::flags_help())]
+    #[command(after_long_help = flags_help())]
     Pages(PagesArgs),
     /// Memory pressure (PSI): how much time tasks stall waiting for memory, now or, with --watch, at each
     /// threshold crossing with the processes and cgroups that grew.
@@ -287,20 +289,8 @@ pub enum PhysBy {
 /// `memscope phys`
 #[derive(Debug, Clone, ClapArgs)]
 pub struct PhysArgs {
-    /// Show every flag bit, the kernel-hacking ones too, with overloaded bits
-    /// expanded (page-types -r).
-    #[arg(long)]
-    pub raw: bool,
-
-    /// Only pages whose flags match (page-types grammar, repeatable, all must
-    /// match): `a,b` any of them, `=a,b` exactly these, `a,~b` a and not b.
-    #[arg(long, value_name = "SPEC", value_parser = crate::cmd::phys::bits_arg)]
-    pub bits: Vec<crate::cmd::phys::BitsArg>,
-
-    /// Only these page frames (repeatable): `N`, `N+COUNT`, `N,END`, `N,` or `,END`,
-    /// in PFNs (decimal or 0x hex).
-    #[arg(long, value_name = "RANGE", value_parser = memscope_analysis::census::parse_addr_range)]
-    pub addr: Vec<(u64, u64)>,
+    #[command(flatten)]
+    pub select: PageSelection,
 
     /// Group page frames by zone, node or memory cgroup.
     #[arg(long, value_name = "GROUP")]
@@ -326,19 +316,8 @@ pub struct PagesArgs {
     /// The process.
     pub pid: u32,
 
-    /// Show every flag bit, with overloaded bits expanded and pagemap's bits
-    /// (page-types -r).
-    #[arg(long)]
-    pub raw: bool,
-
-    /// Only pages whose flags match (see `memscope phys --help`; repeatable).
-    #[arg(long, value_name = "SPEC", value_parser = crate::cmd::phys::bits_arg)]
-    pub bits: Vec<crate::cmd::phys::BitsArg>,
-
-    /// Only these virtual pages (repeatable): `N`, `N+COUNT`, `N,END`, `N,` or
-    /// `,END`, in page numbers (address / page size).
-    #[arg(long, value_name = "RANGE", value_parser = memscope_analysis::census::parse_addr_range)]
-    pub addr: Vec<(u64, u64)>,
+    #[command(flatten)]
+    pub select: PageSelection,
 
     /// List runs of pages: virtual page, PFN, length, flags (page-types -l).
     #[arg(long, conflicts_with = "list_each")]
@@ -1154,6 +1133,13 @@ pub struct TopArgs {
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
+
+/// The exit codes of `memscope oom` (also its `--help`).
+pub const OOM_EXIT_HELP: &str = "Exit status:
+  0  at least one OOM kill is explained
+  1  the kernel log could not be read (the cgroups' OOM kill counts are shown instead)
+  2  the --from file could not be read
+  4  the log holds no OOM kill";
 
 #[cfg(test)]
 mod tests {

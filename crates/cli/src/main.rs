@@ -15,6 +15,7 @@ mod cmd;
 mod errors;
 mod history;
 mod output;
+mod page_args;
 mod progress;
 mod users;
 

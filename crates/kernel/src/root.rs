@@ -366,8 +366,8 @@ impl KernelRoot {
             let mut file = self.open_file(kpath)?;
             read_capped(&mut file, kpath, cap)?
         } else {
-            if self.unreadable.contains(kpath) {
-                return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+            if let Some(e) = self.listed_unreadable(kpath) {
+                return Err(e);
             }
             read_captured(&self.resolve(kpath), kpath, cap)?
         };
@@ -396,9 +396,22 @@ impl KernelRoot {
         }
     }
 
+    /// Permission denied when a captured tree's UNREADABLE lists `kpath`,
+    /// kept as denied by the recorder (if any), so that a tree captured from
+    /// a tree still says why the file is missing.
+    fn listed_unreadable(&self, kpath: &str) -> Option<ReadError> {
+        if !self.unreadable.contains(kpath) {
+            return None;
+        }
+        if let Some(rec) = &self.recorder {
+            rec.keep_denied(kpath);
+        }
+        Some(ReadError::PermissionDenied { path: kpath.to_string() })
+    }
+
     fn open_file(&self, kpath: &str) -> Result<File, ReadError> {
-        if self.unreadable.contains(kpath) {
-            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        if let Some(e) = self.listed_unreadable(kpath) {
+            return Err(e);
         }
         File::open(self.resolve(kpath)).map_err(|e| {
             let err = classify(&e, kpath);
@@ -437,8 +450,8 @@ impl KernelRoot {
     /// Names in a directory, sorted. Entries that vanish while listing are
     /// simply not there.
     pub fn list_dir(&self, kpath: &str) -> Result<Vec<String>, ReadError> {
-        if self.unreadable.contains(kpath) {
-            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        if let Some(e) = self.listed_unreadable(kpath) {
+            return Err(e);
         }
         let rd = std::fs::read_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
         let mut names: Vec<String> =
@@ -458,8 +471,8 @@ impl KernelRoot {
         if self.recorder.is_some() {
             return self.list_dir(kpath).map(|n| n.len() as u64);
         }
-        if self.unreadable.contains(kpath) {
-            return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+        if let Some(e) = self.listed_unreadable(kpath) {
+            return Err(e);
         }
         let fd =
             open(self.resolve(kpath), OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())
@@ -639,8 +652,8 @@ impl KernelRoot {
         let file = if self.live {
             self.open_file(kpath)?
         } else {
-            if self.unreadable.contains(kpath) {
-                return Err(ReadError::PermissionDenied { path: kpath.to_string() });
+            if let Some(e) = self.listed_unreadable(kpath) {
+                return Err(e);
             }
             // Read by offset, never whole: only the kind of file is checked.
             open_captured(&self.resolve(kpath), kpath)?.0

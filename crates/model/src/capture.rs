@@ -60,17 +60,14 @@ pub fn capture_with(
     // put anything in it while the collection runs.
     let mut tree = Tree::create(out)?;
     let (rec_root, recorder) = root.recording();
-    // What `rt check` reads about the host, first: the collection then reads
-    // again what both read (meminfo, the /proc listing), so that the tree
+    // What `rt check` and the detail views read, first: the collection then
+    // reads again what they share (meminfo, the /proc listing), so that the tree
     // holds what the snapshot saw (a recorder keeps the last read).
     let _ = crate::rt::rt_facts(&rec_root, None, None);
+    // What the detail views read (zones, slab, numa, vmalloc, allocinfo),
+    // by reading them: a reader added to a view is captured with it.
+    let _ = crate::views::Views::collect(&rec_root);
     let snapshot = collect(&rec_root, opts);
-    // What the detail views read beyond the snapshot (zones, slab).
-    let _ = rec_root.pagetypeinfo();
-    let _ = rec_root.numastat();
-    if let Ok(s) = &snapshot.slabinfo {
-        let _ = rec_root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str()));
-    }
     // The kernel log's OOM reports (`memscope oom`).
     let _ = crate::oom::read(&rec_root);
     // The cgroup hierarchies and every cgroup's files (`memscope cgroups`,

@@ -20,6 +20,10 @@
 //! do the memory cgroups ([`cgroups`], [`CollectOptions::cgroups`]), so that
 //! a recording follows descriptors and cgroup limits over time.
 //!
+//! [`views`] collects what each detail view (`zones`, `slab`, `numa`,
+//! `vmalloc`, `maps`, `trace`) shows, one function per view; [`capture`]
+//! records them by calling them.
+//!
 //! Repeated collections (`record`, `serve`, `top`) share a [`CollectCache`]:
 //! what is fixed after boot is read once.
 
@@ -33,6 +37,7 @@ pub mod rt;
 pub mod run;
 pub mod trace;
 pub mod utrace;
+pub mod views;
 
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::Buddyinfo;

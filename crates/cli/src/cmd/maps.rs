@@ -13,22 +13,19 @@ use crate::output;
 pub fn run(root: &KernelRoot, g: &Global, a: &MapsArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
     let pid = a.pid;
-    let comm = match root.pid_stat(pid) {
-        Ok(s) => s.comm,
+    let input = memscope_model::views::maps(root, pid);
+    let comm = match input.comm {
+        Ok(c) => c,
         Err(ReadError::Gone { .. }) => bail!("no process {pid}"),
-        Err(_) => {
-            root.pid_status(pid).ok().and_then(|s| s.text.get("Name").cloned()).unwrap_or_else(|| "?".into())
-        }
+        Err(_) => "?".into(),
     };
-    // The rollup first: it is the cheaper walk, and both are compared.
-    let rollup = root.pid_smaps_rollup(pid);
-    let smaps = match root.pid_smaps(pid) {
+    let smaps = match &input.smaps {
         Ok(s) => s,
         Err(ReadError::Gone { .. }) => bail!("process {pid} exited"),
-        Err(e) => bail!("{}", unavailable_reason(&e)),
+        Err(e) => bail!("{}", unavailable_reason(e)),
     };
-    let rollup = rollup.as_ref().map_err(unavailable_reason);
-    let view = maps::build(pid, comm, &smaps, rollup.as_ref().map_err(String::clone).copied(), a.sort, a.top);
+    let rollup = input.rollup.as_ref().map_err(unavailable_reason);
+    let view = maps::build(pid, comm, smaps, rollup, a.sort, a.top);
     output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -178,8 +178,8 @@ fn check_tree(dir: &std::path::Path) -> anyhow::Result<()> {
 
 /// The base page size: the running kernel's or the captured tree's. A tree
 /// without one in its MANIFEST is read with 4 KiB pages, said on stderr.
-fn page_size(root: &KernelRoot) -> u64 {
-    root.page_size().unwrap_or_else(|| {
+fn page_size(recorded: Option<u64>) -> u64 {
+    recorded.unwrap_or_else(|| {
         eprintln!(
             "memscope: the page size is not recorded in this tree (MANIFEST page_size); 4 KiB is assumed"
         );

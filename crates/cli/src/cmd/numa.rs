@@ -12,14 +12,16 @@ use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
-    let nodes = root.nodes();
-    let meminfo = root.meminfo().ok();
     let pids = chosen_pids(root, &a.pids)?;
-    let processes: Vec<numa::ProcessInput> = pids
-        .iter()
-        .map(|&pid| {
-            let comm = root.pid_stat(pid).map(|s| s.comm).unwrap_or_else(|_| "?".into());
-            let maps = root.pid_numa_maps(pid).map_err(|e| match e {
+    let input = memscope_model::views::numa(root, &pids);
+    let nodes = input.nodes;
+    let processes: Vec<numa::ProcessInput> = input
+        .processes
+        .into_iter()
+        .map(|p| {
+            let pid = p.pid;
+            let comm = p.comm.unwrap_or_else(|_| "?".into());
+            let maps = p.numa_maps.map_err(|e| match e {
                 // The process is there, its numa_maps is not.
                 ReadError::NotReported { path, field: None } => {
                     format!("{path} does not exist: this kernel was built without NUMA support (CONFIG_NUMA)")
@@ -32,13 +34,13 @@ pub fn run(root: &KernelRoot, g: &Global, a: &NumaArgs) -> anyhow::Result<ExitCo
         .collect();
     let mut view = numa::build(
         nodes.as_deref().unwrap_or_default(),
-        meminfo.as_ref(),
+        input.meminfo.as_ref().ok(),
         processes,
-        super::page_size(root),
+        super::page_size(input.page_size_bytes),
         a.all,
     );
-    if let Ok(counters) = root.numastat() {
-        view.numastat = numa::numastat(&view.nodes, &counters);
+    if let Ok(counters) = &input.numastat {
+        view.numastat = numa::numastat(&view.nodes, counters);
     }
     if let Err(e) = &nodes {
         view.notes.insert(
@@ -72,13 +74,7 @@ fn chosen_pids(root: &KernelRoot, wanted: &[String]) -> anyhow::Result<Vec<u32>>
             Ok(re) => re,
             Err(e) => bad_input!("--pid {w}: neither a pid nor a valid pattern: {e}"),
         };
-        let all = listed.get_or_insert_with(|| {
-            root.pids()
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|p| Some((p, root.pid_stat(p).ok()?.comm)))
-                .collect()
-        });
+        let all = listed.get_or_insert_with(|| memscope_model::views::command_names(root));
         let before = pids.len();
         pids.extend(all.iter().filter(|(_, comm)| re.is_match(comm)).map(|(p, _)| *p));
         if pids.len() == before {

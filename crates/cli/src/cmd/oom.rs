@@ -19,13 +19,6 @@ use memscope_model::cgroups::tree::read_tree;
 use crate::cli::{Global, OomArgs};
 use crate::output;
 
-/// The exit codes of `memscope oom` (also its `--help`).
-pub const EXIT_HELP: &str = "Exit status:
-  0  at least one OOM kill is explained
-  1  the kernel log could not be read (the cgroups' OOM kill counts are shown instead)
-  2  the --from file could not be read
-  4  the log holds no OOM kill";
-
 /// No OOM kill in the log.
 const NO_KILL: u8 = 4;
 

@@ -33,14 +33,14 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PagesArgs) -> anyhow::Result<ExitC
         }
     };
     let opts = PagesOptions {
-        view: if a.raw { FlagView::Raw } else { FlagView::WellKnown },
-        filters: a.bits.iter().map(|b| b.filter).collect(),
+        view: if a.select.raw { FlagView::Raw } else { FlagView::WellKnown },
+        filters: a.select.bits.iter().map(|b| b.filter).collect(),
         list,
     };
     let walk_opts = ProcessWalkOptions {
         counts: a.mapcount,
         cgroups: a.memcg,
-        ranges: a.addr.clone(),
+        ranges: a.select.addr.clone(),
         threads: a.threads,
         ..ProcessWalkOptions::default()
     };
@@ -62,7 +62,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PagesArgs) -> anyhow::Result<ExitC
         comm,
         kernel: root.osrelease().ok(),
         taken_at_unix_ms,
-        filters: a.bits.iter().map(|b| b.spec.clone()).collect(),
+        filters: a.select.bits.iter().map(|b| b.spec.clone()).collect(),
         mapcount_asked: a.mapcount,
         memcg_asked: a.memcg,
         memcg_paths: memcg.as_ref().map_err(Clone::clone),

@@ -11,7 +11,6 @@ use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::ledger::{self, LedgerOptions};
 use memscope_export::pages as out;
 use memscope_kernel::KernelRoot;
-use memscope_kernel::parse::kpageflags::{self as kpf, BitsFilter, FlagKind};
 use memscope_model::collect_system;
 use memscope_model::pages::{self, PfnScanOptions};
 
@@ -24,38 +23,6 @@ const COUNTER_PERIOD: std::time::Duration = std::time::Duration::from_millis(100
 
 /// The most memory cgroups named by walking the hierarchy.
 pub const MAX_MEMCGS: usize = 100_000;
-
-/// `--help` text listing the page flags and the `--bits` grammar, from the
-/// one flag table.
-pub fn flags_help() -> String {
-    let mut s = String::from("Page flags (for --bits; page-types' names):\n");
-    for kind in [FlagKind::WellKnown, FlagKind::KernelHacking, FlagKind::Overloaded] {
-        let names: Vec<&str> = kpf::FLAGS.iter().filter(|f| f.kind == kind).map(|f| f.name).collect();
-        s.push_str(&format!("  {}:\n", kind.name()));
-        s.push_str(&memscope_export::style::wrap(&names.join(" "), 90, "    ", "    "));
-        s.push('\n');
-    }
-    s.push_str(
-        "  `compound` names both compound bits; a number (0x400) is a mask.\n\
-         --bits grammar: `a,b` any of a, b · `=a,b` exactly a and b · `a,~b` a and not b \
-         (also written `a,b=a`).\n`memscope phys --explain` describes every flag.",
-    );
-    s
-}
-
-/// A `--bits` argument: the spec as given and its filter.
-#[derive(Debug, Clone)]
-pub struct BitsArg {
-    /// As typed.
-    pub spec: String,
-    /// Parsed.
-    pub filter: BitsFilter,
-}
-
-/// clap value parser for `--bits`.
-pub fn bits_arg(spec: &str) -> Result<BitsArg, String> {
-    Ok(BitsArg { spec: spec.to_string(), filter: BitsFilter::parse(spec)? })
-}
 
 pub fn run(root: &KernelRoot, g: &Global, a: &PhysArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
@@ -79,21 +46,21 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PhysArgs) -> anyhow::Result<ExitCo
     {
         return Err(anyhow!("cannot group by zone or node: {}", unavailable_reason(e)));
     }
-    let progress_total = if a.addr.is_empty() {
+    let progress_total = if a.select.addr.is_empty() {
         zones.iter().map(|z| z.end_pfn).max().unwrap_or(0)
     } else {
-        a.addr.iter().map(|(s, e)| e.saturating_sub(*s)).fold(0u64, u64::saturating_add)
+        a.select.addr.iter().map(|(s, e)| e.saturating_sub(*s)).fold(0u64, u64::saturating_add)
     };
     let opts = Arc::new(CensusOptions {
-        view: if a.raw { FlagView::Raw } else { FlagView::WellKnown },
-        filters: a.bits.iter().map(|b| b.filter).collect(),
+        view: if a.select.raw { FlagView::Raw } else { FlagView::WellKnown },
+        filters: a.select.bits.iter().map(|b| b.filter).collect(),
         group_by,
         zones,
     });
     let counts = !a.flags_only;
     let cgroups = !a.flags_only || group_by == GroupBy::Memcg;
     let scan_opts =
-        PfnScanOptions { ranges: a.addr.clone(), counts, cgroups, chunk_pages: 0, threads: a.threads };
+        PfnScanOptions { ranges: a.select.addr.clone(), counts, cgroups, chunk_pages: 0, threads: a.threads };
     let bar = crate::progress::bar(progress_total, "page frames");
     let (scan, samples) = pages::sample_counters_during(root, COUNTER_PERIOD, || {
         pages::scan_pfns(root, &scan_opts, || PhysCensus::new(Arc::clone(&opts)), &|n| bar.inc(n))
@@ -110,8 +77,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PhysArgs) -> anyhow::Result<ExitCo
     };
     let report = census::phys_report(&PhysInputs {
         scan: &scan,
-        filters: a.bits.iter().map(|b| b.spec.clone()).collect(),
-        ranges: a.addr.clone(),
+        filters: a.select.bits.iter().map(|b| b.spec.clone()).collect(),
+        ranges: a.select.addr.clone(),
         counts_asked: counts,
         cgroups_asked: cgroups,
         counters: ScanCounters {

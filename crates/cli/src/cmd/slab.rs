@@ -11,19 +11,14 @@ use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &SlabArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
-    let slabinfo = root.slabinfo().map_err(|e| unavailable_reason(&e));
-    let sysfs = match &slabinfo {
-        Ok(s) => {
-            root.slab_sysfs(s.caches.iter().map(|c| c.name.as_str())).map_err(|e| unavailable_reason(&e))
-        }
-        Err(why) => Err(why.clone()),
-    };
-    let meminfo = root.meminfo().ok();
+    let input = memscope_model::views::slab(root);
+    let slabinfo = input.slabinfo.as_ref().map_err(unavailable_reason);
+    let sysfs = input.sysfs.as_ref().map_err(unavailable_reason);
     let view = slab::build(
-        slabinfo.as_ref().map_err(String::clone),
-        sysfs.as_ref().map_err(String::clone),
-        meminfo.as_ref(),
-        super::page_size(root),
+        slabinfo,
+        sysfs,
+        input.meminfo.as_ref().ok(),
+        super::page_size(input.page_size_bytes),
         &SlabOptions { sort: a.sort, top: a.top, all: a.all },
     );
     output::emit(format, &style, &view)?;

@@ -3,7 +3,6 @@
 //! The tracer is `memscope_trace` (eBPF); `--allocinfo` reads the kernel's
 //! own per-call-site counters instead.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -126,12 +125,17 @@ pub fn run(root: &KernelRoot, g: &Global, a: &TraceArgs) -> anyhow::Result<ExitC
         Ok(r) => r,
         Err(e) => return Ok(report_failure(root, e)),
     };
-    let kallsyms = root.kallsyms().ok();
+    let symbols = memscope_model::views::trace_symbols(root, &sample);
     let ropts =
         TraceReportOptions { min_bytes: a.min_bytes, top: a.top, depth: a.depth, ..Default::default() };
-    let names = process_names(root, &sample);
-    let mut report =
-        build(&sample, kallsyms.as_ref(), window.before.as_ref(), window.after.as_ref(), &names, &ropts);
+    let mut report = build(
+        &sample,
+        symbols.kallsyms.as_ref().ok(),
+        window.before.as_ref(),
+        window.after.as_ref(),
+        &symbols.names,
+        &ropts,
+    );
     if let Some(sig) = window.ended_by {
         report.notes.insert(
             0,
@@ -171,20 +175,6 @@ pub fn run(root: &KernelRoot, g: &Global, a: &TraceArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// Command names of the processes in the trace that are still alive.
-fn process_names(root: &KernelRoot, sample: &memscope_model::trace::TraceSample) -> HashMap<u32, String> {
-    let mut names = HashMap::new();
-    for o in &sample.outstanding {
-        if o.pid != 0
-            && !names.contains_key(&o.pid)
-            && let Ok(st) = root.pid_stat(o.pid)
-        {
-            names.insert(o.pid, st.comm);
-        }
-    }
-    names
-}
-
 /// Say why tracing failed, what would help, and whether `--allocinfo`
 /// is an alternative here; exit status 1.
 fn report_failure(root: &KernelRoot, e: anyhow::Error) -> ExitCode {
@@ -221,7 +211,8 @@ fn allocinfo(
     signals: &SignalBlock,
 ) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
-    let first = match root.allocinfo() {
+    let input = memscope_model::views::allocinfo(root);
+    let first = match input.allocinfo {
         Ok(f) => f,
         Err(e) => {
             let why = match &e {
@@ -243,7 +234,7 @@ fn allocinfo(
             return Ok(ExitCode::from(1));
         }
     };
-    let profiling = root.read_text(paths::MEM_PROFILING).ok();
+    let profiling = input.mem_profiling.ok();
     let ropts =
         TraceReportOptions { min_bytes: a.min_bytes, top: a.top, depth: a.depth, ..Default::default() };
     let windowed = root.is_live() && !a.duration.is_zero();
@@ -259,7 +250,9 @@ fn allocinfo(
         if let Some(sig) = ended_by {
             eprintln!("memscope: {} ends the window early", signal_name(sig));
         }
-        let second = root.allocinfo().with_context(|| format!("reading {} again", paths::ALLOCINFO))?;
+        let second = memscope_model::views::allocinfo(root)
+            .allocinfo
+            .with_context(|| format!("reading {} again", paths::ALLOCINFO))?;
         let after_ledger = ledger_now(root);
         let secs = started.elapsed().as_secs_f64();
         let ledgers = before_ledger.as_ref().zip(after_ledger.as_ref());

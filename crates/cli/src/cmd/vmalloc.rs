@@ -11,14 +11,12 @@ use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &VmallocArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
-    let info = root.vmallocinfo().map_err(|e| unavailable_reason(&e));
-    let meminfo = root.meminfo().ok();
-    let kernel = root.osrelease().ok();
+    let input = memscope_model::views::vmalloc(root);
     let view = vmalloc::build(
-        info.as_ref().map_err(String::clone),
-        meminfo.as_ref(),
-        kernel.as_deref(),
-        super::page_size(root),
+        input.vmallocinfo.as_ref().map_err(unavailable_reason),
+        input.meminfo.as_ref().ok(),
+        input.kernel.as_deref().ok(),
+        super::page_size(input.page_size_bytes),
         a.top,
     );
     output::emit(format, &style, &view)?;

@@ -18,9 +18,13 @@ pub const EXIT_CANNOT_ALLOC: u8 = 3;
 pub fn run(root: &KernelRoot, g: &Global, a: &ZonesArgs) -> anyhow::Result<ExitCode> {
     let (format, mut style) = output::choose(g);
     style.all = a.all;
-    let zoneinfo =
-        root.zoneinfo().map_err(|e| anyhow!(unavailable_reason(&e))).context("cannot read the zones")?;
-    let buddy = root.buddyinfo().map_err(|e| unavailable_reason(&e));
+    let input = memscope_model::views::zones(root);
+    let zoneinfo = input
+        .zoneinfo
+        .as_ref()
+        .map_err(|e| anyhow!(unavailable_reason(e)))
+        .context("cannot read the zones")?;
+    let buddy = input.buddyinfo.as_ref().map_err(unavailable_reason);
     if a.can_alloc.is_some()
         && let Err(why) = &buddy
     {
@@ -38,16 +42,10 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ZonesArgs) -> anyhow::Result<ExitC
             );
         }
     }
-    let ptype = root.pagetypeinfo().map_err(|e| unavailable_reason(&e));
+    let ptype = input.pagetypeinfo.as_ref().map_err(unavailable_reason);
     let opts = ZonesOptions { node: a.node, can_alloc: a.can_alloc, all: a.all };
-    let view = zones::build(
-        &zoneinfo,
-        buddy.as_ref().map_err(String::clone),
-        ptype.as_ref().map_err(String::clone),
-        super::page_size(root),
-        &opts,
-    )
-    .map_err(|e| anyhow!(e))?;
+    let view = zones::build(zoneinfo, buddy, ptype, super::page_size(input.page_size_bytes), &opts)
+        .map_err(|e| anyhow!(e))?;
     output::emit(format, &style, &view)?;
     Ok(match &view.can_alloc {
         Some(c) if !c.possible => ExitCode::from(EXIT_CANNOT_ALLOC),
