@@ -662,6 +662,11 @@ pub struct PsArgs {
     /// Read /proc/PID/status only: RSS and swap, no PSS or USS, no page-table walks.
     #[arg(long, conflicts_with_all = ["budget_ms", "max_rss"])]
     pub fast: bool,
+
+    /// List this memscope process too (left out by default, as a listing
+    /// of the system should not show the tool taking it).
+    #[arg(long)]
+    pub include_self: bool,
 }
 
 fn parse_sort(s: &str) -> Result<memscope_analysis::processes::SortKey, String> {
