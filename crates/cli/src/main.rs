@@ -16,7 +16,6 @@ mod errors;
 mod history;
 mod output;
 mod progress;
-mod users;
 
 use std::process::ExitCode;
 

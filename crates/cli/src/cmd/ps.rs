@@ -14,7 +14,7 @@ use regex::Regex;
 use crate::cli::{Global, PsArgs};
 use crate::errors::{BadInput, bad_input};
 use crate::output;
-use crate::users;
+use memscope_kernel::users;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
