@@ -956,6 +956,12 @@ pub struct PlotArgs {
     /// Use at most this many snapshots, evenly spread.
     #[arg(long, default_value_t = 600, value_name = "N")]
     pub points: usize,
+
+    /// Stack free memory on top of the rest (by default it is left out of
+    /// the stack, where it would take most of the panel; the legend gives
+    /// its size either way).
+    #[arg(long)]
+    pub with_free: bool,
 }
 
 /// `memscope rt`
