@@ -158,6 +158,29 @@ fn check_one(cols: u16, rows: u16, color: bool) -> usize {
         }
     }
     assert!(plain[2].contains("unaccounted"), "unaccounted leads the legend, {what}");
+    // The process table keeps its numbers whole: each process's RSS reads
+    // as `ps` figures it.
+    let ps = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(["--root", root.to_str().unwrap(), "ps", "--json"])
+        .output()
+        .expect("run memscope ps");
+    let ps: serde_json::Value = serde_json::from_slice(&ps.stdout).expect("ps JSON");
+    let mut checked = 0;
+    for p in ps["processes"].as_array().expect("processes") {
+        let pid = p["pid"].to_string();
+        let Some(rss) = p["rss_bytes"].as_i64() else { continue };
+        let rss = memscope_analysis::fmt_bytes(rss);
+        let row = plain
+            .iter()
+            .skip_while(|l| !l.trim_start().starts_with("PID"))
+            .skip(1)
+            .find(|l| l.split_whitespace().next().map(|t| t.trim_start_matches('*')) == Some(&pid));
+        if let Some(row) = row {
+            assert!(row.contains(&format!(" {rss} ")), "pid {pid}: RSS {rss} cut in `{row}`, {what}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "{checked} rows compared, {what}");
     bands
 }
 

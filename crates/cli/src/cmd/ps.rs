@@ -71,10 +71,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     // The exe links name each command line's program, as capture does; a
     // captured tree holds no links (its command lines are scrubbed already).
     let exe_targets = if snap.live {
-        snap.processes
-            .iter()
-            .filter_map(|p| Some((p.pid, root.read_link(&format!("/proc/{}/exe", p.pid)).ok()?)))
-            .collect()
+        snap.processes.iter().filter_map(|p| Some((p.pid, root.pid_exe(p.pid).ok()?))).collect()
     } else {
         BTreeMap::new()
     };

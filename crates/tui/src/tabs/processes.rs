@@ -65,15 +65,17 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
         let cell = Cell::from(Line::from(title(*k, t)).right_aligned());
         header.push(if app.sort == *k { cell.yellow() } else { cell });
     }
+    // Numbers keep their width ("1023 MiB", "1024/1048576") on an
+    // 80-column terminal; the command gives way.
     let widths = [
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Min(8),
         Constraint::Length(9),
         Constraint::Length(9),
-        Constraint::Min(16),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(17),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(12),
     ];
     super::table(f, app, rest, Row::new(header), rows, &widths);
 }
