@@ -184,6 +184,36 @@ pub fn difference(cg: &Cgroup, usage: &ProcessUsage) -> Option<Difference> {
     })
 }
 
+/// Why the root cgroup's memory figure is not the sum of its children's,
+/// when it is computed differently, so that a child larger than `/` is
+/// explained; `None` when the root is not in the tree (a container's view)
+/// or is counted like any other cgroup.
+pub fn root_figure_note(tree: &memscope_model::cgroups::tree::CgroupTree) -> Option<String> {
+    use memscope_kernel::cgroup::Version;
+    let root = tree.cgroups.iter().find(|c| c.path == "/")?;
+    let m = root.memory.as_ref()?;
+    match (m.version, &m.current_bytes) {
+        // mm/memcontrol.c mem_cgroup_usage(): the root has no page counter
+        // of its own in v1; its usage is read from the statistics.
+        (Version::V1, Ok(_)) => Some(
+            "The root's memory figure is not a counter on cgroup v1: the kernel computes the root's \
+             memory.usage_in_bytes from its page cache and anonymous pages (plus swap for memsw), without \
+             the kernel memory (slab, stacks, page tables, sockets) charged to its children, so a child \
+             can show more than `/`."
+                .to_string(),
+        ),
+        // Documentation/admin-guide/cgroup-v2.rst: memory.current exists
+        // in non-root cgroups only.
+        (Version::V2, Err(_)) => Some(
+            "The root has no memory.current on cgroup v2 (the file exists in non-root cgroups only): its \
+             row shows no usage of its own, so any child shows more than `/`; `memscope report` accounts \
+             the whole machine."
+                .to_string(),
+        ),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use memscope_kernel::parse::vmstat::Vmstat;

@@ -71,14 +71,35 @@ pub struct PsOptions {
     pub budget_ms: Option<u64>,
     /// The size cap the scan ran with, to report it.
     pub max_rss_bytes: Option<u64>,
+    /// `/proc/PID/exe` targets read by the caller (running system only),
+    /// naming each command line's program as capture does.
+    pub exe_targets: BTreeMap<u32, String>,
+    /// The boot time, seconds since the epoch (`btime` of `/proc/stat`),
+    /// to date each start; `None` leaves the start relative to boot.
+    pub boot_time_seconds: Option<u64>,
 }
 
 /// One process, with who and where it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PsRow {
     /// The figures, under the report's names (`pid`, `comm`, `pss_bytes`, …).
     #[serde(flatten)]
     pub row: ProcessRow,
+    /// The command line, scrubbed as capture scrubs it
+    /// ([`memscope_model::capture::scrub_cmdline`]): the program's name,
+    /// never the text of its arguments, which may hold secrets. A captured
+    /// tree's command lines were scrubbed when captured and are shown as
+    /// stored. `None` when the command line could not be read.
+    pub command: Option<String>,
+    /// RSS as a share of `MemTotal`, percent (`ps`'s `%MEM`), to 0.01.
+    pub mem_percent: Option<f64>,
+    /// The state letter of `/proc/PID/stat` (R, S, D, T, …).
+    pub state: Option<char>,
+    /// When the process started, milliseconds after boot.
+    pub started_after_boot_ms: Option<u64>,
+    /// When the process started, seconds since the Unix epoch (with the
+    /// boot time known).
+    pub started_at_unix_s: Option<u64>,
     /// User name of `uid`, when known.
     pub user: Option<String>,
     /// The process's cgroup (v2 path, else the v1 memory hierarchy's).
@@ -264,6 +285,7 @@ pub fn build(
         (None, Some(GroupBy::Container)) => majority_namespaces(snap),
         _ => None,
     };
+    let mem_total = meminfo.and_then(|m| m.get("MemTotal"));
     let mut unknown_ns = 0usize;
     let mut rows: Vec<(PsRow, Option<ContainerKey>)> = samples
         .iter()
@@ -275,7 +297,22 @@ pub fn build(
             if container.as_ref().is_some_and(|c| c.namespaces_unknown) {
                 unknown_ns += 1;
             }
+            let started_after_boot_ms = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks).map(ticks_to_ms);
+            let mem_percent = match (row.rss_bytes, mem_total) {
+                (Some(rss), Some(total)) if total > 0 => {
+                    Some((rss as f64 * 10_000.0 / total as f64).round() / 100.0)
+                }
+                _ => None,
+            };
             let ps = PsRow {
+                command: command_line(p, snap.live, opts.exe_targets.get(&p.pid).map(String::as_str)),
+                mem_percent,
+                state: p.stat.as_ref().ok().map(|s| s.state),
+                started_after_boot_ms,
+                started_at_unix_s: opts
+                    .boot_time_seconds
+                    .zip(started_after_boot_ms)
+                    .map(|(b, ms)| b.saturating_add(ms / 1000)),
                 row,
                 user,
                 cgroup: cgroup_path(p),
@@ -383,6 +420,39 @@ pub fn build(
         scan,
         notes,
     }
+}
+
+/// Clock ticks per second in `/proc/PID/stat`: `USER_HZ`, 100 on every
+/// architecture memscope builds for (include/asm-generic/param.h; only
+/// alpha differs), whatever the kernel's `CONFIG_HZ`.
+const USER_HZ: u64 = 100;
+
+fn ticks_to_ms(ticks: u64) -> u64 {
+    ticks.saturating_mul(1000 / USER_HZ)
+}
+
+/// The command line to show, always through capture's scrubbing
+/// ([`memscope_model::capture::scrub_cmdline`]): the program's name, never
+/// the text of its arguments. On the running system the name comes from the
+/// `exe` link (else the command name). A captured tree keeps no links: a
+/// command line of one word without `/` is what capture writes (already
+/// scrubbed) and names the program; any other (a tree copied by hand, or
+/// captured before scrubbing) gives way to the command name. `None` when
+/// the command line could not be read.
+fn command_line(p: &ProcessSample, live: bool, exe: Option<&str>) -> Option<String> {
+    let argv = p.cmdline.as_ref().ok()?;
+    let comm = p.stat.as_ref().ok().map(|s| s.comm.as_str());
+    let name = match argv.as_slice() {
+        [one] if !live && !one.contains('/') => Some(one.as_str()),
+        _ => comm,
+    };
+    let scrubbed = memscope_model::capture::scrub_cmdline(argv.join("\0").as_bytes(), exe, name);
+    let words: Vec<String> = scrubbed
+        .split(|b| *b == 0)
+        .filter(|w| !w.is_empty())
+        .map(|w| String::from_utf8_lossy(w).into_owned())
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
 }
 
 /// Why a process has no PSS, in words shared by every process with the same
@@ -553,6 +623,8 @@ mod tests {
             host_namespaces: None,
             budget_ms: Some(5),
             max_rss_bytes: None,
+            exe_targets: BTreeMap::new(),
+            boot_time_seconds: None,
         }
     }
 
@@ -635,5 +707,40 @@ mod tests {
         // Without pid 1's namespaces, the namespaces most processes share are the host's.
         let ps = build(&s, None, None, &opts(Some(GroupBy::Container)));
         assert!(ps.groups.iter().any(|g| g.key == "host" && g.processes == 3));
+    }
+
+    #[test]
+    fn ps_aux_columns_with_the_command_line_scrubbed_as_capture_does() {
+        let mut p = proc(10, "myapp", 0, 1024, Some(800), "/a", 1);
+        p.cmdline = Ok(vec!["/opt/app/bin/myapp".into(), "--password=hunter2".into()]);
+        p.stat = Stat::parse("10 (myapp) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 1 1")
+            .map_err(|e| memscope_kernel::ReadError::from_parse("/proc/x/stat", e));
+        let meminfo = Meminfo::parse("MemTotal: 4096 kB\n");
+        let o = PsOptions {
+            exe_targets: [(10, "/opt/app/bin/myapp-2.1 (deleted)".to_string())].into(),
+            boot_time_seconds: Some(1_764_870_000),
+            ..opts(None)
+        };
+        let ps = build(&snap(vec![p.clone()]), Some(&meminfo), None, &o);
+        let r = &ps.processes[0];
+        assert_eq!(r.command.as_deref(), Some("myapp-2.1"));
+        assert_eq!(r.mem_percent, Some(25.0));
+        assert_eq!(r.state, Some('D'));
+        assert_eq!(r.started_after_boot_ms, Some(123_450));
+        assert_eq!(r.started_at_unix_s, Some(1_764_870_123));
+        // Without the exe link: the command name, still no argument.
+        let ps = build(&snap(vec![p.clone()]), None, None, &opts(None));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp"));
+        assert_eq!((ps.processes[0].mem_percent, ps.processes[0].started_at_unix_s), (None, None));
+        // A captured tree's command line was scrubbed when captured: as stored.
+        let mut captured = snap(vec![p]);
+        captured.live = false;
+        captured.processes[0].cmdline = Ok(vec!["myapp-2.1".into()]);
+        let ps = build(&captured, None, None, &opts(None));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp-2.1"));
+        // A tree holding a whole argv (copied by hand): scrubbed all the same.
+        captured.processes[0].cmdline = Ok(vec!["/opt/app/bin/myapp".into(), "--password=hunter2".into()]);
+        let ps = build(&captured, None, None, &opts(None));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp"));
     }
 }

@@ -641,6 +641,11 @@ pub struct PsArgs {
     /// Read /proc/PID/status only: RSS and swap, no PSS or USS, no page-table walks.
     #[arg(long, conflicts_with_all = ["budget_ms", "max_rss"])]
     pub fast: bool,
+
+    /// List this memscope process too (left out by default, as a listing
+    /// of the system should not show the tool taking it).
+    #[arg(long)]
+    pub include_self: bool,
 }
 
 fn parse_sort(s: &str) -> Result<memscope_analysis::processes::SortKey, String> {
@@ -930,6 +935,12 @@ pub struct PlotArgs {
     /// Use at most this many snapshots, evenly spread.
     #[arg(long, default_value_t = 600, value_name = "N")]
     pub points: usize,
+
+    /// Stack free memory on top of the rest (by default it is left out of
+    /// the stack, where it would take most of the panel; the legend gives
+    /// its size either way).
+    #[arg(long)]
+    pub with_free: bool,
 }
 
 /// `memscope rt`

@@ -17,7 +17,6 @@ mod history;
 mod output;
 mod page_args;
 mod progress;
-mod users;
 
 use std::process::ExitCode;
 

@@ -165,3 +165,17 @@ fn inherited_limit_is_shown_with_the_cgroup_that_sets_it() {
     let row = table.lines().find(|l| l.trim_start().starts_with("app ")).expect("app row");
     assert!(row.contains("512 MiB (/docker/3f2a9c)"), "{row}");
 }
+
+#[test]
+fn the_root_figure_computed_differently_is_explained() {
+    // v1: the root's usage is computed from its statistics, without kernel
+    // memory; a child charged for slab can be larger.
+    let v1 = memscope("cgroups-v1-pure", &[]);
+    assert!(v1.contains("not a counter on cgroup v1") && v1.contains("more than `/`"), "{v1}");
+    // v2: the root has no memory.current at all.
+    let v2 = memscope("cgroups-v2-pure", &[]);
+    assert!(v2.contains("The root has no memory.current on cgroup v2"), "{v2}");
+    // A container's view holds no root: nothing to explain.
+    let sub = memscope("cgroups-v2-container-subtree", &[]);
+    assert!(!sub.contains("The root has no memory.current") && !sub.contains("not a counter"), "{sub}");
+}

@@ -135,6 +135,35 @@ fn latency_live_run_of_3000_loops_orders_its_statistics() {
 }
 
 #[test]
+fn latency_histogram_draws_a_bar_per_bucket() {
+    if !is_root() {
+        return;
+    }
+    let _lock = system_lock();
+    let out = run(&["rt", "latency", "--loops", "500", "--cpus", "0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hist = text.split("Histogram").nth(1).expect("a histogram");
+    let header = hist.lines().find(|l| l.contains("latency µs")).expect("its header");
+    assert!(header.contains("all CPUs (log scale)"), "{hist}");
+    // Every bucket drawn holds a count, so every row has its bar; the
+    // fullest has the longest.
+    let rows: Vec<&str> = hist
+        .lines()
+        .skip_while(|l| !l.contains("latency µs"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit() || c == '≥'))
+        .collect();
+    assert!(!rows.is_empty(), "{hist}");
+    let bar = |l: &str| l.chars().filter(|c| ('█'..='▏').contains(c)).count();
+    let count = |l: &str| l.split_whitespace().nth(1).and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    let fullest = rows.iter().max_by_key(|l| count(l)).unwrap();
+    assert!(rows.iter().all(|l| count(l) == 0 || bar(l) > 0), "{hist}");
+    assert!(rows.iter().all(|l| bar(l) <= bar(fullest)), "{hist}");
+}
+
+#[test]
 fn latency_with_memory_samples_vmstat_alongside() {
     if !is_root() {
         return;

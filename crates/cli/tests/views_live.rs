@@ -379,3 +379,74 @@ fn views_read_a_captured_tree_like_the_live_system() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// `/proc/PID/stat` fields after the command name (field 3 first).
+fn stat_fields(pid: u32) -> Vec<String> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    s[s.rfind(')').unwrap() + 2..].split_whitespace().map(str::to_string).collect()
+}
+
+#[test]
+fn ps_shows_the_scrubbed_command_line_mem_percent_state_and_start_like_ps_aux() {
+    use std::os::unix::process::CommandExt;
+    // argv[0] is the process's own text: a secret there must not show.
+    let child = Reaped(Command::new("sleep").arg0("hunter2-secret").arg("300").spawn().expect("sleep"));
+    let pid = child.0.id();
+    for _ in 0..100 {
+        if std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default().trim() == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let v = json(&["ps", "--pid", &pid.to_string()]);
+    let text = v.to_string();
+    assert!(!text.contains("hunter2"), "argv text leaked: {text}");
+    let p = &v["processes"][0];
+    // Named by its executable, as capture names it.
+    assert_eq!(p["command"], "sleep", "{p}");
+    assert_eq!(p["state"], "S", "{p}");
+    let fields = stat_fields(pid);
+    let start_ticks: u64 = fields[19].parse().unwrap();
+    assert_eq!(u(&p["started_after_boot_ms"]), start_ticks * 10);
+    let btime: u64 = std::fs::read_to_string("/proc/stat")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())
+        .unwrap();
+    assert_eq!(u(&p["started_at_unix_s"]), btime + start_ticks / 100);
+    let total = kb_fields("/proc/meminfo")["MemTotal"] as f64;
+    let pct = p["mem_percent"].as_f64().unwrap();
+    let want = u(&p["rss_bytes"]) as f64 * 100.0 / total;
+    assert!((pct - want).abs() <= 0.005 + 1e-9, "%MEM {pct} vs {want}");
+    // The table: the same command, no argument text.
+    let (code, out, _) = memscope(&["ps", "--wide", "--pid", &pid.to_string()]);
+    assert_eq!(code, 0);
+    assert!(out.lines().next().unwrap().contains("%MEM"), "{out}");
+    assert!(out.contains("sleep") && !out.contains("hunter2"), "{out}");
+}
+
+/// Run `memscope ARGS --json`, returning its pid and the listed pids.
+fn listed_pids_and_own(args: &[&str]) -> (u32, Vec<u64>) {
+    let child = Command::new(env!("CARGO_BIN_EXE_memscope"))
+        .args(args)
+        .arg("--json")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run memscope");
+    let me = child.id();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    (me, v["processes"].as_array().unwrap().iter().map(|p| u(&p["pid"])).collect())
+}
+
+#[test]
+fn ps_leaves_memscope_itself_out_unless_asked() {
+    let (me, pids) = listed_pids_and_own(&["ps", "memscope"]);
+    assert!(!pids.contains(&u64::from(me)), "memscope {me} listed itself: {pids:?}");
+    let (me, pids) = listed_pids_and_own(&["ps", "memscope", "--include-self"]);
+    assert!(pids.contains(&u64::from(me)), "--include-self: {me} not in {pids:?}");
+    // Nor in the whole listing.
+    let (me, pids) = listed_pids_and_own(&["ps"]);
+    assert!(!pids.contains(&u64::from(me)));
+}

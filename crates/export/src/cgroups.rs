@@ -351,6 +351,9 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
     for n in &notes {
         writeln!(w, "{}", wrap(n, s.width, "- ", "  "))?;
     }
+    if let Some(n) = memscope_analysis::cgroups::root_figure_note(v.tree) {
+        writeln!(w, "{}", wrap(&n, s.width, "- ", "  "))?;
+    }
     if v.usage.is_none() {
         writeln!(w, "{}", wrap("PSS was not read (--no-pss).", s.width, "- ", "  "))?;
     }

@@ -22,9 +22,15 @@ use crate::style::timestamp;
 
 /// Bands of the stacked ledger, bottom first: the label, the ledger
 /// categories in it (top-level lines), and the colour. `unaccounted` is the
-/// first so that its growth lifts everything above it.
+/// first so that its growth lifts everything above it. `free` is the last,
+/// and is stacked only when asked ([`ChartData::with_free`]): on most
+/// machines it would take nine tenths of the panel.
+///
+/// Colours from Okabe and Ito's palette, which readers with any common
+/// colour-vision deficiency tell apart; no two neighbours share a hue
+/// (unaccounted is vermillion, the one red).
 pub const BANDS: &[(&str, &[&str], RGBColor)] = &[
-    ("unaccounted", &["unaccounted"], RGBColor(215, 25, 28)),
+    ("unaccounted", &["unaccounted"], RGBColor(213, 94, 0)),
     (
         "other kernel counters",
         &[
@@ -39,19 +45,22 @@ pub const BANDS: &[(&str, &[&str], RGBColor)] = &[
             "writeback_tmp",
             "shadow_call_stack",
         ],
-        RGBColor(253, 174, 97),
+        RGBColor(204, 121, 167),
     ),
-    ("slab", &["slab_reclaimable", "slab_unreclaimable"], RGBColor(254, 224, 144)),
-    ("anonymous (processes)", &["anon"], RGBColor(116, 173, 209)),
-    ("shmem / tmpfs", &["shmem"], RGBColor(171, 217, 233)),
-    ("page cache and buffers", &["file", "buffers", "swap_cache"], RGBColor(69, 117, 180)),
+    ("slab", &["slab_reclaimable", "slab_unreclaimable"], RGBColor(240, 228, 66)),
+    ("anonymous (processes)", &["anon"], RGBColor(0, 114, 178)),
+    ("shmem / tmpfs", &["shmem"], RGBColor(230, 159, 0)),
+    ("page cache and buffers", &["file", "buffers", "swap_cache"], RGBColor(86, 180, 233)),
     (
         "huge pages, zswap, zram",
         &["hugetlb", "zswap", "zram", "unaccepted", "balloon"],
-        RGBColor(153, 112, 171),
+        RGBColor(0, 158, 115),
     ),
-    ("free", &["free", "free_pcp"], RGBColor(224, 243, 248)),
+    ("free", &["free", "free_pcp"], RGBColor(200, 200, 200)),
 ];
+
+/// The index of the `free` band in [`BANDS`].
+const FREE: usize = BANDS.len() - 1;
 
 /// Colours of the suspects' lines.
 const LINE_COLOURS: &[RGBColor] = &[
@@ -85,6 +94,9 @@ pub struct ChartData {
     pub bands: Vec<Vec<f64>>,
     /// The suspects' series.
     pub suspects: Vec<SuspectLine>,
+    /// Stack `free` on top of the rest (off: the panel shows what is used,
+    /// and the legend still gives free's size).
+    pub with_free: bool,
 }
 
 impl ChartData {
@@ -184,7 +196,8 @@ fn draw<DB: DrawingBackend>(
     let (plot, legend) = top.split_horizontally(w - legend_w);
     let mut cumulative: Vec<Vec<f64>> = Vec::with_capacity(d.bands.len());
     let mut acc = vec![0.0; n];
-    for band in &d.bands {
+    let stacked = if d.with_free { d.bands.len() } else { d.bands.len().min(FREE) };
+    for band in &d.bands[..stacked] {
         for (a, v) in acc.iter_mut().zip(band) {
             *a += v;
         }
@@ -193,7 +206,14 @@ fn draw<DB: DrawingBackend>(
     let y_max = acc.iter().copied().fold(0.0, f64::max).max(1.0) * 1.02;
     let (div, unit) = unit_for(y_max);
     let mut chart = ChartBuilder::on(&plot)
-        .caption("Memory ledger over time: MemTotal, stacked", font(small + 3))
+        .caption(
+            if d.with_free {
+                "Memory ledger over time: MemTotal, stacked"
+            } else {
+                "Memory ledger over time: MemTotal less free, stacked"
+            },
+            font(small + 3),
+        )
         .margin(8)
         .x_label_area_size(small * 3)
         .y_label_area_size(small * 5)
@@ -229,11 +249,13 @@ fn draw<DB: DrawingBackend>(
     draw_legend(
         &legend,
         "bands (now)",
-        BANDS
-            .iter()
-            .enumerate()
-            .rev()
-            .map(|(i, (label, _, c))| (format!("{label}: {}", last_values[i]), *c, true)),
+        BANDS.iter().enumerate().rev().map(|(i, (label, _, c))| {
+            if i == FREE && !d.with_free {
+                (format!("{label} (not stacked): {}", last_values[i]), WHITE, false)
+            } else {
+                (format!("{label}: {}", last_values[i]), *c, true)
+            }
+        }),
         small,
     )?;
 
@@ -349,4 +371,92 @@ pub fn write_png(w: &mut dyn Write, d: &ChartData, size: (u32, u32)) -> io::Resu
     let mut writer = enc.write_header().map_err(io::Error::other)?;
     writer.write_image_data(&buf).map_err(io::Error::other)?;
     writer.finish().map_err(io::Error::other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GIB: f64 = (1u64 << 30) as f64;
+
+    /// Three snapshots of a machine that is 90% free: unaccounted 1 GiB,
+    /// slab 2, anon 3, page cache 4, free 90.
+    fn data(with_free: bool) -> ChartData {
+        let per_band = [1.0, 0.0, 2.0, 3.0, 0.0, 4.0, 0.0, 90.0];
+        ChartData {
+            title: "test".into(),
+            times_unix_ms: vec![1_000_000, 1_060_000, 1_120_000],
+            bands: per_band.iter().map(|g| vec![g * GIB; 3]).collect(),
+            suspects: Vec::new(),
+            with_free,
+        }
+    }
+
+    /// Pixels of each band's colour in the ledger panel (left of its
+    /// legend), as shares of all band pixels there.
+    fn shares(d: &ChartData) -> Vec<f64> {
+        let (w, h) = (1200u32, 900u32);
+        let mut png = Vec::new();
+        write_png(&mut png, d, (w, h)).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(png)).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!((info.width, info.height), (w, h));
+        let legend_w = (w / 4).clamp(180, 330);
+        let mut counts = vec![0usize; BANDS.len()];
+        for y in 0..h as usize {
+            for x in 0..(w - legend_w) as usize {
+                let p = &buf[(y * w as usize + x) * 3..][..3];
+                if let Some(i) = BANDS.iter().position(|b| (b.2.0, b.2.1, b.2.2) == (p[0], p[1], p[2])) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        let all: usize = counts.iter().sum();
+        assert!(all > 100_000, "the stack covers the panel: {all} pixels");
+        counts.iter().map(|c| *c as f64 / all as f64).collect()
+    }
+
+    fn band(label: &str) -> usize {
+        BANDS.iter().position(|b| b.0 == label).unwrap()
+    }
+
+    #[test]
+    fn free_is_left_out_of_the_stack_by_default_and_each_band_takes_its_share() {
+        let s = shares(&data(false));
+        // Nothing but a stray grey pixel of text or grid.
+        assert!(s[band("free")] < 0.001, "{s:?}");
+        for (label, want) in [
+            ("unaccounted", 0.1),
+            ("slab", 0.2),
+            ("anonymous (processes)", 0.3),
+            ("page cache and buffers", 0.4),
+        ] {
+            assert!(
+                (s[band(label)] - want).abs() < 0.02,
+                "{label}: {:.3} of the panel, want {want}",
+                s[band(label)]
+            );
+        }
+    }
+
+    #[test]
+    fn with_free_it_takes_its_share_on_top() {
+        let s = shares(&data(true));
+        assert!((s[band("free")] - 0.9).abs() < 0.02, "{s:?}");
+        assert!((s[band("page cache and buffers")] - 0.04).abs() < 0.01, "{s:?}");
+    }
+
+    #[test]
+    fn neighbouring_bands_differ_in_hue() {
+        // No two neighbours may be told apart by lightness alone: their
+        // colours differ by a clear distance in RGB.
+        for w in BANDS.windows(2) {
+            let (a, b) = (w[0].2, w[1].2);
+            let d = (a.0 as i32 - b.0 as i32).abs()
+                + (a.1 as i32 - b.1 as i32).abs()
+                + (a.2 as i32 - b.2 as i32).abs();
+            assert!(d >= 120, "{} / {}: {d}", w[0].0, w[1].0);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! { schema, kernel, taken_at, taken_at_unix_ms, sort, group_by,
 //!   processes: [{pid, comm, uid, user, pss_bytes, uss_bytes, rss_bytes, swap_bytes,
 //!                rss_anon_bytes, rss_file_bytes, rss_shmem_bytes, source, pss_unavailable?,
+//!                command, mem_percent, state, started_after_boot_ms, started_at_unix_s,
 //!                cgroup, container?}],
 //!   groups: [{key, runtime?, id?, processes, with_pss, pss_bytes, uss_bytes, rss_bytes,
 //!             rss_without_pss_bytes, swap_bytes, pids}],
@@ -120,6 +121,7 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
         if counted {
             header.extend(["fds", "fd_soft_limit"]);
         }
+        header.extend(["mem_percent", "state", "started_after_boot_ms", "started_at_unix_s", "command"]);
         c.write_record(&header)?;
         for r in &p.processes {
             let x = &r.row;
@@ -148,6 +150,13 @@ pub fn write_csv(w: &mut dyn Write, p: &Ps) -> io::Result<()> {
                 record.push(num(x.fds));
                 record.push(x.fd_soft_limit.map(|l| l.to_string()).unwrap_or_default());
             }
+            record.extend([
+                r.mem_percent.map(|p| format!("{p:.2}")).unwrap_or_default(),
+                r.state.map(String::from).unwrap_or_default(),
+                num(r.started_after_boot_ms),
+                num(r.started_at_unix_s),
+                r.command.clone().unwrap_or_default(),
+            ]);
             c.write_record(&record)?;
         }
     }
@@ -197,10 +206,13 @@ pub fn write_table(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
 
 fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
     let counted = fds_counted(p);
-    let mut header = vec!["pid", "user", "command", "PSS", "USS", "RSS", "anon", "file", "shmem", "swap"];
+    // As `ps aux` and smem: who, what, how much, then state and start; the
+    // breakdown of RSS last, the first to give way on a narrow terminal.
+    let mut header = vec!["pid", "user", "command", "PSS", "USS", "RSS", "swap"];
     if counted {
         header.push("fds / limit");
     }
+    header.extend(["%MEM", "S", "start", "anon", "file", "shmem"]);
     let mut t = s.table(&header);
     for r in &p.processes {
         let x = &r.row;
@@ -211,21 +223,55 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
         let mut row = vec![
             pid,
             comfy_table::Cell::new(r.user.as_deref().unwrap_or("?")),
-            s.text(&x.comm),
+            s.text(r.command.as_deref().unwrap_or(&x.comm)),
             s.num(opt_bytes(x.pss_bytes)),
             s.num(opt_bytes(x.uss_bytes)),
             s.num(opt_bytes(x.rss_bytes)),
-            s.num(opt_bytes(x.rss_anon_bytes)),
-            s.num(opt_bytes(x.rss_file_bytes)),
-            s.num(opt_bytes(x.rss_shmem_bytes)),
             s.num(opt_bytes(x.swap_bytes)),
         ];
         if counted {
             row.push(s.num(fds_cell(x.fds, x.fd_soft_limit)));
         }
+        row.extend([
+            s.num(r.mem_percent.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into())),
+            comfy_table::Cell::new(r.state.map(String::from).unwrap_or_else(|| "?".into())),
+            s.num(start_cell(r.started_at_unix_s, r.started_after_boot_ms, p.taken_at_unix_ms)),
+            s.num(opt_bytes(x.rss_anon_bytes)),
+            s.num(opt_bytes(x.rss_file_bytes)),
+            s.num(opt_bytes(x.rss_shmem_bytes)),
+        ]);
         t.add_row(row);
     }
     style::write_table(w, &t)
+}
+
+/// When a process started, as `ps` shows it: the time of day (UTC) when it
+/// started on the day of the snapshot, the date within the year, else the
+/// year; `boot+2h13m` when the boot time is unknown (a captured tree
+/// without `/proc/stat`); `-` when the start could not be read.
+pub fn start_cell(at_unix_s: Option<u64>, after_boot_ms: Option<u64>, taken_at_unix_ms: u64) -> String {
+    match (at_unix_s, after_boot_ms) {
+        (Some(at), _) => {
+            let start = timestamp(at.saturating_mul(1000));
+            let taken = timestamp(taken_at_unix_ms);
+            // RFC 3339: `2026-12-05T08:37:16Z`.
+            match (start.get(..10), taken.get(..10), start.get(..4), taken.get(..4)) {
+                (Some(d), Some(t), ..) if d == t => start.get(11..16).unwrap_or(&start).to_string(),
+                (_, _, Some(y), Some(ty)) if y == ty => start.get(5..10).unwrap_or(&start).to_string(),
+                _ => start.get(..4).unwrap_or(&start).to_string(),
+            }
+        }
+        (None, Some(ms)) => {
+            let m = ms / 60_000;
+            match m {
+                0 => format!("boot+{}s", ms / 1000),
+                1..60 => format!("boot+{m}m"),
+                60..1440 => format!("boot+{}h{:02}m", m / 60, m % 60),
+                _ => format!("boot+{}d{:02}h", m / 1440, (m % 1440) / 60),
+            }
+        }
+        (None, None) => "-".into(),
+    }
 }
 
 /// `60 / 1024`: open descriptors and the soft `RLIMIT_NOFILE`; `-` for
@@ -294,4 +340,22 @@ fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::start_cell;
+
+    #[test]
+    fn start_reads_as_ps_shows_it() {
+        // 2025-12-04T18:00:00Z, taken the same day, a later day, a later year.
+        let at = 1_764_871_200;
+        assert_eq!(start_cell(Some(at), None, (at + 3600) * 1000), "18:00");
+        assert_eq!(start_cell(Some(at), None, (at + 10 * 86_400) * 1000), "12-04");
+        assert_eq!(start_cell(Some(at), None, (at + 400 * 86_400) * 1000), "2025");
+        assert_eq!(start_cell(None, Some(42_000), 0), "boot+42s");
+        assert_eq!(start_cell(None, Some(7_980_000), 0), "boot+2h13m");
+        assert_eq!(start_cell(None, Some(3 * 86_400_000 + 3_600_000), 0), "boot+3d01h");
+        assert_eq!(start_cell(None, None, 0), "-");
+    }
 }

@@ -247,6 +247,28 @@ pub fn write_latency_csv(w: &mut dyn Write, r: &LatencyReport) -> io::Result<()>
     c.flush()
 }
 
+/// Cells of the longest histogram bar.
+const HISTOGRAM_BAR: usize = 30;
+
+/// A bar of `width` cells at most for `count` against the largest count,
+/// on a log scale as cyclictest users plot their histograms (a bucket of
+/// one late wakeup among a million stays visible): `log(1 + count) /
+/// log(1 + most)` of the width, in eighths of a cell; a non-zero count
+/// gets at least one eighth.
+pub fn log_bar(count: u64, most: u64, width: usize) -> String {
+    const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '█'];
+    if count == 0 || most == 0 {
+        return String::new();
+    }
+    let share = (count as f64).ln_1p() / (most as f64).ln_1p();
+    let eighths = ((share.min(1.0) * (width * 8) as f64).round() as usize).max(1);
+    let mut bar: String = std::iter::repeat_n('█', eighths / 8).collect();
+    if let Some(part) = (eighths % 8).checked_sub(1) {
+        bar.push(EIGHTHS[part]);
+    }
+    bar
+}
+
 fn f1(v: f64) -> String {
     format!("{v:.1}")
 }
@@ -348,15 +370,20 @@ pub fn write_latency_table(w: &mut dyn Write, s: &Style, r: &LatencyReport) -> i
         writeln!(w, "\n{}", s.heading("Histogram"))?;
         let mut header = vec!["latency µs".to_string()];
         header.extend(r.cpus.iter().map(|c| format!("cpu {}", c.cpu)));
+        header.push("all CPUs (log scale)".to_string());
         let hdr: Vec<&str> = header.iter().map(String::as_str).collect();
         let mut t = s.table(&hdr);
-        for row in &r.histogram[first..=last] {
+        let rows = &r.histogram[first..=last];
+        let total = |row: &HistogramRow| row.counts.iter().fold(0u64, |a, c| a.saturating_add(*c));
+        let most = rows.iter().map(total).max().unwrap_or(0);
+        for row in rows {
             let range = match row.to_usec {
                 Some(to) => format!("{}–{}", row.from_usec, to),
                 None => format!("≥ {}", row.from_usec),
             };
             let mut cells = vec![Cell::new(range)];
             cells.extend(row.counts.iter().map(|c| s.num(c)));
+            cells.push(Cell::new(log_bar(total(row), most, HISTOGRAM_BAR)));
             t.add_row(cells);
         }
         write_table(w, &t)?;
@@ -460,4 +487,23 @@ pub fn write_latency_json(
     };
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_bar;
+
+    #[test]
+    fn histogram_bars_are_on_a_log_scale() {
+        assert_eq!(log_bar(1_000_000, 1_000_000, 30).chars().count(), 30);
+        assert_eq!(log_bar(1_000_000, 1_000_000, 30), "█".repeat(30));
+        // 1000 of a million: half the log scale.
+        assert_eq!(log_bar(1000, 1_000_000, 30), "█".repeat(15));
+        // One late wakeup still shows.
+        assert!(!log_bar(1, 1_000_000, 30).is_empty());
+        assert_eq!(log_bar(0, 1_000_000, 30), "");
+        assert_eq!(log_bar(5, 0, 30), "");
+        // Longer count, longer bar.
+        assert!(log_bar(100, 1000, 30).chars().count() < log_bar(900, 1000, 30).chars().count());
+    }
 }

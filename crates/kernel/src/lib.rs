@@ -21,6 +21,7 @@ pub mod fuzzing;
 pub mod parse;
 pub mod read;
 pub mod root;
+pub mod users;
 
 pub use parse::ParseError;
 pub use read::paths;

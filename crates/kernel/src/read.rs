@@ -854,6 +854,12 @@ impl KernelRoot {
         Ok(out)
     }
 
+    /// The target of `/proc/PID/exe`: the program's path (` (deleted)`
+    /// appended when replaced on disk); needs ptrace read access.
+    pub fn pid_exe(&self, pid: u32) -> Result<String, ReadError> {
+        self.read_link(&format!("/proc/{pid}/exe"))
+    }
+
     /// `/proc/PID/cmdline` as arguments (NUL-separated; lossy UTF-8).
     pub fn pid_cmdline(&self, pid: u32) -> Result<Vec<String>, ReadError> {
         let data = self.read(&format!("/proc/{pid}/cmdline"))?;

@@ -164,7 +164,7 @@ fn process_cmdline(kpath: &str) -> Option<&str> {
 /// as a one-argument command line; nothing for an empty one (a kernel
 /// thread, a zombie). Never any text of the process's own argv, which it
 /// can set to anything (`exec -a`, writing over its argument memory).
-fn scrub_cmdline(data: &[u8], exe: Option<&str>, comm: Option<&str>) -> Vec<u8> {
+pub fn scrub_cmdline(data: &[u8], exe: Option<&str>, comm: Option<&str>) -> Vec<u8> {
     if data.iter().all(|b| *b == 0) {
         return Vec::new();
     }

@@ -118,6 +118,9 @@ pub struct App {
     pub history: BTreeMap<&'static str, VecDeque<i64>>,
     /// Replaying a recording (`--db`): where, and the moves asked for.
     pub replay: Option<Replay>,
+    /// Draw in colour (`NO_COLOR` unset or empty); without, the bar's
+    /// bands are told apart by their glyphs.
+    pub color: bool,
 }
 
 /// The state of a replay.
@@ -152,6 +155,8 @@ impl App {
             source: source.into(),
             history: BTreeMap::new(),
             replay: None,
+            // https://no-color.org: any non-empty NO_COLOR turns colour off.
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
         }
     }
 

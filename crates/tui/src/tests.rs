@@ -366,7 +366,7 @@ fn cgroups_tab_is_a_tree_with_limits_and_oom_kills() {
     let nginx: Vec<&str> = rows[3].split_whitespace().collect();
     assert_eq!(nginx, ["nginx.service", "100", "MiB", "128", "MiB", "78%", "1"], "{s}");
     let system: Vec<&str> = rows[1].split_whitespace().collect();
-    assert_eq!(system, ["system.slice", "110", "MiB", "max", "-", "1"], "{s}");
+    assert_eq!(system, ["system.slice", "110", "MiB", "unlimited", "-", "1"], "{s}");
     assert_eq!(app.row_count(), 7);
 }
 
@@ -383,7 +383,7 @@ fn a_limit_above_binds_the_cgroups_below_it() {
     let s = screen(&mut app);
     // sshd (8 MiB, no limit of its own) is bound by system.slice's 120 MiB.
     let sshd = s.lines().find(|l| l.starts_with("  sshd.service ")).unwrap();
-    assert!(sshd.contains("max (↑ 120 MiB)") && sshd.contains(" 7%"), "{sshd}");
+    assert!(sshd.contains("unlimited (↑ 120 MiB)") && sshd.contains(" 7%"), "{sshd}");
     // nginx's own 128 MiB is looser than its parent's 120 MiB.
     let nginx = s.lines().find(|l| l.starts_with("  nginx.service ")).unwrap();
     assert!(nginx.contains("128 MiB (↑ 120 MiB)") && nginx.contains(" 83%"), "{nginx}");
@@ -577,4 +577,68 @@ fn pressure_missing_from_a_tree_says_why_on_the_ledger_area() {
         "{text}"
     );
     assert!(!app.history.contains_key(crate::app::PRESSURE_KEY));
+}
+
+#[test]
+fn neighbouring_bands_differ_in_colour_and_glyph() {
+    // Every top-level category in ledger order; a band of zero bytes is not
+    // drawn, so each must also differ from the one after next.
+    let keys: Vec<&str> =
+        memscope_analysis::ledger::CATEGORIES.iter().filter(|c| c.parent.is_none()).map(|c| c.key).collect();
+    for k in &keys {
+        assert!(ui::BANDS.iter().any(|b| b.0 == *k), "{k} has no band");
+    }
+    for w in keys.windows(3) {
+        for other in &w[1..] {
+            assert_ne!(ui::category_color(w[0]), ui::category_color(other), "{} / {other}", w[0]);
+            assert_ne!(ui::category_glyph(w[0]), ui::category_glyph(other), "{} / {other}", w[0]);
+        }
+    }
+    let glyphs: std::collections::BTreeSet<char> = ui::BANDS.iter().map(|b| b.2).collect();
+    assert_eq!(glyphs.len(), ui::BANDS.len(), "each glyph names one category");
+}
+
+#[test]
+fn band_labels_are_whole_or_absent() {
+    assert_eq!(ui::band_text("free", 8, false), "·free···");
+    assert_eq!(ui::band_text("free", 5, false), "·····");
+    assert_eq!(ui::band_text("file", 12, true), " page cache ");
+    assert_eq!(ui::band_text("file", 11, true), "           ");
+    assert_eq!(ui::fit_title("page cache 14.3 GiB", 12), "page cache…");
+    assert_eq!(ui::fit_title("free 1 GiB", 20), "free 1 GiB");
+}
+
+#[test]
+fn the_legend_wraps_between_items_and_counts_the_rest() {
+    let app = app_with("views-6.18-x86_64");
+    let l = app.view.as_ref().unwrap().ledger.as_ref().unwrap();
+    let lines = ui::legend_lines(l, 80, 2, true);
+    assert_eq!(lines.len(), 2);
+    for line in &lines {
+        let width: usize = line.iter().map(|(t, _)| t.chars().count()).sum::<usize>() + 2 * (line.len() - 1);
+        assert!(width <= 80, "{line:?}");
+    }
+    assert_eq!(lines[0][0].1, "unaccounted");
+    let last = &lines[1].last().unwrap().0;
+    assert!(last.starts_with('+') && last.ends_with(" more"), "{last}");
+    // Wide enough, every item and no count.
+    let all = ui::legend_lines(l, 1000, 2, false);
+    assert_eq!(all.len(), 1);
+    assert!(!all[0].iter().any(|(t, _)| t.ends_with(" more")));
+}
+
+#[test]
+fn processes_show_user_names_as_ps_does() {
+    let opts =
+        CollectOptions { processes: memscope_model::ProcessMode::StatusOnly, ..CollectOptions::default() };
+    let snap = collect(&KernelRoot::live(), &opts);
+    let mut app = App::new(Duration::from_secs(2), "test");
+    app.push(View::new(&snap));
+    let v = app.view.as_ref().unwrap();
+    assert!(v.processes.iter().any(|p| p.uid == Some(0)), "pid 1 runs as root");
+    assert_eq!(v.user_name(0), "root");
+    let s = render(&mut app, 140, 40).join("\n");
+    let header = s.lines().find(|l| l.contains("COMMAND")).unwrap();
+    assert!(header.contains("USER") && !header.contains("UID"), "{header}");
+    assert!(s.lines().any(|l| l.split_whitespace().nth(1) == Some("root")), "{s}");
 }

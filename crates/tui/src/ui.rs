@@ -25,20 +25,48 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Sparkline, Tabs, Wrap};
 use crate::app::{App, PRESSURE_KEY, REPLAY_KEYS, SORTS, SPARK_KEYS, TABS};
 use crate::tabs;
 
+/// How each top-level ledger category is drawn: its colour, and the glyph
+/// that fills its band when there is no colour (`NO_COLOR`). One table for
+/// the bar, its legend and the sparklines. In ledger order, each colour and
+/// glyph differs from the next two (a band of zero bytes is not drawn, so the
+/// one after it becomes the neighbour); unaccounted alone is red and `!`.
+pub const BANDS: &[(&str, Color, char)] = &[
+    ("reserved", Color::DarkGray, '#'),
+    ("free", Color::Green, '·'),
+    ("free_pcp", Color::LightGreen, ':'),
+    ("anon", Color::Magenta, '█'),
+    ("file", Color::Blue, '▒'),
+    ("shmem", Color::LightMagenta, '▓'),
+    ("buffers", Color::Cyan, '░'),
+    ("swap_cache", Color::LightBlue, '~'),
+    ("slab_reclaimable", Color::Yellow, '='),
+    ("slab_unreclaimable", Color::White, '+'),
+    ("kernel_misc_reclaimable", Color::LightYellow, '-'),
+    ("kernel_stack", Color::Cyan, '%'),
+    ("page_tables", Color::LightCyan, '/'),
+    ("sec_page_tables", Color::DarkGray, '\\'),
+    ("vmalloc", Color::LightBlue, 'v'),
+    ("percpu", Color::Gray, 'c'),
+    ("hugetlb", Color::Blue, 'H'),
+    ("zswap", Color::LightMagenta, 'z'),
+    ("zram", Color::Magenta, 'Z'),
+    ("socket_buffers", Color::LightGreen, 's'),
+    ("unaccepted", Color::DarkGray, 'u'),
+    ("balloon", Color::Gray, 'b'),
+    ("bounce", Color::Cyan, 'o'),
+    ("writeback_tmp", Color::Yellow, 'w'),
+    ("shadow_call_stack", Color::Blue, 'x'),
+    ("unaccounted", Color::Red, '!'),
+];
+
 /// The colour of a ledger category in the bar and its legend.
 pub fn category_color(key: &str) -> Color {
-    match key {
-        "unaccounted" => Color::Red,
-        "reserved" => Color::DarkGray,
-        "free" | "free_pcp" => Color::Green,
-        "anon" => Color::Magenta,
-        "file" | "buffers" => Color::Blue,
-        "shmem" => Color::LightMagenta,
-        "slab_reclaimable" | "slab_unreclaimable" | "kernel_misc_reclaimable" => Color::Yellow,
-        "vmalloc" | "percpu" | "kernel_stack" | "page_tables" | "sec_page_tables" => Color::Cyan,
-        "hugetlb" => Color::LightBlue,
-        _ => Color::Gray,
-    }
+    BANDS.iter().find(|b| b.0 == key).map(|b| b.1).unwrap_or(Color::Gray)
+}
+
+/// The glyph of a ledger category's band without colour.
+pub fn category_glyph(key: &str) -> char {
+    BANDS.iter().find(|b| b.0 == key).map(|b| b.2).unwrap_or('?')
 }
 
 fn bytes(v: Option<u64>) -> String {
@@ -73,8 +101,8 @@ pub fn draw(f: &mut Frame, app: &mut App) {
     draw_header(f, app, header);
     match app.view.as_ref().map(|v| &v.ledger) {
         Some(Ok(l)) => {
-            draw_bar(f, l, bar);
-            draw_legend(f, l, legend);
+            draw_bar(f, l, bar, app.color);
+            draw_legend(f, l, legend, app.color);
         }
         Some(Err(e)) => f.render_widget(Paragraph::new(format!("ledger unavailable: {e}")).red(), bar),
         None => {
@@ -188,18 +216,39 @@ pub fn bar_cells(l: &Ledger, width: u16) -> Vec<(&'static str, u16)> {
     cells.into_iter().filter(|c| c.1 > 0).map(|(k, n, _)| (k, n as u16)).collect()
 }
 
-fn draw_bar(f: &mut Frame, l: &Ledger, area: Rect) {
+/// One band of the bar: its label inside when it fits whole with a cell
+/// to spare on each side (a cut label reads as another word), else only its
+/// colour, or without colour its glyph.
+pub fn band_text(key: &str, cells: u16, color: bool) -> String {
+    let n = cells as usize;
+    let label = category(key).map(|c| c.label).unwrap_or(key);
+    let fill = if color { ' ' } else { category_glyph(key) };
+    let len = label.chars().count();
+    if n >= len + 2 {
+        let mut text = String::with_capacity(n * 3);
+        text.push(fill);
+        text.push_str(label);
+        text.extend(std::iter::repeat_n(fill, n - len - 1));
+        text
+    } else {
+        std::iter::repeat_n(fill, n).collect()
+    }
+}
+
+fn draw_bar(f: &mut Frame, l: &Ledger, area: Rect, color: bool) {
     let spans: Vec<Span> = bar_cells(l, area.width)
         .into_iter()
         .map(|(k, n)| {
-            let label = category(k).map(|c| c.label).unwrap_or(k);
-            let mut text: String = label.chars().take(n as usize).collect();
-            while text.chars().count() < n as usize {
-                text.push(' ');
+            let text = band_text(k, n, color);
+            let mut style = Style::new();
+            if color {
+                style = style.bg(category_color(k)).fg(Color::Black);
             }
-            let mut style = Style::new().bg(category_color(k)).fg(Color::Black);
             if k == "unaccounted" {
-                style = style.add_modifier(Modifier::BOLD).fg(Color::White);
+                style = style.add_modifier(Modifier::BOLD);
+                if color {
+                    style = style.fg(Color::White);
+                }
             }
             Span::styled(text, style)
         })
@@ -207,19 +256,83 @@ fn draw_bar(f: &mut Frame, l: &Ledger, area: Rect) {
     f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-fn draw_legend(f: &mut Frame, l: &Ledger, area: Rect) {
+/// The legend's items, largest first (unaccounted first of all), laid out
+/// in lines of `width`: an item is never cut across lines. Items that do
+/// not fit in `height` lines are counted at the end (`+3 more`).
+pub fn legend_lines(l: &Ledger, width: u16, height: u16, color: bool) -> Vec<Vec<(String, &'static str)>> {
     let mut parts = top_lines(l);
     parts.retain(|(k, b)| *b != 0 || *k == "unaccounted");
     parts.sort_by_key(|(k, b)| (*k != "unaccounted", std::cmp::Reverse(*b)));
-    let mut spans = Vec::new();
-    for (k, b) in parts {
-        let label = category(k).map(|c| c.label).unwrap_or(k);
-        let style = Style::new().fg(category_color(k));
-        let style = if k == "unaccounted" { style.bold().reversed() } else { style };
-        spans.push(Span::styled(format!("■ {label} {}", fmt_bytes(b)), style));
-        spans.push(Span::from("  "));
+    let items: Vec<(String, &'static str)> = parts
+        .iter()
+        .map(|(k, b)| {
+            let label = category(k).map(|c| c.label).unwrap_or(k);
+            let mark = if color { '■' } else { category_glyph(k) };
+            (format!("{mark} {label} {}", fmt_bytes(*b)), *k)
+        })
+        .collect();
+    let width = width as usize;
+    let mut lines: Vec<Vec<(String, &'static str)>> = Vec::new();
+    let mut used = 0usize;
+    for (i, (text, k)) in items.into_iter().enumerate() {
+        let text: String = text.chars().take(width).collect();
+        let w = text.chars().count();
+        if lines.is_empty() || used + 2 + w > width {
+            if lines.len() >= height as usize {
+                return with_more(lines, parts.len() - i, width);
+            }
+            lines.push(Vec::new());
+            used = 0;
+        } else {
+            used += 2;
+        }
+        used += w;
+        lines.last_mut().expect("a line").push((text, k));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)).wrap(Wrap { trim: true }), area);
+    lines
+}
+
+/// The last line ends with `+N more`, items dropped to make room.
+fn with_more(
+    mut lines: Vec<Vec<(String, &'static str)>>,
+    mut more: usize,
+    width: usize,
+) -> Vec<Vec<(String, &'static str)>> {
+    let Some(last) = lines.last_mut() else { return lines };
+    loop {
+        let used: usize = last.iter().map(|(t, _)| t.chars().count() + 2).sum();
+        let tail = format!("+{more} more");
+        if used + tail.chars().count() <= width || last.len() <= 1 {
+            last.push((tail, ""));
+            return lines;
+        }
+        last.pop();
+        more += 1;
+    }
+}
+
+fn draw_legend(f: &mut Frame, l: &Ledger, area: Rect, color: bool) {
+    let lines: Vec<Line> = legend_lines(l, area.width, area.height, color)
+        .into_iter()
+        .map(|items| {
+            let mut spans = Vec::new();
+            for (i, (text, k)) in items.into_iter().enumerate() {
+                if i > 0 {
+                    spans.push(Span::from("  "));
+                }
+                let mut style = Style::new();
+                if color && !k.is_empty() {
+                    style = style.fg(category_color(k));
+                }
+                if k == "unaccounted" {
+                    style = style.bold().reversed();
+                }
+                spans.push(Span::styled(text, style));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), area);
 }
 
 fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
@@ -231,7 +344,8 @@ fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
         let h = app.history.get(key);
         let last = h.and_then(|h| h.back()).copied();
         let label = category(key).map(|c| c.label).unwrap_or(key);
-        let mut t = Span::from(format!("{label} {}", last.map(fmt_bytes).unwrap_or_else(|| "-".into())));
+        let text = format!("{label} {}", last.map(fmt_bytes).unwrap_or_else(|| "-".into()));
+        let mut t = Span::from(fit_title(&text, title.width));
         if *key == "unaccounted" {
             t = t.fg(Color::Red).bold();
         }
@@ -250,6 +364,18 @@ fn draw_sparklines(f: &mut Frame, app: &App, area: Rect) {
     }
 }
 
+/// A sparkline's title in its column with a blank after it, cut with `…`
+/// when longer, so that neighbouring titles never run together.
+pub fn fit_title(text: &str, width: u16) -> String {
+    let room = (width as usize).saturating_sub(1);
+    if text.chars().count() <= room {
+        return text.to_string();
+    }
+    let mut t: String = text.chars().take(room.saturating_sub(1)).collect();
+    t.push('…');
+    t
+}
+
 /// Memory pressure: `some` avg10 now and its history, or why there is none.
 fn draw_pressure_sparkline(f: &mut Frame, app: &App, area: Rect) {
     let [title, line] = Layout::vertical([Constraint::Length(1), Constraint::Length(1)]).areas(area);
@@ -261,7 +387,8 @@ fn draw_pressure_sparkline(f: &mut Frame, app: &App, area: Rect) {
         _ => "pressure -".into(),
     };
     let busy = v.pressure.some.is_some_and(|s| s.avg10 >= 10.0);
-    let t = Span::from(text);
+    // The rightmost column needs no blank after it.
+    let t = Span::from(fit_title(&text, title.width.saturating_add(1)));
     f.render_widget(Paragraph::new(Line::from(if busy { t.fg(Color::Red).bold() } else { t })), title);
     if let Some(h) = app.history.get(PRESSURE_KEY) {
         // Heights from 0: an idle machine draws a flat floor.

@@ -5,6 +5,8 @@
 //! command of that name (`memscope slab`, `vmalloc`, `zones`); a further
 //! tab adds one field here and one module in `tabs/`.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use memscope_analysis::fds::{self, FdReport, FdReportOptions};
 use memscope_analysis::hints::unavailable_reason;
 use memscope_analysis::ledger::{self, Ledger, LedgerOptions};
@@ -15,6 +17,7 @@ use memscope_analysis::slab::{self, SlabOptions, SlabSort, SlabView};
 use memscope_analysis::units::escape_controls;
 use memscope_analysis::vmalloc::{self, VmallocView};
 use memscope_analysis::zones::{self, ZonesOptions, ZonesView};
+use memscope_kernel::{KernelRoot, users};
 use memscope_model::{ProcessScan, Snapshot};
 
 /// vmalloc callers the tab lists under the kinds.
@@ -60,6 +63,9 @@ pub struct View {
     pub cgroups: Option<Result<Cgroups, String>>,
     /// Memory pressure (PSI), or why it is unavailable.
     pub pressure: PressureView,
+    /// User names of the processes' uids, as `memscope ps` shows them
+    /// (read on the running system only; a captured tree's stay numbers).
+    pub user_names: BTreeMap<u32, String>,
 }
 
 /// A name from the machine made safe for the screen: control characters
@@ -72,12 +78,18 @@ fn safe(s: &mut String) {
 }
 
 impl View {
+    /// The user name of `uid`, else the number (as `memscope ps`).
+    pub fn user_name(&self, uid: u32) -> String {
+        self.user_names.get(&uid).cloned().unwrap_or_else(|| uid.to_string())
+    }
+
     /// Analyse one snapshot. Every name shown on screen (commands, caches,
     /// callers, cgroups, the kernel release) is escaped here, once.
     pub fn new(snap: &Snapshot) -> View {
         let mut v = View::analyse(snap);
         v.kernel.iter_mut().for_each(safe);
         v.processes.iter_mut().for_each(|p| safe(&mut p.comm));
+        v.user_names.values_mut().for_each(safe);
         v.slab.caches.iter_mut().for_each(|c| safe(&mut c.name));
         for c in &mut v.vmalloc.callers {
             safe(&mut c.caller);
@@ -99,6 +111,12 @@ impl View {
         let ledger =
             ledger::build(snap, &LedgerOptions { top_caches: 0, top_callers: 0 }).map_err(|e| e.to_string());
         let processes = processes::rows(snap);
+        let user_names = if snap.live {
+            let uids: BTreeSet<u32> = processes.iter().filter_map(|p| p.uid).collect();
+            users::names(&KernelRoot::live(), uids)
+        } else {
+            BTreeMap::new()
+        };
         let totals = processes::totals(snap, &processes);
         View {
             taken_at_unix_ms: snap.taken_at_unix_ms,
@@ -117,6 +135,7 @@ impl View {
                 Err(e) => Err(unavailable_reason(e)),
             }),
             pressure: PressureView::system(snap),
+            user_names,
         }
     }
 }

@@ -24,7 +24,7 @@ pub fn run(a: &PlotArgs) -> anyhow::Result<ExitCode> {
     let mut store = open_for_reading(&a.db)?;
     let list = select(&store, a.from, a.to)?;
     let chosen = spread(&list, a.points);
-    let mut data = ChartData::default();
+    let mut data = ChartData { with_free: a.with_free, ..ChartData::default() };
     let mut builder = SeriesBuilder::new();
     let mut host = None;
     for info in &chosen {

@@ -1,6 +1,6 @@
 //! `memscope ps`: processes by PSS, USS, RSS or swap.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use regex::Regex;
 use crate::cli::{Global, PsArgs};
 use crate::errors::{BadInput, bad_input};
 use crate::output;
-use crate::users;
+use memscope_kernel::users;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
@@ -32,8 +32,14 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         };
     }
     let full = a.full;
-    let filter = (pattern.is_some() || !uids.is_empty()).then(|| {
+    // Only the running system holds this very process.
+    // Asked for by pid, it is listed.
+    let me = (root.is_live() && !a.include_self).then(std::process::id).filter(|m| !a.pids.contains(m));
+    let filter = (pattern.is_some() || !uids.is_empty() || me.is_some()).then(|| {
         ProcessFilter::new(move |p: &ProcessSample| {
+            if Some(p.pid) == me {
+                return false;
+            }
             let uid_ok = uids.is_empty()
                 || p.status.as_ref().ok().and_then(|s| s.uid()).is_some_and(|u| uids.contains(&u));
             let name_ok = match &pattern {
@@ -62,6 +68,13 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     }
     let uids_seen = snap.processes.iter().filter_map(|p| p.status.as_ref().ok()?.uid());
     let user_names = users::names(root, uids_seen.collect::<BTreeSet<_>>());
+    // The exe links name each command line's program, as capture does; a
+    // captured tree holds no links (its command lines are scrubbed already).
+    let exe_targets = if snap.live {
+        snap.processes.iter().filter_map(|p| Some((p.pid, root.pid_exe(p.pid).ok()?))).collect()
+    } else {
+        BTreeMap::new()
+    };
     let host_namespaces =
         if a.group_by == Some(GroupBy::Container) { root.pid_namespaces(1).ok() } else { None };
     let view = ps::build(
@@ -76,6 +89,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             host_namespaces,
             budget_ms: a.budget_ms,
             max_rss_bytes: a.max_rss,
+            exe_targets,
+            boot_time_seconds: root.boot_time_seconds().ok(),
         },
     );
     output::emit(format, &style, &view)?;

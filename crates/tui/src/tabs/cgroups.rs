@@ -18,7 +18,8 @@ use crate::view::Cgroups;
 fn limit_text(r: &memscope_analysis::memcg::CgroupRow) -> String {
     let own = match r.limit {
         Some(Limit::Value(v)) => fmt_bytes(v as i64),
-        Some(Limit::Max) => "max".into(),
+        // As `memscope cgroups` says it.
+        Some(Limit::Max) => "unlimited".into(),
         None => "-".into(),
     };
     match (&r.limited_by, r.effective_limit_bytes) {

@@ -45,7 +45,7 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
                 let mark = if r.pss_bytes.is_none() { "*" } else { " " };
                 Row::new(vec![
                     Cell::from(format!("{mark}{}", r.pid)),
-                    Cell::from(r.uid.map(|u| u.to_string()).unwrap_or_default()),
+                    Cell::from(r.uid.map(|u| v.user_name(u)).unwrap_or_default()),
                     Cell::from(r.comm.clone()),
                     Cell::from(Line::from(cell_bytes(r.pss_bytes)).right_aligned()),
                     Cell::from(Line::from(cell_bytes(r.uss_bytes)).right_aligned()),
@@ -60,20 +60,22 @@ pub fn draw(f: &mut Frame, app: &mut App, area: Rect) {
     f.render_widget(Paragraph::new(summary_line).dim(), summary);
     let arrow = if app.reverse { "▲" } else { "▼" };
     let title = |k: SortKey, t: &str| if app.sort == k { format!("{t}{arrow}") } else { t.to_string() };
-    let mut header = vec![Cell::from(title(SortKey::Pid, "PID")), Cell::from("UID"), Cell::from("COMMAND")];
+    let mut header = vec![Cell::from(title(SortKey::Pid, "PID")), Cell::from("USER"), Cell::from("COMMAND")];
     for (k, t, _) in SORTS.iter().filter(|s| s.0 != SortKey::Pid) {
         let cell = Cell::from(Line::from(title(*k, t)).right_aligned());
         header.push(if app.sort == *k { cell.yellow() } else { cell });
     }
+    // Numbers keep their width ("1023 MiB", "1024/1048576") on an
+    // 80-column terminal; the command gives way.
     let widths = [
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Min(8),
         Constraint::Length(9),
-        Constraint::Length(6),
-        Constraint::Min(16),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(11),
-        Constraint::Length(17),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(12),
     ];
     super::table(f, app, rest, Row::new(header), rows, &widths);
 }

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::ffi::{CStr, CString};
 
-use memscope_kernel::{KernelRoot, paths};
+use crate::{KernelRoot, paths};
 
 /// `name:x:uid:…` lines of a passwd file → uid → name (first name wins).
 pub fn parse_passwd(text: &str) -> BTreeMap<u32, String> {
