@@ -295,15 +295,15 @@ fn v1_lines(s: &LedgerSample, lines: &mut Vec<Line>, beside: &mut Vec<Line>, not
         None => Err("not read".into()),
     };
     lines.push(line("kernel", "kernel", None, kmem, "memory.kmem.usage_in_bytes".into()));
-    for (k, l, src) in [
-        ("total_active_file", "page cache, active (not reclaimed first)", "memory.stat total_active_file"),
-        ("total_inactive_file", "page cache, inactive (reclaimed first)", "memory.stat total_inactive_file"),
-        ("total_mapped_file", "page cache mapped by processes", "memory.stat total_mapped_file"),
-        ("total_dirty", "page cache, dirty", "memory.stat total_dirty"),
-        ("total_writeback", "page cache, under writeback", "memory.stat total_writeback"),
+    for (key, k, l) in [
+        ("active_file", "total_active_file", "page cache, active (not reclaimed first)"),
+        ("inactive_file", "total_inactive_file", "page cache, inactive (reclaimed first)"),
+        ("file_mapped", "total_mapped_file", "page cache mapped by processes"),
+        ("file_dirty", "total_dirty", "page cache, dirty"),
+        ("file_writeback", "total_writeback", "page cache, under writeback"),
     ] {
         if let Ok(v) = st(k) {
-            beside.push(line(k.trim_start_matches("total_"), l, None, Ok(v), src.into()));
+            beside.push(line(key, l, None, Ok(v), format!("memory.stat {k}")));
         }
     }
     // Socket buffers: their own counter, outside the usage.
@@ -625,6 +625,83 @@ fn tools(
     (out, verdict)
 }
 
+/// Why a name matched no single cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unresolved {
+    /// No cgroup path matches.
+    NoMatch,
+    /// Several unrelated cgroups match (their paths, at most a few).
+    Ambiguous(Vec<String>),
+}
+
+/// Does the path component `c` name `spec`: the component itself (a systemd
+/// unit `nginx.service`, a slice), a container id prefix
+/// (`docker-<id>.scope`, `libpod-`, `cri-containerd-`, `crio-`, or a bare
+/// id as the cgroupfs drivers write it), or a pod UID (`pod<uid>`, with
+/// `-` as in the API or `_` as the systemd driver escapes it)?
+fn component_matches(c: &str, spec: &str) -> bool {
+    if c == spec {
+        return true;
+    }
+    let bare = ["docker-", "libpod-", "cri-containerd-", "crio-"]
+        .iter()
+        .find_map(|p| c.strip_prefix(p))
+        .unwrap_or(c);
+    let bare = bare.strip_suffix(".scope").unwrap_or(bare);
+    let hex = |s: &str| s.len() >= 4 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex(spec) && hex(bare) && bare.len() >= 12 && bare.starts_with(spec) {
+        return true;
+    }
+    // Pod UIDs: 8-4-4-4-12 hex digits.
+    let uid_like = spec.len() == 36 && spec.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_');
+    if uid_like {
+        let dashed = spec.replace('_', "-");
+        let underscored = spec.replace('-', "_");
+        let pod = c.strip_suffix(".slice").unwrap_or(c);
+        return pod.ends_with(&format!("pod{dashed}")) || pod.ends_with(&format!("pod{underscored}"));
+    }
+    false
+}
+
+/// The cgroup `spec` names among `paths` (a memory hierarchy's cgroup
+/// paths): the path itself, else the shallowest cgroup one of whose path
+/// components names it ([`component_matches`]); descendants of a match
+/// (a pod's containers) do not make it ambiguous.
+pub fn resolve(paths: &[String], spec: &str) -> Result<String, Unresolved> {
+    let spec = spec.trim();
+    if spec.is_empty() {
+        return Err(Unresolved::NoMatch);
+    }
+    let normalized = format!("/{}", spec.trim_matches('/'));
+    if spec.starts_with('/') {
+        return paths
+            .iter()
+            .find(|p| **p == normalized || (normalized == "/" && *p == "/"))
+            .cloned()
+            .ok_or(Unresolved::NoMatch);
+    }
+    if spec.contains('/') && paths.contains(&normalized) {
+        return Ok(normalized);
+    }
+    let matching: Vec<&String> = paths
+        .iter()
+        .filter(|p| p.rsplit('/').next().is_some_and(|last| component_matches(last, spec)))
+        .collect();
+    // Keep only the matches no other match contains.
+    let tops: Vec<&String> = matching
+        .iter()
+        .filter(|p| {
+            !matching.iter().any(|q| q != *p && p.starts_with(&format!("{}/", q.trim_end_matches('/'))))
+        })
+        .copied()
+        .collect();
+    match tops.as_slice() {
+        [] => Err(Unresolved::NoMatch),
+        [one] => Ok((*one).clone()),
+        many => Err(Unresolved::Ambiguous(many.iter().take(5).map(|s| s.to_string()).collect())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use memscope_kernel::parse::vmstat::Vmstat;
@@ -724,11 +801,12 @@ mod tests {
     #[test]
     fn v1_sockets_are_beside_the_usage_and_the_unset_tcp_limit_is_said() {
         let stat = format!(
-            "total_rss {}\ntotal_rss_huge 0\ntotal_cache {}\ntotal_shmem {}\ntotal_mapped_file 0\n\
+            "total_rss {}\ntotal_rss_huge 0\ntotal_cache {}\ntotal_shmem {}\ntotal_mapped_file {}\n\
              total_inactive_file {}\ntotal_active_file {}\nhierarchical_memory_limit {}\n",
             64 * MIB,
             48 * MIB,
             16 * MIB,
+            4 * MIB,
             30 * MIB,
             2 * MIB,
             128 * MIB
@@ -755,6 +833,13 @@ mod tests {
         assert_eq!(tool("podman_stats"), Some(113 * MIB - 4096));
         assert_eq!(l.effective_limit_bytes, Some(128 * MIB));
         assert_eq!(l.beside.iter().find(|x| x.key == "swap").unwrap().bytes, Some(0));
+        // total_cache 48 − total_mapped_file 4; kernel is kmem (sockets are not in the usage).
+        assert_eq!(l.not_mapped.page_cache_unmapped_bytes, Some(44 * MIB));
+        assert_eq!(l.not_mapped.kernel_and_sock_bytes, Some(MIB));
+        assert_eq!(
+            l.tools.iter().find(|t| t.key == "unreclaimable").unwrap().bytes,
+            Some(113 * MIB - 4096 - 32 * MIB)
+        );
     }
 
     #[test]
@@ -766,5 +851,33 @@ mod tests {
         assert_eq!(l.remainder_bytes, None);
         assert!(l.lines.iter().all(|x| x.bytes.is_none() && x.unavailable.is_some()));
         assert_eq!(l.tools.iter().find(|t| t.key == "working_set").unwrap().bytes, None);
+    }
+
+    #[test]
+    fn names_resolve_to_cgroups() {
+        let paths: Vec<String> = [
+            "/",
+            "/system.slice",
+            "/system.slice/nginx.service",
+            "/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice",
+            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice/cri-containerd-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210.scope",
+            "/docker/aaaa56789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+            "/docker/aaaa00000abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(resolve(&paths, "/system.slice").unwrap(), "/system.slice");
+        assert_eq!(resolve(&paths, "nginx.service").unwrap(), "/system.slice/nginx.service");
+        assert!(resolve(&paths, "0123456789ab").unwrap().contains("docker-0123456789abcdef"));
+        let pod = resolve(&paths, "5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b").unwrap();
+        assert!(pod.ends_with("pod5f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice"), "{pod}");
+        assert!(resolve(&paths, "fedcba98").unwrap().ends_with(".scope"));
+        assert!(matches!(resolve(&paths, "aaaa"), Err(Unresolved::Ambiguous(v)) if v.len() == 2));
+        assert_eq!(resolve(&paths, "aaaa5"), Ok(paths[6].clone()));
+        assert_eq!(resolve(&paths, "/nope"), Err(Unresolved::NoMatch));
+        assert_eq!(resolve(&paths, "sshd.service"), Err(Unresolved::NoMatch));
+        assert_eq!(resolve(&paths, ""), Err(Unresolved::NoMatch));
     }
 }
