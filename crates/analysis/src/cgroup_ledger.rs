@@ -379,7 +379,12 @@ fn limits(s: &LedgerSample, usage: Option<u64>) -> Vec<LimitLine> {
                 file: l.file.to_string(),
                 kind: limit_kind(l.file),
                 limit_bytes,
-                headroom_bytes: limit_bytes.zip(counted).map(|(lim, u)| signed(lim, &[u])),
+                // Protections (memory.low, memory.min) have no headroom: the
+                // charge may exceed them.
+                headroom_bytes: match l.file {
+                    "memory.low" | "memory.min" => None,
+                    _ => limit_bytes.zip(counted).map(|(lim, u)| signed(lim, &[u])),
+                },
                 unavailable,
             }
         })

@@ -110,7 +110,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupLedger, s: &Style) -> io::Result
         };
         t.add_row(vec![
             Cell::new(&l.file),
-            s.dim(&l.cgroup),
+            s.dim(if l.cgroup == v.cgroup { "this cgroup" } else { &l.cgroup }),
             s.num(limit),
             s.num(l.headroom_bytes.map(fmt_bytes).unwrap_or_default()),
             s.dim(l.kind),
