@@ -367,8 +367,111 @@ def v2_numa(g):
 
     _()
 
+    cgroup_ledger_checks_v2(g)
     pressure_checks_v2(g)
     nonroot_checks(g)
+
+
+def cgroup_ledger_checks_v2(g):
+    """`report --cgroup` under a v2 memory.max: the lines of a known mix add
+    up to memory.current, and an OOM kill with the processes' RSS far below
+    the limit (tmpfs and socket buffers fill it) is explained."""
+
+    def lines(doc, section="lines"):
+        return {x["key"]: x["bytes"] for x in doc[section]}
+
+    def tools(doc):
+        return {t["key"]: t["bytes"] for t in doc["tools"]}
+
+    @check("report --cgroup adds up a container mix under memory.max")
+    def _():
+        cg = f"{CG}/ledger"
+        # Page cache needs a disk file system (the guest's /tmp is 9p): an
+        # ext4 image on a tmpfs of the guest's own, loop-mounted.
+        mnt = "/run/memscope-ledger"
+        os.makedirs(mnt, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", mnt], check=True)
+        disk, shm = f"{mnt}/disk", f"{mnt}/shm"
+        try:
+            os.makedirs(disk)
+            os.makedirs(shm)
+            img = f"{mnt}/ext4.img"
+            subprocess.run(["truncate", "-s", "96M", img], check=True)
+            subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True)
+            subprocess.run(["mount", "-o", "loop", img, disk], check=True)
+            os.makedirs(cg)
+            write(f"{cg}/memory.max", str(512 * MIB))
+            pid = g.workload(
+                "container", "--anon", "64", "--cache", "32", "--file", f"{disk}/f",
+                "--tmpfs", "16", "--shm", f"{shm}/t", "--tcp", "8", cgroup=cg,
+            )
+            d = g.json("report", "--cgroup", "/ledger")
+            with open(f"{cg}/memory.current") as f:
+                current = int(f.read())
+            if d["version"] != "v2":
+                raise AssertionError(f"version {d['version']}")
+            near(d["usage_bytes"], current, 0.02, "usage against memory.current")
+            ln = lines(d)
+            near(ln["anon"], 64 * MIB, 0.05, "anon")
+            near(ln["page_cache"], 32 * MIB, 0.05, "page cache")
+            near(ln["shmem"], 16 * MIB, 0.05, "shmem")
+            near(ln["sock"], 8 * MIB, 0.15, "sock (v2 charges it to memory.current)")
+            top = sum(x["bytes"] for x in d["lines"] if x["parent"] is None)
+            if top + d["remainder_bytes"] != d["usage_bytes"]:
+                raise AssertionError(f"lines {top} + remainder {d['remainder_bytes']} != {d['usage_bytes']}")
+            stat = dict(l.split() for l in open(f"{cg}/memory.stat"))
+            t = tools(d)
+            near(t["working_set"], d["usage_bytes"] - int(stat["inactive_file"]), 0.02, "working set")
+            if d["effective_limit_bytes"] != 512 * MIB:
+                raise AssertionError(f"effective limit {d['effective_limit_bytes']}")
+            if [p["pid"] for p in d["processes"]] != [pid]:
+                raise AssertionError(f"processes {d['processes']}")
+        finally:
+            g.cleanup()
+            rmdir_tree(cg)
+            subprocess.run(["umount", disk])
+            subprocess.run(["umount", mnt])
+
+    _()
+
+    @check("report --cgroup explains an OOM kill with RSS far below memory.max")
+    def _():
+        cg = f"{CG}/tight"
+        shm = "/run/memscope-tight"
+        os.makedirs(shm, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "tmpfs", shm], check=True)
+        try:
+            os.makedirs(cg)
+            write(f"{cg}/memory.max", str(64 * MIB))
+            write(f"{cg}/memory.swap.max", "0")
+            # tmpfs and unread socket data, mapped by no process: 56 of 64 MiB.
+            g.workload("container", "--tmpfs", "40", "--shm", f"{shm}/t", "--tcp", "16", cgroup=cg)
+
+            def join():
+                write(f"{cg}/cgroup.procs", "0")
+
+            p = subprocess.run([g.wl, "alloc", "--mib", "32"], preexec_fn=join, capture_output=True, timeout=120)
+            if p.returncode != -signal.SIGKILL:
+                raise AssertionError(f"the allocation was not OOM-killed: exit {p.returncode}")
+            d = g.json("report", "--cgroup", "/tight")
+            ln, t = lines(d), tools(d)
+            if not d["oom_kills"]:
+                raise AssertionError(f"oom_kills {d['oom_kills']}")
+            near(ln["shmem"], 40 * MIB, 0.05, "shmem")
+            if ln["sock"] < 8 * MIB:
+                raise AssertionError(f"sock {ln['sock']}")
+            if t["rss"] > 16 * MIB:
+                raise AssertionError(f"RSS {t['rss']} is not far below the limit")
+            if t["unreclaimable"] < 48 * MIB:
+                raise AssertionError(f"unreclaimable {t['unreclaimable']} does not explain the kill")
+            if d["oom_answer"] != "unreclaimable" or "RSS" not in d["oom_verdict"]:
+                raise AssertionError(f"verdict {d['oom_verdict']}")
+        finally:
+            g.cleanup()
+            rmdir_tree(cg)
+            subprocess.run(["umount", shm])
+
+    _()
 
 
 def pressure_checks_v2(g):

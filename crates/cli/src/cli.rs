@@ -372,6 +372,12 @@ pub struct ReportArgs {
     /// Explain every ledger category and exit.
     #[arg(long)]
     pub explain: bool,
+
+    /// The ledger of one cgroup instead: its charge line by line, its limits, its processes and
+    /// what each tool (kubelet, docker, podman, ps) would show. A cgroup path, a container id
+    /// prefix, a pod UID or a systemd unit name.
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup: Option<String>,
 }
 
 /// `memscope capture`

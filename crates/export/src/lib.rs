@@ -11,6 +11,8 @@
 //!   module per family;
 //! - [`report`]: `memscope report` as a table, JSON (`memscope.report/1`)
 //!   or CSV;
+//! - [`cgroup_ledger`]: `memscope report --cgroup` as tables, JSON
+//!   (`memscope.report-cgroup/1`) or CSV;
 //! - [`cgroups`]: `memscope cgroups` as tables, JSON (`memscope.cgroups/1`)
 //!   or CSV;
 //! - [`run`]: the summary of `memscope run`, text or JSON (`memscope.run/1`);
@@ -28,6 +30,7 @@
 //! A view with the three usual forms implements [`Render`], so that a
 //! command prints it in the format asked for with one call.
 
+pub mod cgroup_ledger;
 pub mod cgroups;
 pub mod chart;
 pub mod diff;
@@ -91,4 +94,5 @@ render_by_module!(
     slab => memscope_analysis::slab::SlabView,
     vmalloc => memscope_analysis::vmalloc::VmallocView,
     oom => memscope_analysis::oom::OomView,
+    cgroup_ledger => memscope_analysis::cgroup_ledger::CgroupLedger,
 );

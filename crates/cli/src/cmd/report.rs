@@ -4,12 +4,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
+use memscope_analysis::cgroup_ledger::{self, Unresolved};
 use memscope_analysis::ledger::{CATEGORIES, LedgerOptions};
+use memscope_analysis::processes;
 use memscope_analysis::report::{self, ReportOptions};
 use memscope_kernel::KernelRoot;
+use memscope_kernel::cgroup::Layout;
+use memscope_model::cgroups::ledger::{memory_paths, read_ledger};
 use memscope_model::{CollectOptions, ProcessMode, collect};
 
 use crate::cli::{Global, ReportArgs};
+use crate::errors::bad_input;
 use crate::output;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<ExitCode> {
@@ -29,6 +34,9 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         output::finish(w)?;
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(spec) = &a.cgroup {
+        return cgroup_report(root, g, spec);
+    }
     let opts = CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: a.budget_ms.map(Duration::from_millis),
@@ -46,6 +54,45 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
     )
     .context("cannot build the memory ledger")?;
     output::emit(format, &style, &rep)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report --cgroup SPEC`: the ledger of one memory cgroup.
+fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<ExitCode> {
+    let (format, style) = output::choose(g);
+    let layout = Layout::detect(root).context("cannot find the cgroup hierarchies")?;
+    let paths = memory_paths(root, &layout).context("cannot read the memory cgroups")?;
+    let path = match cgroup_ledger::resolve(&paths, spec) {
+        Ok(p) => p,
+        Err(Unresolved::NoMatch) => {
+            bad_input!(
+                "no memory cgroup matches `{spec}` (a cgroup path, container id prefix, pod UID or unit name)"
+            )
+        }
+        Err(Unresolved::Ambiguous(some)) => {
+            bad_input!("`{spec}` matches several cgroups: {}", some.join(", "))
+        }
+    };
+    let Some(sample) = read_ledger(root, &layout, &path).context("cannot read the memory cgroup")? else {
+        bad_input!("the memory cgroup `{path}` is gone")
+    };
+    let pids = sample.pids.clone().unwrap_or_default();
+    let rows = if pids.is_empty() {
+        Vec::new()
+    } else {
+        let snap = collect(
+            root,
+            &CollectOptions {
+                processes: ProcessMode::Full,
+                pids: Some(pids),
+                skip_cgroup_and_cmdline: true,
+                ..CollectOptions::default()
+            },
+        );
+        processes::rows(&snap)
+    };
+    let ledger = cgroup_ledger::build(&sample, &rows);
+    output::emit(format, &style, &ledger)?;
     Ok(ExitCode::SUCCESS)
 }
 

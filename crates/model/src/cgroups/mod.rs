@@ -4,6 +4,7 @@
 //! ```text
 //!  CgroupReader ──sample_memory──▶ CgroupSample   memory cgroups kept with a snapshot
 //!               ──tree::read_tree─▶ CgroupTree    every cgroup: memory, cpuset, pids
+//!               ──ledger::read_ledger─▶ LedgerSample  one cgroup's ledger files
 //! ```
 //!
 //! [`CgroupSample`] holds one [`CgroupMemory`] per cgroup read.
@@ -22,6 +23,7 @@
 //! | limit | `memory.max` | `memory.limit_in_bytes` (near `LONG_MAX`: no limit) |
 //! | OOM kills | `memory.events` `oom_kill` | `memory.oom_control` `oom_kill` (4.13+) |
 
+pub mod ledger;
 mod sample;
 pub mod tree;
 

@@ -403,17 +403,17 @@ fn read_cgroup_with(reader: &CgroupReader, path: &str, depth: usize) -> Option<C
 }
 
 /// One cgroup directory of one hierarchy, its reads made [`Figure`]s.
-struct Dir<'a>(CgroupDir<'a>);
+pub(crate) struct Dir<'a>(pub(crate) CgroupDir<'a>);
 
 impl<'a> Dir<'a> {
-    fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         self.0.exists(name)
     }
 
     /// Read and parse a control file. A file missing at the top of the
     /// hierarchy is [`Unavailable::AtTop`]: the kernel keeps no limit or
     /// usage there (`CFTYPE_NOT_ON_ROOT`).
-    fn get<T>(
+    pub(crate) fn get<T>(
         &self,
         name: &str,
         read: impl FnOnce(&CgroupDir<'a>, &str) -> Result<T, ReadError>,
@@ -427,19 +427,19 @@ impl<'a> Dir<'a> {
         }
     }
 
-    fn num(&self, name: &str) -> Figure<u64> {
+    pub(crate) fn num(&self, name: &str) -> Figure<u64> {
         self.get(name, CgroupDir::read_u64)
     }
 
-    fn keyed(&self, name: &str) -> Figure<Vmstat> {
+    pub(crate) fn keyed(&self, name: &str) -> Figure<Vmstat> {
         self.get(name, CgroupDir::read_keyed)
     }
 
-    fn limit(&self, name: &str) -> Figure<Limit> {
+    pub(crate) fn limit(&self, name: &str) -> Figure<Limit> {
         self.get(name, CgroupDir::read_limit)
     }
 
-    fn list(&self, name: &str, what: &str) -> Figure<Vec<u32>> {
+    pub(crate) fn list(&self, name: &str, what: &str) -> Figure<Vec<u32>> {
         self.get(name, |d, n| d.read_list(n, what))
     }
 }

@@ -19,6 +19,11 @@
 //! memscope-workload thrash --file PATH --mib N   writes an N MiB file, then reads it
 //!                                       round and round: under a memory limit smaller
 //!                                       than N, every read reclaims (a memory stall)
+//! memscope-workload container --anon MIB --file PATH --cache MIB --shm PATH --tmpfs MIB --tcp MIB
+//!                                       a container's mix: MIB anonymous, a file written,
+//!                                       dropped from the cache and read back (page cache it
+//!                                       read), a tmpfs file written (shmem), and MIB unread
+//!                                       in a loopback TCP connection (socket buffers)
 //! memscope-workload idle
 //! ```
 //!
@@ -288,6 +293,14 @@ fn main() {
                 }
             }
         }
+        "container" => {
+            let (keep, queued) = container(&args);
+            info.push(format!("queued={queued}"));
+            println!("ready {} {}", pids[0], info.join(" "));
+            wait_for_stdin_close();
+            drop(keep);
+            return;
+        }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
     }
@@ -331,4 +344,42 @@ fn overwrite_argv(text: &[u8]) {
         .open("/proc/self/mem")
         .unwrap_or_else(|_| die("open /proc/self/mem"));
     mem.write_all_at(&area, start).unwrap_or_else(|_| die("write the argument area"));
+}
+
+/// `container`: anonymous memory, page cache read from a file, a tmpfs file
+/// and unread TCP data, each of a known size; returns what to hold and the
+/// bytes queued in the socket.
+fn container(args: &[String]) -> (Vec<rustix::fd::OwnedFd>, usize) {
+    use std::io::{Read, Write};
+    let anon = num(args, "--anon", 0) * MIB;
+    if anon > 0 {
+        touch(map(anon, false), anon);
+    }
+    let cache = num(args, "--cache", 0) * MIB;
+    if cache > 0 {
+        let path = arg(args, "--file").unwrap_or_else(|| die("--cache needs --file PATH"));
+        let chunk = vec![0x5au8; MIB];
+        let mut f = std::fs::File::create(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        for _ in 0..cache / MIB {
+            f.write_all(&chunk).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        }
+        f.sync_all().unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        // Drop the written pages (clean after the sync), then read the file
+        // back: the page cache now held is what this process read.
+        rustix::fs::fadvise(&f, 0, None, rustix::fs::Advice::DontNeed).unwrap_or_else(|_| die("fadvise"));
+        let mut f = std::fs::File::open(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        let mut buf = vec![0u8; MIB];
+        while f.read(&mut buf).unwrap_or(0) > 0 {}
+    }
+    let tmpfs = num(args, "--tmpfs", 0) * MIB;
+    if tmpfs > 0 {
+        let path = arg(args, "--shm").unwrap_or_else(|| die("--tmpfs needs --shm PATH"));
+        let chunk = vec![0x6bu8; MIB];
+        let mut f = std::fs::File::create(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        for _ in 0..tmpfs / MIB {
+            f.write_all(&chunk).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+        }
+    }
+    let tcp = num(args, "--tcp", 0);
+    if tcp > 0 { tcp::fill(tcp) } else { (Vec::new(), 0) }
 }
