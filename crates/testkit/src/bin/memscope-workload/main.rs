@@ -19,6 +19,8 @@
 //! memscope-workload thrash --file PATH --mib N   writes an N MiB file, then reads it
 //!                                       round and round: under a memory limit smaller
 //!                                       than N, every read reclaims (a memory stall)
+//! memscope-workload mapfile --file PATH   PATH mapped shared, read-only, every page read:
+//!                                       a second one on the same file halves the first's PSS
 //! memscope-workload idle
 //! ```
 //!
@@ -287,6 +289,30 @@ fn main() {
                     let _ = f.read_at(&mut buf, off as u64);
                 }
             }
+        }
+        "mapfile" => {
+            let path = arg(&args, "--file").unwrap_or_else(|| die("mapfile needs --file PATH"));
+            let f = std::fs::File::open(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+            let bytes = f.metadata().unwrap_or_else(|e| die(&format!("{path}: {e}"))).len() as usize;
+            if bytes == 0 {
+                die("mapfile needs a file that is not empty");
+            }
+            // SAFETY: a read-only shared mapping of a file we opened, no address hint.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                die("mmap failed");
+            }
+            read_all(p as *mut u8, bytes);
+            info.push(format!("mapped={bytes}"));
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
