@@ -51,7 +51,8 @@ fn main() {
         let (inc, r, c) = pss(&root, &incremental);
         let (a, _, _) = pss(&root, &full);
         let (b, _, _) = pss(&root, &full);
-        let common: Vec<&(u32, u64)> = inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
+        let common: Vec<&(u32, u64)> =
+            inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
         let total = |m: &BTreeMap<(u32, u64), u64>| common.iter().map(|k| m[k]).sum::<u64>() as f64;
         let (ti, ta, tb) = (total(&inc), total(&a), total(&b));
         let err = 100.0 * (ti - ta).abs() / ta.max(1.0);
