@@ -602,6 +602,7 @@ mod tests {
                 ids: [("pid".to_string(), ns), ("mnt".to_string(), ns + 1)].into(),
             })),
             fds: None,
+            pss_age_ms: None,
         }
     }
 

@@ -845,6 +845,11 @@ pub struct RecordArgs {
     #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub max_rss: u64,
 
+    /// Read every process's smaps_rollup (PSS) in every snapshot, instead of
+    /// only those whose status figures moved, new ones, and those read too
+    /// long ago (the others carry their last PSS forward, with its age).
+    #[arg(long)]
+    pub full_pss: bool,
     /// Print one line per snapshot (instead of a status line on a terminal).
     #[arg(long, short)]
     pub verbose: bool,
@@ -887,6 +892,11 @@ pub struct LeaksArgs {
     /// Analyse at most this many snapshots, evenly spread over the window.
     #[arg(long, default_value_t = 300, value_name = "N")]
     pub points: usize,
+    /// Read every process's smaps_rollup (PSS) in every snapshot of --watch, instead of
+    /// only those whose status figures moved, new ones, and those read too
+    /// long ago (the others carry their last PSS forward, with its age).
+    #[arg(long, requires = "watch")]
+    pub full_pss: bool,
 }
 
 /// `memscope diff`
@@ -1116,6 +1126,11 @@ pub struct ServeArgs {
     #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub max_rss: u64,
 
+    /// Read every process's smaps_rollup (PSS) in every collection, instead of
+    /// only those whose status figures moved, new ones, and those read too
+    /// long ago (the others carry their last PSS forward, with its age).
+    #[arg(long)]
+    pub full_pss: bool,
     /// TLS and basic auth: a Prometheus exporter web-config file (YAML).
     #[arg(long, value_name = "FILE")]
     pub web_config: Option<PathBuf>,
@@ -1144,6 +1159,11 @@ pub struct TopArgs {
     #[arg(long, default_value = "32G", value_name = "SIZE", value_parser = crate::output::parse_size)]
     pub max_rss: u64,
 
+    /// Read every process's smaps_rollup (PSS) in every refresh, instead of
+    /// only those whose status figures moved, new ones, and those read too
+    /// long ago (the others carry their last PSS forward, with its age).
+    #[arg(long)]
+    pub full_pss: bool,
     /// Replay the snapshots `memscope record` stored in FILE instead of
     /// reading this system: ← → (or [ ]) step, g and G jump to the first and
     /// last.

@@ -137,8 +137,10 @@ pub fn select(store: &Store, from: Option<When>, to: Option<When>) -> anyhow::Re
 /// smaps_rollup reads under a time budget and a size cap, each process's
 /// descriptors and `RLIMIT_NOFILE`, the system's `file-nr`, and the memory
 /// cgroups; one [`memscope_model::CollectCache`] for the whole recording, so
-/// that what cannot change after boot is read once.
-pub fn collect_options(budget_ms: u64, max_rss_bytes: u64) -> memscope_model::CollectOptions {
+/// that what cannot change after boot is read once; and, unless `full_pss`,
+/// each process's rollup carried between snapshots
+/// ([`memscope_model::IncrementalPss`]).
+pub fn collect_options(budget_ms: u64, max_rss_bytes: u64, full_pss: bool) -> memscope_model::CollectOptions {
     memscope_model::CollectOptions {
         processes: memscope_model::ProcessMode::Full,
         rollup_budget: Some(Duration::from_millis(budget_ms)),
@@ -146,6 +148,7 @@ pub fn collect_options(budget_ms: u64, max_rss_bytes: u64) -> memscope_model::Co
         fds: true,
         cgroups: true,
         cache: Some(memscope_model::CollectCache::new()),
+        incremental: (!full_pss).then(memscope_model::IncrementalPss::new),
         ..memscope_model::CollectOptions::default()
     }
 }

@@ -10,6 +10,7 @@ use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
+use crate::incremental::{Decision, IncrementalPss};
 use crate::{
     EXITED_DURING_CAPTURE, ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample,
     Snapshot, now_unix_ms,
@@ -83,6 +84,10 @@ pub struct CollectOptions {
     /// What earlier passes read that cannot have changed since (shared by
     /// repeated collections: `record`, `serve`, `top`).
     pub cache: Option<Arc<CollectCache>>,
+    /// Carry each process's rollup forward from earlier passes and read
+    /// `smaps_rollup` again only where it can have changed
+    /// ([`IncrementalPss`]); `None`: read every process (one-shot commands).
+    pub incremental: Option<Arc<IncrementalPss>>,
 }
 
 /// What stays true between collection passes, read once per [`CollectCache`]:
@@ -283,7 +288,13 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     // Phase 1: the cheap files. A process gone at any of them is dropped.
     let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
+    // Every pid whose cheap files were read, also those the filter left out:
+    // a carried rollup of a pid not among them belongs to a process that exited.
+    let mut alive: Vec<u32> = Vec::with_capacity(cheap.len());
     for p in cheap {
+        if let Some(p) = &p {
+            alive.push(p.pid);
+        }
         match p {
             Some(p) if opts.filter.as_ref().is_none_or(|f| (f.0)(&p)) => procs.push(p),
             Some(_) => scan.filtered_out += 1,
@@ -308,25 +319,28 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     order.sort_by_key(|&i| std::cmp::Reverse(rss(&procs[i])));
     // The budget is for the costly reads: it starts with them.
     let phase_started = Instant::now();
+    let mut plan = match &opts.incremental {
+        Some(inc) => inc.plan(&procs, &alive, phase_started),
+        None => vec![Decision::Read; procs.len()],
+    };
     let deadline = opts.rollup_budget.map(|b| phase_started + b);
     let cost = ReadCost::default();
-    let outcomes = parallel_map(&order, threads, |&i| {
-        let p = &procs[i];
+    let read_one = |p: &ProcessSample, carried: bool| {
         if p.has_no_address_space() {
-            return (i, Rollup::NoAddressSpace, 0);
+            return (Rollup::NoAddressSpace, 0);
         }
         if let Some(cap) = opts.rollup_max_rss_bytes
             && rss(p) > cap
         {
-            return (i, Rollup::OverSizeCap, 0);
+            return (Rollup::OverSizeCap, 0);
         }
         // Within a budget, a read is started only if it is predicted to end
         // before the deadline: one large process must not take the budget
-        // many times over.
+        // many times over. (A carried rollup read again is kept instead.)
         if let Some(d) = deadline {
             let now = Instant::now();
             if now >= d || now + cost.predict(rss(p)) > d {
-                return (i, Rollup::OverBudget, 0);
+                return (if carried { Rollup::NotRequested } else { Rollup::OverBudget }, 0);
             }
         }
         let t = Instant::now();
@@ -334,34 +348,41 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
         let usec = t.elapsed().as_micros() as u64;
         cost.observe(rss(p), usec);
         match r {
-            Ok(r) if r.is_empty() => (i, Rollup::NoAddressSpace, usec),
-            Ok(r) => (i, Rollup::Read(r), usec),
-            Err(e) => (i, Rollup::Failed(e), usec),
+            Ok(r) if r.is_empty() => (Rollup::NoAddressSpace, usec),
+            Ok(r) => (Rollup::Read(r), usec),
+            Err(e) => (Rollup::Failed(e), usec),
         }
-    });
-    scan.rollup_phase_usec = phase_started.elapsed().as_micros() as u64;
+    };
     let mut gone = vec![false; procs.len()];
-    for (i, outcome, usec) in outcomes {
-        scan.rollup_total_usec += usec;
-        if usec > scan.worst_rollup_usec {
-            scan.worst_rollup_usec = usec;
-            scan.worst_rollup_pid = Some(procs[i].pid);
-        }
-        match &outcome {
-            Rollup::Read(_) => scan.rollup_read += 1,
-            Rollup::NoAddressSpace => scan.no_address_space += 1,
-            Rollup::OverBudget => scan.rollup_over_budget += 1,
-            Rollup::OverSizeCap => scan.rollup_over_size += 1,
-            Rollup::Failed(ReadError::Gone { .. }) => gone[i] = true,
-            Rollup::Failed(ReadError::PermissionDenied { .. }) => scan.rollup_denied += 1,
-            // Neither smaps_rollup nor smaps: counted by the analysis from
-            // the processes, not as a failed read.
-            Rollup::Failed(ReadError::NotReported { .. }) => {}
-            Rollup::Failed(_) => scan.rollup_failed += 1,
-            Rollup::NotRequested => {}
-        }
+    let to_read: Vec<usize> = order.iter().copied().filter(|&i| matches!(plan[i], Decision::Read)).collect();
+    let outcomes = parallel_map(&to_read, threads, |&i| read_one(&procs[i], false));
+    for (&i, (outcome, usec)) in to_read.iter().zip(outcomes) {
+        account(&mut scan, &mut gone[i], procs[i].pid, &outcome, usec);
         procs[i].rollup = outcome;
     }
+    for (i, d) in plan.iter_mut().enumerate() {
+        if let Decision::Carry(r, age) = std::mem::replace(d, Decision::Read) {
+            procs[i].rollup = Rollup::Read(r);
+            procs[i].pss_age_ms = Some(age);
+        }
+    }
+    // What this pass read moved too much shared PSS between processes for
+    // the carried figures to stand: read them too (see IncrementalPss).
+    if let Some(inc) = &opts.incremental
+        && inc.past_bound(&procs)
+    {
+        let carried: Vec<usize> = order.iter().copied().filter(|&i| procs[i].pss_age_ms.is_some()).collect();
+        let again = parallel_map(&carried, threads, |&i| read_one(&procs[i], true));
+        for (&i, (outcome, usec)) in carried.iter().zip(again) {
+            // Over the budget (NotRequested): the carried rollup stays.
+            if !matches!(outcome, Rollup::NotRequested) {
+                account(&mut scan, &mut gone[i], procs[i].pid, &outcome, usec);
+                procs[i].rollup = outcome;
+                procs[i].pss_age_ms = None;
+            }
+        }
+    }
+    scan.rollup_phase_usec = phase_started.elapsed().as_micros() as u64;
     let mut kept = Vec::with_capacity(procs.len());
     for (p, g) in procs.into_iter().zip(gone) {
         if g {
@@ -370,7 +391,34 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
             kept.push(p);
         }
     }
+    scan.rollup_carried = kept.iter().filter(|p| p.pss_age_ms.is_some()).count();
+    if let Some(inc) = &opts.incremental {
+        inc.update(&kept, phase_started);
+    }
     (kept, scan)
+}
+
+/// Count one rollup outcome in the scan; `gone` is set when the process
+/// exited before its rollup could be read.
+fn account(scan: &mut ProcessScan, gone: &mut bool, pid: u32, outcome: &Rollup, usec: u64) {
+    scan.rollup_total_usec += usec;
+    if usec > scan.worst_rollup_usec {
+        scan.worst_rollup_usec = usec;
+        scan.worst_rollup_pid = Some(pid);
+    }
+    match outcome {
+        Rollup::Read(_) => scan.rollup_read += 1,
+        Rollup::NoAddressSpace => scan.no_address_space += 1,
+        Rollup::OverBudget => scan.rollup_over_budget += 1,
+        Rollup::OverSizeCap => scan.rollup_over_size += 1,
+        Rollup::Failed(ReadError::Gone { .. }) => *gone = true,
+        Rollup::Failed(ReadError::PermissionDenied { .. }) => scan.rollup_denied += 1,
+        // Neither smaps_rollup nor smaps: counted by the analysis from
+        // the processes, not as a failed read.
+        Rollup::Failed(ReadError::NotReported { .. }) => {}
+        Rollup::Failed(_) => scan.rollup_failed += 1,
+        Rollup::NotRequested => {}
+    }
 }
 
 /// Predicts how long reading a process's `smaps_rollup` takes.
@@ -487,7 +535,17 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
         // were not captured, or this kernel does not have them.
         fds = fds.map(ProcessFds::not_captured);
     }
-    Some(ProcessSample { pid, stat, status, rollup: Rollup::NotRequested, cgroup, cmdline, namespaces, fds })
+    Some(ProcessSample {
+        pid,
+        stat,
+        status,
+        rollup: Rollup::NotRequested,
+        cgroup,
+        cmdline,
+        namespaces,
+        fds,
+        pss_age_ms: None,
+    })
 }
 
 #[cfg(test)]

@@ -25,12 +25,17 @@
 //! records them by calling them.
 //!
 //! Repeated collections (`record`, `serve`, `top`) share a [`CollectCache`]:
-//! what is fixed after boot is read once.
+//! what is fixed after boot is read once. They also carry each process's
+//! last rollup forward ([`IncrementalPss`]): `smaps_rollup` is read again
+//! only for a process that is new or whose `status` figures moved, or when
+//! the rollup is too old; a carried rollup says its age
+//! ([`ProcessSample::pss_age_ms`]).
 
 pub mod capture;
 pub mod cgroups;
 mod collect;
 pub mod fds;
+pub mod incremental;
 pub mod oom;
 pub mod pages;
 pub mod rt;
@@ -61,6 +66,7 @@ use serde::{Deserialize, Serialize};
 pub use cgroups::{CgroupMemory, CgroupSample, CgroupVersion};
 pub use collect::{CollectCache, CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
 pub use fds::{FdSystem, ProcessFds};
+pub use incremental::{IncrementalPss, PssPolicy};
 
 /// A parsed kernel file, or why it could not be had.
 pub type Sample<T> = Result<T, ReadError>;
@@ -179,6 +185,12 @@ pub struct ProcessSample {
     /// which hold no descriptor table.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fds: Option<ProcessFds>,
+    /// When [`ProcessSample::rollup`] was not read in this pass but carried
+    /// forward from an earlier one ([`CollectOptions::incremental`]): how
+    /// long before this pass it was read, milliseconds. `None`: read in this
+    /// pass (always, for one-shot commands).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_age_ms: Option<u64>,
 }
 
 /// The outcome of reading one process's `smaps_rollup`.
@@ -240,6 +252,10 @@ pub struct ProcessScan {
     pub no_address_space: usize,
     /// `smaps_rollup` read.
     pub rollup_read: usize,
+    /// `smaps_rollup` not read again: the last read carried forward
+    /// ([`CollectOptions::incremental`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub rollup_carried: usize,
     /// `smaps_rollup` not readable: permission denied.
     pub rollup_denied: usize,
     /// `smaps_rollup` failed for another reason.
@@ -265,6 +281,10 @@ pub struct ProcessScan {
     pub worst_rollup_usec: u64,
     /// Pid of that slowest read.
     pub worst_rollup_pid: Option<u32>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Milliseconds since the Unix epoch, now.

@@ -391,6 +391,7 @@ pub(crate) fn read(
         gone: counts[1] as usize,
         no_address_space: counts[2] as usize,
         rollup_read: counts[3] as usize,
+        rollup_carried: 0,
         rollup_denied: counts[4] as usize,
         rollup_failed: counts[5] as usize,
         rollup_over_budget: counts[6] as usize,
@@ -929,7 +930,17 @@ impl Reader<'_> {
                     Some(ProcessFds { count, nofile })
                 }
             };
-            out.push(ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds });
+            out.push(ProcessSample {
+                pid,
+                stat,
+                status,
+                rollup,
+                cgroup,
+                cmdline,
+                namespaces,
+                fds,
+                pss_age_ms: None,
+            });
         }
         Ok(out)
     }

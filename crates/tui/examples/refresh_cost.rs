@@ -25,7 +25,7 @@ fn main() {
     let once = arg == "--once";
     let refreshes: usize = if once { 1 } else { arg.parse().unwrap_or(20) };
     let root = KernelRoot::live();
-    let opts = live_options(Duration::from_millis(500), 32 << 30);
+    let opts = live_options(Duration::from_millis(500), 32 << 30, true);
     let mut app = App::new(Duration::from_secs(2), "live");
     let mut terminal = Terminal::new(TestBackend::new(200, 50)).expect("test backend");
     let (mut c, mut v, mut d) = (Vec::new(), Vec::new(), Vec::new());

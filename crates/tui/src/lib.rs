@@ -43,8 +43,10 @@ pub const TICK: Duration = Duration::from_millis(100);
 /// What a live `memscope top` collects on each refresh: every process
 /// (`smaps_rollup` within `budget` and under `max_rss_bytes`), descriptors
 /// (one `stat` and one small read per process) and the memory cgroups, with
-/// one cache for what does not change after boot.
-pub fn live_options(budget: Duration, max_rss_bytes: u64) -> CollectOptions {
+/// one cache for what does not change after boot; and, unless `full_pss`,
+/// each process's rollup carried between refreshes
+/// ([`memscope_model::IncrementalPss`]).
+pub fn live_options(budget: Duration, max_rss_bytes: u64, full_pss: bool) -> CollectOptions {
     CollectOptions {
         processes: ProcessMode::Full,
         rollup_budget: Some(budget),
@@ -52,6 +54,7 @@ pub fn live_options(budget: Duration, max_rss_bytes: u64) -> CollectOptions {
         fds: true,
         cgroups: true,
         cache: Some(CollectCache::new()),
+        incremental: (!full_pss).then(memscope_model::IncrementalPss::new),
         ..CollectOptions::default()
     }
 }

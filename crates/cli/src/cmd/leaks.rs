@@ -33,7 +33,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &LeaksArgs) -> anyhow::Result<ExitC
         }
     }
     let mut store = match a.watch {
-        Some(d) => watch(root, d, a.interval)?,
+        Some(d) => watch(root, d, a.interval, a.full_pss)?,
         None => open_for_reading(&a.db)?,
     };
     let list = select(&store, a.from, a.to)?;
@@ -102,10 +102,15 @@ fn watch_plan(duration: Duration, interval: Option<Duration>) -> (Duration, u32)
 }
 
 /// Record for `duration` into a database in memory.
-fn watch(root: &KernelRoot, duration: Duration, interval: Option<Duration>) -> anyhow::Result<Store> {
+fn watch(
+    root: &KernelRoot,
+    duration: Duration,
+    interval: Option<Duration>,
+    full_pss: bool,
+) -> anyhow::Result<Store> {
     let (interval, count) = watch_plan(duration, interval);
     let mut store = Store::open_in_memory()?;
-    let opts = history::collect_options(history::WATCH_BUDGET_MS, history::WATCH_MAX_RSS_BYTES);
+    let opts = history::collect_options(history::WATCH_BUDGET_MS, history::WATCH_MAX_RSS_BYTES, full_pss);
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut err = std::io::stderr();

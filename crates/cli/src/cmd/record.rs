@@ -58,7 +58,7 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
         signal_hook::flag::register(sig, stop.clone())?;
     }
 
-    let opts = crate::history::collect_options(a.budget_ms, a.max_rss);
+    let opts = crate::history::collect_options(a.budget_ms, a.max_rss, a.full_pss);
     let retention = Retention { keep: a.keep, max_bytes: a.max_size };
     let host = root.hostname().ok();
     let tty = std::io::stderr().is_terminal() && !a.verbose;

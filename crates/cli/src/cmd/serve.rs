@@ -33,6 +33,8 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         // What is fixed after boot (the boot log's percpu line, slab caches'
         // reclaim flags) is read once, not on every scrape.
         cache: Some(CollectCache::new()),
+        // Each process's rollup is read again only where it can have moved.
+        incremental: (!a.full_pss).then(memscope_model::IncrementalPss::new),
         ..CollectOptions::default()
     };
     let root = root.clone();

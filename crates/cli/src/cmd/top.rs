@@ -21,7 +21,7 @@ pub fn run(root: &KernelRoot, a: &TopArgs) -> anyhow::Result<ExitCode> {
         replay(rec)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let opts = live_options(Duration::from_millis(a.budget_ms), a.max_rss);
+    let opts = live_options(Duration::from_millis(a.budget_ms), a.max_rss, a.full_pss);
     let label = match root.is_live() {
         true => "live".to_string(),
         false => format!("tree {}", root.dir().display()),

@@ -168,6 +168,7 @@ mod tests {
             cmdline: Ok(Vec::new()),
             namespaces: None,
             fds: None,
+            pss_age_ms: None,
         }
     }
 

@@ -24,6 +24,8 @@
 //!                                       dropped from the cache and read back (page cache it
 //!                                       read), a tmpfs file written (shmem), and MIB unread
 //!                                       in a loopback TCP connection (socket buffers)
+//! memscope-workload mapfile --file PATH   PATH mapped shared, read-only, every page read:
+//!                                       a second one on the same file halves the first's PSS
 //! memscope-workload idle
 //! ```
 //!
@@ -300,6 +302,30 @@ fn main() {
             wait_for_stdin_close();
             drop(keep);
             return;
+        }
+        "mapfile" => {
+            let path = arg(&args, "--file").unwrap_or_else(|| die("mapfile needs --file PATH"));
+            let f = std::fs::File::open(&path).unwrap_or_else(|e| die(&format!("{path}: {e}")));
+            let bytes = f.metadata().unwrap_or_else(|e| die(&format!("{path}: {e}"))).len() as usize;
+            if bytes == 0 {
+                die("mapfile needs a file that is not empty");
+            }
+            // SAFETY: a read-only shared mapping of a file we opened, no address hint.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    bytes,
+                    libc::PROT_READ,
+                    libc::MAP_SHARED,
+                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                die("mmap failed");
+            }
+            read_all(p as *mut u8, bytes);
+            info.push(format!("mapped={bytes}"));
         }
         "idle" => {}
         other => die(&format!("unknown mode `{other}`")),
