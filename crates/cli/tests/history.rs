@@ -206,12 +206,10 @@ fn leaks_on_the_fixture_recording_finds_the_known_answers() {
     assert!(text.contains("+720 MiB"), "{text}");
     assert!(text.contains("one jump of +64.0 MiB"), "{text}");
     assert!(text.contains("pressure meanwhile") && text.contains("max 19.50%, +1.9 s stalled"), "{text}");
-    // And the command that shows which code of the growing process holds it.
-    let pids: Vec<String> =
-        leaky["pids"].as_array().unwrap().iter().map(|p| format!("--pid {}", p.as_u64().unwrap())).collect();
-    assert!(!pids.is_empty());
-    let want = format!("leaky-daemon --serve: memscope trace {} --duration 60s", pids.join(" "));
-    assert!(text.contains(&want), "{want} in {text}");
+    // No `trace --pid` for its processes: they ran on the machine that
+    // recorded it, not here (the live test sees it suggested).
+    assert!(!leaky["pids"].as_array().unwrap().is_empty());
+    assert!(!text.contains("memscope trace --pid"), "{text}");
 }
 
 #[test]
