@@ -398,6 +398,8 @@ def cgroup_ledger_checks_v2(g):
             img = f"{mnt}/ext4.img"
             subprocess.run(["truncate", "-s", "96M", img], check=True)
             subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True)
+            # Debian's kernel has loop and ext4 as modules.
+            subprocess.run(["modprobe", "-a", "loop", "ext4"], capture_output=True)
             subprocess.run(["mount", "-o", "loop", img, disk], check=True)
             os.makedirs(cg)
             write(f"{cg}/memory.max", str(512 * MIB))
