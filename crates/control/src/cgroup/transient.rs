@@ -169,12 +169,11 @@ fn finish_plan(
     if let Some(m) = limits.memory_bytes
         && m < MIN_MEMORY_BYTES
     {
-        // Below 1 MiB: KiB, or bytes, say it exactly enough.
-        let given = if m >= 1024 { format!("{:.1} KiB", m as f64 / 1024.0) } else { format!("{m} bytes") };
+        // Below 1 MiB: whole KiB as given (`100K`), else bytes.
+        let given = if m % 1024 == 0 { format!("{} KiB", m / 1024) } else { format!("{m} bytes") };
         return Err(SetupError::Invalid(format!(
-            "--memory {} is below the smallest limit memscope accepts, 1 MiB: the command could not even be \
-             loaded",
-            given.replace(".0 KiB", " KiB")
+            "--memory {given} is below the smallest limit memscope accepts, 1 MiB: the command could not even be \
+             loaded"
         )));
     }
     if limits.swap_bytes.is_some()
