@@ -289,12 +289,15 @@ pub struct SeriesBuilder {
     pressure_unavailable: Option<String>,
 }
 
-/// The key that follows a process across restarts: its command line, or
-/// `[comm]` when it has none.
+/// The key that follows a process across restarts: its command line with
+/// secrets masked ([`crate::cmdline`]), or `[comm]` when it has none.
 pub fn command_key(p: &memscope_model::ProcessSample) -> String {
     match &p.cmdline {
         Ok(args) if !args.is_empty() => {
-            let joined = args.join(" ");
+            let joined = std::iter::once(args[0].clone())
+                .chain(crate::cmdline::mask_args(&args[0], &args[1..]))
+                .collect::<Vec<_>>()
+                .join(" ");
             if joined.chars().count() > 200 { joined.chars().take(200).collect() } else { joined }
         }
         _ => format!("[{}]", p.comm()),

@@ -26,6 +26,7 @@ pub mod allocinfo;
 pub mod census;
 pub mod cgroup_ledger;
 pub mod cgroups;
+pub mod cmdline;
 pub mod containers;
 pub mod diff;
 pub mod fds;

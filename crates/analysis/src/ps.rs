@@ -85,11 +85,11 @@ pub struct PsRow {
     /// The figures, under the report's names (`pid`, `comm`, `pss_bytes`, …).
     #[serde(flatten)]
     pub row: ProcessRow,
-    /// The command line, scrubbed as capture scrubs it
-    /// ([`memscope_model::capture::scrub_cmdline`]): the program's name,
-    /// never the text of its arguments, which may hold secrets. A captured
-    /// tree's command lines were scrubbed when captured and are shown as
-    /// stored. `None` when the command line could not be read.
+    /// The command line: the program's name and its arguments, with the
+    /// values that look like secrets masked ([`crate::cmdline`]). A captured
+    /// tree's command lines were cut to the program's name when captured
+    /// and are shown as stored. `None` when the command line could not be
+    /// read.
     pub command: Option<String>,
     /// RSS as a share of `MemTotal`, percent (`ps`'s `%MEM`), to 0.01.
     pub mem_percent: Option<f64>,
@@ -431,28 +431,33 @@ fn ticks_to_ms(ticks: u64) -> u64 {
     ticks.saturating_mul(1000 / USER_HZ)
 }
 
-/// The command line to show, always through capture's scrubbing
-/// ([`memscope_model::capture::scrub_cmdline`]): the program's name, never
-/// the text of its arguments. On the running system the name comes from the
-/// `exe` link (else the command name). A captured tree keeps no links: a
-/// command line of one word without `/` is what capture writes (already
-/// scrubbed) and names the program; any other (a tree copied by hand, or
-/// captured before scrubbing) gives way to the command name. `None` when
-/// the command line could not be read.
+/// The command line to show: the program's name, then its arguments with
+/// their secrets masked ([`crate::cmdline::mask_args`]). On the running
+/// system the name comes from the `exe` link (else the command name), as
+/// capture names it ([`memscope_model::capture::scrub_cmdline`]). A process
+/// that rewrote its title into `argv[0]` (`postgres: walwriter`) shows that
+/// title, masked the same way. A captured tree keeps no links and no
+/// arguments: a command line of one word without `/` is what capture writes
+/// and names the program. `None` when the command line could not be read
+/// (or is empty: a kernel thread).
 fn command_line(p: &ProcessSample, live: bool, exe: Option<&str>) -> Option<String> {
     let argv = p.cmdline.as_ref().ok()?;
+    let first = argv.first()?;
+    if argv.len() == 1 && first.trim_end().contains(' ') {
+        return Some(crate::cmdline::mask_title(first.trim_end()));
+    }
     let comm = p.stat.as_ref().ok().map(|s| s.comm.as_str());
     let name = match argv.as_slice() {
         [one] if !live && !one.contains('/') => Some(one.as_str()),
         _ => comm,
     };
     let scrubbed = memscope_model::capture::scrub_cmdline(argv.join("\0").as_bytes(), exe, name);
-    let words: Vec<String> = scrubbed
-        .split(|b| *b == 0)
-        .filter(|w| !w.is_empty())
-        .map(|w| String::from_utf8_lossy(w).into_owned())
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+    let program = String::from_utf8_lossy(scrubbed.strip_suffix(&[0]).unwrap_or(&scrubbed)).into_owned();
+    if program.is_empty() {
+        return None;
+    }
+    let args = crate::cmdline::mask_args(first, &argv[1..]);
+    Some(std::iter::once(program).chain(args).collect::<Vec<_>>().join(" "))
 }
 
 /// Why a process has no PSS, in words shared by every process with the same
@@ -711,9 +716,9 @@ mod tests {
     }
 
     #[test]
-    fn ps_aux_columns_with_the_command_line_scrubbed_as_capture_does() {
+    fn ps_aux_columns_with_the_command_line_masked() {
         let mut p = proc(10, "myapp", 0, 1024, Some(800), "/a", 1);
-        p.cmdline = Ok(vec!["/opt/app/bin/myapp".into(), "--password=hunter2".into()]);
+        p.cmdline = Ok(vec!["/opt/app/bin/myapp".into(), "--password=hunter2".into(), "-v".into()]);
         p.stat = Stat::parse("10 (myapp) D 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 12345 1 1")
             .map_err(|e| memscope_kernel::ReadError::from_parse("/proc/x/stat", e));
         let meminfo = Meminfo::parse("MemTotal: 4096 kB\n");
@@ -724,14 +729,14 @@ mod tests {
         };
         let ps = build(&snap(vec![p.clone()]), Some(&meminfo), None, &o);
         let r = &ps.processes[0];
-        assert_eq!(r.command.as_deref(), Some("myapp-2.1"));
+        assert_eq!(r.command.as_deref(), Some("myapp-2.1 --password=*** -v"));
         assert_eq!(r.mem_percent, Some(25.0));
         assert_eq!(r.state, Some('D'));
         assert_eq!(r.started_after_boot_ms, Some(123_450));
         assert_eq!(r.started_at_unix_s, Some(1_764_870_123));
-        // Without the exe link: the command name, still no argument.
+        // Without the exe link: the command name.
         let ps = build(&snap(vec![p.clone()]), None, None, &opts(None));
-        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp"));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp --password=*** -v"));
         assert_eq!((ps.processes[0].mem_percent, ps.processes[0].started_at_unix_s), (None, None));
         // A captured tree's command line was scrubbed when captured: as stored.
         let mut captured = snap(vec![p]);
@@ -739,9 +744,16 @@ mod tests {
         captured.processes[0].cmdline = Ok(vec!["myapp-2.1".into()]);
         let ps = build(&captured, None, None, &opts(None));
         assert_eq!(ps.processes[0].command.as_deref(), Some("myapp-2.1"));
-        // A tree holding a whole argv (copied by hand): scrubbed all the same.
+        // A tree holding a whole argv (copied by hand): masked all the same.
         captured.processes[0].cmdline = Ok(vec!["/opt/app/bin/myapp".into(), "--password=hunter2".into()]);
         let ps = build(&captured, None, None, &opts(None));
-        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp"));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("myapp --password=***"));
+        // A process title rewritten into argv[0], and a kernel thread.
+        captured.processes[0].cmdline = Ok(vec!["postgres: walwriter   ".into()]);
+        let ps = build(&captured, None, None, &opts(None));
+        assert_eq!(ps.processes[0].command.as_deref(), Some("postgres: walwriter"));
+        captured.processes[0].cmdline = Ok(vec![]);
+        let ps = build(&captured, None, None, &opts(None));
+        assert_eq!(ps.processes[0].command, None);
     }
 }

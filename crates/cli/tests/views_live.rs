@@ -387,7 +387,7 @@ fn stat_fields(pid: u32) -> Vec<String> {
 }
 
 #[test]
-fn ps_shows_the_scrubbed_command_line_mem_percent_state_and_start_like_ps_aux() {
+fn ps_shows_the_masked_command_line_mem_percent_state_and_start_like_ps_aux() {
     use std::os::unix::process::CommandExt;
     // argv[0] is the process's own text: a secret there must not show.
     let child = Reaped(Command::new("sleep").arg0("hunter2-secret").arg("300").spawn().expect("sleep"));
@@ -402,8 +402,8 @@ fn ps_shows_the_scrubbed_command_line_mem_percent_state_and_start_like_ps_aux() 
     let text = v.to_string();
     assert!(!text.contains("hunter2"), "argv text leaked: {text}");
     let p = &v["processes"][0];
-    // Named by its executable, as capture names it.
-    assert_eq!(p["command"], "sleep", "{p}");
+    // Named by its executable, as capture names it, and its argument.
+    assert_eq!(p["command"], "sleep 300", "{p}");
     assert_eq!(p["state"], "S", "{p}");
     let fields = stat_fields(pid);
     let start_ticks: u64 = fields[19].parse().unwrap();
@@ -422,7 +422,19 @@ fn ps_shows_the_scrubbed_command_line_mem_percent_state_and_start_like_ps_aux() 
     let (code, out, _) = memscope(&["ps", "--wide", "--pid", &pid.to_string()]);
     assert_eq!(code, 0);
     assert!(out.lines().next().unwrap().contains("%MEM"), "{out}");
-    assert!(out.contains("sleep") && !out.contains("hunter2"), "{out}");
+    assert!(out.contains("sleep 300") && !out.contains("hunter2"), "{out}");
+    // Arguments that look like secrets are masked, the others shown.
+    let shell = Reaped(
+        Command::new("sh")
+            .args(["-c", "sleep 300; :", "sh", "--password=hunter2", "--token", "hunter3", "--port", "5432"])
+            .spawn()
+            .expect("sh"),
+    );
+    let pid = shell.0.id();
+    let v = json(&["ps", "--pid", &pid.to_string()]);
+    let command = v["processes"][0]["command"].as_str().unwrap_or_default().to_string();
+    assert!(!command.contains("hunter"), "{command}");
+    assert!(command.ends_with("-c sleep 300; : sh --password=*** --token *** --port 5432"), "{command}");
 }
 
 /// Run `memscope ARGS --json`, returning its pid and the listed pids.
