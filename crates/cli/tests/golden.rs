@@ -103,7 +103,7 @@ fn run(tree: &Path, args: &[String]) -> String {
         .expect("run memscope");
     let tree_text = tree.display().to_string();
     // The tree's absolute path differs between checkouts.
-    let clean = |b: &[u8]| mask_volatile(&String::from_utf8_lossy(b).replace(&tree_text, "<tree>"));
+    let clean = |b: &[u8]| mask_volatile(&String::from_utf8_lossy(b).replace(&tree_text, "<tree>"), tree);
     format!(
         "exit {}\n--- stdout\n{}--- stderr\n{}",
         out.status.code().unwrap_or(-1),
@@ -115,23 +115,16 @@ fn run(tree: &Path, args: &[String]) -> String {
 /// What differs from one run to the next and is not the tree's: the time
 /// of the run (trees without a MANIFEST time are dated now) and how long
 /// the collection took (and which process was the slowest to read).
-fn mask_volatile(text: &str) -> String {
+///
+/// A time is the run's when it lies within an hour of now and is not the
+/// tree's own capture time (a tree captured minutes before its golden file
+/// was written keeps its real date, which does not change as days pass).
+fn mask_volatile(text: &str, tree: &Path) -> String {
     use std::sync::LazyLock;
-    static NOW: LazyLock<(regex::Regex, Vec<String>)> = LazyLock::new(|| {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-        // Today and the two days around it (a run across midnight).
-        let days = [secs - 86_400, secs, secs + 86_400]
-            .iter()
-            .map(|s| {
-                humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(*s))
-                    .to_string()[..10]
-                    .to_string()
-            })
-            .collect();
-        (
-            regex::Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d| UTC)?").unwrap(),
-            days,
-        )
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    const WINDOW_MS: i128 = 3_600_000;
+    static STAMP: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:?\d\d| UTC)?").unwrap()
     });
     static ELAPSED: LazyLock<regex::Regex> = LazyLock::new(|| {
         regex::Regex::new(
@@ -139,20 +132,33 @@ fn mask_volatile(text: &str) -> String {
         )
         .unwrap()
     });
-    let (stamp, days) = &*NOW;
-    let text = stamp.replace_all(text, |c: &regex::Captures| {
+    static UNIX_MS: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(r"\b1[0-9]{12}\b").unwrap());
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i128;
+    let captured_ms: Option<i128> = std::fs::read_to_string(tree.join("MANIFEST")).ok().and_then(|m| {
+        m.lines().find_map(|l| l.strip_prefix("captured_at_unix_ms:").and_then(|v| v.trim().parse().ok()))
+    });
+    let is_run_time = |ms: i128| -> bool {
+        let same_second_as_capture = captured_ms.is_some_and(|c| c.div_euclid(1000) == ms.div_euclid(1000));
+        (ms - now_ms).abs() < WINDOW_MS && !same_second_as_capture
+    };
+    let text = STAMP.replace_all(text, |c: &regex::Captures| {
         let m = &c[0];
-        if days.iter().any(|d| m.starts_with(d.as_str())) { "<now>".to_string() } else { m.to_string() }
+        // The second the stamp names (all stamps here are UTC: TZ=UTC).
+        let iso = format!("{}Z", m[..19].replacen(' ', "T", 1));
+        let ms = humantime::parse_rfc3339(&iso)
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d: Duration| d.as_millis() as i128);
+        match ms {
+            Some(ms) if is_run_time(ms) => "<now>".to_string(),
+            _ => m.to_string(),
+        }
     });
     let text = ELAPSED.replace_all(&text, "${1}<n>");
-    // The time of the run in milliseconds (within a day of now).
-    static UNIX_MS: LazyLock<regex::Regex> = LazyLock::new(|| regex::Regex::new(r"\b1[0-9]{12}\b").unwrap());
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i128;
     UNIX_MS
         .replace_all(&text, |c: &regex::Captures| {
             let v: i128 = c[0].parse().unwrap();
-            if (v - now_ms).abs() < 86_400_000 { "<now_ms>".to_string() } else { c[0].to_string() }
+            if is_run_time(v) { "<now_ms>".to_string() } else { c[0].to_string() }
         })
         .into_owned()
 }
