@@ -137,6 +137,10 @@ pub struct NotMapped {
 pub struct CgroupLedger {
     /// The cgroup path.
     pub cgroup: String,
+    /// What the container runtimes call it (container name, image, pod),
+    /// where their files say; set by the caller ([`crate::containers::label_of`]).
+    #[serde(flatten)]
+    pub container: Option<crate::containers::ContainerLabel>,
     /// `v1` or `v2`.
     pub version: &'static str,
     /// The file the usage comes from.
@@ -485,6 +489,7 @@ pub fn build(s: &LedgerSample, procs: &[ProcessRow]) -> CgroupLedger {
         }
     }
     CgroupLedger {
+        container: None,
         cgroup: s.path.clone(),
         version: s.version.name(),
         usage_source: s.usage_file(),

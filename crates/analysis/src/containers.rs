@@ -24,6 +24,7 @@
 //! /machine.slice/machine-<name>.scope                      systemd-nspawn, libvirt
 //! ```
 
+use memscope_model::containers::ContainerNames;
 use serde::Serialize;
 
 /// A container recognised from a cgroup path.
@@ -110,6 +111,99 @@ pub fn runtime_of(cgroup_path: &str) -> Option<RuntimeContainer> {
     found
 }
 
+/// What a cgroup is called by the runtimes that made it: the container's
+/// name, image and pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ContainerLabel {
+    /// The container id, where the cgroup is a container's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_id: Option<String>,
+    /// The container's name (its name in the pod for Kubernetes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    /// The container's image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The Kubernetes pod's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// The Kubernetes pod's namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+impl ContainerLabel {
+    /// `namespace/pod`, where both are known.
+    pub fn pod_ref(&self) -> Option<String> {
+        Some(format!("{}/{}", self.namespace.as_ref()?, self.pod.as_ref()?))
+    }
+
+    /// One short text: `name`, `namespace/pod/name`, `namespace/pod`.
+    pub fn display(&self) -> Option<String> {
+        match (self.pod_ref(), &self.container_name) {
+            (Some(p), Some(n)) => Some(format!("{p}/{n}")),
+            (Some(p), None) => Some(p),
+            (None, Some(n)) => Some(n.clone()),
+            (None, None) => None,
+        }
+    }
+}
+
+/// The pod UID in a cgroup path component: `pod<uid>` (cgroupfs driver)
+/// or `kubepods-<class>-pod<uid with _>.slice` (systemd driver), with `-`.
+fn pod_uid_of(component: &str) -> Option<String> {
+    let c = component.strip_suffix(".slice").unwrap_or(component);
+    let uid = &c[c.rfind("pod")? + 3..];
+    let ok = uid.len() == 36 && uid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-' || b == b'_');
+    ok.then(|| uid.replace('_', "-"))
+}
+
+/// What the runtimes call the cgroup at `cgroup_path`: its container (the
+/// innermost one, [`runtime_of`]) and pod, where their files name them;
+/// `None` when nothing names it. A pod's cgroup gets the pod only.
+pub fn label_of(cgroup_path: &str, names: &ContainerNames) -> Option<ContainerLabel> {
+    let mut label = ContainerLabel::default();
+    let parts: Vec<&str> = cgroup_path.split('/').filter(|p| !p.is_empty()).collect();
+    if let Some(uid) = parts.iter().rev().find_map(|p| pod_uid_of(p))
+        && let Some(pod) = names.pods.get(&uid)
+    {
+        label.pod = Some(pod.name.clone());
+        label.namespace = Some(pod.namespace.clone());
+    }
+    // The innermost container; a pod's own cgroup (`pod<uid>`) has none.
+    if let Some(rc) = runtime_of(cgroup_path) {
+        label.container_id = Some(rc.id.clone());
+        if let Some(c) = names.containers.get(&rc.id) {
+            label.container_name = c.name.clone();
+            label.image = c.image.clone();
+            label.pod = c.pod.clone().or(label.pod);
+            label.namespace = c.namespace.clone().or(label.namespace);
+        }
+    }
+    (label.container_name.is_some() || label.pod.is_some()).then_some(label)
+}
+
+/// The cgroups among `paths` that `spec` names by a runtime's name: a
+/// container's name, `namespace/pod`, or `namespace/pod/container`. The
+/// shallowest matches (a pod's cgroup, not its containers').
+pub fn named_by(paths: &[String], spec: &str, names: &ContainerNames) -> Vec<String> {
+    let spec = spec.trim().trim_matches('/');
+    let hits: Vec<&String> = paths
+        .iter()
+        .filter(|p| {
+            label_of(p, names).is_some_and(|l| {
+                l.container_name.as_deref() == Some(spec)
+                    || l.display().as_deref() == Some(spec)
+                    || l.pod_ref().as_deref() == Some(spec) && l.container_name.is_none()
+            })
+        })
+        .collect();
+    hits.iter()
+        .filter(|p| !hits.iter().any(|q| q != *p && p.starts_with(&format!("{}/", q.trim_end_matches('/')))))
+        .map(|p| (*p).clone())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,8 +253,62 @@ mod tests {
         }
     }
 
+    fn names() -> ContainerNames {
+        use memscope_model::containers::{ContainerName, PodRef};
+        let mut n = ContainerNames::default();
+        n.containers.insert(
+            ID.to_string(),
+            ContainerName { runtime: "docker".into(), name: Some("shop-db-1".into()), ..Default::default() },
+        );
+        n.containers.insert(
+            "a".repeat(64),
+            ContainerName { runtime: "containerd".into(), name: Some("api".into()), ..Default::default() },
+        );
+        n.pods.insert(
+            "6f1c2a3b-1111-2222-3333-444455556666".into(),
+            PodRef { namespace: "shop".into(), name: "web-7d9f".into() },
+        );
+        n
+    }
+
+    const POD: &str = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod6f1c2a3b_1111_2222_3333_444455556666.slice";
+
+    #[test]
+    fn labels_name_containers_and_pods() {
+        let n = names();
+        let d = label_of(&format!("/system.slice/docker-{ID}.scope"), &n).unwrap();
+        assert_eq!(d.display().as_deref(), Some("shop-db-1"));
+        let pod = label_of(POD, &n).unwrap();
+        assert_eq!((pod.display().as_deref(), pod.container_name), (Some("shop/web-7d9f"), None));
+        let c = label_of(&format!("{POD}/cri-containerd-{}.scope", "a".repeat(64)), &n).unwrap();
+        assert_eq!(c.display().as_deref(), Some("shop/web-7d9f/api"));
+        assert_eq!(label_of("/system.slice/nginx.service", &n), None);
+        assert_eq!(label_of(&format!("/docker/{}", "b".repeat(64)), &n), None, "an id no runtime names");
+    }
+
+    #[test]
+    fn specs_by_name() {
+        let n = names();
+        let paths: Vec<String> = vec![
+            "/".into(),
+            format!("/system.slice/docker-{ID}.scope"),
+            POD.into(),
+            format!("{POD}/cri-containerd-{}.scope", "a".repeat(64)),
+        ];
+        assert_eq!(named_by(&paths, "shop-db-1", &n), [paths[1].clone()]);
+        assert_eq!(named_by(&paths, "shop/web-7d9f", &n), [paths[2].clone()]);
+        assert_eq!(named_by(&paths, "api", &n), [paths[3].clone()]);
+        assert_eq!(named_by(&paths, "shop/web-7d9f/api", &n), [paths[3].clone()]);
+        assert!(named_by(&paths, "nope", &n).is_empty());
+    }
+
     proptest! {
         #[test]
-        fn never_panics(s in "\\PC*") { let _ = runtime_of(&s); let _ = unescape_systemd(&s); }
+        fn never_panics(s in "\\PC*") {
+            let _ = runtime_of(&s);
+            let _ = unescape_systemd(&s);
+            let _ = label_of(&s, &names());
+            let _ = pod_uid_of(&s);
+        }
     }
 }

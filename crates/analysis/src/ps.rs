@@ -77,6 +77,10 @@ pub struct PsOptions {
     /// The boot time, seconds since the epoch (`btime` of `/proc/stat`),
     /// to date each start; `None` leaves the start relative to boot.
     pub boot_time_seconds: Option<u64>,
+    /// What the container runtimes call their containers, for `group_by`
+    /// container: a container the runtimes name is keyed by that name
+    /// (`namespace/pod/container` for Kubernetes) instead of its short id.
+    pub container_names: Option<memscope_model::containers::ContainerNames>,
 }
 
 /// One process, with who and where it is.
@@ -229,10 +233,19 @@ struct ContainerKey {
     namespaces_unknown: bool,
 }
 
-fn container_of(p: &ProcessSample, host: Option<&Namespaces>) -> ContainerKey {
+fn container_of(
+    p: &ProcessSample,
+    host: Option<&Namespaces>,
+    names: Option<&memscope_model::containers::ContainerNames>,
+) -> ContainerKey {
     let path = cgroup_path(p);
     if let Some(c) = path.as_deref().and_then(runtime_of) {
-        return ContainerKey { key: c.name, runtime: c.runtime, id: Some(c.id), namespaces_unknown: false };
+        let named = names
+            .zip(path.as_deref())
+            .and_then(|(n, path)| crate::containers::label_of(path, n))
+            .and_then(|l| l.display());
+        let key = named.unwrap_or(c.name);
+        return ContainerKey { key, runtime: c.runtime, id: Some(c.id), namespaces_unknown: false };
     }
     // pid 1 is the host: its namespaces are the reference, read or not.
     if p.pid == 1 {
@@ -292,8 +305,8 @@ pub fn build(
         .map(|p| {
             let row = processes::row_in(p, snap.live);
             let user = row.uid.map(|u| opts.user_names.get(&u).cloned().unwrap_or_else(|| u.to_string()));
-            let container =
-                (opts.group_by == Some(GroupBy::Container)).then(|| container_of(p, host.as_ref()));
+            let container = (opts.group_by == Some(GroupBy::Container))
+                .then(|| container_of(p, host.as_ref(), opts.container_names.as_ref()));
             if container.as_ref().is_some_and(|c| c.namespaces_unknown) {
                 unknown_ns += 1;
             }
@@ -631,6 +644,7 @@ mod tests {
             max_rss_bytes: None,
             exe_targets: BTreeMap::new(),
             boot_time_seconds: None,
+            container_names: None,
         }
     }
 

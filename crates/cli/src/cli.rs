@@ -375,7 +375,8 @@ pub struct ReportArgs {
 
     /// The ledger of one cgroup instead: its charge line by line, its limits, its processes and
     /// what each tool (kubelet, docker, podman, ps) would show. A cgroup path, a container id
-    /// prefix, a pod UID or a systemd unit name.
+    /// prefix, a pod UID, a systemd unit name, or a name the container runtimes' files give: a
+    /// container's name or a Kubernetes namespace/pod (namespace/pod/container).
     #[arg(long, value_name = "CGROUP")]
     pub cgroup: Option<String>,
 }

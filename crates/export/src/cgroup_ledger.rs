@@ -72,6 +72,15 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupLedger, s: &Style) -> io::Result
     let mut guard = s.guard(w);
     let w: &mut dyn Write = &mut guard;
     writeln!(w, "{}", s.heading(&format!("Memory ledger of cgroup {} (cgroup {})", v.cgroup, v.version)))?;
+    if let Some(c) = &v.container {
+        if let Some(name) = &c.container_name {
+            let image = c.image.as_deref().map(|i| format!("  (image {i})")).unwrap_or_default();
+            writeln!(w, "Container: {name}{image}")?;
+        }
+        if let Some(pod) = c.pod_ref() {
+            writeln!(w, "Pod: {pod}")?;
+        }
+    }
     let mut t = s.table(&["line", "bytes", "of usage", "from"]);
     for l in &v.lines {
         if l.parent.is_some() && l.bytes == Some(0) && !s.all {

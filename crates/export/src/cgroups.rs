@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! { schema, taken_at, taken_at_unix_ms, layout: {kind, hierarchies[], visible_root},
-//!   cgroups: [{path, depth, versions, procs, processes, processes_with_pss, pss_bytes,
+//!   cgroups: [{path, container?: {container_id, container_name, image, pod, namespace},
+//!              depth, versions, procs, processes, processes_with_pss, pss_bytes,
 //!              memory: {version, current_bytes, peak_bytes, limit_bytes,
 //!                       effective_limit_bytes, limited_by, swap_bytes,
 //!                       swap_limit_bytes, oom_events, oom_kills, stat: {anon_bytes, …},
@@ -56,9 +57,21 @@ pub struct CgroupsView<'a> {
     pub taken_at_unix_ms: u64,
     /// Why some processes' PSS could not be read (distinct reasons).
     pub pss_unavailable: Vec<String>,
+    /// What the container runtimes call the cgroups, where they say.
+    pub names: Option<&'a memscope_model::containers::ContainerNames>,
 }
 
 impl CgroupsView<'_> {
+    /// The container or pod the runtimes name cgroup `i` by.
+    fn container(&self, i: usize) -> Option<memscope_analysis::containers::ContainerLabel> {
+        memscope_analysis::containers::label_of(&self.tree.cgroups[i].path, self.names?)
+    }
+
+    /// `[name]` after a cgroup's label, where a runtime names it.
+    fn name_suffix(&self, i: usize) -> String {
+        self.container(i).and_then(|l| l.display()).map(|n| format!(" [{n}]")).unwrap_or_default()
+    }
+
     fn usage(&self, i: usize) -> Option<&ProcessUsage> {
         self.usage.and_then(|u| u.get(i))
     }
@@ -254,7 +267,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
             _ => ("-".into(), "-".into()),
         };
         t.add_row(vec![
-            comfy_table::Cell::new(label(c, o)),
+            comfy_table::Cell::new(label(c, o) + &v.name_suffix(i)),
             s.dim(versions(c)),
             s.num(procs),
             s.num(cur),
@@ -290,7 +303,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
     ]);
     for &i in &rows {
         let c = &tree.cgroups[i];
-        let mut cells = vec![comfy_table::Cell::new(label(c, o))];
+        let mut cells = vec![comfy_table::Cell::new(label(c, o) + &v.name_suffix(i))];
         match &c.memory {
             Some(m) => {
                 for (col, key) in [
@@ -456,6 +469,9 @@ fn cgroup_json(v: &CgroupsView, i: usize) -> Value {
     let mut gaps = Map::new();
     let mut o = Map::new();
     o.insert("path".into(), json!(c.path));
+    if let Some(l) = v.container(i) {
+        o.insert("container".into(), json!(l));
+    }
     o.insert("depth".into(), json!(c.depth));
     o.insert("versions".into(), json!(c.versions()));
     put(&mut o, &mut gaps, "procs", &c.procs.as_ref().map(|p| p.len()).map_err(Clone::clone));

@@ -11,7 +11,7 @@ use crate::parse::*;
 
 /// How many parsers [`parse_any`] dispatches to (selector values modulo
 /// this).
-pub const PARSERS: u8 = 36;
+pub const PARSERS: u8 = 37;
 
 /// Run the parser that `data[0]` selects on `data[1..]`, and use what it
 /// returns the way memscope does (lookups, formatting), discarding it.
@@ -82,6 +82,14 @@ pub fn parse_any(data: &[u8]) {
         }
         33 => drop(kallsyms::Kallsyms::parse(&text)),
         34 => drop(allocinfo::Allocinfo::parse(&text)),
+        35 => {
+            use runtime::RuntimeFormat as F;
+            drop((runtime::parse_docker_config("", &text), runtime::parse_oci_bundle("x", &text)));
+            drop((runtime::parse_storage_containers(&text), runtime::parse_pod_log_dir(&text)));
+            for f in [F::DockerConfig, F::OciBundle, F::StorageContainers] {
+                drop(f.scrub(&text));
+            }
+        }
         _ => drop(pid::maps::Maps::parse(body)),
     }
 }

@@ -28,6 +28,7 @@ use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
 use crate::parse::pid::status::Status;
 use crate::parse::pressure::{Pressure, Trigger};
+use crate::parse::runtime::{self, PodName, RuntimeFormat, RuntimeName};
 use crate::parse::slabinfo::Slabinfo;
 use crate::parse::sockstat::Sockstat;
 use crate::parse::sys_slab::{self, SlabSysfs};
@@ -229,6 +230,45 @@ pub mod paths {
     /// User names of uids in a captured tree (live, the C library's NSS
     /// lookup is used instead).
     pub const PASSWD: &str = "/etc/passwd";
+
+    // Container runtimes' state: the names of containers (see
+    // `parse::runtime`). Read through the root so that a captured tree
+    // carries them (scrubbed: names, image and pod only).
+    /// Docker: one `<id>/config.v2.json` per container.
+    pub const DOCKER_CONTAINERS: &str = "/var/lib/docker/containers";
+    /// Docker's configuration of a container, under its directory.
+    pub const DOCKER_CONFIG: &str = "config.v2.json";
+    /// containerd's running tasks: `<namespace>/<id>/config.json`, an OCI
+    /// bundle (namespace `k8s.io` for Kubernetes, `moby` for Docker).
+    pub const CONTAINERD_TASKS: &str = "/run/containerd/io.containerd.runtime.v2.task";
+    /// An OCI bundle's configuration, under the bundle's directory.
+    pub const OCI_CONFIG: &str = "config.json";
+    /// CRI-O's running containers: `<id>/userdata/config.json`, an OCI
+    /// bundle.
+    pub const CRIO_CONTAINERS: &str = "/run/containers/storage/overlay-containers";
+    /// containers/storage's list of containers (podman as root, CRI-O).
+    pub const STORAGE_CONTAINERS_JSON: &str =
+        "/var/lib/containers/storage/overlay-containers/containers.json";
+    /// The kubelet's pod log directories, `<namespace>_<pod>_<uid>`.
+    pub const POD_LOGS: &str = "/var/log/pods";
+}
+
+/// At most this many containers are read per runtime directory: a host
+/// runs hundreds, a directory with more is not what it seems.
+pub const MAX_RUNTIME_CONTAINERS: usize = 16384;
+
+/// What the container runtimes' files name (see [`crate::parse::runtime`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeNames {
+    /// `docker`, `containerd`, `cri-o`, `containers-storage`: what each
+    /// runtime's files say, in that order (a container several runtimes
+    /// know appears once per runtime).
+    pub containers: Vec<(String, RuntimeName)>,
+    /// Kubernetes pods, from the kubelet's pod log directories.
+    pub pods: Vec<PodName>,
+    /// Files that exist but could not be read or parsed (a runtime that
+    /// is not installed is not an error).
+    pub errors: Vec<ReadError>,
 }
 
 /// One huge page pool (`/sys/kernel/mm/hugepages/hugepages-<size>kB`).
@@ -269,6 +309,70 @@ pub struct NodeMemory {
 }
 
 impl KernelRoot {
+    /// The names the container runtimes give their containers, and the
+    /// Kubernetes pods the kubelet logs for. Only names, images and pods are
+    /// kept; a recording root keeps scrubbed copies of the files
+    /// ([`RuntimeFormat::scrub`]).
+    pub fn runtime_names(&self) -> RuntimeNames {
+        let mut out = RuntimeNames::default();
+        let keep = |err: ReadError, out: &mut RuntimeNames| {
+            if !matches!(err, ReadError::NotReported { .. }) {
+                out.errors.push(err);
+            }
+        };
+        let list = |dir: &str, out: &mut RuntimeNames| match self.list_dir(dir) {
+            Ok(mut names) => {
+                names.truncate(MAX_RUNTIME_CONTAINERS);
+                names
+            }
+            Err(e) => {
+                keep(e, out);
+                Vec::new()
+            }
+        };
+        let bundle =
+            |runtime: &str, id: &str, kpath: String, format: RuntimeFormat, out: &mut RuntimeNames| {
+                let parsed = self.read_text_scrubbed(&kpath, |t| format.scrub(t)).and_then(|text| {
+                    match format {
+                        RuntimeFormat::DockerConfig => runtime::parse_docker_config(id, &text),
+                        _ => runtime::parse_oci_bundle(id, &text),
+                    }
+                    .map_err(|e| ReadError::from_parse(&kpath, e))
+                });
+                match parsed {
+                    Ok(n) => out.containers.push((runtime.to_string(), n)),
+                    Err(e) => keep(e, out),
+                }
+            };
+        for id in list(paths::DOCKER_CONTAINERS, &mut out) {
+            let kpath = format!("{}/{id}/{}", paths::DOCKER_CONTAINERS, paths::DOCKER_CONFIG);
+            bundle("docker", &id, kpath, RuntimeFormat::DockerConfig, &mut out);
+        }
+        for ns in list(paths::CONTAINERD_TASKS, &mut out) {
+            for id in list(&format!("{}/{ns}", paths::CONTAINERD_TASKS), &mut out) {
+                let kpath = format!("{}/{ns}/{id}/{}", paths::CONTAINERD_TASKS, paths::OCI_CONFIG);
+                bundle("containerd", &id, kpath, RuntimeFormat::OciBundle, &mut out);
+            }
+        }
+        for id in list(paths::CRIO_CONTAINERS, &mut out) {
+            let kpath = format!("{}/{id}/userdata/{}", paths::CRIO_CONTAINERS, paths::OCI_CONFIG);
+            bundle("cri-o", &id, kpath, RuntimeFormat::OciBundle, &mut out);
+        }
+        let kpath = paths::STORAGE_CONTAINERS_JSON;
+        let storage = self
+            .read_text_scrubbed(kpath, |t| RuntimeFormat::StorageContainers.scrub(t))
+            .and_then(|t| runtime::parse_storage_containers(&t).map_err(|e| ReadError::from_parse(kpath, e)));
+        match storage {
+            Ok(list) => out.containers.extend(
+                list.into_iter().take(MAX_RUNTIME_CONTAINERS).map(|n| ("containers-storage".to_string(), n)),
+            ),
+            Err(e) => keep(e, &mut out),
+        }
+        out.pods =
+            list(paths::POD_LOGS, &mut out).iter().filter_map(|d| runtime::parse_pod_log_dir(d)).collect();
+        out
+    }
+
     /// `/proc/meminfo`.
     pub fn meminfo(&self) -> Result<Meminfo, ReadError> {
         Ok(Meminfo::parse(&self.read_text(paths::MEMINFO)?))
@@ -1403,4 +1507,50 @@ fn pid_root_kpath(pid: u32, path: &str) -> Result<String, ReadError> {
         return Err(ReadError::NotReported { path: format!("/proc/{pid}/root{path}"), field: None });
     }
     Ok(format!("/proc/{pid}/root{path}"))
+}
+
+#[cfg(test)]
+mod runtime_reader_tests {
+    use super::*;
+
+    const ID: &str = "3f4e1c9a2b7d8e6f0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f6071";
+
+    #[test]
+    fn runtime_names_from_a_tree_and_a_recording_keeps_no_environment() {
+        let dir = std::env::temp_dir().join(format!("memscope-runtime-names-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let files = [
+            (
+                format!("{}/{ID}/{}", paths::DOCKER_CONTAINERS, paths::DOCKER_CONFIG),
+                r#"{"Name":"/web","Config":{"Image":"nginx:1.25","Env":["TOKEN=hunter2"]}}"#.to_string(),
+            ),
+            (
+                format!("{}/k8s.io/{ID}/{}", paths::CONTAINERD_TASKS, paths::OCI_CONFIG),
+                r#"{"process":{"env":["TOKEN=hunter2"]},"annotations":{"io.kubernetes.cri.container-name":"api"}}"#
+                    .to_string(),
+            ),
+            (format!("{}/broken/{}", paths::DOCKER_CONTAINERS, paths::DOCKER_CONFIG), "{".to_string()),
+            (format!("{}/shop_web-1_6f1c2a3b-1111-2222-3333-444455556666/web/0.log", paths::POD_LOGS), String::new()),
+        ];
+        for (kpath, text) in &files {
+            let p = dir.join(kpath.trim_start_matches('/'));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        let (root, rec) = KernelRoot::at(&dir).recording();
+        let names = root.runtime_names();
+        let by: Vec<(&str, Option<&str>)> =
+            names.containers.iter().map(|(r, n)| (r.as_str(), n.name.as_deref())).collect();
+        assert_eq!(by, [("docker", Some("web")), ("containerd", Some("api"))]);
+        assert_eq!(names.pods.len(), 1);
+        assert_eq!((names.pods[0].namespace.as_str(), names.pods[0].name.as_str()), ("shop", "web-1"));
+        assert!(matches!(names.errors.as_slice(), [ReadError::Parse { .. }]), "{:?}", names.errors);
+        let recorded = rec.files();
+        assert_eq!(recorded.len(), 2, "the unparsable file is not kept: {:?}", recorded.keys());
+        for data in recorded.values() {
+            let text = String::from_utf8_lossy(data);
+            assert!(!text.contains("hunter2") && !text.contains("TOKEN"), "{text}");
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

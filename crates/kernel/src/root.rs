@@ -361,6 +361,38 @@ impl KernelRoot {
     /// device, a directory or a symbolic link in place of a file is refused
     /// without reading it.
     pub fn read(&self, kpath: &str) -> Result<Vec<u8>, ReadError> {
+        let data = self.read_unrecorded(kpath)?;
+        if let Some(rec) = &self.recorder {
+            rec.keep(kpath, &data);
+        }
+        Ok(data)
+    }
+
+    /// Read a file that holds more than memscope may keep (a container
+    /// runtime's configuration, with the container's environment): as
+    /// [`KernelRoot::read_text`], but a recording root keeps only what
+    /// `scrub` makes of the text (nothing when it returns `None`), never
+    /// the file itself.
+    pub fn read_text_scrubbed(
+        &self,
+        kpath: &str,
+        scrub: impl FnOnce(&str) -> Option<String>,
+    ) -> Result<String, ReadError> {
+        let data = self.read_unrecorded(kpath)?;
+        let text = match String::from_utf8(data) {
+            Ok(s) => s,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        };
+        if let Some(rec) = &self.recorder
+            && let Some(kept) = scrub(&text)
+        {
+            rec.keep(kpath, kept.as_bytes());
+        }
+        Ok(text)
+    }
+
+    /// [`KernelRoot::read`] without keeping the content in the recorder.
+    fn read_unrecorded(&self, kpath: &str) -> Result<Vec<u8>, ReadError> {
         let cap = read_cap(kpath);
         let data = if self.live {
             let mut file = self.open_file(kpath)?;
@@ -376,9 +408,6 @@ impl KernelRoot {
             if !self.resolve(&pid_dir).exists() {
                 return Err(ReadError::Gone { path: kpath.to_string() });
             }
-        }
-        if let Some(rec) = &self.recorder {
-            rec.keep(kpath, &data);
         }
         Ok(data)
     }
@@ -746,6 +775,8 @@ const TREE_FILE_CAP: u64 = 16 << 20;
 ///   a busy proxy: 1 GiB (`sockstat` is a few lines: 256 KiB);
 /// - cgroupfs files (`cgroup.procs` lists up to pid_max = 4M pids): 64 MiB;
 ///   other sysfs attributes are at most one page: 1 MiB;
+/// - container runtimes' files: a container's `config.json` or
+///   `config.v2.json`: 4 MiB; containers/storage's `containers.json`: 64 MiB;
 /// - anything else: 16 MiB.
 ///
 /// `kpageflags`, `kpagecount`, `kpagecgroup` and `pagemap` are read by
@@ -775,6 +806,11 @@ pub fn read_cap(kpath: &str) -> u64 {
         | "/proc/self/mountinfo"
         | "/etc/passwd" => 64 * MIB,
         "/proc/net/sockstat" | "/proc/net/sockstat6" => 256 * KIB,
+        // Container runtimes' files: a container's configuration is a few
+        // KiB (most of it the environment and mounts); containers/storage's
+        // list has one ~1 KiB entry per container.
+        _ if kpath.ends_with("/containers.json") => 64 * MIB,
+        _ if kpath.ends_with("/config.v2.json") || kpath.ends_with("/config.json") => 4 * MIB,
         _ if kpath.starts_with("/proc/net/") => 1024 * MIB,
         _ if kpath.starts_with("/sys/devices/system/node/") && name == "meminfo" => 256 * KIB,
         _ if kpath.starts_with("/sys/fs/cgroup") => 64 * MIB,

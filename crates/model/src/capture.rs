@@ -75,6 +75,9 @@ pub fn capture_with(
     if let Ok(layout) = memscope_kernel::cgroup::Layout::detect(&rec_root) {
         let _ = crate::cgroups::tree::read_tree(&rec_root, &layout);
     }
+    // The containers' names (`cgroups`, `report --cgroup`), from the
+    // runtimes' files: the recorder keeps scrubbed copies only.
+    let _ = crate::containers::read(&rec_root);
     before_writing();
     // Processes the scan listed but that exited before it was done with
     // them: left out of the tree and named in its MANIFEST, so that the tree

@@ -34,6 +34,7 @@
 pub mod capture;
 pub mod cgroups;
 mod collect;
+pub mod containers;
 pub mod fds;
 pub mod incremental;
 pub mod oom;

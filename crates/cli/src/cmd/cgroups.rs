@@ -38,6 +38,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &CgroupsArgs) -> anyhow::Result<Exi
         bail!("no cgroup file system is mounted (no cgroup or cgroup2 line in /proc/self/mountinfo)");
     }
     let tree = read_tree(root, &layout);
+    let names = memscope_model::containers::read(root);
     let snap = (!a.no_pss).then(|| {
         collect(
             root,
@@ -64,6 +65,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &CgroupsArgs) -> anyhow::Result<Exi
         usage: usage.as_deref(),
         taken_at_unix_ms: snap.as_ref().map(|s| s.taken_at_unix_ms).unwrap_or_else(now_unix_ms),
         pss_unavailable,
+        names: Some(&names),
     };
     let opts = CgroupsOptions { flat: a.flat, depth: a.depth, all: a.all || style.all };
     match format {

@@ -91,6 +91,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             max_rss_bytes: a.max_rss,
             exe_targets,
             boot_time_seconds: root.boot_time_seconds().ok(),
+            container_names: (a.group_by == Some(GroupBy::Container))
+                .then(|| memscope_model::containers::read(root)),
         },
     );
     output::emit(format, &style, &view)?;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use memscope_analysis::cgroup_ledger::{self, Unresolved};
+use memscope_analysis::containers;
 use memscope_analysis::ledger::{CATEGORIES, LedgerOptions};
 use memscope_analysis::processes;
 use memscope_analysis::report::{self, ReportOptions};
@@ -62,13 +63,16 @@ fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<Ex
     let (format, style) = output::choose(g);
     let layout = Layout::detect(root).context("cannot find the cgroup hierarchies")?;
     let paths = memory_paths(root, &layout).context("cannot read the memory cgroups")?;
+    let names = memscope_model::containers::read(root);
     let path = match cgroup_ledger::resolve(&paths, spec) {
         Ok(p) => p,
-        Err(Unresolved::NoMatch) => {
-            bad_input!(
-                "no memory cgroup matches `{spec}` (a cgroup path, container id prefix, pod UID or unit name)"
-            )
-        }
+        Err(Unresolved::NoMatch) => match containers::named_by(&paths, spec, &names).as_slice() {
+            [one] => one.clone(),
+            [] => bad_input!(
+                "no memory cgroup matches `{spec}` (a cgroup path, container id prefix or name, namespace/pod, pod UID or unit name)"
+            ),
+            many => bad_input!("`{spec}` matches several cgroups: {}", many.join(", ")),
+        },
         Err(Unresolved::Ambiguous(some)) => {
             bad_input!("`{spec}` matches several cgroups: {}", some.join(", "))
         }
@@ -91,7 +95,8 @@ fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<Ex
         );
         processes::rows(&snap)
     };
-    let ledger = cgroup_ledger::build(&sample, &rows);
+    let mut ledger = cgroup_ledger::build(&sample, &rows);
+    ledger.container = containers::label_of(&path, &names);
     output::emit(format, &style, &ledger)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,7 @@ pub mod pid;
 pub mod pressure;
 pub mod proc_stat;
 pub mod release;
+pub mod runtime;
 pub mod slabinfo;
 pub mod sockstat;
 pub mod sys_slab;
