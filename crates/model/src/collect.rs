@@ -1,16 +1,19 @@
 //! The collection pass: system files on one thread, processes on a small
 //! pool of workers, `smaps_rollup` last and largest first, under a budget.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::parse::iomem::Iomem;
+use memscope_kernel::parse::pid::cgroup::ProcCgroup;
+use memscope_kernel::parse::pid::limits::ResourceLimit;
+use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
-use crate::incremental::{Decision, IncrementalPss};
+use crate::incremental::{Counters, Decision, IncrementalPss};
 use crate::{
     EXITED_DURING_CAPTURE, ProcessSample, ProcessScan, ProcessSnapshot, Rollup, SNAPSHOT_VERSION, Sample,
     Snapshot, now_unix_ms,
@@ -99,7 +102,13 @@ pub struct CollectOptions {
 /// - a slab cache's `reclaim_account` (`/sys/kernel/slab/NAME/`) is fixed
 ///   when the cache is created (mm/slab_common.c `kmem_cache_create`): the
 ///   flag is read once per cache name, so a pass reads it only for caches
-///   created since the last one.
+///   created since the last one;
+/// - a process's `cgroup`, `cmdline` and `RLIMIT_NOFILE` (`limits`) seldom
+///   change after it started: they are kept per pid, start time and name
+///   (`comm`, which `execve` changes, fs/exec.c `__set_task_comm`) and read
+///   again after [`CollectCache::PROCESS_FILES_MAX_AGE`], so that a process
+///   moved to another cgroup, one that rewrote its arguments
+///   (`setproctitle`) or changed its limit shows it within that time.
 ///
 /// One cache belongs to one [`KernelRoot`].
 #[derive(Debug, Default)]
@@ -107,12 +116,51 @@ pub struct CollectCache {
     percpu_first_chunk_pages: OnceLock<Sample<u64>>,
     /// Cache name → its flag (`None`: it could not be read).
     slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
+    /// Pid → its seldom-changing files, as last read.
+    process_files: Mutex<HashMap<u32, ProcessFiles>>,
+}
+
+/// A process's files that seldom change, as read at `read_at`.
+#[derive(Debug, Clone)]
+struct ProcessFiles {
+    starttime_ticks: u64,
+    comm: String,
+    read_at: Instant,
+    cgroup: ProcCgroup,
+    cmdline: Vec<String>,
+    /// `None` until a pass that counts descriptors read it.
+    nofile: Option<ResourceLimit>,
 }
 
 impl CollectCache {
     /// An empty cache.
     pub fn new() -> Arc<CollectCache> {
         Arc::new(CollectCache::default())
+    }
+
+    /// How long a process's `cgroup`, `cmdline` and `RLIMIT_NOFILE` are
+    /// kept before they are read again.
+    pub const PROCESS_FILES_MAX_AGE: Duration = Duration::from_secs(60);
+
+    /// The kept files of `pid` if they belong to the process `stat`
+    /// describes and are young enough.
+    fn process_files(&self, pid: u32, stat: &Stat, now: Instant) -> Option<ProcessFiles> {
+        let kept = self.process_files.lock().unwrap_or_else(|e| e.into_inner());
+        let f = kept.get(&pid)?;
+        (Some(f.starttime_ticks) == stat.starttime_ticks
+            && f.comm == stat.comm
+            && now.saturating_duration_since(f.read_at) < Self::PROCESS_FILES_MAX_AGE)
+            .then(|| f.clone())
+    }
+
+    fn keep_process_files(&self, pid: u32, files: ProcessFiles) {
+        self.process_files.lock().unwrap_or_else(|e| e.into_inner()).insert(pid, files);
+    }
+
+    /// Forget the processes not in `alive`.
+    fn forget_exited(&self, alive: &[u32]) {
+        let alive: std::collections::HashSet<u32> = alive.iter().copied().collect();
+        self.process_files.lock().unwrap_or_else(|e| e.into_inner()).retain(|pid, _| alive.contains(pid));
     }
 
     fn percpu_first_chunk_pages(&self, root: &KernelRoot) -> Sample<u64> {
@@ -291,16 +339,31 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     // Every pid whose cheap files were read, also those the filter left out:
     // a carried rollup of a pid not among them belongs to a process that exited.
     let mut alive: Vec<u32> = Vec::with_capacity(cheap.len());
+    // The counters of those the filter left out: their pages move the PSS
+    // of the followed ones (see IncrementalPss).
+    let mut left_out = Vec::new();
     for p in cheap {
         if let Some(p) = &p {
             alive.push(p.pid);
         }
         match p {
             Some(p) if opts.filter.as_ref().is_none_or(|f| (f.0)(&p)) => procs.push(p),
-            Some(_) => scan.filtered_out += 1,
+            Some(p) => {
+                scan.filtered_out += 1;
+                if opts.incremental.is_some()
+                    && let Some(c) = Counters::of(&p)
+                {
+                    left_out.push((p.pid, c));
+                }
+            }
             None if root.is_live() => scan.gone += 1,
             None => {}
         }
+    }
+    if let Some(cache) = &opts.cache
+        && opts.pids.is_none()
+    {
+        cache.forget_exited(&alive);
     }
     if opts.processes == ProcessMode::StatusOnly {
         for p in &mut procs {
@@ -320,7 +383,7 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     // The budget is for the costly reads: it starts with them.
     let phase_started = Instant::now();
     let mut plan = match &opts.incremental {
-        Some(inc) => inc.plan(&procs, &alive, phase_started),
+        Some(inc) => inc.plan(&procs, &alive, &left_out, phase_started),
         None => vec![Decision::Read; procs.len()],
     };
     let deadline = opts.rollup_budget.map(|b| phase_started + b);
@@ -514,9 +577,17 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
         // show (not counted as exited; `listed` still counts it).
         return None;
     }
+    // What the cache kept of this process, if it is the same process.
+    let now = Instant::now();
+    let kept = match (&opts.cache, &stat) {
+        (Some(c), Ok(st)) if !opts.skip_cgroup_and_cmdline => c.process_files(pid, st, now),
+        _ => None,
+    };
     let (cgroup, cmdline) = if opts.skip_cgroup_and_cmdline {
         let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
         (Err(skipped("cgroup")), Err(skipped("cmdline")))
+    } else if let Some(k) = &kept {
+        (Ok(k.cgroup.clone()), Ok(k.cmdline.clone()))
     } else {
         (present(root, pid, root.pid_cgroup(pid))?, present(root, pid, root.pid_cmdline(pid))?)
     };
@@ -526,7 +597,10 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
     };
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
-    let mut fds = (fds && has_files).then(|| read_process_fds(root, pid));
+    let mut fds = (fds && has_files).then(|| match kept.as_ref().and_then(|k| k.nofile.clone()) {
+        Some(nofile) => ProcessFds { count: root.pid_fd_count(pid), nofile: Ok(nofile) },
+        None => read_process_fds(root, pid),
+    });
     if fds.as_ref().is_some_and(|f| f.gone()) {
         if root.is_live() && !root.has_process(pid) {
             return None;
@@ -534,6 +608,26 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
         // Without these files (the process's directory is there): they
         // were not captured, or this kernel does not have them.
         fds = fds.map(ProcessFds::not_captured);
+    }
+    if let (Some(cache), Ok(st), Some(start), Ok(cg), Ok(cmd)) =
+        (&opts.cache, &stat, stat.as_ref().ok().and_then(|s| s.starttime_ticks), &cgroup, &cmdline)
+    {
+        let nofile = fds.as_ref().and_then(|f| f.nofile.as_ref().ok().cloned());
+        let fresh = kept.is_none() || kept.as_ref().is_some_and(|k| k.nofile.is_none() && nofile.is_some());
+        if fresh {
+            let read_at = kept.as_ref().map_or(now, |k| k.read_at);
+            cache.keep_process_files(
+                pid,
+                ProcessFiles {
+                    starttime_ticks: start,
+                    comm: st.comm.clone(),
+                    read_at,
+                    cgroup: cg.clone(),
+                    cmdline: cmd.clone(),
+                    nofile,
+                },
+            );
+        }
     }
     Some(ProcessSample {
         pid,
@@ -563,6 +657,49 @@ mod tests {
         doc.as_object_mut().unwrap().remove("pressure").expect("the field is written");
         let old: Snapshot = serde_json::from_value(doc).unwrap();
         assert!(old.pressure.is_none());
+    }
+
+    #[test]
+    fn a_cache_keeps_cgroup_and_cmdline_of_the_same_process_until_it_execs() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc/42");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        let stat = |comm: &str| {
+            format!(
+                "42 ({comm}) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
+            )
+        };
+        let write = |file: &str, text: &str| std::fs::write(proc_dir.join(file), text).unwrap();
+        write("stat", &stat("sh"));
+        write("status", "Name:\tsh\nVmRSS:\t100 kB\nRssAnon:\t100 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\n");
+        write("cgroup", "0::/a\n");
+        write("cmdline", "sh\0");
+        let root = KernelRoot::at(dir.path());
+        let opts = CollectOptions {
+            processes: ProcessMode::StatusOnly,
+            cache: Some(CollectCache::new()),
+            ..CollectOptions::default()
+        };
+        let seen = |opts: &CollectOptions| {
+            let (procs, _) = collect_process_samples(&root, opts);
+            let p = &procs[0];
+            (p.cgroup.as_ref().unwrap().clone(), p.cmdline.as_ref().unwrap().clone())
+        };
+        let (cg, cmd) = seen(&opts);
+        assert_eq!(cmd, ["sh"]);
+        // The same process: what was read stands.
+        write("cgroup", "0::/b\n");
+        write("cmdline", "sh\0-c\0");
+        assert_eq!(seen(&opts), (cg.clone(), cmd));
+        // It exec'd (another name): read again.
+        write("stat", &stat("make"));
+        let (cg_b, cmd) = seen(&opts);
+        assert_eq!(cmd, ["sh", "-c"]);
+        assert_ne!(cg_b, cg);
+        // Without a cache, every pass reads them.
+        write("cmdline", "make\0");
+        let no_cache = CollectOptions { cache: None, ..opts.clone() };
+        assert_eq!(seen(&no_cache).1, ["make"]);
     }
 
     #[test]

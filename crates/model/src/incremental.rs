@@ -18,7 +18,8 @@
 //!   processes map and unmap without this one's counters moving),
 //!   [`PssPolicy::shareable_max_age`];
 //! - the PSS that moved between processes since the last pass over every
-//!   process ([`PssPolicy::drift_ratio`], below) is too large.
+//!   process, or that the carried processes' own small moves may have
+//!   moved ([`PssPolicy::drift_ratio`], below), is too large.
 //!
 //! Otherwise the last rollup is carried forward and the sample says how old
 //! it is ([`crate::ProcessSample::pss_age_ms`]).
@@ -29,9 +30,20 @@
 //! `1/k − 1/(k+1)`, together exactly the `1/(k+1)` the newcomer gains. So
 //! the PSS the carried processes lost or gained is at most the change of the
 //! *shared* PSS (`Pss − USS`) of the processes that were read (new ones,
-//! changed ones) plus the shared PSS of those that exited. That sum is kept;
+//! changed ones) plus the shared PSS of those that exited. Processes whose
+//! pages count but whose rollup is not followed (left out by a filter, over
+//! the budget or the size cap, unreadable) move it too, by at most the pages
+//! they mapped or unmapped: the movement of their `status` counters (all of
+//! them when one is first seen or exits) is added as well. That sum is kept;
 //! once it exceeds [`PssPolicy::drift_ratio`] of the total PSS, the pass
 //! re-reads every process and the sum starts again from zero.
+//!
+//! **Why the creep.** A carried process whose counters moved by less than
+//! the threshold has a figure off by at most that movement, and moved the
+//! others' by at most as much again: twice the carried processes' counter
+//! movement since their reads is added to the sum (not kept: it is measured
+//! from each read afresh). Many small moves thus make a full pass as one
+//! large one does.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,7 +87,7 @@ impl Default for PssPolicy {
 
 /// The `status` figures whose movement tells that a rollup is stale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Counters {
+pub(crate) struct Counters {
     anon: u64,
     file: u64,
     shmem: u64,
@@ -83,7 +95,7 @@ struct Counters {
 }
 
 impl Counters {
-    fn of(p: &ProcessSample) -> Option<Counters> {
+    pub(crate) fn of(p: &ProcessSample) -> Option<Counters> {
         let s = p.status.as_ref().ok()?;
         Some(Counters {
             anon: s.get("RssAnon")?,
@@ -96,6 +108,20 @@ impl Counters {
 
     fn rss(&self) -> u64 {
         self.anon.saturating_add(self.file).saturating_add(self.shmem)
+    }
+
+    /// Every page counted: what a process can share with others.
+    fn all(&self) -> u64 {
+        self.rss().saturating_add(self.swap)
+    }
+
+    /// The pages mapped or unmapped since `then`, at least.
+    fn moved_from(&self, then: &Counters) -> u64 {
+        self.anon
+            .abs_diff(then.anon)
+            .saturating_add(self.file.abs_diff(then.file))
+            .saturating_add(self.shmem.abs_diff(then.shmem))
+            .saturating_add(self.swap.abs_diff(then.swap))
     }
 
     fn largest_move(&self, then: &Counters) -> u64 {
@@ -141,6 +167,13 @@ struct State {
     drift_bytes: u64,
     /// Total PSS of the last pass, bytes.
     total_pss_bytes: u64,
+    /// The last counters of the live processes whose rollup is not
+    /// followed: left out by the filter, or not read (budget, size cap,
+    /// failure).
+    unfollowed: HashMap<u32, Counters>,
+    /// Twice the counter movement of this pass's carried processes since
+    /// their reads, bytes (see the module's "creep").
+    creep_bytes: u64,
     /// Passes so far.
     passes: u64,
 }
@@ -173,9 +206,17 @@ impl IncrementalPss {
     /// Decide, for each of `procs` (this pass's processes after the cheap
     /// files), whether to read its rollup; `alive` are the pids whose cheap
     /// files this pass read (also those a filter left out): a carried pid
-    /// not among them has exited.
-    pub(crate) fn plan(&self, procs: &[ProcessSample], alive: &[u32], now: Instant) -> Vec<Decision> {
+    /// not among them has exited; `left_out` are the counters of those the
+    /// filter left out.
+    pub(crate) fn plan(
+        &self,
+        procs: &[ProcessSample],
+        alive: &[u32],
+        left_out: &[(u32, Counters)],
+        now: Instant,
+    ) -> Vec<Decision> {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let first = st.passes == 0;
         // Exits: their shared PSS goes back to the processes that share it.
         let alive: std::collections::HashSet<u32> = alive.iter().copied().collect();
         let mut exited = 0u64;
@@ -186,6 +227,33 @@ impl IncrementalPss {
             }
             keep
         });
+        // Unfollowed processes: what they mapped or unmapped since the last
+        // pass, everything they map when new or gone.
+        st.unfollowed.retain(|pid, c| {
+            let keep = alive.contains(pid);
+            if !keep {
+                exited = exited.saturating_add(c.all());
+            }
+            keep
+        });
+        let now_unfollowed = left_out.iter().copied().chain(
+            procs
+                .iter()
+                .filter(|p| st.unfollowed.contains_key(&p.pid))
+                .filter_map(|p| Some((p.pid, Counters::of(p)?))),
+        );
+        let mut unfollowed_moved = 0u64;
+        let mut seen = Vec::new();
+        for (pid, c) in now_unfollowed {
+            unfollowed_moved = unfollowed_moved.saturating_add(match st.unfollowed.get(&pid) {
+                Some(then) => c.moved_from(then),
+                None if first => 0,
+                None => c.all(),
+            });
+            seen.push((pid, c));
+        }
+        st.unfollowed.extend(seen);
+        exited = exited.saturating_add(unfollowed_moved);
         // A pid seen with another start time: the old process exited too.
         for p in procs {
             let start = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks);
@@ -197,8 +265,9 @@ impl IncrementalPss {
             }
         }
         st.drift_bytes = st.drift_bytes.saturating_add(exited);
-        let full = st.passes == 0 || self.policy.past(st.drift_bytes, st.total_pss_bytes);
-        procs
+        let full = first || self.policy.past(st.drift_bytes, st.total_pss_bytes);
+        let mut creep = 0u64;
+        let plan = procs
             .iter()
             .map(|p| {
                 if full {
@@ -220,9 +289,12 @@ impl IncrementalPss {
                 if age >= max_age {
                     return Decision::Read;
                 }
+                creep = creep.saturating_add(now_counters.moved_from(&then).saturating_mul(2));
                 Decision::Carry(c.rollup.clone(), age.as_millis() as u64)
             })
-            .collect()
+            .collect();
+        st.creep_bytes = creep;
+        plan
     }
 
     /// True when the shared PSS that moved, counting what this pass read
@@ -233,13 +305,15 @@ impl IncrementalPss {
         let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (moved, total) = st.moved(procs);
         let carried = procs.iter().any(|p| p.pss_age_ms.is_some());
-        carried && self.policy.past(st.drift_bytes.saturating_add(moved), total)
+        carried
+            && self.policy.past(st.drift_bytes.saturating_add(moved).saturating_add(st.creep_bytes), total)
     }
 
     /// Keep what this pass read (`procs` with their outcomes), read from
     /// `read_at`. A process whose rollup was not read (over the budget,
     /// failed) is forgotten: it is read as new next time. A pass that
-    /// carried nothing starts the drift again from zero.
+    /// carried nothing starts the drift again from zero. One whose rollup
+    /// was not read but whose counters were is followed by its counters.
     pub(crate) fn update(&self, procs: &[ProcessSample], read_at: Instant) {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (moved, total) = st.moved(procs);
@@ -256,9 +330,19 @@ impl IncrementalPss {
                 })
             });
             match fresh {
-                Some(c) => st.by_pid.insert(p.pid, c),
-                None => st.by_pid.remove(&p.pid),
-            };
+                Some(c) => {
+                    st.unfollowed.remove(&p.pid);
+                    st.by_pid.insert(p.pid, c);
+                }
+                None => {
+                    st.by_pid.remove(&p.pid);
+                    match Counters::of(p) {
+                        // Kernel threads and zombies have no counters and map nothing.
+                        Some(c) if !p.has_no_address_space() => st.unfollowed.insert(p.pid, c),
+                        _ => st.unfollowed.remove(&p.pid),
+                    };
+                }
+            }
         }
         let carried = procs.iter().any(|p| p.pss_age_ms.is_some());
         st.drift_bytes = if carried { st.drift_bytes.saturating_add(moved) } else { 0 };
@@ -343,16 +427,16 @@ mod tests {
         let t0 = Instant::now();
         let a = sample(10, 100, 10_000, 1_000, 11_000, 10_000);
         let b = sample(11, 100, 10_000, 1_000, 11_000, 10_000);
-        assert_eq!(reads(&inc.plan(&[a.clone(), b.clone()], &[10, 11], t0)), [true, true]);
+        assert_eq!(reads(&inc.plan(&[a.clone(), b.clone()], &[10, 11], &[], t0)), [true, true]);
         inc.update(&[a.clone(), b.clone()], t0);
         // b grew by 1 MiB: read; a did not: carried, with its age.
         let b2 = sample(11, 100, 11_024, 1_000, 12_024, 11_024);
-        let d = inc.plan(&[a.clone(), b2.clone()], &[10, 11], t0 + Duration::from_millis(1500));
+        let d = inc.plan(&[a.clone(), b2.clone()], &[10, 11], &[], t0 + Duration::from_millis(1500));
         assert_eq!(reads(&d), [false, true]);
         assert!(matches!(&d[0], Decision::Carry(r, 1500) if r.pss() == Some(11_000 << 10)));
         // A small move (under 64 KiB) carries.
         let a2 = sample(10, 100, 10_032, 1_000, 11_032, 10_032);
-        assert_eq!(reads(&inc.plan(&[a2], &[10, 11], t0 + Duration::from_secs(2))), [false]);
+        assert_eq!(reads(&inc.plan(&[a2], &[10, 11], &[], t0 + Duration::from_secs(2))), [false]);
     }
 
     #[test]
@@ -360,21 +444,27 @@ mod tests {
         let inc = IncrementalPss::new();
         let t0 = Instant::now();
         let a = sample(10, 100, 10_000, 0, 10_000, 10_000);
-        inc.plan(std::slice::from_ref(&a), &[10], t0);
+        inc.plan(std::slice::from_ref(&a), &[10], &[], t0);
         inc.update(std::slice::from_ref(&a), t0);
         let reused = sample(10, 200, 10_000, 0, 10_000, 10_000);
-        assert_eq!(reads(&inc.plan(&[reused], &[10], t0)), [true]);
+        assert_eq!(reads(&inc.plan(&[reused], &[10], &[], t0)), [true]);
         let inc = IncrementalPss::new();
-        inc.plan(std::slice::from_ref(&a), &[10], t0);
+        inc.plan(std::slice::from_ref(&a), &[10], &[], t0);
         inc.update(std::slice::from_ref(&a), t0);
-        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10], t0 + Duration::from_secs(299))), [false]);
-        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10], t0 + Duration::from_secs(300))), [true]);
+        assert_eq!(
+            reads(&inc.plan(std::slice::from_ref(&a), &[10], &[], t0 + Duration::from_secs(299))),
+            [false]
+        );
+        assert_eq!(
+            reads(&inc.plan(std::slice::from_ref(&a), &[10], &[], t0 + Duration::from_secs(300))),
+            [true]
+        );
         // Mostly file-backed: read again sooner.
         let f = sample(12, 100, 1_000, 9_000, 5_000, 1_000);
-        inc.plan(std::slice::from_ref(&f), &[10, 12], t0);
+        inc.plan(std::slice::from_ref(&f), &[10, 12], &[], t0);
         inc.update(std::slice::from_ref(&f), t0);
         assert_eq!(
-            reads(&inc.plan(std::slice::from_ref(&f), &[10, 12], t0 + Duration::from_secs(60))),
+            reads(&inc.plan(std::slice::from_ref(&f), &[10, 12], &[], t0 + Duration::from_secs(60))),
             [true]
         );
     }
@@ -385,11 +475,11 @@ mod tests {
         let t0 = Instant::now();
         // Total PSS 100 MiB; the bound is 0.4 % of it, 400 KiB.
         let a = sample(10, 100, 50_000, 52_400, 102_400, 50_000);
-        inc.plan(std::slice::from_ref(&a), &[10], t0);
+        inc.plan(std::slice::from_ref(&a), &[10], &[], t0);
         inc.update(std::slice::from_ref(&a), t0);
         // A newcomer sharing 300 KiB: under the bound.
         let n = sample(11, 100, 0, 600, 300, 0);
-        let d = inc.plan(&[a.clone(), n.clone()], &[10, 11], t0);
+        let d = inc.plan(&[a.clone(), n.clone()], &[10, 11], &[], t0);
         assert_eq!(reads(&d), [false, true]);
         let mut a_carried = a.clone();
         a_carried.pss_age_ms = Some(0);
@@ -397,7 +487,7 @@ mod tests {
         // Another one: 600 KiB moved in all, past the bound: the carried
         // ones are read again in the same pass…
         let m = sample(12, 100, 0, 600, 300, 0);
-        let d = inc.plan(&[a.clone(), n.clone(), m.clone()], &[10, 11, 12], t0);
+        let d = inc.plan(&[a.clone(), n.clone(), m.clone()], &[10, 11, 12], &[], t0);
         assert_eq!(reads(&d), [false, false, true]);
         let mut a_carried = a.clone();
         a_carried.pss_age_ms = Some(0);
@@ -406,7 +496,7 @@ mod tests {
         assert!(inc.past_bound(&[a_carried, n_carried, m.clone()]));
         // …and that full pass starts the count again.
         inc.update(&[a.clone(), n.clone(), m.clone()], t0);
-        assert_eq!(reads(&inc.plan(&[a, n, m], &[10, 11, 12], t0)), [false, false, false]);
+        assert_eq!(reads(&inc.plan(&[a, n, m], &[10, 11, 12], &[], t0)), [false, false, false]);
     }
 
     #[test]
@@ -415,9 +505,76 @@ mod tests {
         let t0 = Instant::now();
         let a = sample(10, 100, 50_000, 52_400, 102_400, 50_000);
         let gone = sample(11, 100, 0, 1_000, 500, 0);
-        inc.plan(&[a.clone(), gone.clone()], &[10, 11], t0);
+        inc.plan(&[a.clone(), gone.clone()], &[10, 11], &[], t0);
         inc.update(&[a.clone(), gone], t0);
         // 500 KiB of shared PSS went back to the others: past 0.4 %.
-        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10], t0)), [true]);
+        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10], &[], t0)), [true]);
+    }
+
+    #[test]
+    fn an_unfollowed_process_mapping_shared_pages_makes_a_full_pass() {
+        let inc = IncrementalPss::new();
+        let t0 = Instant::now();
+        // a maps a 50 MiB file; o, left out by a filter, does not yet.
+        let a = sample(10, 100, 50_000, 52_400, 102_400, 50_000);
+        let o = |file_kib| Counters::of(&sample(20, 100, 100, file_kib, 0, 0)).unwrap();
+        inc.plan(std::slice::from_ref(&a), &[10, 20], &[(20, o(100))], t0);
+        inc.update(std::slice::from_ref(&a), t0);
+        // o's counters hold still: a is carried.
+        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10, 20], &[(20, o(100))], t0)), [false]);
+        let mut a_carried = a.clone();
+        a_carried.pss_age_ms = Some(0);
+        inc.update(std::slice::from_ref(&a_carried), t0);
+        // o maps the file: a's PSS halves though its counters do not move.
+        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10, 20], &[(20, o(52_400))], t0)), [true]);
+        inc.update(std::slice::from_ref(&a), t0);
+        // o exits: its pages go back to a.
+        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10, 20], &[(20, o(52_400))], t0)), [false]);
+        inc.update(std::slice::from_ref(&a_carried), t0);
+        assert_eq!(reads(&inc.plan(std::slice::from_ref(&a), &[10], &[], t0)), [true]);
+    }
+
+    #[test]
+    fn a_process_whose_rollup_is_not_read_is_followed_by_its_counters() {
+        let inc = IncrementalPss::new();
+        let t0 = Instant::now();
+        let a = sample(10, 100, 50_000, 52_400, 102_400, 50_000);
+        let mut big = sample(11, 100, 100, 100, 0, 0);
+        big.rollup = crate::Rollup::OverBudget;
+        inc.plan(&[a.clone(), big.clone()], &[10, 11], &[], t0);
+        inc.update(&[a.clone(), big.clone()], t0);
+        let mut a_carried = a.clone();
+        a_carried.pss_age_ms = Some(0);
+        let d = inc.plan(&[a.clone(), big.clone()], &[10, 11], &[], t0);
+        assert_eq!(reads(&d), [false, true]);
+        inc.update(&[a_carried.clone(), big.clone()], t0);
+        // Its rollup still not read, it maps 50 MiB a maps: a is read again.
+        let mut grown = sample(11, 100, 100, 52_400, 0, 0);
+        grown.rollup = crate::Rollup::OverBudget;
+        inc.plan(&[a.clone(), grown.clone()], &[10, 11], &[], t0);
+        assert!(inc.past_bound(&[a_carried, grown]));
+    }
+
+    #[test]
+    fn many_small_moves_of_carried_processes_make_a_full_pass() {
+        let inc = IncrementalPss::new();
+        let t0 = Instant::now();
+        // 100 processes of 10 MiB: total 1000 MiB, the bound 4 MiB.
+        let procs: Vec<_> = (0..100).map(|i| sample(100 + i, 100, 10_240, 0, 10_240, 10_240)).collect();
+        let alive: Vec<u32> = procs.iter().map(|p| p.pid).collect();
+        inc.plan(&procs, &alive, &[], t0);
+        inc.update(&procs, t0);
+        // Each moved 16 KiB, under the 64 KiB threshold: all carried…
+        let moved: Vec<_> = (0..100).map(|i| sample(100 + i, 100, 10_256, 0, 10_256, 10_256)).collect();
+        assert!(reads(&inc.plan(&moved, &alive, &[], t0)).iter().all(|r| !r));
+        // …but together 2 × 1600 KiB: under the bound.
+        let carried = |v: &[ProcessSample]| {
+            v.iter().map(|p| ProcessSample { pss_age_ms: Some(0), ..p.clone() }).collect::<Vec<_>>()
+        };
+        assert!(!inc.past_bound(&carried(&procs)));
+        // 48 KiB each: 2 × 4800 KiB, past it.
+        let moved: Vec<_> = (0..100).map(|i| sample(100 + i, 100, 10_288, 0, 10_288, 10_288)).collect();
+        assert!(reads(&inc.plan(&moved, &alive, &[], t0)).iter().all(|r| !r));
+        assert!(inc.past_bound(&carried(&procs)));
     }
 }
