@@ -273,8 +273,16 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> ExitStatus {
             return s;
         }
         if started.elapsed() > timeout {
+            // Where it waits, and for whom: a failure says which step hung.
+            let proc_file = |f: &str| {
+                std::fs::read_to_string(format!("/proc/{}/{f}", child.id()))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string()
+            };
+            let (wchan, children) = (proc_file("wchan"), proc_file(&format!("task/{}/children", child.id())));
             let _ = child.kill();
-            panic!("memscope did not exit within {timeout:?}");
+            panic!("memscope did not exit within {timeout:?}: waiting in `{wchan}`, children [{children}]");
         }
         std::thread::sleep(Duration::from_millis(10));
     }
