@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use clap::FromArgMatches;
 
 fn main() -> ExitCode {
+    one_malloc_arena();
     let args = cli::Args::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
     match cmd::run(args) {
         Ok(code) => code,
@@ -43,5 +44,21 @@ fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// One malloc arena for every thread. glibc gives each thread that
+/// allocates its own arena; the collection workers of `serve`, `record` and
+/// `top` allocate what the next collections keep (carried rollups, cached
+/// process files), and freed chunks spread over several arenas are not
+/// returned: a thousand scrapes grew the exporter by about 10 MiB, with one
+/// arena it stays flat (the threads mostly wait in the kernel, so they
+/// rarely contend for it). The same as `MALLOC_ARENA_MAX=1`, which still
+/// overrides it.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called first in main, before any other thread exists.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     }
 }
