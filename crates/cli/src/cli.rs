@@ -630,6 +630,14 @@ pub struct PsArgs {
     #[arg(long = "user", value_name = "USER", value_delimiter = ',')]
     pub users: Vec<String>,
 
+    /// Only the processes of this memory cgroup and its descendants, placed by
+    /// /proc/PID/cgroup (the v1 memory controller's line on v1 and hybrid
+    /// hosts, the v2 line otherwise). Named as for report --cgroup: a cgroup
+    /// path, a container id prefix, a pod UID, a systemd unit name, or a
+    /// container's or namespace/pod's name from the runtimes' files.
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup: Option<String>,
+
     /// Sum processes by user, cgroup, container or cmd.
     #[arg(long, value_name = "WHAT", value_parser = Named { table: memscope_analysis::ps::GroupBy::ALL, parse: parse_group_by })]
     pub group_by: Option<memscope_analysis::ps::GroupBy>,
