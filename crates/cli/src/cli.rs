@@ -413,6 +413,15 @@ pub struct CgroupsArgs {
     #[arg(long)]
     pub no_pss: bool,
 
+    /// Show each cgroup's charge as report --cgroup splits it: usage, anonymous,
+    /// page cache, shmem, kernel, sockets, the signed remainder (usage − the
+    /// lines) and the working set (usage − inactive page cache, what the
+    /// kubelet evicts by). Figures the kernel does not give are shown as
+    /// unavailable, never 0. Reads the memory cgroups' files only, not the
+    /// processes.
+    #[arg(long, conflicts_with = "no_pss")]
+    pub ledger: bool,
+
     /// Explain the memory.stat split and exit.
     #[arg(long)]
     pub explain: bool,

@@ -8,9 +8,10 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use memscope_testkit::fixture_dir;
+use memscope_testkit::{MIB, fixture_dir};
 use serde_json::Value;
 
+const KIB: u64 = 1024;
 const POD_UID: &str = "5f1e2d3c-4b5a-6978-8a9b-0c1d2e3f4a5b";
 const POD: &str = "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod5f1e2d3c_4b5a_6978_8a9b_0c1d2e3f4a5b.slice";
 const APP: &str = "cri-containerd-fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210.scope";
@@ -171,4 +172,178 @@ fn copy_tree(from: &Path, to: &Path) {
             std::fs::copy(e.path(), dest).unwrap();
         }
     }
+}
+
+/// A number file of the fixture's memory hierarchy, `None` when absent.
+fn num(dir: &Path, file: &str) -> Option<u64> {
+    std::fs::read_to_string(dir.join(file)).ok().map(|t| t.trim().parse().unwrap())
+}
+
+/// A key of the fixture's memory.stat, `None` when absent.
+fn stat_key(dir: &Path, key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join("memory.stat")).ok()?;
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().unwrap())
+    })
+}
+
+/// `cgroups --ledger --json --all` of a fixture, each row checked against the
+/// fixture's own files: every figure the kernel gives equals them, every
+/// figure it does not is null with a reason, and the lines in the usage plus
+/// the remainder are the usage exactly. Returns the rows by path.
+fn ledger_rows(fixture: &str, memory_mount: &str) -> std::collections::BTreeMap<String, Value> {
+    let doc = json(fixture, &["cgroups", "--ledger", "--all"]);
+    assert_eq!(doc["schema"], "memscope.cgroups-ledger/1");
+    let mount = fixture_dir(fixture).join(memory_mount.trim_start_matches('/'));
+    let mut out = std::collections::BTreeMap::new();
+    for row in doc["cgroups"].as_array().unwrap() {
+        let path = row["path"].as_str().unwrap().to_string();
+        let dir = mount.join(path.trim_start_matches('/'));
+        let v1 = row["version"] == "v1";
+        let s = |v2: &str, v1k: &str| stat_key(&dir, if v1 { v1k } else { v2 });
+        let usage = if v1 { num(&dir, "memory.usage_in_bytes") } else { num(&dir, "memory.current") };
+        let page_cache = match (s("file", "total_cache"), s("shmem", "total_shmem")) {
+            (Some(f), Some(sh)) => Some(f - sh),
+            _ => None,
+        };
+        let kernel = if v1 { num(&dir, "memory.kmem.usage_in_bytes") } else { s("kernel", "") };
+        let sock = if v1 { num(&dir, "memory.kmem.tcp.usage_in_bytes") } else { s("sock", "") };
+        let inactive = s("inactive_file", "total_inactive_file");
+        let want = [
+            ("usage_bytes", usage),
+            ("anon_bytes", s("anon", "total_rss")),
+            ("page_cache_bytes", page_cache),
+            ("shmem_bytes", s("shmem", "total_shmem")),
+            ("kernel_bytes", kernel),
+            ("sock_bytes", sock),
+            ("working_set_bytes", usage.zip(inactive).map(|(u, i)| u.saturating_sub(i))),
+        ];
+        for (key, want) in want {
+            assert_eq!(row[key].as_u64(), want, "{fixture} {path} {key}");
+            if want.is_none() {
+                let why =
+                    row["unavailable"][key].as_str().unwrap_or_else(|| panic!("{path} {key}: no reason"));
+                assert!(!why.is_empty());
+            }
+        }
+        assert_eq!(row["sock_in_usage"].as_bool(), Some(!v1), "{path}");
+        assert_eq!(row["procs"].as_u64(), num_procs(&dir), "{path}");
+        // lines + remainder = usage, exactly, wherever all are known.
+        let lines: Vec<&str> = if v1 {
+            vec!["anon_bytes", "page_cache_bytes", "shmem_bytes", "kernel_bytes"]
+        } else {
+            vec!["anon_bytes", "page_cache_bytes", "shmem_bytes", "kernel_bytes", "sock_bytes"]
+        };
+        let known: Option<Vec<u64>> = lines.iter().map(|k| row[*k].as_u64()).collect();
+        match (known, usage) {
+            (Some(parts), Some(u)) => {
+                let r = row["remainder_bytes"].as_i64().unwrap_or_else(|| panic!("{path}: no remainder"));
+                let sum: i128 = parts.iter().map(|&p| i128::from(p)).sum();
+                assert_eq!(sum + i128::from(r), i128::from(u), "{fixture} {path}");
+            }
+            _ => assert!(row["remainder_bytes"].is_null(), "{path}: a remainder without its parts"),
+        }
+        out.insert(path, row.clone());
+    }
+    out
+}
+
+fn num_procs(dir: &Path) -> Option<u64> {
+    std::fs::read_to_string(dir.join("cgroup.procs")).ok().map(|t| t.split_whitespace().count() as u64)
+}
+
+#[test]
+fn ledger_rows_of_a_kubernetes_node_are_its_memory_stat() {
+    let rows = ledger_rows("cgroups-v2-kubernetes-node", "/sys/fs/cgroup");
+    let app = &rows[&format!("{POD}/{APP}")];
+    let usage = 500 * MIB + 12 * KIB;
+    assert_eq!(app["usage_bytes"].as_u64(), Some(usage));
+    for (key, want) in [
+        ("anon_bytes", 100 * MIB),
+        ("page_cache_bytes", 250 * MIB),
+        ("shmem_bytes", 50 * MIB),
+        ("kernel_bytes", 40 * MIB),
+        ("sock_bytes", 60 * MIB),
+        ("working_set_bytes", usage - 200 * MIB),
+    ] {
+        assert_eq!(app[key].as_u64(), Some(want), "{key}");
+    }
+    assert_eq!(app["remainder_bytes"].as_i64(), Some(12 * KIB as i64));
+    assert_eq!(app["version"], "v2");
+    // The same figures as report --cgroup gives for that container.
+    let report = json("cgroups-v2-kubernetes-node", &["report", "--cgroup", "fedcba98"]);
+    for l in report["lines"].as_array().unwrap().iter().filter(|l| l["parent"].is_null()) {
+        let key = format!("{}_bytes", l["key"].as_str().unwrap());
+        assert_eq!(app[&key], l["bytes"], "{key}");
+    }
+    assert_eq!(app["remainder_bytes"], report["remainder_bytes"]);
+    // The root: no memory.current, so no usage, remainder or working set.
+    let top = &rows["/"];
+    assert!(top["usage_bytes"].is_null());
+    assert!(top["unavailable"]["usage_bytes"].as_str().unwrap().contains("memory.current"));
+    assert!(top["remainder_bytes"].is_null());
+}
+
+#[test]
+fn ledger_rows_of_a_v1_docker_host_keep_sockets_beside_the_usage() {
+    let rows = ledger_rows("cgroups-v1-docker-host", "/sys/fs/cgroup/memory");
+    let c = &rows[DOCKER];
+    let usage = 208 * MIB - 8 * KIB;
+    assert_eq!(c["usage_bytes"].as_u64(), Some(usage));
+    for (key, want) in [
+        ("anon_bytes", 80 * MIB),
+        ("page_cache_bytes", 110 * MIB),
+        ("shmem_bytes", 10 * MIB),
+        ("kernel_bytes", 8 * MIB),
+        ("sock_bytes", 0),
+        ("working_set_bytes", usage - 90 * MIB),
+    ] {
+        assert_eq!(c[key].as_u64(), Some(want), "{key}");
+    }
+    assert_eq!(c["remainder_bytes"].as_i64(), Some(-8 * KIB as i64));
+    assert_eq!(c["sock_in_usage"], false);
+    assert_eq!(c["procs"].as_u64(), Some(1));
+}
+
+#[test]
+fn ledger_rows_of_pure_trees_and_the_other_formats() {
+    let rows = ledger_rows("cgroups-v2-pure", "/sys/fs/cgroup");
+    assert!(rows.contains_key("/system.slice/idle.service"), "--all shows the idle service");
+    let rows = ledger_rows("cgroups-v1-pure", "/sys/fs/cgroup/memory");
+    assert_eq!(rows["/system.slice/mysql.service"]["usage_bytes"].as_u64(), Some(200 * MIB));
+    // Without --all the idle service is hidden; --flat orders by usage.
+    let doc = json("cgroups-v2-pure", &["cgroups", "--ledger", "--flat"]);
+    let paths: Vec<&str> =
+        doc["cgroups"].as_array().unwrap().iter().map(|c| c["path"].as_str().unwrap()).collect();
+    assert!(!paths.contains(&"/system.slice/idle.service"), "{paths:?}");
+    assert_eq!(paths[0], "/system.slice", "{paths:?}");
+    // CSV: the same rows, the same figures, empty where unavailable.
+    let out = memscope("cgroups-v2-pure", &["--csv", "cgroups", "--ledger", "--flat"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[0], "path");
+    let csv_paths: Vec<&str> = text.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(csv_paths, paths);
+    for (line, row) in text.lines().skip(1).zip(doc["cgroups"].as_array().unwrap()) {
+        for (col, cell) in header.iter().zip(line.split(',')) {
+            if col.ends_with("_bytes") {
+                assert_eq!(cell.parse::<i64>().ok(), row[*col].as_i64(), "{col} of {line}");
+            }
+        }
+    }
+    // The table: the columns and the notes.
+    let out = memscope("cgroups-v1-docker-host", &["cgroups", "--ledger"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for want in
+        ["cgroup memory ledgers at", "page cache", "remainder", "working set", "(0 B)", "outside the usage"]
+    {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    // --ledger reads no process: --no-pss with it is refused.
+    let out = memscope("cgroups-v2-pure", &["cgroups", "--ledger", "--no-pss"]);
+    assert_eq!(out.status.code(), Some(2));
 }
