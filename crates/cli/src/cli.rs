@@ -18,6 +18,8 @@ Examples:
   memscope capture --out host1.tree         keep the evidence; later, anywhere:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
+  memscope cgroups --ledger --flat          each cgroup's charge in lines: anon, cache, kernel, sock …
+  memscope ps --cgroup nginx.service        the processes of one cgroup (or container, pod) and below
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
   memscope trace --duration 60s             which kernel code allocated what is still held (eBPF)
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
