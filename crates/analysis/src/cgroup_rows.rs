@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 
 use memscope_kernel::ReadError;
-use memscope_kernel::cgroup::Version;
 use memscope_kernel::parse::vmstat::Vmstat;
 use memscope_model::cgroup_stats::CgroupStat;
 use memscope_model::cgroups::ledger::LedgerSample;
@@ -99,11 +98,14 @@ pub fn ledger_sample(s: &CgroupStat) -> LedgerSample {
         path: s.path.clone(),
         version: s.version,
         dir: s.dir.clone(),
-        usage_bytes: if s.top && s.version == Version::V2 {
-            // The root has no memory.current (CFTYPE_NOT_ON_ROOT).
-            Err(Unavailable::AtTop { file: "memory.current".into() })
-        } else {
-            fig(&s.usage_bytes)
+        usage_bytes: match &s.usage_bytes {
+            // The root keeps no usage file (v2 memory.current is
+            // CFTYPE_NOT_ON_ROOT); a container's own subtree, mounted as
+            // the top, has one.
+            Err(ReadError::NotReported { field: None, .. }) if s.top => {
+                Err(Unavailable::AtTop { file: s.usage_file().into() })
+            }
+            u => fig(u),
         },
         stat: s.stat.clone().map_err(Unavailable::from),
         events: Err::<Vmstat, _>(not_read("memory.events")),
@@ -212,6 +214,8 @@ pub fn sum(rows: &[&LedgerRow]) -> Option<LedgerRow> {
 
 #[cfg(test)]
 mod tests {
+    use memscope_kernel::cgroup::Version;
+
     use super::*;
 
     const MIB: u64 = 1 << 20;
@@ -290,11 +294,15 @@ mod tests {
             assert!(r.unavailable.contains_key(k), "{k}: {:?}", r.unavailable);
         }
         // The v2 root: no memory.current there.
-        let mut top = stat(Version::V2, Ok(5), "anon 1\n");
+        let missing = ReadError::NotReported { path: "/sys/fs/cgroup/memory.current".into(), field: None };
+        let mut top = stat(Version::V2, Err(missing), "anon 1\n");
         top.top = true;
         let r = row(&top);
         assert_eq!(r.usage_bytes, None);
         assert!(r.unavailable["usage_bytes"].contains("top cgroup"), "{:?}", r.unavailable);
+        // A container's own subtree mounted as the top has one.
+        top.usage_bytes = Ok(4096);
+        assert_eq!(row(&top).usage_bytes, Some(4096));
     }
 
     #[test]

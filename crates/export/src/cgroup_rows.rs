@@ -45,10 +45,10 @@ fn components(path: &str) -> usize {
 }
 
 impl LedgerView<'_> {
-    /// Depth of cgroup `i` below the shallowest cgroup read.
-    fn depth(&self, i: usize) -> usize {
+    /// Each cgroup's depth below the shallowest cgroup read.
+    fn depths(&self) -> Vec<usize> {
         let top = self.stats.iter().map(|s| components(&s.path)).min().unwrap_or(0);
-        components(&self.stats[i].path).saturating_sub(top)
+        self.stats.iter().map(|s| components(&s.path).saturating_sub(top)).collect()
     }
 
     /// Processes in each cgroup and its descendants, from `cgroup.procs`
@@ -84,10 +84,10 @@ impl LedgerView<'_> {
     /// hidden for having neither processes nor memory.
     pub fn shown(&self, o: &CgroupsOptions) -> (Vec<usize>, usize) {
         let subtree = self.subtree_procs();
+        let depths = self.depths();
         let mut hidden = 0;
         let mut out = Vec::new();
-        for (i, &procs) in subtree.iter().enumerate().take(self.rows.len()) {
-            let depth = self.depth(i);
+        for (i, (&procs, &depth)) in subtree.iter().zip(&depths).enumerate().take(self.rows.len()) {
             if o.depth.is_some_and(|d| depth > d) {
                 continue;
             }
@@ -109,9 +109,8 @@ impl LedgerView<'_> {
         (out, hidden)
     }
 
-    fn label(&self, i: usize, o: &CgroupsOptions) -> String {
+    fn label(&self, i: usize, depth: usize, o: &CgroupsOptions) -> String {
         let path = &self.stats[i].path;
-        let depth = self.depth(i);
         let base = if o.flat || depth == 0 {
             path.clone()
         } else {
@@ -139,6 +138,7 @@ pub fn write_table(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions, s: &St
     writeln!(w, "{}", wrap(&describe_layout(v.layout), s.width, "", "  "))?;
     writeln!(w)?;
     let (shown, hidden) = v.shown(o);
+    let depths = v.depths();
     let mut header = vec!["cgroup", "procs", "usage"];
     header.extend(LINES.iter().map(|(_, label)| *label));
     header.extend(["remainder", "working set"]);
@@ -159,7 +159,7 @@ pub fn write_table(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions, s: &St
         };
         let b = |x: Option<u64>| x.map(|x| fmt_bytes(x as i64));
         let mut cells = vec![
-            comfy_table::Cell::new(v.label(i, o)),
+            comfy_table::Cell::new(v.label(i, depths[i], o)),
             s.num(v.procs(i).map_or_else(|| "-".into(), |n| n.to_string())),
             cell("usage", "usage_bytes", b(r.usage_bytes)),
         ];
@@ -188,6 +188,16 @@ pub fn write_table(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions, s: &St
          page cache, the figure the kubelet evicts by. memscope report --cgroup CGROUP explains one row."
             .to_string(),
     ];
+    // mm/memcontrol-v1.c mem_cgroup_usage(): the v1 root has no page
+    // counter; its usage is computed from statistics, without kernel memory.
+    if shown.iter().any(|&i| v.stats[i].path == "/" && v.stats[i].top && v.rows[i].version == "v1") {
+        notes.push(
+            "The root's usage is not a counter on cgroup v1: the kernel computes it from the page cache and \
+             anonymous pages, without the kernel memory charged to its children, so the root's remainder is \
+             about minus its kernel line."
+                .into(),
+        );
+    }
     if v1_sock {
         notes.push(
             "(sock) in parentheses: cgroup v1 charges TCP socket buffers to memory.kmem.tcp.usage_in_bytes, \
@@ -205,7 +215,7 @@ pub fn write_table(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions, s: &St
     Ok(())
 }
 
-fn row_json(v: &LedgerView, i: usize) -> Value {
+fn row_json(v: &LedgerView, i: usize, depth: usize) -> Value {
     let r = &v.rows[i];
     let s = &v.stats[i];
     let mut o = Map::new();
@@ -213,7 +223,7 @@ fn row_json(v: &LedgerView, i: usize) -> Value {
     if let Some(l) = v.names.and_then(|n| memscope_analysis::containers::label_of(&s.path, n)) {
         o.insert("container".into(), json!(l));
     }
-    o.insert("depth".into(), json!(v.depth(i)));
+    o.insert("depth".into(), json!(depth));
     let mut unavailable: Map<String, Value> =
         r.unavailable.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
     match &s.procs {
@@ -242,6 +252,7 @@ fn row_json(v: &LedgerView, i: usize) -> Value {
 /// Write the rows as one JSON document.
 pub fn write_json(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions) -> io::Result<()> {
     let (shown, _) = v.shown(o);
+    let depths = v.depths();
     let doc = json!({
         "schema": SCHEMA,
         "taken_at": timestamp(v.taken_at_unix_ms),
@@ -251,7 +262,7 @@ pub fn write_json(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions) -> io::
             "hierarchies": v.layout.hierarchies,
             "visible_root": v.layout.visible_root(),
         },
-        "cgroups": shown.iter().map(|&i| row_json(v, i)).collect::<Vec<_>>(),
+        "cgroups": shown.iter().map(|&i| row_json(v, i, depths[i])).collect::<Vec<_>>(),
     });
     serde_json::to_writer_pretty(&mut *w, &doc)?;
     writeln!(w)
@@ -277,6 +288,7 @@ pub const CSV_COLUMNS: &[&str] = &[
 /// Write one CSV row per cgroup: unavailable figures are empty.
 pub fn write_csv(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions) -> io::Result<()> {
     let (shown, _) = v.shown(o);
+    let depths = v.depths();
     let mut c = csv::Writer::from_writer(w);
     c.write_record(CSV_COLUMNS)?;
     fn opt<T: ToString>(x: Option<T>) -> String {
@@ -286,7 +298,7 @@ pub fn write_csv(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions) -> io::R
         let r = &v.rows[i];
         let mut rec = vec![
             v.stats[i].path.clone(),
-            v.depth(i).to_string(),
+            depths[i].to_string(),
             r.version.to_string(),
             opt(v.procs(i)),
             opt(r.usage_bytes),

@@ -59,6 +59,20 @@ pub struct CgroupStat {
     pub procs: Option<Sample<usize>>,
 }
 
+impl CgroupStat {
+    /// The file its usage comes from.
+    pub fn usage_file(&self) -> &'static str {
+        usage_file(self.version)
+    }
+}
+
+fn usage_file(version: Version) -> &'static str {
+    match version {
+        Version::V2 => "memory.current",
+        Version::V1 => "memory.usage_in_bytes",
+    }
+}
+
 /// Every memory cgroup, parents first and children by name (the reader's
 /// bounded walk), each read once; with `procs`, each one's `cgroup.procs`
 /// too. An error when no memory hierarchy is mounted.
@@ -83,10 +97,7 @@ fn read_one(reader: &CgroupReader, h: &Hierarchy, path: &str, procs: bool) -> Op
     if h.version == Version::V2 && !d.exists("memory.stat") {
         return None;
     }
-    let usage = match h.version {
-        Version::V2 => "memory.current",
-        Version::V1 => "memory.usage_in_bytes",
-    };
+    let usage = usage_file(h.version);
     let (kmem_bytes, kmem_tcp_bytes) = match h.version {
         Version::V2 => (None, None),
         Version::V1 => (
