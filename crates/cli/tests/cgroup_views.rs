@@ -74,7 +74,7 @@ fn ps_cgroup_lists_exactly_the_subtree_of_a_kubernetes_pod_and_of_one_container(
     assert_eq!(app, expected(f, m, &format!("{POD}/{APP}")));
     assert_eq!(app, BTreeSet::from([4242]));
     assert_eq!(ps_pids(f, &format!("{POD}/{PAUSE}")), BTreeSet::from([4100]));
-    // The whole node: kubepods.slice holds both; the top holds every process.
+    // The node's pods: kubepods.slice holds both.
     assert_eq!(ps_pids(f, "kubepods.slice"), expected(f, m, "/kubepods.slice"));
 }
 
@@ -90,6 +90,9 @@ fn ps_cgroup_on_v1_uses_the_memory_controllers_line() {
     assert_eq!(ps_pids(f, "/user.slice"), expected(f, m, "/user.slice"));
     assert_eq!(ps_pids(f, "/user.slice"), BTreeSet::from([501]));
     assert_eq!(ps_pids(f, "/system.slice"), expected(f, m, "/system.slice"));
+    // The top: every process.
+    assert_eq!(ps_pids(f, "/"), expected(f, m, "/"));
+    assert_eq!(ps_pids(f, "/"), BTreeSet::from([1, 401, 501]));
 }
 
 #[test]
