@@ -25,6 +25,7 @@
 pub mod allocinfo;
 pub mod census;
 pub mod cgroup_ledger;
+pub mod cgroup_rows;
 pub mod cgroups;
 pub mod cmdline;
 pub mod containers;

@@ -18,6 +18,8 @@ Examples:
   memscope capture --out host1.tree         keep the evidence; later, anywhere:
   memscope --root host1.tree report
   memscope cgroups --flat                   cgroups by memory, next to their processes' PSS
+  memscope cgroups --ledger --flat          each cgroup's charge in lines: anon, cache, kernel, sock …
+  memscope ps --cgroup nginx.service        the processes of one cgroup (or container, pod) and below
   memscope run --memory 512M -- make -j4    run under a limit; peak memory and OOM kills on stderr
   memscope trace --duration 60s             which kernel code allocated what is still held (eBPF)
   memscope serve                            Prometheus metrics on http://127.0.0.1:9799/metrics
@@ -413,6 +415,15 @@ pub struct CgroupsArgs {
     #[arg(long)]
     pub no_pss: bool,
 
+    /// Show each cgroup's charge as report --cgroup splits it: usage, anonymous,
+    /// page cache, shmem, kernel, sockets, the signed remainder (usage − the
+    /// lines) and the working set (usage − inactive page cache, what the
+    /// kubelet evicts by). Figures the kernel does not give are shown as
+    /// unavailable, never 0. Reads the memory cgroups' files only, not the
+    /// processes.
+    #[arg(long, conflicts_with = "no_pss")]
+    pub ledger: bool,
+
     /// Explain the memory.stat split and exit.
     #[arg(long)]
     pub explain: bool,
@@ -629,6 +640,14 @@ pub struct PsArgs {
     /// Only processes of these users, by name or uid (repeat, or separate with commas).
     #[arg(long = "user", value_name = "USER", value_delimiter = ',')]
     pub users: Vec<String>,
+
+    /// Only the processes of this memory cgroup and its descendants, placed by
+    /// /proc/PID/cgroup (the v1 memory controller's line on v1 and hybrid
+    /// hosts, the v2 line otherwise). Named as for report --cgroup: a cgroup
+    /// path, a container id prefix, a pod UID, a systemd unit name, or a
+    /// container's or namespace/pod's name from the runtimes' files.
+    #[arg(long, value_name = "CGROUP")]
+    pub cgroup: Option<String>,
 
     /// Sum processes by user, cgroup, container or cmd.
     #[arg(long, value_name = "WHAT", value_parser = Named { table: memscope_analysis::ps::GroupBy::ALL, parse: parse_group_by })]

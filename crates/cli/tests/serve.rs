@@ -221,6 +221,41 @@ fn a_captured_tree_exports_its_cgroups_and_descriptors() {
     assert!(r.body.contains("\nmemscope_cgroup_oom_kills_total{cgroup=\"/system.slice/nginx.service\"} 1\n"));
     assert!(r.body.contains("\nmemscope_process_open_fds{pid=\"201\",comm=\"nginx\"} 60\n"), "{}", r.body);
     assert!(r.body.contains("\nmemscope_file_handles_allocated 3456\n"));
+
+    // The ledger lines of the same cgroups: memory.stat's figures, each
+    // cgroup's lines adding up to its charge, the rest in `other` once.
+    assert!(r.body.contains("# TYPE memscope_cgroup_memory_ledger_bytes gauge\n"), "{}", r.body);
+    assert!(r.body.contains("# HELP memscope_cgroup_memory_ledger_bytes "), "{}", r.body);
+    let mut sums: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for l in r.body.lines().filter_map(|l| l.strip_prefix("memscope_cgroup_memory_ledger_bytes{cgroup=\"")) {
+        let (cg, rest) = l.split_once('"').unwrap();
+        let v: i64 = rest.rsplit(' ').next().unwrap().parse().unwrap();
+        *sums.entry(cg.to_string()).or_default() += v;
+    }
+    let charged: std::collections::BTreeMap<String, i64> = cgroups
+        .iter()
+        .map(|l| {
+            let l = l.strip_prefix("memscope_cgroup_memory_bytes{cgroup=\"").unwrap();
+            let (cg, rest) = l.split_once('"').unwrap();
+            (cg.to_string(), rest.rsplit(' ').next().unwrap().parse().unwrap())
+        })
+        .collect();
+    assert_eq!(sums, charged);
+    for want in [
+        // nginx.service: anon 60 MiB, file 30 MiB of which shmem 4, kernel 10, sock 1, current 100.
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"anon\"} 62914560",
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"page_cache\"} 27262976",
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"shmem\"} 4194304",
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"kernel\"} 10485760",
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"sock\"} 1048576",
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"/system.slice/nginx.service\",line=\"remainder\"} -1048576",
+        // init.scope 4 MiB + user.slice 20 MiB + idle.service 0 + sshd.service 3 MiB.
+        "memscope_cgroup_memory_ledger_bytes{cgroup=\"other\",line=\"anon\"} 28311552",
+        // 100 MiB − inactive_file 15 MiB.
+        "memscope_cgroup_memory_working_set_bytes{cgroup=\"/system.slice/nginx.service\"} 89128960",
+    ] {
+        assert!(r.body.contains(&format!("\n{want}\n")), "{want} missing from:\n{}", r.body);
+    }
 }
 
 #[test]

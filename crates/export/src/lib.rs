@@ -31,6 +31,7 @@
 //! command prints it in the format asked for with one call.
 
 pub mod cgroup_ledger;
+pub mod cgroup_rows;
 pub mod cgroups;
 pub mod chart;
 pub mod diff;

@@ -74,6 +74,8 @@ pub fn capture_with(
     // `pressure`, `oom`): mountinfo, then the walk of each hierarchy.
     if let Ok(layout) = memscope_kernel::cgroup::Layout::detect(&rec_root) {
         let _ = crate::cgroups::tree::read_tree(&rec_root, &layout);
+        // `cgroups --ledger`: the v1 TCP socket counters too.
+        let _ = crate::cgroup_stats::read_all(&rec_root, &layout, true);
     }
     // The containers' names (`cgroups`, `report --cgroup`), from the
     // runtimes' files: the recorder keeps scrubbed copies only.

@@ -32,6 +32,7 @@
 //! ([`ProcessSample::pss_age_ms`]).
 
 pub mod capture;
+pub mod cgroup_stats;
 pub mod cgroups;
 mod collect;
 pub mod containers;

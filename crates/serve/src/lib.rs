@@ -43,8 +43,8 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use memscope_analysis::ledger::CATEGORIES;
+pub use memscope_export::metrics::Collected;
 use memscope_export::metrics::{self, ExporterStats, Format, MetricsOptions};
-use memscope_model::Snapshot;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -55,8 +55,10 @@ pub use webconfig::{ConfigError, Verdict, WebConfig};
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads one snapshot (blocking; run on a blocking thread). Descriptors and
-/// memory cgroups are exported when the snapshot holds them.
-pub type CollectFn = Arc<dyn Fn() -> Snapshot + Send + Sync>;
+/// memory cgroups are exported when the snapshot holds them, the cgroups'
+/// ledger lines when the collection read their files
+/// ([`Collected::cgroup_stats`]).
+pub type CollectFn = Arc<dyn Fn() -> Collected + Send + Sync>;
 
 /// What to serve and how.
 #[derive(Clone)]
@@ -373,9 +375,9 @@ impl Scrapes {
         let n = self.collections.load(Ordering::Relaxed) + 1;
         let made = tokio::task::spawn_blocking(move || {
             let started = Instant::now();
-            let snap = collect();
+            let collected = collect();
             let stats = ExporterStats { collections: n, collection_seconds: started.elapsed().as_secs_f64() };
-            let om = metrics::render(&snap, opts, stats);
+            let om = metrics::render_collected(&collected, opts, stats);
             let text = metrics::to_text_004(&om);
             Exposition { at: Instant::now(), openmetrics: Bytes::from(om), text: Bytes::from(text) }
         })

@@ -31,7 +31,7 @@ impl Server {
             metrics: MetricsOptions { top_processes: 20, top_slab_caches: 20, top_cgroups: 20 },
             web: WebConfig::default(),
             limits,
-            collect: Arc::new(move || collect(&root, &CollectOptions::default())),
+            collect: Arc::new(move || collect(&root, &CollectOptions::default()).into()),
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (tx, rx) = std::sync::mpsc::channel();

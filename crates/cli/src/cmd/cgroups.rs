@@ -6,11 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use memscope_analysis::cgroup_rows;
 use memscope_analysis::cgroups::process_usage;
 use memscope_analysis::processes;
+use memscope_export::cgroup_rows::{self as ledger_out, LedgerView};
 use memscope_export::cgroups::{self as out, CgroupsOptions, CgroupsView};
 use memscope_kernel::KernelRoot;
 use memscope_kernel::cgroup::{Layout, LayoutKind};
+use memscope_model::cgroup_stats::read_all;
 use memscope_model::cgroups::tree::{SPLIT, V1Source, read_tree};
 use memscope_model::{CollectOptions, ProcessMode, collect, now_unix_ms};
 
@@ -36,6 +39,27 @@ pub fn run(root: &KernelRoot, g: &Global, a: &CgroupsArgs) -> anyhow::Result<Exi
     let layout = Layout::detect(root).context("cannot find the cgroup hierarchies")?;
     if layout.kind == LayoutKind::None {
         bail!("no cgroup file system is mounted (no cgroup or cgroup2 line in /proc/self/mountinfo)");
+    }
+    let opts = CgroupsOptions { flat: a.flat, depth: a.depth, all: a.all || style.all };
+    if a.ledger {
+        // Each memory cgroup's own files, read once: no process is read.
+        let stats = read_all(root, &layout, true).context("cannot read the memory cgroups")?;
+        let rows = cgroup_rows::rows(&stats);
+        let names = memscope_model::containers::read(root);
+        let view = LedgerView {
+            layout: &layout,
+            stats: &stats,
+            rows: &rows,
+            taken_at_unix_ms: taken_at(root),
+            names: Some(&names),
+        };
+        match format {
+            Format::Json => ledger_out::write_json(&mut w, &view, &opts)?,
+            Format::Csv => ledger_out::write_csv(&mut w, &view, &opts)?,
+            Format::Table => ledger_out::write_table(&mut w, &view, &opts, &style)?,
+        }
+        output::finish(w)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let tree = read_tree(root, &layout);
     let names = memscope_model::containers::read(root);
@@ -67,7 +91,6 @@ pub fn run(root: &KernelRoot, g: &Global, a: &CgroupsArgs) -> anyhow::Result<Exi
         pss_unavailable,
         names: Some(&names),
     };
-    let opts = CgroupsOptions { flat: a.flat, depth: a.depth, all: a.all || style.all };
     match format {
         Format::Json => out::write_json(&mut w, &view, &opts)?,
         Format::Csv => out::write_csv(&mut w, &view, &opts)?,
@@ -75,4 +98,13 @@ pub fn run(root: &KernelRoot, g: &Global, a: &CgroupsArgs) -> anyhow::Result<Exi
     }
     output::finish(w)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// When the files were read: now, or for a captured tree when its MANIFEST
+/// says (as a collection dates its snapshot).
+fn taken_at(root: &KernelRoot) -> u64 {
+    match root.manifest().get("captured_at_unix_ms") {
+        Some(t) if !root.is_live() => t.parse().unwrap_or(0),
+        _ => now_unix_ms(),
+    }
 }

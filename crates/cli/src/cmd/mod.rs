@@ -1,6 +1,7 @@
 //! One module per command; [`run`] dispatches.
 
 mod capture;
+mod cgroup_spec;
 mod cgroups;
 mod diff;
 mod fds;

@@ -11,6 +11,7 @@ use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, ProcessFilter, ProcessMode, ProcessSample, collect_processes};
 use regex::Regex;
 
+use super::cgroup_spec;
 use crate::cli::{Global, PsArgs};
 use crate::errors::{BadInput, bad_input};
 use crate::output;
@@ -31,13 +32,21 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             None => bad_input!("--user {u}: no such user (not in the passwd file, and not a number)"),
         };
     }
+    // Resolved before the scan: a name that matches nothing is bad input.
+    let cgroup = a.cgroup.as_deref().map(|spec| cgroup_spec::resolve(root, spec)).transpose()?;
     let full = a.full;
     // Only the running system holds this very process.
     // Asked for by pid, it is listed.
     let me = (root.is_live() && !a.include_self).then(std::process::id).filter(|m| !a.pids.contains(m));
-    let filter = (pattern.is_some() || !uids.is_empty() || me.is_some()).then(|| {
+    let filter = (pattern.is_some() || !uids.is_empty() || me.is_some() || cgroup.is_some()).then(|| {
         ProcessFilter::new(move |p: &ProcessSample| {
             if Some(p.pid) == me {
+                return false;
+            }
+            // A process whose cgroup file could not be read is in no cgroup we know of.
+            if let Some(c) = &cgroup
+                && !p.cgroup.as_ref().is_ok_and(|cg| c.contains(cg))
+            {
                 return false;
             }
             let uid_ok = uids.is_empty()

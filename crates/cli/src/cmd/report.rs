@@ -4,16 +4,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use memscope_analysis::cgroup_ledger::{self, Unresolved};
+use memscope_analysis::cgroup_ledger;
 use memscope_analysis::containers;
 use memscope_analysis::ledger::{CATEGORIES, LedgerOptions};
 use memscope_analysis::processes;
 use memscope_analysis::report::{self, ReportOptions};
 use memscope_kernel::KernelRoot;
-use memscope_kernel::cgroup::Layout;
-use memscope_model::cgroups::ledger::{memory_paths, read_ledger};
+use memscope_model::cgroups::ledger::read_ledger;
 use memscope_model::{CollectOptions, ProcessMode, collect};
 
+use super::cgroup_spec::{self, Resolved};
 use crate::cli::{Global, ReportArgs};
 use crate::errors::bad_input;
 use crate::output;
@@ -61,22 +61,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
 /// `report --cgroup SPEC`: the ledger of one memory cgroup.
 fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<ExitCode> {
     let (format, style) = output::choose(g);
-    let layout = Layout::detect(root).context("cannot find the cgroup hierarchies")?;
-    let paths = memory_paths(root, &layout).context("cannot read the memory cgroups")?;
-    let names = memscope_model::containers::read(root);
-    let path = match cgroup_ledger::resolve(&paths, spec) {
-        Ok(p) => p,
-        Err(Unresolved::NoMatch) => match containers::named_by(&paths, spec, &names).as_slice() {
-            [one] => one.clone(),
-            [] => bad_input!(
-                "no memory cgroup matches `{spec}` (a cgroup path, container id prefix or name, namespace/pod, pod UID or unit name)"
-            ),
-            many => bad_input!("`{spec}` matches several cgroups: {}", many.join(", ")),
-        },
-        Err(Unresolved::Ambiguous(some)) => {
-            bad_input!("`{spec}` matches several cgroups: {}", some.join(", "))
-        }
-    };
+    let Resolved { layout, path, names, .. } = cgroup_spec::resolve(root, spec)?;
     let Some(sample) = read_ledger(root, &layout, &path).context("cannot read the memory cgroup")? else {
         bad_input!("the memory cgroup `{path}` is gone")
     };

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use memscope_export::metrics::MetricsOptions;
+use memscope_export::metrics::{Collected, MetricsOptions, cgroup_ledger_paths};
 use memscope_kernel::KernelRoot;
+use memscope_kernel::cgroup::Layout;
+use memscope_model::cgroup_stats::read_paths;
 use memscope_model::{CollectCache, CollectOptions, ProcessMode, collect};
 use memscope_serve::{Limits, Options, WebConfig, exposure_warning, serve};
 
@@ -38,6 +40,7 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         ..CollectOptions::default()
     };
     let root = root.clone();
+    let top_cgroups = a.top_cgroups;
     let opts = Options {
         listen: a.listen,
         min_interval: a.min_interval,
@@ -48,7 +51,20 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         },
         web,
         limits: Limits { max_connections: a.max_connections, ..Limits::default() },
-        collect: Arc::new(move || collect(&root, &collect_opts)),
+        collect: Arc::new(move || {
+            let snapshot = collect(&root, &collect_opts);
+            // The ledger files of the cgroups exported one by one and of the
+            // topmost others: at most the cgroups the snapshot read.
+            let cgroup_stats = match &snapshot.cgroups {
+                Some(Ok(sample)) => {
+                    let paths = cgroup_ledger_paths(sample, top_cgroups);
+                    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+                    Some(Layout::detect(&root).and_then(|layout| read_paths(&root, &layout, &paths)))
+                }
+                _ => None,
+            };
+            Collected { snapshot, cgroup_stats }
+        }),
     };
     serve(opts, |addr| {
         // Tests and scripts read the bound address (port 0 picks one) from here.

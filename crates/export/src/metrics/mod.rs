@@ -31,6 +31,7 @@
 //!
 //! [`ledger::CATEGORIES`]: memscope_analysis::ledger::CATEGORIES
 
+mod cgroup_ledger;
 mod cgroups;
 mod fds;
 mod ledger;
@@ -44,7 +45,8 @@ mod zones;
 
 use memscope_analysis::ledger::{self as ledger_analysis, Ledger, LedgerError, LedgerOptions};
 use memscope_analysis::processes::{self as process_analysis, ProcessRow};
-use memscope_model::Snapshot;
+use memscope_model::cgroup_stats::CgroupStat;
+use memscope_model::{Sample, Snapshot};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, MetricEncoder, NoLabelSet};
@@ -155,6 +157,7 @@ pub const FAMILIES: &[Family] = &[
     Family { name: "processes", metrics: processes::METRICS, collect: processes::collect },
     Family { name: "fds", metrics: fds::METRICS, collect: fds::collect },
     Family { name: "cgroups", metrics: cgroups::METRICS, collect: cgroups::collect },
+    Family { name: "cgroup_ledger", metrics: cgroup_ledger::METRICS, collect: cgroup_ledger::collect },
     Family { name: "scrape", metrics: scrape::METRICS, collect: scrape::collect },
 ];
 
@@ -206,6 +209,32 @@ pub struct Input<'a> {
     pub opts: MetricsOptions,
     /// The exporter's own figures.
     pub stats: ExporterStats,
+    /// The ledger files of the memory cgroups to export one by one and of
+    /// the topmost others ([`Collected::cgroup_stats`]), when read.
+    pub cgroup_stats: Option<&'a Sample<Vec<CgroupStat>>>,
+}
+
+/// What one collection of the exporter read: the snapshot, and the ledger
+/// files of the memory cgroups it exports ([`cgroup_ledger_paths`]).
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// The snapshot.
+    pub snapshot: Snapshot,
+    /// The memory cgroups' ledger files, when read.
+    pub cgroup_stats: Option<Sample<Vec<CgroupStat>>>,
+}
+
+impl From<Snapshot> for Collected {
+    fn from(snapshot: Snapshot) -> Collected {
+        Collected { snapshot, cgroup_stats: None }
+    }
+}
+
+/// The memory cgroups of `sample` whose ledger files the exporter needs:
+/// the `top` largest and the topmost of the others (summed into
+/// `cgroup="other"`), parents first.
+pub fn cgroup_ledger_paths(sample: &memscope_model::CgroupSample, top: usize) -> Vec<String> {
+    cgroup_ledger::paths_to_read(sample, top)
 }
 
 impl<'a> Input<'a> {
@@ -223,7 +252,14 @@ impl<'a> Input<'a> {
             page_size_bytes: memscope_analysis::ledger::usable_page_size(snap.page_size_bytes),
             opts,
             stats,
+            cgroup_stats: None,
         }
+    }
+
+    /// With the memory cgroups' ledger files.
+    pub fn with_cgroup_stats(mut self, stats: Option<&'a Sample<Vec<CgroupStat>>>) -> Input<'a> {
+        self.cgroup_stats = stats;
+        self
     }
 }
 
@@ -368,6 +404,12 @@ fn encode_value(m: &mut MetricEncoder, kind: Kind, v: Value) -> Result<(), std::
 /// Analyse, collect and encode in OpenMetrics: the body of one scrape.
 pub fn render(snap: &Snapshot, opts: MetricsOptions, stats: ExporterStats) -> String {
     let input = Input::new(snap, opts, stats);
+    encode_out(&collect(&input))
+}
+
+/// [`render`] of a collection with the cgroups' ledger files.
+pub fn render_collected(c: &Collected, opts: MetricsOptions, stats: ExporterStats) -> String {
+    let input = Input::new(&c.snapshot, opts, stats).with_cgroup_stats(c.cgroup_stats.as_ref());
     encode_out(&collect(&input))
 }
 

@@ -396,6 +396,90 @@ fn cgroups_are_bounded_with_the_rest_counted_once_and_no_limit_is_no_series() {
     assert_eq!(value(&s, "memscope_memory_cgroups{set=\"read\"}"), 7.0);
 }
 
+/// The exporter's collection of the tree: the snapshot and the ledger files
+/// of the cgroups it exports.
+fn collected_with_ledgers(top: usize) -> Collected {
+    let snapshot = fds_and_cgroups_snapshot();
+    let root = KernelRoot::at(fixture("top-fds-cgroups"));
+    let layout = memscope_kernel::cgroup::Layout::detect(&root).unwrap();
+    let Some(Ok(sample)) = &snapshot.cgroups else { panic!("no cgroups") };
+    let paths = cgroup_ledger_paths(sample, top);
+    let paths: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let cgroup_stats = Some(memscope_model::cgroup_stats::read_paths(&root, &layout, &paths));
+    Collected { snapshot, cgroup_stats }
+}
+
+#[test]
+fn cgroup_ledger_lines_are_memory_stat_bounded_and_add_up_to_the_charge() {
+    const MIB: f64 = 1024.0 * 1024.0;
+    let opts = MetricsOptions { top_cgroups: 3, ..MetricsOptions::default() };
+    let c = collected_with_ledgers(3);
+    let text = render_collected(&c, opts, stats());
+    assert!(text.contains("# TYPE memscope_cgroup_memory_ledger_bytes gauge"), "{text}");
+    assert!(text.contains("# HELP memscope_cgroup_memory_ledger_bytes A cgroup's charge split"), "{text}");
+    assert!(text.contains("# TYPE memscope_cgroup_memory_working_set_bytes gauge"), "{text}");
+    let s = samples(&text);
+    let line = |cg: &str, l: &str| {
+        value(&s, &format!("memscope_cgroup_memory_ledger_bytes{{cgroup=\"{cg}\",line=\"{l}\"}}"))
+    };
+    // nginx.service's memory.stat: anon 60 MiB, file 30 of which shmem 4,
+    // kernel 10, sock 1; memory.current 100 MiB; inactive_file 15 MiB.
+    let nginx = "/system.slice/nginx.service";
+    assert_eq!(line(nginx, "anon"), 60.0 * MIB);
+    assert_eq!(line(nginx, "page_cache"), 26.0 * MIB);
+    assert_eq!(line(nginx, "shmem"), 4.0 * MIB);
+    assert_eq!(line(nginx, "kernel"), 10.0 * MIB);
+    assert_eq!(line(nginx, "sock"), MIB);
+    assert_eq!(line(nginx, "remainder"), -MIB);
+    assert_eq!(
+        value(&s, &format!("memscope_cgroup_memory_working_set_bytes{{cgroup=\"{nginx}\"}}")),
+        85.0 * MIB
+    );
+    // Only the shown cgroups and `other`: the series stay bounded.
+    let cgroups: BTreeSet<&str> = s
+        .keys()
+        .filter_map(|k| k.strip_prefix("memscope_cgroup_memory_ledger_bytes{cgroup=\""))
+        .map(|k| k.split('"').next().unwrap())
+        .collect();
+    assert_eq!(cgroups, BTreeSet::from(["/system.slice", nginx, "/user.slice", "other"]));
+    // other: init.scope, idle.service, sshd.service and user-1000.slice, each once.
+    assert_eq!(line("other", "anon"), (4.0 + 0.0 + 3.0 + 20.0) * MIB);
+    // Every cgroup's lines add up to its charge exactly.
+    for cg in &cgroups {
+        let sum: f64 =
+            ["anon", "page_cache", "shmem", "kernel", "sock", "remainder"].iter().map(|l| line(cg, l)).sum();
+        assert_eq!(sum, value(&s, &format!("memscope_cgroup_memory_bytes{{cgroup=\"{cg}\"}}")), "{cg}");
+    }
+    // Without the ledger files, the family says nothing.
+    let plain = render(&c.snapshot, opts, stats());
+    assert!(!plain.contains("memscope_cgroup_memory_ledger_bytes"));
+    // The files it reads: the three shown and the four topmost others.
+    let Some(Ok(sample)) = &c.snapshot.cgroups else { unreachable!() };
+    assert_eq!(cgroup_ledger_paths(sample, 3).len(), 7);
+    assert_eq!(cgroup_ledger_paths(sample, 0), ["/init.scope", "/system.slice", "/user.slice"]);
+}
+
+#[test]
+fn a_cgroup_ledger_line_the_kernel_does_not_give_is_unavailable_not_zero() {
+    let mut c = collected_with_ledgers(20);
+    if let Some(Ok(stats)) = &mut c.cgroup_stats {
+        for st in stats.iter_mut() {
+            st.stat = Err(memscope_kernel::ReadError::NotReported {
+                path: format!("{}/memory.stat", st.dir),
+                field: None,
+            });
+        }
+    }
+    let text = render_collected(&c, MetricsOptions::default(), stats());
+    assert!(!text.lines().any(|l| l.starts_with("memscope_cgroup_memory_ledger_bytes{")), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with(
+            "memscope_unavailable_info{figure=\"memscope_cgroup_memory_ledger_bytes{cgroup=\\\"/system.slice\\\",line=\\\"anon\\\"}\""
+        )),
+        "{text}"
+    );
+}
+
 #[test]
 fn unreadable_cgroups_are_named_unavailable() {
     let mut snap = fds_and_cgroups_snapshot();
