@@ -118,11 +118,19 @@ fn command(env: &Env, name: &str, opts: &[&str], cmd: &[&str]) -> (Command, Path
         .arg("--")
         .args(cmd)
         .env("NO_COLOR", "1");
-    // SAFETY: setrlimit is async-signal-safe.
+    // SAFETY: setrlimit and signal are async-signal-safe.
     unsafe {
         c.pre_exec(|| {
             let zero = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
             libc::setrlimit(libc::RLIMIT_CORE, &zero);
+            // The suite may run with these signals ignored (under nohup, or
+            // as a background job of a shell without job control): an
+            // ignored disposition survives exec, so the command would ignore
+            // the signals memscope forwards. The tests ask about forwarding
+            // to a command that takes them as commands usually do.
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             Ok(())
         });
     }
