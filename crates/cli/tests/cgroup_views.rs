@@ -110,6 +110,18 @@ fn ps_cgroup_on_pure_v2_takes_a_slice_with_its_services() {
     let pids: BTreeSet<u64> =
         doc["processes"].as_array().unwrap().iter().map(|p| p["pid"].as_u64().unwrap()).collect();
     assert_eq!(pids, BTreeSet::from([201, 202]));
+    // The listing says which cgroup it is of, and by which name it was asked.
+    assert_eq!(
+        doc["notes"][0],
+        "Only the processes of memory cgroup /system.slice (`system.slice`) and its descendants."
+    );
+    let table = memscope(f, &["ps", "--cgroup", "/system.slice"]);
+    assert!(
+        String::from_utf8_lossy(&table.stdout)
+            .contains("Only the processes of memory cgroup /system.slice and its descendants."),
+        "{}",
+        String::from_utf8_lossy(&table.stdout)
+    );
 }
 
 fn assert_bad_spec(fixture: &str, args: &[&str], want: &str) {

@@ -34,6 +34,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     }
     // Resolved before the scan: a name that matches nothing is bad input.
     let cgroup = a.cgroup.as_deref().map(|spec| cgroup_spec::resolve(root, spec)).transpose()?;
+    let cgroup_path = cgroup.as_ref().map(|c| c.path.clone());
     let full = a.full;
     // Only the running system holds this very process.
     // Asked for by pid, it is listed.
@@ -86,7 +87,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     };
     let host_namespaces =
         if a.group_by == Some(GroupBy::Container) { root.pid_namespaces(1).ok() } else { None };
-    let view = ps::build(
+    let mut view = ps::build(
         &snap,
         meminfo.as_ref(),
         root.osrelease().ok(),
@@ -104,6 +105,11 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
                 .then(|| memscope_model::containers::read(root)),
         },
     );
+    if let (Some(path), Some(spec)) = (&cgroup_path, &a.cgroup) {
+        let named = if spec == path { String::new() } else { format!(" (`{spec}`)") };
+        view.notes
+            .insert(0, format!("Only the processes of memory cgroup {path}{named} and its descendants."));
+    }
     output::emit(format, &style, &view)?;
     Ok(ExitCode::SUCCESS)
 }
