@@ -301,6 +301,8 @@ fn the_grafana_dashboard_queries_only_defined_metrics() {
     }
     for must in [
         "memscope_ledger_bytes",
+        "memscope_cgroup_memory_ledger_bytes",
+        "memscope_cgroup_memory_working_set_bytes",
         "memscope_unaccounted_bytes",
         "memscope_process_pss_bytes",
         "memscope_slab_cache_bytes",
