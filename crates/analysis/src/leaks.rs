@@ -41,6 +41,11 @@
 //! | system files | `file-nr` allocated | `file-max` (`ENFILE` beyond for non-root; fs/file_table.c `alloc_empty_file`) |
 //! | memory cgroup | `memory.current` / `memory.usage_in_bytes` | the tightest limit of the cgroup and its ancestors (a parent's limit binds its children: Documentation/admin-guide/cgroup-v2.rst "Memory Interface Files"), else `MemAvailable` |
 //! | kernel lines, slab caches, vmalloc callers | bytes | `MemAvailable` |
+//!
+//! A memory cgroup's charge is judged as a whole, and then each line of its
+//! ledger on its own ([`crate::cgroup_history`]: anon, page cache, shmem,
+//! kernel and its parts, sockets), so that a cgroup suspect names what
+//! grows in it ([`Suspect::lines`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +53,7 @@ use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
 use memscope_model::{CgroupSample, CgroupVersion, ProcessSample, Snapshot};
 use serde::Serialize;
 
+use crate::cgroup_history::{CgroupLines, LineTrend, judge_lines};
 use crate::ledger::{self, LedgerOptions};
 use crate::pressure::{PressurePoint, PressureWindow};
 use crate::processes;
@@ -281,6 +287,8 @@ pub struct SeriesBuilder {
     cgroup_snapshots: usize,
     /// Why the memory cgroups of the last snapshot were unavailable.
     cgroups_unavailable: Option<String>,
+    /// The ledger lines of each memory cgroup, by path.
+    cgroup_lines: BTreeMap<String, CgroupLines>,
     /// Snapshots without a ledger (no MemTotal), and why.
     skipped: Vec<String>,
     /// The system's memory pressure of each snapshot that had it.
@@ -366,6 +374,9 @@ impl SeriesBuilder {
                             .entry((SuspectKind::Cgroup, m.path.clone()))
                             .or_default()
                             .push(Point { t_unix_ms: t, value: cur as f64 });
+                    }
+                    if m.ledger.is_some() {
+                        self.cgroup_lines.entry(m.path.clone()).or_default().add(t, m);
                     }
                 }
                 self.last_cgroups = Some(c.clone());
@@ -518,6 +529,7 @@ impl SeriesBuilder {
             fd_snapshots: self.fd_snapshots,
             cgroup_snapshots: self.cgroup_snapshots,
             cgroups_unavailable: self.cgroups_unavailable,
+            cgroup_lines: self.cgroup_lines,
             skipped: self.skipped,
             pressure: self.pressure,
             pressure_unavailable: self.pressure_unavailable,
@@ -585,6 +597,9 @@ pub struct Built {
     pub cgroup_snapshots: usize,
     /// Why the last snapshot's memory cgroups were unavailable, if they were.
     pub cgroups_unavailable: Option<String>,
+    /// The ledger lines of each memory cgroup whose split was recorded, by
+    /// path.
+    pub cgroup_lines: BTreeMap<String, CgroupLines>,
     /// Snapshots without a ledger.
     pub skipped: Vec<String>,
     /// The system's memory pressure of each snapshot that had it, oldest
@@ -699,6 +714,10 @@ pub struct Suspect {
     /// The OOM kills of this suspect's processes or cgroup in the window,
     /// one line each (set by [`attach_oom`]).
     pub oom_killed: Vec<String>,
+    /// A memory cgroup's ledger lines, each judged: which of them grow
+    /// (set by [`analyse`]; empty for other kinds, and for cgroups whose
+    /// split was not recorded).
+    pub lines: Vec<LineTrend>,
 }
 
 /// Judge one series. `None` when it has too few points or cannot have
@@ -792,6 +811,7 @@ pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspe
         pressure: None,
         oom_killed: Vec::new(),
         running: Vec::new(),
+        lines: Vec::new(),
     })
 }
 
@@ -871,6 +891,11 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
                 b.t_unix_ms,
                 built.pressure_unavailable.as_deref(),
             ));
+        }
+        if s.kind == SuspectKind::Cgroup
+            && let Some(c) = built.cgroup_lines.get(&s.name)
+        {
+            j.lines = judge_lines(&c.lines, o);
         }
         match j.verdict {
             Verdict::Growing => suspects.push(j),
@@ -1159,6 +1184,7 @@ mod tests {
             fd_snapshots: 40,
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
+            cgroup_lines: BTreeMap::new(),
             skipped: Vec::new(),
             pressure: Vec::new(),
             pressure_unavailable: None,
@@ -1179,6 +1205,7 @@ mod tests {
             current_bytes: Ok(current),
             limit: Ok(limit.map_or(CgroupLimit::Max, CgroupLimit::Value)),
             oom_kills: Ok(0),
+            ledger: None,
         };
         let m = 1 << 20;
         CgroupSample {
@@ -1224,6 +1251,7 @@ mod tests {
             fd_snapshots: 40,
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
+            cgroup_lines: BTreeMap::new(),
             skipped: Vec::new(),
             pressure: Vec::new(),
             pressure_unavailable: None,
@@ -1239,6 +1267,48 @@ mod tests {
         let r = analyse(&built(s, 1e12), &LeakOptions::default());
         assert_eq!(r.suspects[0].exhaustion.as_ref().unwrap().limit, "MemAvailable");
         assert!(r.notes.iter().all(|n| !n.contains("older memscope")), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn a_growing_cgroup_is_reported_with_the_line_that_grows() {
+        use crate::cgroup_history::{LineSeries, LineVerdict};
+        let usage: Vec<f64> = (0..20).map(|i| 100.0 * MIB + 2.0 * MIB * i as f64).collect();
+        let mut s = series(&usage, 10);
+        s.kind = SuspectKind::Cgroup;
+        s.name = "/system.slice/x.service".into();
+        let line = |key: &'static str, ys: Vec<f64>| LineSeries {
+            key,
+            label: key,
+            parent: None,
+            in_usage: true,
+            points: series(&ys, 10).points,
+        };
+        let lines = CgroupLines {
+            lines: vec![
+                line("anon", (0..20).map(|i| 60.0 * MIB + 4096.0 * (i % 2) as f64).collect()),
+                line("page_cache", (0..20).map(|i| 40.0 * MIB + 2.0 * MIB * i as f64).collect()),
+            ],
+        };
+        let built = Built {
+            series: vec![s],
+            snapshots: 20,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(190_000),
+            mem_available_bytes: Some(1e12),
+            fd_snapshots: 20,
+            cgroup_snapshots: 20,
+            cgroups_unavailable: None,
+            cgroup_lines: [("/system.slice/x.service".to_string(), lines)].into_iter().collect(),
+            skipped: Vec::new(),
+            pressure: Vec::new(),
+            pressure_unavailable: None,
+        };
+        let r = analyse(&built, &LeakOptions::default());
+        assert_eq!(r.suspects.len(), 1);
+        let l = &r.suspects[0].lines;
+        let v = |k: &str| l.iter().find(|x| x.line == k).unwrap().verdict;
+        assert_eq!(v("page_cache"), LineVerdict::Growing);
+        assert_eq!(v("anon"), LineVerdict::Flat);
     }
 
     #[test]

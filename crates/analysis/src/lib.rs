@@ -24,6 +24,7 @@
 
 pub mod allocinfo;
 pub mod census;
+pub mod cgroup_history;
 pub mod cgroup_ledger;
 pub mod cgroups;
 pub mod cmdline;

@@ -129,6 +129,7 @@ fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
                 current_bytes: Ok(current),
                 limit: Ok(limit.map_or(CgLimit::Max, CgLimit::Value)),
                 oom_kills: Ok(kills),
+                ledger: None,
             };
             s.cgroups = Some(Ok(CgroupSample {
                 cgroups: vec![
