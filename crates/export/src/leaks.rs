@@ -306,7 +306,7 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         .iter()
         .take(top)
         .chain(r.not_leaks.iter().take(top.min(8)))
-        .filter(|x| x.kind == SuspectKind::Cgroup && !x.lines.is_empty())
+        .filter(|x| matches!(x.kind, SuspectKind::Cgroup | SuspectKind::CgroupLine) && !x.lines.is_empty())
         .map(|x| (x.name.as_str(), cgroup_lines_summary(&x.lines)))
         .collect();
     if !split.is_empty() {
