@@ -174,8 +174,9 @@ impl CgroupMemory {
     /// recorded per cgroup, and are unavailable.
     pub fn ledger_sample(&self) -> Option<ledger::LedgerSample> {
         let files = self.ledger.as_ref()?;
+        // A file the snapshot does not keep: absent, as from a captured tree.
         let not_recorded = |file: &str| -> tree::Unavailable {
-            ReadError::missing_field(&format!("{}/{file}", self.path), "not recorded").into()
+            ReadError::NotReported { path: format!("{}/{file}", self.path), field: None }.into()
         };
         let version = match self.version {
             CgroupVersion::V1 => Version::V1,
