@@ -413,9 +413,11 @@ fn limits(s: &LedgerSample, usage: Option<u64>) -> Vec<LimitLine> {
     out
 }
 
-/// Build the ledger of the cgroup `s` holds; `procs` are the rows of the
-/// processes of its subtree.
-pub fn build(s: &LedgerSample, procs: &[ProcessRow]) -> CgroupLedger {
+/// The split of the usage of the cgroup `s` holds: the lines (which, with
+/// the remainder, add up to the usage), the figures beside them, and notes.
+/// [`build`] and the history of a recording
+/// ([`crate::cgroup_history`]) share it.
+pub fn split(s: &LedgerSample) -> (Vec<Line>, Vec<Line>, Vec<String>) {
     let mut lines = Vec::new();
     let mut beside = Vec::new();
     let mut notes = Vec::new();
@@ -423,6 +425,13 @@ pub fn build(s: &LedgerSample, procs: &[ProcessRow]) -> CgroupLedger {
         Version::V2 => v2_lines(s, &mut lines, &mut beside, &mut notes),
         Version::V1 => v1_lines(s, &mut lines, &mut beside, &mut notes),
     }
+    (lines, beside, notes)
+}
+
+/// Build the ledger of the cgroup `s` holds; `procs` are the rows of the
+/// processes of its subtree.
+pub fn build(s: &LedgerSample, procs: &[ProcessRow]) -> CgroupLedger {
+    let (lines, beside, mut notes) = split(s);
     let usage = s.usage_bytes.as_ref().ok().copied();
     let usage_unavailable = s.usage_bytes.as_ref().err().map(unavailable_reason);
     let top: Vec<Option<u64>> = lines.iter().filter(|l| l.parent.is_none()).map(|l| l.bytes).collect();

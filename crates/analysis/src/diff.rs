@@ -1,7 +1,9 @@
 //! Two snapshots compared: the ledger line by line, and the top movers among
 //! processes (by command line, as `leaks` follows them), slab caches and
 //! vmalloc callers; when the snapshots hold them, open descriptors (by
-//! command line), the system's open files (`file-nr`) and memory cgroups.
+//! command line), the system's open files (`file-nr`) and memory cgroups,
+//! each with the change of every line of its ledger when the snapshots keep
+//! its split ([`crate::cgroup_history::line_changes`]).
 
 use std::collections::BTreeMap;
 
@@ -9,6 +11,8 @@ use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
 use memscope_model::Snapshot;
 use serde::Serialize;
 
+pub use crate::cgroup_history::CgroupLineDiff;
+use crate::cgroup_history::line_changes;
 use crate::leaks::command_key;
 use crate::ledger::{self, Ledger, LedgerError, LedgerOptions};
 use crate::processes;
@@ -136,6 +140,10 @@ pub struct CgroupMover {
     /// OOM kills between the two snapshots, when both were read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oom_kills: Option<i64>,
+    /// The change of each line of its ledger (empty when neither snapshot
+    /// keeps its split).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lines: Vec<CgroupLineDiff>,
 }
 
 /// Compare `a` (earlier) with `b` (later), keeping `top` movers of each kind.
@@ -248,6 +256,7 @@ fn cgroup_movers(a: &Snapshot, b: &Snapshot, top: usize) -> Option<Vec<CgroupMov
                     _ => None,
                 }),
                 oom_kills: kills(before).zip(kills(after)).map(|(k0, k1)| k1 as i64 - k0 as i64),
+                lines: line_changes(before, after),
             }
         })
         .filter(|m| m.delta_bytes != 0 || m.oom_kills.is_some_and(|k| k != 0))

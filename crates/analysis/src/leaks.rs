@@ -41,6 +41,13 @@
 //! | system files | `file-nr` allocated | `file-max` (`ENFILE` beyond for non-root; fs/file_table.c `alloc_empty_file`) |
 //! | memory cgroup | `memory.current` / `memory.usage_in_bytes` | the tightest limit of the cgroup and its ancestors (a parent's limit binds its children: Documentation/admin-guide/cgroup-v2.rst "Memory Interface Files"), else `MemAvailable` |
 //! | kernel lines, slab caches, vmalloc callers | bytes | `MemAvailable` |
+//!
+//! A memory cgroup's charge is judged as a whole, and then each line of its
+//! ledger on its own ([`crate::cgroup_history`]: anon, page cache, shmem,
+//! kernel and its parts, sockets), so that a cgroup suspect names what
+//! grows in it ([`Suspect::lines`]). A line that grows in a cgroup whose
+//! charge does not (v1 socket buffers are charged outside the usage) is a
+//! suspect of its own ([`SuspectKind::CgroupLine`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,6 +55,7 @@ use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
 use memscope_model::{CgroupSample, CgroupVersion, ProcessSample, Snapshot};
 use serde::Serialize;
 
+use crate::cgroup_history::{CgroupLines, LineTrend, LineVerdict, judge_lines};
 use crate::ledger::{self, LedgerOptions};
 use crate::pressure::{PressurePoint, PressureWindow};
 use crate::processes;
@@ -95,6 +103,10 @@ pub enum SuspectKind {
     SystemFiles,
     /// One memory cgroup's charge (`memory.current`, v1 `memory.usage_in_bytes`).
     Cgroup,
+    /// One line of a memory cgroup's ledger that grows while the cgroup's
+    /// charge does not (v1 socket buffers, charged outside the usage; a
+    /// line growing while another shrinks); the metric is the line.
+    CgroupLine,
 }
 
 impl SuspectKind {
@@ -108,6 +120,7 @@ impl SuspectKind {
             SuspectKind::ProcessFds => "process fds",
             SuspectKind::SystemFiles => "system files",
             SuspectKind::Cgroup => "cgroup",
+            SuspectKind::CgroupLine => "cgroup line",
         }
     }
 
@@ -121,6 +134,7 @@ impl SuspectKind {
             SuspectKind::ProcessFds => "process_fds",
             SuspectKind::SystemFiles => "system_files",
             SuspectKind::Cgroup => "cgroup",
+            SuspectKind::CgroupLine => "cgroup_line",
         }
     }
 
@@ -281,6 +295,8 @@ pub struct SeriesBuilder {
     cgroup_snapshots: usize,
     /// Why the memory cgroups of the last snapshot were unavailable.
     cgroups_unavailable: Option<String>,
+    /// The ledger lines of each memory cgroup, by path.
+    cgroup_lines: BTreeMap<String, CgroupLines>,
     /// Snapshots without a ledger (no MemTotal), and why.
     skipped: Vec<String>,
     /// The system's memory pressure of each snapshot that had it.
@@ -366,6 +382,9 @@ impl SeriesBuilder {
                             .entry((SuspectKind::Cgroup, m.path.clone()))
                             .or_default()
                             .push(Point { t_unix_ms: t, value: cur as f64 });
+                    }
+                    if m.ledger.is_some() {
+                        self.cgroup_lines.entry(m.path.clone()).or_default().add(t, m);
                     }
                 }
                 self.last_cgroups = Some(c.clone());
@@ -518,6 +537,7 @@ impl SeriesBuilder {
             fd_snapshots: self.fd_snapshots,
             cgroup_snapshots: self.cgroup_snapshots,
             cgroups_unavailable: self.cgroups_unavailable,
+            cgroup_lines: self.cgroup_lines,
             skipped: self.skipped,
             pressure: self.pressure,
             pressure_unavailable: self.pressure_unavailable,
@@ -585,6 +605,9 @@ pub struct Built {
     pub cgroup_snapshots: usize,
     /// Why the last snapshot's memory cgroups were unavailable, if they were.
     pub cgroups_unavailable: Option<String>,
+    /// The ledger lines of each memory cgroup whose split was recorded, by
+    /// path.
+    pub cgroup_lines: BTreeMap<String, CgroupLines>,
     /// Snapshots without a ledger.
     pub skipped: Vec<String>,
     /// The system's memory pressure of each snapshot that had it, oldest
@@ -699,6 +722,10 @@ pub struct Suspect {
     /// The OOM kills of this suspect's processes or cgroup in the window,
     /// one line each (set by [`attach_oom`]).
     pub oom_killed: Vec<String>,
+    /// A memory cgroup's ledger lines, each judged: which of them grow
+    /// (set by [`analyse`]; empty for other kinds, and for cgroups whose
+    /// split was not recorded).
+    pub lines: Vec<LineTrend>,
 }
 
 /// Judge one series. `None` when it has too few points or cannot have
@@ -792,6 +819,7 @@ pub fn judge(s: &Series, limit: Option<&Limit>, o: &LeakOptions) -> Option<Suspe
         pressure: None,
         oom_killed: Vec::new(),
         running: Vec::new(),
+        lines: Vec::new(),
     })
 }
 
@@ -831,7 +859,7 @@ pub fn attach_oom(report: &mut LeakReport, t: memscope_model::oom::OomTimeline) 
             .iter()
             .filter(|k| match s.kind {
                 SuspectKind::Process | SuspectKind::ProcessFds => kills_command(k, &s.name, &s.pids),
-                SuspectKind::Cgroup => kills_in_cgroup(k, &s.name),
+                SuspectKind::Cgroup | SuspectKind::CgroupLine => kills_in_cgroup(k, &s.name),
                 _ => false,
             })
             .map(headline)
@@ -854,28 +882,74 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
     let mem_limit = built.mem_available_bytes.map(|a| Limit { name: "MemAvailable".into(), headroom: a });
     let mut suspects = Vec::new();
     let mut not_leaks = Vec::new();
+    let limit_of = |own: Option<&Limit>, unit: Unit| match (own, unit, &mem_limit) {
+        // Memory runs out at whichever comes first: its cgroup's limit
+        // or the machine's available memory.
+        (Some(l), Unit::Bytes, Some(m)) if m.headroom < l.headroom => Some(m.clone()),
+        (Some(l), _, _) => Some(l.clone()),
+        (None, Unit::Bytes, m) => m.clone(),
+        (None, Unit::Count, _) => None,
+    };
+    let pressure_over = |pts: &[Point]| match (pts.first(), pts.last()) {
+        (Some(a), Some(b)) => Some(crate::pressure::window(
+            &built.pressure,
+            a.t_unix_ms,
+            b.t_unix_ms,
+            built.pressure_unavailable.as_deref(),
+        )),
+        _ => None,
+    };
     for s in &built.series {
-        let limit = match (&s.limit, s.unit, &mem_limit) {
-            // Memory runs out at whichever comes first: its cgroup's limit
-            // or the machine's available memory.
-            (Some(l), Unit::Bytes, Some(m)) if m.headroom < l.headroom => Some(m),
-            (Some(l), _, _) => Some(l),
-            (None, Unit::Bytes, m) => m.as_ref(),
-            (None, Unit::Count, _) => None,
-        };
-        let Some(mut j) = judge(s, limit, o) else { continue };
-        if let (Some(a), Some(b)) = (s.points.first(), s.points.last()) {
-            j.pressure = Some(crate::pressure::window(
-                &built.pressure,
-                a.t_unix_ms,
-                b.t_unix_ms,
-                built.pressure_unavailable.as_deref(),
-            ));
+        let limit = limit_of(s.limit.as_ref(), s.unit);
+        let Some(mut j) = judge(s, limit.as_ref(), o) else { continue };
+        j.pressure = pressure_over(&s.points);
+        if s.kind == SuspectKind::Cgroup
+            && let Some(c) = built.cgroup_lines.get(&s.name)
+        {
+            j.lines = judge_lines(&c.lines, o);
         }
         match j.verdict {
             Verdict::Growing => suspects.push(j),
             Verdict::Step { .. } | Verdict::Stopped | Verdict::Sawtooth => not_leaks.push(j),
             Verdict::NoTrend => {}
+        }
+    }
+    // A line that grows in a cgroup whose charge does not (it is neither a
+    // suspect nor a rise): a suspect of its own.
+    let judged: BTreeSet<String> = suspects
+        .iter()
+        .chain(&not_leaks)
+        .filter(|j: &&Suspect| j.kind == SuspectKind::Cgroup)
+        .map(|j| j.name.clone())
+        .collect();
+    for (path, c) in built.cgroup_lines.iter().filter(|(p, _)| !judged.contains(*p)) {
+        let trends = judge_lines(&c.lines, o);
+        for t in trends.iter().filter(|t| t.verdict == LineVerdict::Growing) {
+            let Some(l) = c.lines.iter().find(|l| l.key == t.line) else { continue };
+            // The cgroup's limit binds the lines inside its usage.
+            let own = built
+                .series
+                .iter()
+                .find(|s| t.in_usage && s.kind == SuspectKind::Cgroup && s.name == *path)
+                .and_then(|s| s.limit.as_ref());
+            let series = Series {
+                kind: SuspectKind::CgroupLine,
+                name: path.clone(),
+                metric: t.line,
+                unit: Unit::Bytes,
+                points: l.points.clone(),
+                block_starts: Vec::new(),
+                pids: Vec::new(),
+                processes_seen: 0,
+                limit: None,
+            };
+            let limit = limit_of(own, Unit::Bytes);
+            let Some(mut j) = judge(&series, limit.as_ref(), o) else { continue };
+            if j.verdict == Verdict::Growing {
+                j.pressure = pressure_over(&l.points);
+                j.lines = trends.clone();
+                suspects.push(j);
+            }
         }
     }
     suspects.sort_by(|a, b| {
@@ -1159,6 +1233,7 @@ mod tests {
             fd_snapshots: 40,
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
+            cgroup_lines: BTreeMap::new(),
             skipped: Vec::new(),
             pressure: Vec::new(),
             pressure_unavailable: None,
@@ -1179,6 +1254,7 @@ mod tests {
             current_bytes: Ok(current),
             limit: Ok(limit.map_or(CgroupLimit::Max, CgroupLimit::Value)),
             oom_kills: Ok(0),
+            ledger: None,
         };
         let m = 1 << 20;
         CgroupSample {
@@ -1224,6 +1300,7 @@ mod tests {
             fd_snapshots: 40,
             cgroup_snapshots: 40,
             cgroups_unavailable: None,
+            cgroup_lines: BTreeMap::new(),
             skipped: Vec::new(),
             pressure: Vec::new(),
             pressure_unavailable: None,
@@ -1239,6 +1316,93 @@ mod tests {
         let r = analyse(&built(s, 1e12), &LeakOptions::default());
         assert_eq!(r.suspects[0].exhaustion.as_ref().unwrap().limit, "MemAvailable");
         assert!(r.notes.iter().all(|n| !n.contains("older memscope")), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn a_growing_cgroup_is_reported_with_the_line_that_grows() {
+        use crate::cgroup_history::{LineSeries, LineVerdict};
+        let usage: Vec<f64> = (0..20).map(|i| 100.0 * MIB + 2.0 * MIB * i as f64).collect();
+        let mut s = series(&usage, 10);
+        s.kind = SuspectKind::Cgroup;
+        s.name = "/system.slice/x.service".into();
+        let line = |key: &'static str, ys: Vec<f64>| LineSeries {
+            key,
+            label: key,
+            parent: None,
+            in_usage: true,
+            points: series(&ys, 10).points,
+        };
+        let lines = CgroupLines {
+            lines: vec![
+                line("anon", (0..20).map(|i| 60.0 * MIB + 4096.0 * (i % 2) as f64).collect()),
+                line("page_cache", (0..20).map(|i| 40.0 * MIB + 2.0 * MIB * i as f64).collect()),
+            ],
+        };
+        let built = Built {
+            series: vec![s],
+            snapshots: 20,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(190_000),
+            mem_available_bytes: Some(1e12),
+            fd_snapshots: 20,
+            cgroup_snapshots: 20,
+            cgroups_unavailable: None,
+            cgroup_lines: [("/system.slice/x.service".to_string(), lines)].into_iter().collect(),
+            skipped: Vec::new(),
+            pressure: Vec::new(),
+            pressure_unavailable: None,
+        };
+        let r = analyse(&built, &LeakOptions::default());
+        assert_eq!(r.suspects.len(), 1);
+        let l = &r.suspects[0].lines;
+        let v = |k: &str| l.iter().find(|x| x.line == k).unwrap().verdict;
+        assert_eq!(v("page_cache"), LineVerdict::Growing);
+        assert_eq!(v("anon"), LineVerdict::Flat);
+    }
+
+    #[test]
+    fn a_line_growing_in_a_cgroup_whose_charge_is_flat_is_a_suspect_of_its_own() {
+        use crate::cgroup_history::LineSeries;
+        // v1 socket buffers, charged outside a flat usage, grow 1 MiB a snapshot.
+        let mut s = series(&[100.0 * MIB; 20], 10);
+        s.kind = SuspectKind::Cgroup;
+        s.name = "/app".into();
+        s.limit = Some(Limit { name: "memory.limit_in_bytes of /app".into(), headroom: 10.0 * MIB });
+        let line = |key: &'static str, in_usage: bool, ys: Vec<f64>| LineSeries {
+            key,
+            label: key,
+            parent: None,
+            in_usage,
+            points: series(&ys, 10).points,
+        };
+        let lines = CgroupLines {
+            lines: vec![
+                line("anon", true, vec![60.0 * MIB; 20]),
+                line("sock", false, (0..20).map(|i| MIB * i as f64).collect()),
+            ],
+        };
+        let built = Built {
+            series: vec![s],
+            snapshots: 20,
+            first_unix_ms: Some(0),
+            last_unix_ms: Some(190_000),
+            mem_available_bytes: Some(1e12),
+            fd_snapshots: 20,
+            cgroup_snapshots: 20,
+            cgroups_unavailable: None,
+            cgroup_lines: [("/app".to_string(), lines)].into_iter().collect(),
+            skipped: Vec::new(),
+            pressure: Vec::new(),
+            pressure_unavailable: None,
+        };
+        let r = analyse(&built, &LeakOptions::default());
+        assert_eq!(r.suspects.len(), 1, "{:#?}", r.suspects);
+        let x = &r.suspects[0];
+        assert_eq!((x.kind, x.name.as_str(), x.metric), (SuspectKind::CgroupLine, "/app", "sock"));
+        assert_eq!(x.kind.key(), "cgroup_line");
+        // Outside the usage, the cgroup's limit does not bind it.
+        assert_eq!(x.exhaustion.as_ref().unwrap().limit, "MemAvailable");
+        assert_eq!(x.lines.len(), 2);
     }
 
     #[test]

@@ -24,6 +24,7 @@
 
 pub mod allocinfo;
 pub mod census;
+pub mod cgroup_history;
 pub mod cgroup_ledger;
 pub mod cgroup_rows;
 pub mod cgroups;

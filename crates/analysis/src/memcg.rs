@@ -207,6 +207,7 @@ mod tests {
             current_bytes: Ok(current),
             limit: Ok(limit),
             oom_kills: Ok(kills),
+            ledger: None,
         }
     }
 

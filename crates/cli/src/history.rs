@@ -136,7 +136,7 @@ pub fn select(store: &Store, from: Option<When>, to: Option<When>) -> anyhow::Re
 /// How `record` (and `leaks --watch`) collect: everything, with the
 /// smaps_rollup reads under a time budget and a size cap, each process's
 /// descriptors and `RLIMIT_NOFILE`, the system's `file-nr`, and the memory
-/// cgroups; one [`memscope_model::CollectCache`] for the whole recording, so
+/// cgroups with the files of their ledger split; one [`memscope_model::CollectCache`] for the whole recording, so
 /// that what cannot change after boot is read once; and, unless `full_pss`,
 /// each process's rollup carried between snapshots
 /// ([`memscope_model::IncrementalPss`]).
@@ -147,6 +147,7 @@ pub fn collect_options(budget_ms: u64, max_rss_bytes: u64, full_pss: bool) -> me
         rollup_max_rss_bytes: Some(max_rss_bytes),
         fds: true,
         cgroups: true,
+        cgroup_ledger: true,
         cache: Some(memscope_model::CollectCache::new()),
         incremental: (!full_pss).then(memscope_model::IncrementalPss::new),
         ..memscope_model::CollectOptions::default()

@@ -42,7 +42,11 @@ fn fixture_db(dir: &Path) -> PathBuf {
 /// - memory cgroups: `/app` (limit 1 GiB) charged 400 MiB + 1 MiB·i, its
 ///   child `/app/web` (no limit, where `leaky-daemon` runs) 300 MiB + 1 MiB·i,
 ///   `/batch` (no limit) 100 MiB + 4 MiB·i, `/steady` (limit 512 MiB) a
-///   flat 200 MiB; `/batch` has its first OOM kill at snapshot 30.
+///   flat 200 MiB; `/batch` has its first OOM kill at snapshot 30;
+/// - the ledger split of two of them: `/batch` holds a flat 60 MiB of
+///   anonymous memory and 40 MiB + 4 MiB·i of page cache (what grows in
+///   it); `/steady` a flat 200 MiB of anonymous memory and 1 MiB·i of TCP
+///   socket buffers, which v1 charges outside the usage.
 fn fixture_db_with_fds(dir: &Path) -> PathBuf {
     fixture_recording(dir, "fds.db", true)
 }
@@ -129,13 +133,27 @@ fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
                 current_bytes: Ok(current),
                 limit: Ok(limit.map_or(CgLimit::Max, CgLimit::Value)),
                 oom_kills: Ok(kills),
+                ledger: None,
             };
+            let split = |anon: u64, cache: u64, tcp: u64| {
+                let stat =
+                    format!("total_rss {anon}\ntotal_rss_huge 0\ntotal_cache {cache}\ntotal_shmem 0\n");
+                Some(memscope_model::LedgerFiles {
+                    stat: Ok(memscope_kernel::parse::vmstat::Vmstat::parse(&stat)),
+                    kmem_bytes: Some(Ok(0)),
+                    kmem_tcp_bytes: Some(Ok(tcp)),
+                })
+            };
+            let mut batch = cg("/batch", (100 + 4 * i) * MIB, None, u64::from(i >= 30));
+            batch.ledger = split(60 * MIB, (40 + 4 * i) * MIB, 0);
+            let mut steady = cg("/steady", 200 * MIB, Some(512 * MIB), 0);
+            steady.ledger = split(200 * MIB, 0, i * MIB);
             s.cgroups = Some(Ok(CgroupSample {
                 cgroups: vec![
                     cg("/app", (400 + i) * MIB, Some(1024 * MIB), 0),
                     cg("/app/web", (300 + i) * MIB, None, 0),
-                    cg("/batch", (100 + 4 * i) * MIB, None, u64::from(i >= 30)),
-                    cg("/steady", 200 * MIB, Some(512 * MIB), 0),
+                    batch,
+                    steady,
                 ],
                 total: 4,
             }));
@@ -260,7 +278,34 @@ fn leaks_follows_descriptors_open_files_and_cgroups_to_their_limits() {
     }
     let batch = of("cgroup", "/batch");
     assert_eq!(batch["exhaustion_limit"], "MemAvailable");
-    assert!(!suspects.as_array().unwrap().iter().any(|s| s["name"] == "/steady"));
+    assert!(!suspects.as_array().unwrap().iter().any(|s| s["name"] == "/steady" && s["kind"] == "cgroup"));
+    // What grows in /batch is its page cache (4 MiB a snapshot, 1440 MiB an
+    // hour), not its anonymous memory; /app, without a recorded split, has
+    // no lines.
+    let line = |s: &Value, key: &str| {
+        s["lines"].as_array().unwrap().iter().find(|l| l["line"] == key).cloned().unwrap_or_default()
+    };
+    let cache = line(&batch, "page_cache");
+    assert_eq!(cache["verdict"], "growing", "{batch:#}");
+    assert_eq!(cache["growth_per_hour_bytes"].as_i64(), Some(1440 * MIB as i64));
+    assert_eq!(cache["change_bytes"].as_i64(), Some(156 * MIB as i64));
+    assert_eq!(line(&batch, "anon")["verdict"], "flat");
+    assert!(of("cgroup", "/app").get("lines").is_none());
+    // /steady's charge is flat, but its socket buffers (outside the usage)
+    // grow: a suspect of their own, running into MemAvailable.
+    let sock = of("cgroup_line", "/steady");
+    assert_eq!((sock["metric"].as_str(), sock["verdict"].as_str()), (Some("sock"), Some("growing")));
+    assert_eq!(sock["growth_per_hour"].as_i64(), Some(360 * MIB as i64));
+    assert_eq!(sock["exhaustion_limit"], "MemAvailable");
+    assert_eq!(line(&sock, "sock")["in_usage"], false);
+    let table = String::from_utf8(memscope(&["leaks", "--db", db.to_str().unwrap()]).stdout).unwrap();
+    let joined = table.replace("\n  ", " ");
+    for want in [
+        "- /batch: page_cache +156 MiB over 6 min (growing), anon flat",
+        "- /steady: sock +39.0 MiB over 6 min (growing, not in the usage), anon flat",
+    ] {
+        assert!(joined.contains(want), "{want:?} in\n{table}");
+    }
 
     // The leaking process is in /app/web: its memory runs into /app's limit
     // before MemAvailable.
@@ -378,6 +423,13 @@ fn diff_shows_descriptor_file_and_cgroup_movers() {
     assert_eq!(paths, ["/batch", "/app", "/app/web"]);
     assert_eq!(cg[0]["delta_bytes"].as_i64(), Some(156 * MIB as i64));
     assert_eq!(cg[0]["oom_kills"], 1);
+    // Its ledger's lines: all of it is page cache.
+    let delta = |c: &Value, key: &str| {
+        c["lines"].as_array().unwrap().iter().find(|l| l["line"] == key).map(|l| l["delta_bytes"].clone())
+    };
+    assert_eq!(delta(&cg[0], "page_cache"), Some(Value::from(156 * MIB)));
+    assert_eq!(delta(&cg[0], "anon"), Some(Value::from(0)));
+    assert!(cg[1].get("lines").is_none(), "no split recorded for /app");
     assert!(cg[0]["limit_bytes"].is_null(), "no limit");
     assert_eq!(cg[1]["limit_bytes"].as_i64(), Some(1024 * MIB as i64));
     assert_eq!(
@@ -393,6 +445,7 @@ fn diff_shows_descriptor_file_and_cgroup_movers() {
         "Memory cgroups: largest changes",
         "+156 MiB",
         "1.0 GiB",
+        "page_cache",
     ] {
         assert!(text.contains(want), "{want:?} in\n{text}");
     }

@@ -153,7 +153,7 @@ fn cgroup_movers(w: &mut dyn Write, s: &Style, m: Option<&[CgroupMover]>) -> io:
     }
     let mut t = s.table(&["cgroup", "before", "after", "change", "limit", "OOM kills"]);
     for x in m {
-        let CgroupMover { path, from_bytes, to_bytes, delta_bytes, limit_bytes, oom_kills } = x;
+        let CgroupMover { path, from_bytes, to_bytes, delta_bytes, limit_bytes, oom_kills, lines } = x;
         let kills = match oom_kills {
             Some(k) if *k > 0 => s.colored(format!("+{k}"), Color::Red),
             Some(k) => s.dim(k.to_string()),
@@ -167,6 +167,19 @@ fn cgroup_movers(w: &mut dyn Write, s: &Style, m: Option<&[CgroupMover]>) -> io:
             s.dim(limit_bytes.map(fmt_bytes).unwrap_or_else(|| "none".into())),
             kills,
         ]);
+        // Its ledger's lines: the top-level ones, and the parts that moved.
+        for l in lines.iter().filter(|l| l.parent.is_none() || l.delta_bytes.is_some_and(|d| d != 0)) {
+            let indent = if l.parent.is_some() { "    " } else { "  " };
+            let name = if l.in_usage { l.line.to_string() } else { format!("{} (not in the usage)", l.line) };
+            t.add_row(vec![
+                s.dim(format!("{indent}{name}")),
+                s.num(bytes(l.from_bytes)),
+                s.num(bytes(l.to_bytes)),
+                s.num(delta(l.delta_bytes)),
+                s.dim(""),
+                s.dim(""),
+            ]);
+        }
     }
     style::write_table(w, &t)
 }

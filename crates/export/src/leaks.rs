@@ -3,6 +3,7 @@
 use std::io::{self, Write};
 
 use comfy_table::Color;
+use memscope_analysis::cgroup_history::{LineTrend, LineVerdict};
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::leaks::{LeakReport, Suspect, SuspectKind, Unit, Verdict};
 use memscope_analysis::pressure::{PressureWindow, fmt_avg};
@@ -81,6 +82,8 @@ struct SuspectJson<'a> {
     pressure: Option<&'a PressureWindow>,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     oom_killed: &'a [String],
+    #[serde(skip_serializing_if = "<[LineTrend]>::is_empty")]
+    lines: &'a [LineTrend],
 }
 
 fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
@@ -119,6 +122,7 @@ fn suspect_json(s: &Suspect) -> SuspectJson<'_> {
         processes_seen: s.processes_seen,
         pressure: s.pressure.as_ref(),
         oom_killed: &s.oom_killed,
+        lines: &s.lines,
     }
 }
 
@@ -297,6 +301,20 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         }
         style::write_table(w, &t)?;
     }
+    let split: Vec<(&str, String)> = r
+        .suspects
+        .iter()
+        .take(top)
+        .chain(r.not_leaks.iter().take(top.min(8)))
+        .filter(|x| matches!(x.kind, SuspectKind::Cgroup | SuspectKind::CgroupLine) && !x.lines.is_empty())
+        .map(|x| (x.name.as_str(), cgroup_lines_summary(&x.lines)))
+        .collect();
+    if !split.is_empty() {
+        writeln!(w, "\n{}", s.heading("What grows in the memory cgroups (their ledger's lines)"))?;
+        for (name, summary) in split {
+            writeln!(w, "{}", wrap(&format!("{}: {summary}", short(name, 56)), s.width, "- ", "  "))?;
+        }
+    }
     let killed: Vec<(&str, &String)> = r
         .suspects
         .iter()
@@ -321,6 +339,34 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
         writeln!(w, "{}", wrap(&n, s.width, "- ", "  "))?;
     }
     Ok(())
+}
+
+/// What each line of a cgroup's ledger did, moving lines first:
+/// `page_cache +40.0 MiB over 10 min (growing), anon flat, kernel flat`.
+/// Flat parts of a line (`kernel_stack`, …) are left out.
+pub fn cgroup_lines_summary(lines: &[LineTrend]) -> String {
+    let moved = |l: &&LineTrend| l.verdict != LineVerdict::Flat;
+    let mut parts: Vec<String> = lines
+        .iter()
+        .filter(moved)
+        .map(|l| {
+            let span = l.to_unix_ms.saturating_sub(l.from_unix_ms) as f64 / 1000.0;
+            let outside = if l.in_usage { "" } else { ", not in the usage" };
+            format!(
+                "{} {} over {} ({}{outside})",
+                l.line,
+                signed(l.change_bytes as f64, Unit::Bytes),
+                fmt_seconds(span),
+                l.verdict.key().replace('_', " ")
+            )
+        })
+        .collect();
+    parts
+        .extend(lines.iter().filter(|l| !moved(l) && l.parent.is_none()).map(|l| format!("{} flat", l.line)));
+    if lines.iter().all(|l| l.verdict != LineVerdict::Growing) {
+        parts.push("no single line grows steadily".into());
+    }
+    parts.join(", ")
 }
 
 /// A heading and one line per OOM kill of a window (or `None.`), for

@@ -84,6 +84,11 @@ pub struct CollectOptions {
     /// Also read the memory cgroups ([`Snapshot::cgroups`],
     /// [`crate::cgroups::sample_memory`]).
     pub cgroups: bool,
+    /// With `cgroups`, also keep the files each memory cgroup's ledger is
+    /// split from ([`crate::cgroups::LedgerFiles`]: its `memory.stat`, on v1
+    /// the kmem counters), for the history of a recording (`record`,
+    /// `leaks --watch`); the views that only show the charge skip them.
+    pub cgroup_ledger: bool,
     /// What earlier passes read that cannot have changed since (shared by
     /// repeated collections: `record`, `serve`, `top`).
     pub cache: Option<Arc<CollectCache>>,
@@ -199,8 +204,9 @@ pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let mut snap = system;
     snap.taken_at_unix_ms = taken_at_unix_ms;
     // After the scan: the reader bounds itself to the processes' cgroups.
-    snap.cgroups =
-        opts.cgroups.then(|| crate::cgroups::sample_memory(root, &processes, crate::cgroups::READ_ALL_UP_TO));
+    snap.cgroups = opts.cgroups.then(|| {
+        crate::cgroups::sample_memory(root, &processes, crate::cgroups::READ_ALL_UP_TO, opts.cgroup_ledger)
+    });
     snap.processes = processes;
     snap.scan = scan;
     snap

@@ -65,7 +65,9 @@ use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_kernel::{KernelRoot, ReadError};
 use serde::{Deserialize, Serialize};
 
-pub use cgroups::{CgroupMemory, CgroupSample, CgroupVersion};
+pub use cgroups::{
+    CgroupMemory, CgroupSample, CgroupVersion, LEDGER_STAT_KEYS_V1, LEDGER_STAT_KEYS_V2, LedgerFiles,
+};
 pub use collect::{CollectCache, CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
 pub use fds::{FdSystem, ProcessFds};
 pub use incremental::{IncrementalPss, PssPolicy};

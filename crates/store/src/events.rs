@@ -366,6 +366,7 @@ mod tests {
                 current_bytes: Ok(1 << 20),
                 limit: Ok(memscope_kernel::parse::cgroupfs::Limit::Max),
                 oom_kills: Ok(*kills),
+                ledger: None,
             })
             .collect();
         snap.cgroups = Some(Ok(CgroupSample { total: cgroups.len(), cgroups }));

@@ -546,6 +546,7 @@ impl Reader<'_> {
                 current_bytes: value(current, current_err, "current_bytes")?,
                 limit,
                 oom_kills: value(kills, kills_err, "oom_kills")?,
+                ledger: None,
                 path,
             });
         }

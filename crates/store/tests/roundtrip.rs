@@ -76,9 +76,10 @@ fn check_round_trip(store: &mut Store, snap: &Snapshot, what: &str) {
     );
 }
 
-/// How `record` collects: with descriptors and memory cgroups.
+/// How `record` collects: with descriptors and memory cgroups, and the
+/// files of each cgroup's ledger split.
 fn with_fds_and_cgroups() -> CollectOptions {
-    CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() }
+    CollectOptions { fds: true, cgroups: true, cgroup_ledger: true, ..CollectOptions::default() }
 }
 
 #[test]

@@ -164,6 +164,7 @@ fn snapshot_with_fds_and_cgroups() -> Snapshot {
                 current_bytes: Ok(300 << 20),
                 limit: Ok(memscope_kernel::parse::cgroupfs::Limit::Value(512 << 20)),
                 oom_kills: Ok(2),
+                ledger: None,
             },
             memscope_model::CgroupMemory {
                 path: "/app/web".into(),
@@ -174,6 +175,7 @@ fn snapshot_with_fds_and_cgroups() -> Snapshot {
                     "/sys/fs/cgroup/memory/app/web/memory.oom_control",
                     "oom_kill",
                 )),
+                ledger: None,
             },
         ],
         total: 3,
@@ -634,4 +636,56 @@ fn a_corrupt_document_is_an_error_not_a_panic() {
         // The system part alone still reads.
         store.read_parts(id, memscope_store::Parts::System).unwrap();
     }
+}
+
+/// A memory cgroup with the files of its ledger's split, as `record`
+/// keeps them since they were added.
+fn snapshot_with_cgroup_ledger_files() -> Snapshot {
+    use memscope_kernel::parse::vmstat::Vmstat;
+    let mut snap = snapshot_with_fds_and_cgroups();
+    if let Some(Ok(c)) = &mut snap.cgroups {
+        c.cgroups[0].ledger = Some(memscope_model::LedgerFiles {
+            stat: Ok(Vmstat::parse("total_rss 1048576\ntotal_cache 2097152\ntotal_shmem 0\n")),
+            kmem_bytes: Some(Ok(4096)),
+            kmem_tcp_bytes: Some(Err(memscope_kernel::ReadError::PermissionDenied {
+                path: "/sys/fs/cgroup/memory/app/memory.kmem.tcp.usage_in_bytes".into(),
+            })),
+        });
+    }
+    snap
+}
+
+#[test]
+fn a_cgroups_ledger_files_are_stored_and_older_documents_without_them_still_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = snapshot_with_cgroup_ledger_files();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    let back = store.read(id).unwrap();
+    assert_same(&back, &as_stored(&snap));
+    let cg = |s: &Snapshot| s.cgroups.clone().unwrap().unwrap().cgroups;
+    assert_eq!(cg(&back)[0].ledger, cg(&snap)[0].ledger);
+    assert!(cg(&back)[1].ledger.is_none());
+
+    // A document written before the split was kept has no `ledger`.
+    let mut system = document(&store, "SELECT system, system_bytes FROM snapshots WHERE id = ?1", id);
+    let cgroups = system["cgroups"]["Ok"]["cgroups"].as_array_mut().unwrap();
+    assert!(cgroups[0].get("ledger").is_some());
+    for c in cgroups.iter_mut() {
+        c.as_object_mut().unwrap().remove("ledger");
+    }
+    let raw = serde_json::to_vec(&system).unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut z, &raw).unwrap();
+    let blob = z.finish().unwrap();
+    store
+        .connection()
+        .execute(
+            "UPDATE snapshots SET system = ?2, system_bytes = ?3 WHERE id = ?1",
+            rusqlite::params![id, blob, raw.len() as i64],
+        )
+        .unwrap();
+    let old = store.read(id).unwrap();
+    assert!(cg(&old).iter().all(|c| c.ledger.is_none()));
+    assert_eq!(cg(&old)[0].current_bytes, cg(&snap)[0].current_bytes);
 }

@@ -22,12 +22,22 @@
 //! | current | `memory.current` | `memory.usage_in_bytes` |
 //! | limit | `memory.max` | `memory.limit_in_bytes` (near `LONG_MAX`: no limit) |
 //! | OOM kills | `memory.events` `oom_kill` | `memory.oom_control` `oom_kill` (4.13+) |
+//! | the ledger's split ([`LedgerFiles`]) | `memory.stat` ([`LEDGER_STAT_KEYS_V2`]) | `memory.stat` ([`LEDGER_STAT_KEYS_V1`]), `memory.kmem.usage_in_bytes`, `memory.kmem.tcp.usage_in_bytes` |
+//!
+//! The split is kept raw, as the kernel prints it: the lines of the
+//! cgroup's ledger (anon, page cache, shmem, kernel, sockets) are derived
+//! from it when a recording is read ([`CgroupMemory::ledger_sample`] gives
+//! the analysis crate the same input `report --cgroup` builds its ledger
+//! from).
 
 pub mod ledger;
 mod sample;
 pub mod tree;
 
+use memscope_kernel::ReadError;
+use memscope_kernel::cgroup::Version;
 use memscope_kernel::parse::cgroupfs::Limit;
+use memscope_kernel::parse::vmstat::Vmstat;
 use serde::{Deserialize, Serialize};
 
 pub use sample::{READ_ALL_UP_TO, sample_memory};
@@ -53,6 +63,15 @@ impl CgroupVersion {
         }
     }
 
+    /// The `memory.stat` keys a snapshot keeps in this version
+    /// ([`LEDGER_STAT_KEYS_V1`], [`LEDGER_STAT_KEYS_V2`]).
+    pub fn ledger_stat_keys(self) -> &'static [&'static str] {
+        match self {
+            CgroupVersion::V1 => LEDGER_STAT_KEYS_V1,
+            CgroupVersion::V2 => LEDGER_STAT_KEYS_V2,
+        }
+    }
+
     /// The file that holds the limit in this version.
     pub fn limit_file(self) -> &'static str {
         match self {
@@ -75,6 +94,121 @@ pub struct CgroupMemory {
     pub limit: Sample<Limit>,
     /// Processes the OOM killer killed in it (and below).
     pub oom_kills: Sample<u64>,
+    /// The raw files its ledger is split from; `None` in recordings made
+    /// before they were kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerFiles>,
+}
+
+/// The v2 `memory.stat` keys a snapshot keeps of each memory cgroup: those
+/// the ledger's split reads (analysis `cgroup_ledger::split`). The others
+/// (`pgfault`, `workingset_*`, …) are left out to keep a snapshot small.
+pub const LEDGER_STAT_KEYS_V2: &[&str] = &[
+    "anon",
+    "anon_thp",
+    "file",
+    "shmem",
+    "kernel",
+    "kernel_stack",
+    "pagetables",
+    "sec_pagetables",
+    "percpu",
+    "slab_reclaimable",
+    "slab_unreclaimable",
+    "vmalloc",
+    "zswap",
+    "sock",
+    "active_file",
+    "inactive_file",
+    "file_mapped",
+    "file_dirty",
+    "file_writeback",
+    "zswapped",
+];
+
+/// The v1 `memory.stat` keys a snapshot keeps: the hierarchical `total_*`
+/// ones the split reads (the cgroup's own, non-hierarchical keys are left
+/// out).
+pub const LEDGER_STAT_KEYS_V1: &[&str] = &[
+    "total_rss",
+    "total_rss_huge",
+    "total_cache",
+    "total_shmem",
+    "total_active_file",
+    "total_inactive_file",
+    "total_mapped_file",
+    "total_dirty",
+    "total_writeback",
+];
+
+/// The files one memory cgroup's ledger is split from, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerFiles {
+    /// `memory.stat`, only the keys of [`CgroupVersion::ledger_stat_keys`].
+    pub stat: Sample<Vmstat>,
+    /// v1 `memory.kmem.usage_in_bytes` (kernel memory, inside the usage);
+    /// `None` on v2 (its `memory.stat` has `kernel`) or when the file is
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kmem_bytes: Option<Sample<u64>>,
+    /// v1 `memory.kmem.tcp.usage_in_bytes` (socket buffers, outside the
+    /// usage); `None` on v2 (its `memory.stat` has `sock`) or when the file
+    /// is absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kmem_tcp_bytes: Option<Sample<u64>>,
+}
+
+impl LedgerFiles {
+    /// `stat` reduced to the keys the split reads in `version`.
+    pub fn keep_ledger_keys(stat: Vmstat, version: CgroupVersion) -> Vmstat {
+        let keep = version.ledger_stat_keys();
+        let counters = stat.counters.into_iter().filter(|(k, _)| keep.contains(&k.as_str())).collect();
+        Vmstat { counters, malformed: Vec::new() }
+    }
+}
+
+impl CgroupMemory {
+    /// What the ledger of this recorded cgroup is built from: its usage, its
+    /// own limit, its OOM kills and the [`LedgerFiles`]; `None` when they
+    /// were not recorded. Swap, the other limits and the processes are not
+    /// recorded per cgroup, and are unavailable.
+    pub fn ledger_sample(&self) -> Option<ledger::LedgerSample> {
+        let files = self.ledger.as_ref()?;
+        // A file the snapshot does not keep: absent, as from a captured tree.
+        let not_recorded = |file: &str| -> tree::Unavailable {
+            ReadError::NotReported { path: format!("{}/{file}", self.path), field: None }.into()
+        };
+        let version = match self.version {
+            CgroupVersion::V1 => Version::V1,
+            CgroupVersion::V2 => Version::V2,
+        };
+        let events = self.oom_kills.clone().map(|k| Vmstat {
+            counters: [("oom_kill".to_string(), k)].into_iter().collect(),
+            malformed: Vec::new(),
+        });
+        let fig = |s: &Option<Sample<u64>>| s.clone().map(|r| r.map_err(tree::Unavailable::from));
+        Some(ledger::LedgerSample {
+            path: self.path.clone(),
+            version,
+            dir: self.path.clone(),
+            usage_bytes: self.current_bytes.clone().map_err(Into::into),
+            stat: files.stat.clone().map_err(Into::into),
+            events: events.map_err(Into::into),
+            swap_or_memsw_bytes: Err(not_recorded(match version {
+                Version::V1 => "memory.memsw.usage_in_bytes",
+                Version::V2 => "memory.swap.current",
+            })),
+            kmem_bytes: fig(&files.kmem_bytes),
+            kmem_tcp_bytes: fig(&files.kmem_tcp_bytes),
+            limits: vec![ledger::LimitFile {
+                cgroup: self.path.clone(),
+                file: self.version.limit_file(),
+                limit: self.limit.clone().map_err(Into::into),
+            }],
+            pids: Err(not_recorded("cgroup.procs")),
+            cgroups_in_subtree: 1,
+        })
+    }
 }
 
 /// The memory cgroups of one collection pass.

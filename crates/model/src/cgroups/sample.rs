@@ -4,7 +4,9 @@
 //!
 //! Three small files per cgroup (v2 `memory.current`, `memory.max`,
 //! `memory.events`; v1 `memory.usage_in_bytes`, `memory.limit_in_bytes`,
-//! `memory.oom_control`), read for every memory cgroup when there are at
+//! `memory.oom_control`), and when asked (`record`) those of its ledger's
+//! split ([`super::LedgerFiles`]: `memory.stat`, reduced to the keys the
+//! split reads; on v1 also the kmem and kmem.tcp usages), read for every memory cgroup when there are at
 //! most [`READ_ALL_UP_TO`], else only for the cgroups the snapshot's
 //! processes are in and their ancestors: a limit set on a parent
 //! (`system.slice`, a container) binds everything below it, so the
@@ -18,11 +20,11 @@
 
 use std::collections::BTreeSet;
 
-use memscope_kernel::cgroup::{CgroupReader, Hierarchy, Version};
+use memscope_kernel::cgroup::{CgroupDir, CgroupReader, Hierarchy, Version};
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use super::tree::components;
-use super::{CgroupMemory, CgroupSample, CgroupVersion};
+use super::{CgroupMemory, CgroupSample, CgroupVersion, LedgerFiles};
 use crate::{ProcessSample, Sample};
 
 /// Read every memory cgroup when there are at most this many; else only
@@ -30,11 +32,13 @@ use crate::{ProcessSample, Sample};
 pub const READ_ALL_UP_TO: usize = 200;
 
 /// Read the memory cgroups (all of them when at most `all_up_to`, else
-/// those of `processes` and their ancestors), parents first.
+/// those of `processes` and their ancestors), parents first; with `ledger`,
+/// each one's [`LedgerFiles`] too.
 pub fn sample_memory(
     root: &KernelRoot,
     processes: &[ProcessSample],
     all_up_to: usize,
+    ledger: bool,
 ) -> Sample<CgroupSample> {
     let reader = CgroupReader::detect(root)?;
     let Some(h) = reader.layout().controller("memory") else {
@@ -74,7 +78,7 @@ pub fn sample_memory(
         .into_iter()
         .filter_map(|comps| {
             let path = if comps.is_empty() { "/".to_string() } else { format!("/{}", comps.join("/")) };
-            read_memory(&reader, h, &path, version)
+            read_memory(&reader, h, &path, version, ledger)
         })
         .collect();
     Ok(CgroupSample { cgroups, total })
@@ -97,6 +101,7 @@ fn read_memory(
     h: &Hierarchy,
     path: &str,
     version: CgroupVersion,
+    ledger: bool,
 ) -> Option<CgroupMemory> {
     let dir = reader.dir(h, path)?;
     let (current, limit, events) = match version {
@@ -112,7 +117,28 @@ fn read_memory(
     let oom_kills = dir.read_keyed(events).and_then(|e| {
         e.get("oom_kill").ok_or_else(|| ReadError::missing_field(&dir.file(events), "oom_kill"))
     });
-    Some(CgroupMemory { path: path.to_string(), version, current_bytes, limit, oom_kills })
+    let ledger = ledger.then(|| read_ledger_files(&dir, version));
+    Some(CgroupMemory { path: path.to_string(), version, current_bytes, limit, oom_kills, ledger })
+}
+
+/// The files of the ledger's split: `memory.stat` (its ledger keys) and, on
+/// v1, the kernel and TCP counters, which its `memory.stat` lacks
+/// (Documentation/admin-guide/cgroup-v1/memory.rst §2.7).
+fn read_ledger_files(dir: &CgroupDir, version: CgroupVersion) -> LedgerFiles {
+    let stat = dir.read_keyed("memory.stat").map(|s| LedgerFiles::keep_ledger_keys(s, version));
+    // Absent files (a kernel without v1 kmem accounting) are left out.
+    let present = |r: Result<u64, ReadError>| match r {
+        Err(ReadError::NotReported { field: None, .. }) => None,
+        r => Some(r),
+    };
+    let (kmem_bytes, kmem_tcp_bytes) = match version {
+        CgroupVersion::V2 => (None, None),
+        CgroupVersion::V1 => (
+            present(dir.read_u64("memory.kmem.usage_in_bytes")),
+            present(dir.read_u64("memory.kmem.tcp.usage_in_bytes")),
+        ),
+    };
+    LedgerFiles { stat, kmem_bytes, kmem_tcp_bytes }
 }
 
 #[cfg(test)]
@@ -175,7 +201,7 @@ mod tests {
     #[test]
     fn few_cgroups_are_all_read_parents_first() {
         let (_d, root) = tree();
-        let s = sample_memory(&root, &[], 10).unwrap();
+        let s = sample_memory(&root, &[], 10, false).unwrap();
         assert_eq!(s.total, 4);
         let paths: Vec<&str> = s.cgroups.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["/app", "/app/db", "/app/web", "/idle"]);
@@ -185,12 +211,38 @@ mod tests {
         assert_eq!(app.limit, Ok(Limit::Value(512 << 20)));
         assert_eq!(app.oom_kills, Ok(2));
         assert_eq!(s.get("/app/web").unwrap().limit, Ok(Limit::Max));
+        // The ledger files only when asked for.
+        assert!(s.cgroups.iter().all(|c| c.ledger.is_none()));
+    }
+
+    #[test]
+    fn the_ledger_files_keep_the_splits_keys_and_the_kmem_counters() {
+        let (d, root) = tree();
+        let m = d.path().join("sys/fs/cgroup/memory/app");
+        std::fs::write(
+            m.join("memory.stat"),
+            "cache 1\nrss 2\nshmem 0\npgfault 99\ntotal_rss 314572800\ntotal_cache 4096\ntotal_shmem 0\n",
+        )
+        .unwrap();
+        std::fs::write(m.join("memory.kmem.usage_in_bytes"), "8192\n").unwrap();
+        let s = sample_memory(&root, &[], 10, true).unwrap();
+        let files = s.get("/app").unwrap().ledger.clone().unwrap();
+        let stat = files.stat.unwrap();
+        let keys: Vec<&str> = stat.counters.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["total_cache", "total_rss", "total_shmem"]);
+        assert_eq!(files.kmem_bytes, Some(Ok(8192)));
+        // No kmem.tcp file on this kernel: left out, not an error.
+        assert_eq!(files.kmem_tcp_bytes, None);
+        // No memory.stat: kept as why.
+        let web = s.get("/app/web").unwrap().ledger.clone().unwrap();
+        assert_eq!(web.stat.unwrap_err().kind(), "not_reported");
+        assert_eq!(web.kmem_bytes, None);
     }
 
     #[test]
     fn many_cgroups_are_bounded_to_the_processes_and_their_ancestors() {
         let (_d, root) = tree();
-        let s = sample_memory(&root, &[process(7, "/app/web")], 3).unwrap();
+        let s = sample_memory(&root, &[process(7, "/app/web")], 3, false).unwrap();
         assert_eq!(s.total, 4);
         let paths: Vec<&str> = s.cgroups.iter().map(|c| c.path.as_str()).collect();
         assert_eq!(paths, ["/app", "/app/web"]);
@@ -201,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("proc/self")).unwrap();
         std::fs::write(dir.path().join("proc/self/mountinfo"), "").unwrap();
-        let e = sample_memory(&KernelRoot::at(dir.path()), &[], 10).unwrap_err();
+        let e = sample_memory(&KernelRoot::at(dir.path()), &[], 10, false).unwrap_err();
         assert_eq!(e.kind(), "not_reported");
     }
 }
