@@ -383,7 +383,7 @@ def cgroup_ledger_checks_v2(g):
     def tools(doc):
         return {t["key"]: t["bytes"] for t in doc["tools"]}
 
-    @check("report --cgroup adds up a container mix under memory.max")
+    @check("report --cgroup, cgroups --ledger and ps --cgroup add up a container mix under memory.max")
     def _():
         cg = f"{CG}/ledger"
         # Page cache needs a disk file system (the guest's /tmp is 9p): an
@@ -428,6 +428,20 @@ def cgroup_ledger_checks_v2(g):
                 raise AssertionError(f"effective limit {d['effective_limit_bytes']}")
             if [p["pid"] for p in d["processes"]] != [pid]:
                 raise AssertionError(f"processes {d['processes']}")
+            # The same split in the per-cgroup view, and ps of the cgroup.
+            rows = {r["path"]: r for r in g.json("cgroups", "--ledger", "--all")["cgroups"]}
+            r = rows["/ledger"]
+            if r["version"] != "v2" or r["sock_in_usage"] is not True:
+                raise AssertionError(f"cgroups --ledger row {r}")
+            for key, want in (("anon_bytes", ln["anon"]), ("page_cache_bytes", ln["page_cache"]),
+                              ("shmem_bytes", ln["shmem"]), ("sock_bytes", ln["sock"])):
+                near(r[key], want, 0.05, f"cgroups --ledger {key} against report --cgroup")
+            parts = sum(r[k] for k in ("anon_bytes", "page_cache_bytes", "shmem_bytes", "kernel_bytes", "sock_bytes"))
+            if parts + r["remainder_bytes"] != r["usage_bytes"]:
+                raise AssertionError(f"cgroups --ledger lines {parts} + remainder {r['remainder_bytes']} != {r['usage_bytes']}")
+            listed = [p["pid"] for p in g.json("ps", "--cgroup", "/ledger")["processes"]]
+            if listed != [pid]:
+                raise AssertionError(f"ps --cgroup /ledger lists {listed}, expected [{pid}]")
         finally:
             g.cleanup()
             rmdir_tree(cg)
