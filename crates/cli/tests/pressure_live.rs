@@ -130,13 +130,25 @@ fn thrashing_under_a_32_mib_limit_fires_the_psi_trigger_and_grows_the_stall_tota
     assert!(e["processes"].is_array() && e["cgroups"].is_array(), "{e}");
     eprintln!("first event after {:.2} s: some avg10 {}", waited.as_secs_f64(), e["some"]["avg10"]);
 
-    let (after, _, ok) = memscope(&["report", "--json", "--top", "1"]);
-    assert!(ok);
-    let after: Value = serde_json::from_str(&after).unwrap();
-    let grown = some_total(&after) - some_total(&before);
+    // The system's total must grow by at least the trigger's threshold while
+    // the workload goes on thrashing. Not checked at the instant of the
+    // event: the kernel keeps the trigger's total and the one it prints apart
+    // (each weights the CPUs' stall by their non-idle time over its own
+    // sampling intervals), and they were seen 3 ms apart (16.8 ms printed
+    // when the 20 ms trigger fired).
+    let until = Instant::now() + Duration::from_secs(10);
+    let grown = loop {
+        let (after, _, ok) = memscope(&["report", "--json", "--top", "1"]);
+        assert!(ok);
+        let after: Value = serde_json::from_str(&after).unwrap();
+        let grown = some_total(&after) - some_total(&before);
+        if grown >= 20_000 || Instant::now() >= until {
+            break grown;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
     eprintln!("system some stall grew {grown} µs over {:.1} s", started.elapsed().as_secs_f64());
-    // At least the trigger's threshold: the event says that much stalled.
-    assert!(grown >= 20_000, "some total grew only {grown} µs");
+    assert!(grown >= 20_000, "some total grew only {grown} µs in 10 s of thrashing");
 
     // The v2 cgroup holds only the workload: its own stall is measured
     // there, and a watch on it fires too.
