@@ -10,6 +10,8 @@ use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::parse::pid::cgroup::ProcCgroup;
 use memscope_kernel::parse::pid::limits::ResourceLimit;
 use memscope_kernel::parse::pid::stat::Stat;
+use memscope_kernel::parse::slabinfo::Slabinfo;
+use memscope_kernel::parse::vmallocinfo::Vmallocinfo;
 use memscope_kernel::{KernelRoot, ReadError, paths};
 
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
@@ -115,14 +117,60 @@ pub struct CollectOptions {
 ///   moved to another cgroup, one that rewrote its arguments
 ///   (`setproctitle`) or changed its limit shows it within that time.
 ///
+/// - `slabinfo` and `vmallocinfo` break down one `meminfo` figure each
+///   (`Slab`, `VmallocUsed`) and are the costliest system files (each
+///   about a millisecond of kernel time: `slabinfo` counts every cache's
+///   partial slabs, `vmallocinfo` prints a symbol per area): a pass keeps
+///   the last one read while its `meminfo` figure stays within
+///   [`CollectCache::BREAKDOWN_TOLERANCE_BYTES`] or 0.2 % of its value at
+///   the read, for at most [`CollectCache::BREAKDOWN_MAX_AGE`], and says
+///   how old it is ([`crate::Snapshot::slabinfo_age_ms`]).
+///
 /// One cache belongs to one [`KernelRoot`].
 #[derive(Debug, Default)]
 pub struct CollectCache {
     percpu_first_chunk_pages: OnceLock<Sample<u64>>,
+    slabinfo: Mutex<Option<KeptBreakdown<Slabinfo>>>,
+    vmallocinfo: Mutex<Option<KeptBreakdown<Vmallocinfo>>>,
     /// Cache name → its flag (`None`: it could not be read).
     slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
     /// Pid → its seldom-changing files, as last read.
     process_files: Mutex<HashMap<u32, ProcessFiles>>,
+}
+
+/// A system file that breaks down one `meminfo` figure, as read at
+/// `read_at` when that figure was `total_bytes`.
+#[derive(Debug, Clone)]
+struct KeptBreakdown<T> {
+    value: T,
+    total_bytes: u64,
+    read_at: Instant,
+}
+
+/// `read` again unless `kept` (from an earlier pass) is young enough and
+/// its `meminfo` figure moved little since; the value and, when kept, its
+/// age in milliseconds. A figure that is absent or 0 (`VmallocUsed` on
+/// 4.4 to 5.2) tells nothing: then the file is always read.
+fn breakdown<T: Clone>(
+    kept: &Mutex<Option<KeptBreakdown<T>>>,
+    total_bytes: Option<u64>,
+    now: Instant,
+    read: impl FnOnce() -> Sample<T>,
+) -> (Sample<T>, Option<u64>) {
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    if let (Some(k), Some(total)) = (kept.as_ref(), total_bytes.filter(|t| *t > 0)) {
+        let age = now.saturating_duration_since(k.read_at);
+        let tolerance = CollectCache::BREAKDOWN_TOLERANCE_BYTES.max(k.total_bytes / 500);
+        if age < CollectCache::BREAKDOWN_MAX_AGE && total.abs_diff(k.total_bytes) <= tolerance {
+            return (Ok(k.value.clone()), Some(age.as_millis() as u64));
+        }
+    }
+    let value = read();
+    *kept = match (&value, total_bytes.filter(|t| *t > 0)) {
+        (Ok(v), Some(total_bytes)) => Some(KeptBreakdown { value: v.clone(), total_bytes, read_at: now }),
+        _ => None,
+    };
+    (value, None)
 }
 
 /// A process's files that seldom change, as read at `read_at`.
@@ -142,6 +190,14 @@ impl CollectCache {
     pub fn new() -> Arc<CollectCache> {
         Arc::new(CollectCache::default())
     }
+
+    /// How far `Slab` or `VmallocUsed` of `meminfo` may move (or 0.2 % of
+    /// it, when that is more) before `slabinfo` or `vmallocinfo` is read
+    /// again.
+    pub const BREAKDOWN_TOLERANCE_BYTES: u64 = 1 << 20;
+
+    /// How long `slabinfo` and `vmallocinfo` are kept at most.
+    pub const BREAKDOWN_MAX_AGE: Duration = Duration::from_secs(60);
 
     /// How long a process's `cgroup`, `cmdline` and `RLIMIT_NOFILE` are
     /// kept before they are read again.
@@ -234,7 +290,15 @@ fn taken_at(root: &KernelRoot) -> u64 {
 
 fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let meminfo = root.meminfo();
-    let slabinfo = root.slabinfo();
+    let now = Instant::now();
+    let meminfo_bytes = |key: &str| meminfo.as_ref().ok().and_then(|m| m.get(key));
+    let ((slabinfo, slabinfo_age_ms), (vmallocinfo, vmallocinfo_age_ms)) = match &opts.cache {
+        Some(cache) => (
+            breakdown(&cache.slabinfo, meminfo_bytes("Slab"), now, || root.slabinfo()),
+            breakdown(&cache.vmallocinfo, meminfo_bytes("VmallocUsed"), now, || root.vmallocinfo()),
+        ),
+        None => ((root.slabinfo(), None), (root.vmallocinfo(), None)),
+    };
     let slab_reclaimable = match (&slabinfo, &opts.cache) {
         (Ok(s), Some(cache)) => cache.slab_reclaimable(root, s.caches.iter().map(|c| c.name.as_str())),
         (Ok(s), None) => root.slab_reclaim_account(s.caches.iter().map(|c| c.name.as_str())),
@@ -264,7 +328,9 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
         buddyinfo: root.buddyinfo(),
         slabinfo,
         slab_reclaimable,
-        vmallocinfo: root.vmallocinfo(),
+        vmallocinfo,
+        slabinfo_age_ms,
+        vmallocinfo_age_ms,
         iomem,
         firmware_memmap,
         hugepages: root.hugepage_pools(paths::HUGEPAGES),
@@ -706,6 +772,59 @@ mod tests {
         write("cmdline", "make\0");
         let no_cache = CollectOptions { cache: None, ..opts.clone() };
         assert_eq!(seen(&no_cache).1, ["make"]);
+    }
+
+    #[test]
+    fn a_cache_keeps_slabinfo_while_the_slab_total_stays_put() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        let meminfo = |slab_kib: u64| {
+            std::fs::write(
+                proc_dir.join("meminfo"),
+                format!("MemTotal: 1048576 kB\nSlab: {slab_kib} kB\nVmallocUsed: 0 kB\n"),
+            )
+            .unwrap()
+        };
+        let slabinfo = |objs: u64| {
+            std::fs::write(
+                proc_dir.join("slabinfo"),
+                format!(
+                    "slabinfo - version: 2.1\n# name <active_objs> <num_objs> <objsize> <objperslab> \
+                     <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata \
+                     <active_slabs> <num_slabs> <sharedavail>\ndentry {objs} {objs} 128 32 1 : tunables 0 0 0 \
+                     : slabdata 10 10 0\n"
+                ),
+            )
+            .unwrap()
+        };
+        let root = KernelRoot::at(dir.path());
+        let opts = CollectOptions {
+            processes: ProcessMode::None,
+            cache: Some(CollectCache::new()),
+            ..CollectOptions::default()
+        };
+        let objs = |s: &Snapshot| s.slabinfo.as_ref().unwrap().caches[0].active_objs;
+        meminfo(100_000);
+        slabinfo(320);
+        let first = collect(&root, &opts);
+        assert_eq!((objs(&first), first.slabinfo_age_ms), (320, None));
+        // Slab moved by 1 MiB: the breakdown read at 320 objects stands, with its age.
+        meminfo(101_024);
+        slabinfo(640);
+        let carried = collect(&root, &opts);
+        assert_eq!(objs(&carried), 320);
+        assert!(carried.slabinfo_age_ms.is_some());
+        // VmallocUsed 0 tells nothing: vmallocinfo is read every time.
+        assert_eq!(carried.vmallocinfo_age_ms, None);
+        // Moved by more: read again.
+        meminfo(101_026);
+        let read = collect(&root, &opts);
+        assert_eq!((objs(&read), read.slabinfo_age_ms), (640, None));
+        // Without a cache, every pass reads it.
+        slabinfo(960);
+        let one_shot = collect(&root, &CollectOptions { cache: None, ..opts.clone() });
+        assert_eq!((objs(&one_shot), one_shot.slabinfo_age_ms), (960, None));
     }
 
     #[test]

@@ -111,6 +111,16 @@ pub struct Snapshot {
     pub slab_reclaimable: std::collections::BTreeMap<String, bool>,
     /// `/proc/vmallocinfo`.
     pub vmallocinfo: Sample<Vmallocinfo>,
+    /// How old `slabinfo` is when a repeated collection carried it from an
+    /// earlier pass (milliseconds; `None`: read by this pass). It is carried
+    /// only while `Slab` of `meminfo` stays within
+    /// [`CollectCache::BREAKDOWN_TOLERANCE_BYTES`] (or 0.2 %) of its value at
+    /// the read, and for at most [`CollectCache::BREAKDOWN_MAX_AGE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slabinfo_age_ms: Option<u64>,
+    /// The same for `vmallocinfo`, against `VmallocUsed` of `meminfo`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vmallocinfo_age_ms: Option<u64>,
     /// `/proc/iomem`.
     pub iomem: Sample<Iomem>,
     /// `/sys/firmware/memmap`, read only when iomem cannot give installed RAM.

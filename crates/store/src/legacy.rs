@@ -416,6 +416,9 @@ pub(crate) fn read(
         slabinfo,
         slab_reclaimable,
         vmallocinfo,
+        // Recordings of this layout read every file in every snapshot.
+        slabinfo_age_ms: None,
+        vmallocinfo_age_ms: None,
         iomem,
         firmware_memmap,
         hugepages,
