@@ -24,5 +24,5 @@ pub mod root;
 pub mod users;
 
 pub use parse::ParseError;
-pub use read::paths;
+pub use read::{KmsgFollower, paths};
 pub use root::{DeviceHold, KernelFile, KernelRoot, MANIFEST, ReadError, Recorder, UNREADABLE};

@@ -721,6 +721,30 @@ impl KernelRoot {
         Ok(oom::parse_log(&text))
     }
 
+    /// Like [`KernelRoot::oom_reports`], for a caller that asks again and
+    /// again (`record`, `leaks --watch`): live, `follower` keeps `/dev/kmsg`
+    /// open, so that after the first call (the whole ring) each call reads
+    /// only the records printed since (each open file of `/dev/kmsg` has its
+    /// own position: Documentation/ABI/testing/dev-kmsg), and parses them
+    /// after the lines of the reports read before. A report printed across
+    /// two calls is whole in the second: an unfinished report's lines are
+    /// kept too. In a captured tree every call reads the whole log.
+    pub fn oom_reports_followed(&self, follower: &mut KmsgFollower) -> Result<OomLog, ReadError> {
+        if !self.is_live() {
+            return self.oom_reports();
+        }
+        let new = match follower.fd.take() {
+            Some(fd) => read_kmsg_records(&fd, None).map(|t| (fd, t)),
+            None => open_kmsg(&self.resolve(paths::KMSG))
+                .and_then(|fd| read_kmsg_records(&fd, None).map(|t| (fd, t))),
+        };
+        // On an error the next call opens the log again, from the start.
+        let (fd, new) = new?;
+        follower.fd = Some(fd);
+        self.record_kmsg(oom::report_lines(&new).into_iter());
+        Ok(oom::parse_log(&follower.follow(&new)))
+    }
+
     /// The boot time, seconds since the epoch (`btime` of `/proc/stat`).
     pub fn boot_time_seconds(&self) -> Result<u64, ReadError> {
         let text = self.read_text(paths::STAT)?;
@@ -1001,17 +1025,70 @@ fn kmsg_record_seq(record: &str) -> Option<u64> {
     head.split(',').nth(1)?.parse().ok()
 }
 
+/// Where [`KernelRoot::oom_reports_followed`] stands in the kernel log
+/// between calls: the open `/dev/kmsg` and the lines of the OOM reports
+/// read so far (at most [`KmsgFollower::KEPT_LINES_MAX`], the oldest
+/// dropped first), by sequence number.
+#[derive(Debug, Default)]
+pub struct KmsgFollower {
+    fd: Option<rustix::fd::OwnedFd>,
+    kept: std::collections::BTreeMap<u64, String>,
+}
+
+impl KmsgFollower {
+    /// The most report lines kept between calls (a report of a machine with
+    /// thousands of processes lists each in its task table).
+    pub const KEPT_LINES_MAX: usize = 50_000;
+
+    /// A follower that has read nothing yet.
+    pub fn new() -> KmsgFollower {
+        KmsgFollower::default()
+    }
+
+    /// The text to parse after reading the records `new`: the kept report
+    /// lines, then `new`; keeps the report lines of that text (finished or
+    /// not) for the next call.
+    fn follow(&mut self, new: &str) -> String {
+        let mut text = String::new();
+        for line in self.kept.values() {
+            text.push_str(line);
+            text.push('\n');
+        }
+        text.push_str(new);
+        self.kept = oom::report_lines(&text)
+            .iter()
+            .filter_map(|l| Some((kmsg_record_seq(l)?, l.to_string())))
+            .collect();
+        while self.kept.len() > KmsgFollower::KEPT_LINES_MAX {
+            self.kept.pop_first();
+        }
+        text
+    }
+}
+
 fn read_kmsg_live(path: &std::path::Path, until_usec: Option<u64>) -> Result<String, ReadError> {
+    read_kmsg_records(&open_kmsg(path)?, until_usec)
+}
+
+/// `/dev/kmsg` opened to read without blocking, positioned at the oldest
+/// record still in the ring.
+fn open_kmsg(path: &std::path::Path) -> Result<rustix::fd::OwnedFd, ReadError> {
     use rustix::fs::{Mode, OFlags, open};
+    open(path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| crate::root::classify(&e.into(), paths::KMSG))
+}
+
+/// The records from `fd`'s position to the newest (or the first stamped
+/// after `until_usec`), one line each (a record's continuation lines, the
+/// ` KEY=value` dictionary, are left out).
+fn read_kmsg_records(fd: &rustix::fd::OwnedFd, until_usec: Option<u64>) -> Result<String, ReadError> {
     use rustix::io::{Errno, read};
     let kpath = paths::KMSG;
-    let fd = open(path, OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC, Mode::empty())
-        .map_err(|e| crate::root::classify(&e.into(), kpath))?;
     let mut out = String::new();
     let mut buf = vec![0u8; 8192];
     // A bounded number of records: the ring holds at most a few MiB.
     for _ in 0..1_000_000 {
-        match read(&fd, &mut buf) {
+        match read(fd, &mut buf) {
             Ok(0) => break,
             Ok(n) => {
                 let rec = String::from_utf8_lossy(&buf[..n]);
@@ -1552,5 +1629,81 @@ mod runtime_reader_tests {
             assert!(!text.contains("hunter2") && !text.contains("TOKEN"), "{text}");
         }
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[cfg(test)]
+mod kmsg_follower_tests {
+    use super::*;
+
+    /// A fixture log as `/dev/kmsg` records (`prio,seq,usec,-;text`):
+    /// `dmesg` lines are numbered in order, their stamps turned into µs.
+    fn as_records(fixture: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(fixture);
+        let text = std::fs::read_to_string(dir.join("log")).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with(' ') && !l.is_empty())
+            .enumerate()
+            .map(|(i, l)| {
+                if kmsg_record_seq(l).is_some() {
+                    return l.to_string();
+                }
+                let rest = l.strip_prefix('[').expect("a dmesg line");
+                let (stamp, text) = rest.split_once(']').unwrap();
+                let usec = (stamp.trim().parse::<f64>().unwrap() * 1e6) as u64;
+                let text = text.strip_prefix('[').and_then(|t| t.split_once(']')).map_or(text, |(_, t)| t);
+                format!("6,{},{usec},-;{}", 1000 + i, text.trim_start())
+            })
+            .collect()
+    }
+
+    fn reports(text: &str) -> Vec<oom::OomReport> {
+        let mut r = oom::parse_log(text).reports;
+        for rep in &mut r {
+            // Line numbers count the lines parsed, which the follower drops.
+            (rep.first_line, rep.last_line) = (0, 0);
+        }
+        r
+    }
+
+    fn joined(lines: &[String]) -> String {
+        lines.iter().map(|l| format!("{l}\n")).collect()
+    }
+
+    #[test]
+    fn reports_read_in_three_parts_equal_the_whole_log_read_at_once() {
+        for fixture in [
+            "oom-6.18-memcg-v1-kmsg",
+            "oom-5.10-memcg-v2-kmsg",
+            "oom-6.6-memcg-oom-group",
+            "oom-6.1-global-interleaved",
+        ] {
+            let records = as_records(fixture);
+            let whole = reports(&joined(&records));
+            assert!(!whole.is_empty(), "{fixture}: no report");
+            let n = records.len();
+            for a in 0..=n {
+                for b in a..=n {
+                    let mut f = KmsgFollower::new();
+                    f.follow(&joined(&records[..a]));
+                    f.follow(&joined(&records[a..b]));
+                    let text = f.follow(&joined(&records[b..]));
+                    assert_eq!(reports(&text), whole, "{fixture}: read in parts at records {a} and {b}");
+                    // What is kept after the last read is the reports' lines only.
+                    assert!(f.kept.len() <= n);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_follower_keeps_no_line_that_is_not_in_a_report() {
+        let records = as_records("oom-6.1-global-interleaved");
+        let mut f = KmsgFollower::new();
+        f.follow(&joined(&records));
+        let kept: Vec<&String> = f.kept.values().collect();
+        assert!(!kept.is_empty());
+        assert!(kept.len() < records.len(), "the journal's lines before the report are dropped");
+        assert!(kept.iter().all(|l| !l.contains("Under memory pressure")), "{kept:?}");
     }
 }

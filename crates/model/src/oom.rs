@@ -4,7 +4,7 @@
 //! `dev/kmsg`) and `/proc/stat`.
 
 use memscope_kernel::parse::oom::OomLog;
-use memscope_kernel::{KernelRoot, ReadError};
+use memscope_kernel::{KernelRoot, KmsgFollower, ReadError};
 use serde::{Deserialize, Serialize};
 
 /// The kernel log's OOM reports, as read.
@@ -19,6 +19,18 @@ pub struct OomInput {
 /// Read the OOM reports and the boot time through `root`.
 pub fn read(root: &KernelRoot) -> OomInput {
     OomInput { log: root.oom_reports(), boot_time_seconds: root.boot_time_seconds() }
+}
+
+/// The same for a caller that reads again and again (`record`, `leaks
+/// --watch`): the log through `follower` (only the records printed since
+/// the last call are read, see [`KernelRoot::oom_reports_followed`]); the
+/// boot time as given (it does not change while the caller runs).
+pub fn read_followed(
+    root: &KernelRoot,
+    follower: &mut KmsgFollower,
+    boot_time_seconds: &Result<u64, ReadError>,
+) -> OomInput {
+    OomInput { log: root.oom_reports_followed(follower), boot_time_seconds: boot_time_seconds.clone() }
 }
 
 /// One OOM kill as `memscope record` keeps it: the kernel's report reduced

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use memscope_analysis::fmt_bytes;
 use memscope_export::style::timestamp;
-use memscope_kernel::KernelRoot;
+use memscope_kernel::{KernelRoot, KmsgFollower};
 use memscope_model::{collect, now_unix_ms};
 use memscope_store::{Meta, Retention, Store};
 
@@ -165,6 +165,11 @@ pub(crate) struct OomWatch {
     /// Kills before this time (ms since the epoch) are not kept.
     since_ms: u64,
     boot_id: Option<String>,
+    /// Read once: it does not change while the command runs.
+    boot_time_seconds: Result<u64, memscope_kernel::ReadError>,
+    /// Where the kernel log was left: each snapshot reads only what was
+    /// printed since the last.
+    follower: KmsgFollower,
     /// The log's unavailability was said once.
     warned: bool,
     /// The command, for what it says.
@@ -178,6 +183,8 @@ impl OomWatch {
         OomWatch {
             since_ms: since_ms.saturating_sub(2000),
             boot_id: root.boot_id().ok(),
+            boot_time_seconds: root.boot_time_seconds(),
+            follower: KmsgFollower::new(),
             warned: false,
             command,
         }
@@ -194,7 +201,7 @@ impl OomWatch {
         taken_ms: u64,
         err: &mut dyn Write,
     ) -> Result<(), memscope_store::StoreError> {
-        let input = memscope_model::oom::read(root);
+        let input = memscope_model::oom::read_followed(root, &mut self.follower, &self.boot_time_seconds);
         match &input.log {
             Ok(log) => {
                 let boot = input.boot_time_seconds.as_ref().ok().copied();
