@@ -741,8 +741,14 @@ impl KernelRoot {
         // On an error the next call opens the log again, from the start.
         let (fd, new) = new?;
         follower.fd = Some(fd);
+        if let Some(last) = follower.last.as_ref().filter(|_| new.is_empty()) {
+            // Nothing printed since: the same reports.
+            return Ok(last.clone());
+        }
         self.record_kmsg(oom::report_lines(&new).into_iter());
-        Ok(oom::parse_log(&follower.follow(&new)))
+        let log = oom::parse_log(&follower.follow(&new));
+        follower.last = Some(log.clone());
+        Ok(log)
     }
 
     /// The boot time, seconds since the epoch (`btime` of `/proc/stat`).
@@ -1033,6 +1039,8 @@ fn kmsg_record_seq(record: &str) -> Option<u64> {
 pub struct KmsgFollower {
     fd: Option<rustix::fd::OwnedFd>,
     kept: std::collections::BTreeMap<u64, String>,
+    /// What the last call parsed: the answer while nothing new is printed.
+    last: Option<OomLog>,
 }
 
 impl KmsgFollower {

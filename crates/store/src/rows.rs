@@ -33,6 +33,8 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use memscope_kernel::parse::pid::limits::Limit as RLimit;
+use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
+use memscope_kernel::parse::pid::status::Status;
 use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
 use memscope_model::{ProcessFds, ProcessSample, Rollup, Snapshot};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -149,7 +151,7 @@ pub(crate) fn rlimit_of(v: i64) -> RLimit {
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<(Vec<u8>, i64), StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| StoreError::corrupt("document", e.to_string()))?;
     let mut z =
-        flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::new(6));
+        flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::new(3));
     z.write_all(&json)
         .and_then(|()| z.finish())
         .map(|doc| (doc, json.len() as i64))
@@ -200,8 +202,8 @@ pub(crate) fn write(
     snap: &Snapshot,
     meta: &Meta,
 ) -> Result<i64, StoreError> {
-    let mut stored = as_stored(snap);
-    let processes = std::mem::take(&mut stored.processes);
+    let stored = system_as_stored(snap);
+    let processes = processes_as_stored(&snap.processes);
     let (system, system_len) = encode(&stored)?;
     tx.prepare_cached(&format!(
         "INSERT INTO {} (id, taken_at_unix_ms, host, kernel, collect_wall_usec, collect_cpu_usec, system, \
@@ -381,47 +383,163 @@ fn group_vmalloc(v: &Vmallocinfo) -> GroupedVmalloc {
 /// The snapshot as the store keeps it: what reading back a written
 /// snapshot gives, field for field (the list is at the top of this module).
 pub fn as_stored(snap: &Snapshot) -> Snapshot {
-    let mut out = snap.clone();
-    if let Ok(v) = &mut out.vmallocinfo {
+    let mut out = system_as_stored(snap);
+    out.processes = processes_as_stored(&snap.processes);
+    out
+}
+
+/// [`as_stored`] without the processes: the system files as kept. Every
+/// field is named, so that a field added to the snapshot is decided here.
+fn system_as_stored(snap: &Snapshot) -> Snapshot {
+    let Snapshot {
+        version,
+        taken_at_unix_ms,
+        live,
+        kernel,
+        page_size_bytes,
+        meminfo,
+        vmstat,
+        zoneinfo,
+        buddyinfo,
+        slabinfo,
+        slab_reclaimable,
+        vmallocinfo,
+        slabinfo_age_ms,
+        vmallocinfo_age_ms,
+        iomem,
+        firmware_memmap,
+        hugepages,
+        nodes,
+        sockstat,
+        sockstat6,
+        arcstats,
+        balloon_drivers,
+        percpu_first_chunk_pages,
+        possible_cpus,
+        fd_system,
+        cgroups,
+        pressure,
+        processes: _,
+        scan,
+    } = snap;
+    let mut vmallocinfo = vmallocinfo.clone();
+    if let Ok(v) = &mut vmallocinfo {
         v.areas = group_vmalloc(v).areas.into_iter().map(|(a, _)| a).collect();
     }
-    if let Ok(z) = &mut out.zoneinfo {
+    let mut zoneinfo = zoneinfo.clone();
+    if let Ok(z) = &mut zoneinfo {
         for zone in &mut z.zones {
             for p in &mut zone.pagesets {
                 p.fields.retain(|k, _| PAGESET_FIELDS.contains(&k.as_str()));
             }
         }
     }
-    match &out.slabinfo {
+    let slab_reclaimable = match slabinfo {
         Ok(sl) => {
             let names: std::collections::BTreeSet<&str> = sl.caches.iter().map(|c| c.name.as_str()).collect();
-            out.slab_reclaimable.retain(|k, _| names.contains(k.as_str()));
+            slab_reclaimable
+                .iter()
+                .filter(|(k, _)| names.contains(k.as_str()))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect()
         }
-        Err(_) => out.slab_reclaimable.clear(),
+        Err(_) => BTreeMap::new(),
+    };
+    Snapshot {
+        version: *version,
+        taken_at_unix_ms: *taken_at_unix_ms,
+        live: *live,
+        kernel: kernel.clone(),
+        page_size_bytes: *page_size_bytes,
+        meminfo: meminfo.clone(),
+        vmstat: vmstat.clone(),
+        zoneinfo,
+        buddyinfo: buddyinfo.clone(),
+        slabinfo: slabinfo.clone(),
+        slab_reclaimable,
+        vmallocinfo,
+        slabinfo_age_ms: *slabinfo_age_ms,
+        vmallocinfo_age_ms: *vmallocinfo_age_ms,
+        iomem: iomem.clone(),
+        firmware_memmap: firmware_memmap.clone(),
+        hugepages: hugepages.clone(),
+        nodes: nodes.clone(),
+        sockstat: sockstat.clone(),
+        sockstat6: sockstat6.clone(),
+        arcstats: arcstats.clone(),
+        balloon_drivers: balloon_drivers.clone(),
+        percpu_first_chunk_pages: percpu_first_chunk_pages.clone(),
+        possible_cpus: possible_cpus.clone(),
+        fd_system: fd_system.clone(),
+        cgroups: cgroups.clone(),
+        pressure: pressure.clone(),
+        processes: Vec::new(),
+        scan: scan.clone(),
     }
-    for p in &mut out.processes {
-        // A process is keyed by its /proc directory; the pid its `stat`
-        // prints is not kept apart (they differ only in an edited tree).
-        if let Ok(st) = &mut p.stat {
-            st.pid = p.pid;
-        }
-        if let Ok(st) = &mut p.status {
-            st.bytes.retain(|k, _| STATUS_BYTES.contains(&k.as_str()));
-            st.text.retain(|k, v| {
+}
+
+/// The processes as kept, by pid: only the kept fields are copied (a
+/// snapshot's processes are most of what a recording writes).
+fn processes_as_stored(processes: &[ProcessSample]) -> Vec<ProcessSample> {
+    let mut out: Vec<ProcessSample> = processes.iter().map(process_as_stored).collect();
+    out.sort_by_key(|p| p.pid);
+    out
+}
+
+fn process_as_stored(p: &ProcessSample) -> ProcessSample {
+    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms } = p;
+    // A process is keyed by its /proc directory; the pid its `stat` prints
+    // is not kept apart (they differ only in an edited tree).
+    let stat = stat.clone().map(|mut st| {
+        st.pid = *pid;
+        st
+    });
+    let status = status.as_ref().map_err(Clone::clone).map(|st| Status {
+        bytes: st
+            .bytes
+            .iter()
+            .filter(|(k, _)| STATUS_BYTES.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), *v))
+            .collect(),
+        text: st
+            .text
+            .iter()
+            .filter(|(k, v)| {
                 STATUS_TEXT.contains(&k.as_str())
                     || (STATUS_NUMBERS.contains(&k.as_str()) && canonical_number(v).is_some())
-            });
-        }
-        if let Rollup::Read(r) = &mut p.rollup {
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        malformed: st.malformed.clone(),
+    });
+    let rollup = match rollup {
+        Rollup::Read(r) => Rollup::Read(SmapsRollup {
             // `Size` only when the rollup was summed from `smaps`, which it marks.
-            r.bytes.retain(|k, _| k == "Size" || ROLLUP_FIELDS.contains(&k.as_str()));
-        }
-        if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut p.fds {
-            // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.
-            l.soft = rlimit_of(rlimit_column(l.soft));
-            l.hard = rlimit_of(rlimit_column(l.hard));
-        }
+            bytes: r
+                .bytes
+                .iter()
+                .filter(|(k, _)| *k == "Size" || ROLLUP_FIELDS.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            malformed: r.malformed.clone(),
+        }),
+        other => other.clone(),
+    };
+    let mut fds = fds.clone();
+    if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut fds {
+        // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.
+        l.soft = rlimit_of(rlimit_column(l.soft));
+        l.hard = rlimit_of(rlimit_column(l.hard));
     }
-    out.processes.sort_by_key(|p| p.pid);
-    out
+    ProcessSample {
+        pid: *pid,
+        stat,
+        status,
+        rollup,
+        cgroup: cgroup.clone(),
+        cmdline: cmdline.clone(),
+        namespaces: namespaces.clone(),
+        fds,
+        pss_age_ms: *pss_age_ms,
+    }
 }
