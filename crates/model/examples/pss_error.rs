@@ -1,31 +1,41 @@
 //! The error of incremental PSS against a full read, on the running system:
-//! every INTERVAL_MS for SECONDS, one incremental pass (as `record` collects)
-//! and right after it two full reads. The error is the incremental total
-//! against the first full read's; the second full read against the first
-//! says how much the system itself moved between two reads (the noise the
-//! error cannot be told apart from). Totals are over the processes present
-//! in all three reads (same pid and start time).
+//! every INTERVAL_MS for SECONDS, one incremental pass (as `record`
+//! collects) and right after it two full reads. The error is the
+//! incremental total against the first full read's; the second full read
+//! against the first says how much the system itself moved between two
+//! reads (the noise the error cannot be told apart from). Totals are over
+//! the processes present in all three reads (same pid and start time).
+//!
+//! The error of the carried figures alone is printed beside it: the sum,
+//! over the processes the incremental pass carried, of their carried PSS
+//! less the full read's, against the full read's total. The processes the
+//! pass read are read as a full read reads them; what they add to the
+//! total error is the time between the two reads (the noise).
 //!
 //!   cargo run --release -p memscope-model --example pss_error -- SECONDS INTERVAL_MS
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::KernelRoot;
 use memscope_model::{CollectOptions, IncrementalPss, ProcessMode, collect_processes};
 
-/// (pid, start time) → PSS bytes.
-fn pss(root: &KernelRoot, opts: &CollectOptions) -> (BTreeMap<(u32, u64), u64>, usize, usize) {
+type Key = (u32, u64);
+
+/// (pid, start time) → PSS bytes, and the keys whose figure was carried.
+fn pss(root: &KernelRoot, opts: &CollectOptions) -> (BTreeMap<Key, u64>, BTreeSet<Key>, usize, usize) {
     let snap = collect_processes(root, opts);
-    let figs = snap
-        .processes
-        .iter()
-        .filter_map(|p| {
-            let start = p.stat.as_ref().ok()?.starttime_ticks?;
-            Some(((p.pid, start), p.rollup()?.pss()?))
-        })
-        .collect();
-    (figs, snap.scan.rollup_read, snap.scan.rollup_carried)
+    let mut figs = BTreeMap::new();
+    let mut carried = BTreeSet::new();
+    for p in &snap.processes {
+        let Some(start) = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks) else { continue };
+        let Some(pss) = p.rollup().and_then(|r| r.pss()) else { continue };
+        figs.insert((p.pid, start), pss);
+        if p.pss_age_ms.is_some() {
+            carried.insert((p.pid, start));
+        }
+    }
+    (figs, carried, snap.scan.rollup_read, snap.scan.rollup_carried)
 }
 
 fn main() {
@@ -40,47 +50,54 @@ fn main() {
     };
     let full = CollectOptions { processes: ProcessMode::Full, ..CollectOptions::default() };
     let started = Instant::now();
-    let (mut worst, mut worst_noise, mut sum, mut n) = (0f64, 0f64, 0f64, 0u32);
+    let (mut worst, mut worst_noise, mut worst_carried, mut sum, mut sum_carried, mut n) =
+        (0f64, 0f64, 0f64, 0f64, 0f64, 0u32);
     let (mut read, mut carried) = (0usize, 0usize);
-    println!("snapshot  processes  read  carried  total_pss_mib  error_pct  noise_pct");
+    println!("snapshot  processes  read  carried  total_pss_mib  error_pct  carried_error_pct  noise_pct");
     while started.elapsed() < Duration::from_secs(seconds) {
         let due = started + interval * n;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let (inc, r, c) = pss(&root, &incremental);
-        let (a, _, _) = pss(&root, &full);
-        let (b, _, _) = pss(&root, &full);
-        let common: Vec<&(u32, u64)> =
-            inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
-        let total = |m: &BTreeMap<(u32, u64), u64>| common.iter().map(|k| m[k]).sum::<u64>() as f64;
+        let (inc, inc_carried, r, c) = pss(&root, &incremental);
+        let (a, _, _, _) = pss(&root, &full);
+        let (b, _, _, _) = pss(&root, &full);
+        let common: Vec<&Key> = inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
+        let total = |m: &BTreeMap<Key, u64>| common.iter().map(|k| m[k]).sum::<u64>() as f64;
         let (ti, ta, tb) = (total(&inc), total(&a), total(&b));
+        let off: f64 =
+            common.iter().filter(|k| inc_carried.contains(k)).map(|k| inc[k] as f64 - a[k] as f64).sum();
         let err = 100.0 * (ti - ta).abs() / ta.max(1.0);
+        let err_carried = 100.0 * off.abs() / ta.max(1.0);
         let noise = 100.0 * (tb - ta).abs() / ta.max(1.0);
         println!(
-            "{n:8}  {:9}  {r:4}  {c:7}  {:13.1}  {err:9.3}  {noise:9.3}",
+            "{n:8}  {:9}  {r:4}  {c:7}  {:13.1}  {err:9.3}  {err_carried:17.3}  {noise:9.3}",
             common.len(),
             ta / (1u64 << 20) as f64
         );
         if n > 0 {
             // The first pass reads everything: no error to speak of.
             worst = worst.max(err);
+            worst_carried = worst_carried.max(err_carried);
             worst_noise = worst_noise.max(noise);
             sum += err;
+            sum_carried += err_carried;
             read += r;
             carried += c;
         }
         n += 1;
     }
-    let later = n.saturating_sub(1).max(1);
+    let later = n.saturating_sub(1).max(1) as f64;
     println!(
-        "after the first: {} snapshots, error mean {:.3}% worst {:.3}% (noise worst {:.3}%), {:.1} reads and {:.1} \
-         carried per snapshot",
+        "after the first: {} snapshots, error mean {:.3}% worst {:.3}%; carried figures' error mean {:.3}% worst \
+         {:.3}%; noise worst {:.3}%; {:.1} reads and {:.1} carried per snapshot",
         n.saturating_sub(1),
-        sum / later as f64,
+        sum / later,
         worst,
+        sum_carried / later,
+        worst_carried,
         worst_noise,
-        read as f64 / later as f64,
-        carried as f64 / later as f64
+        read as f64 / later,
+        carried as f64 / later
     );
 }
