@@ -842,9 +842,44 @@ fn too_large(kpath: &str, cap: u64) -> ReadError {
 /// the size (statx + lseek: two wasted system calls per file, measurable over
 /// thousands of process files). A short read is not EOF (seq_file hands out
 /// one buffer per read); only a zero-length read is.
+///
+/// Most kernel files are a few KiB: they are read into a buffer kept per
+/// thread (not zeroed and freed again for each of thousands of process
+/// files) and copied out at their size; a file that outgrows the buffer
+/// continues in a buffer of its own.
 fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
-    let mut data = vec![0u8; 8192];
-    let mut len = 0;
+    const KEPT: usize = 16 << 10;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    // The whole file when it fits (true), or its first KEPT bytes.
+    let first = BUF.with(|b| -> Result<Option<(Vec<u8>, bool)>, ReadError> {
+        let Ok(mut buf) = b.try_borrow_mut() else { return Ok(None) };
+        buf.resize(KEPT, 0);
+        let mut len = 0;
+        while len < KEPT {
+            match file.read(&mut buf[len..]) {
+                Ok(0) => return Ok(Some((buf[..len].to_vec(), true))),
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify(&e, kpath)),
+            }
+        }
+        Ok(Some((buf[..len].to_vec(), false)))
+    })?;
+    let (mut data, mut len) = match first {
+        Some((d, true)) if d.len() as u64 > cap => return Err(too_large(kpath, cap)),
+        Some((d, true)) => return Ok(d),
+        // Full: go on in a buffer of its own, from what was read.
+        Some((d, false)) => {
+            let len = d.len();
+            (d, len)
+        }
+        None => (Vec::new(), 0),
+    };
+    if data.len() < 8192 {
+        data.resize(8192, 0);
+    }
     loop {
         if len == data.len() {
             if len as u64 > cap {
@@ -924,6 +959,26 @@ pub fn parse_manifest(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_capped_reads_small_boundary_and_large_files_whole_and_refuses_past_the_cap() {
+        let dir = std::env::temp_dir().join(format!("memscope-read-capped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for len in [0usize, 1, 4095, 16 << 10, (16 << 10) + 1, 40_000, 300_000] {
+            let want: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            let path = dir.join(format!("f{len}"));
+            std::fs::write(&path, &want).unwrap();
+            let mut f = File::open(&path).unwrap();
+            assert_eq!(read_capped(&mut f, "f", 1 << 20).unwrap(), want, "{len} bytes");
+            // Twice on the same thread: the kept buffer holds nothing over.
+            let mut f = File::open(&path).unwrap();
+            assert_eq!(read_capped(&mut f, "f", 1 << 20).unwrap().len(), len);
+            let mut f = File::open(&path).unwrap();
+            let capped = read_capped(&mut f, "f", 1000);
+            assert_eq!(capped.is_ok(), len <= 1000, "{len} bytes against a cap of 1000");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     /// A tree without a MANIFEST page size (sosreport, a tarball of /proc):
     /// MemTotal ÷ the zones' managed pages gives it.
