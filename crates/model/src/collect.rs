@@ -251,11 +251,17 @@ impl CollectCache {
 pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let started = Instant::now();
     let taken_at_unix_ms = taken_at(root);
-    let (system, (processes, mut scan)) = std::thread::scope(|s| {
-        let sys = s.spawn(|| collect_system_files(root, opts));
-        let procs = collect_process_samples(root, opts);
-        (sys.join().expect("system collection thread panicked"), procs)
-    });
+    let (system, (processes, mut scan)) = if opts.incremental.is_some() {
+        // A watching command: one thread after the other (see the cheap
+        // files in `collect_process_samples`).
+        (collect_system_files(root, opts), collect_process_samples(root, opts))
+    } else {
+        std::thread::scope(|s| {
+            let sys = s.spawn(|| collect_system_files(root, opts));
+            let procs = collect_process_samples(root, opts);
+            (sys.join().expect("system collection thread panicked"), procs)
+        })
+    };
     scan.elapsed_usec = started.elapsed().as_micros() as u64;
     let mut snap = system;
     snap.taken_at_unix_ms = taken_at_unix_ms;
@@ -406,7 +412,13 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    let cheap = parallel_map(&pids, threads, |&pid| read_cheap(root, pid, opts));
+    // A watching command (incremental) reads them on one thread: it minds
+    // the CPU a pass costs more than its wall time, and workers sharing the
+    // one malloc arena wait on its lock more than they gain (measured with
+    // 330 processes: 25.5 ms of CPU per `record` pass on 2 workers,
+    // 18.1 ms on one).
+    let cheap_threads = if opts.incremental.is_some() { 1 } else { threads };
+    let cheap = parallel_map(&pids, cheap_threads, |&pid| read_cheap(root, pid, opts));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     // Every pid whose cheap files were read, also those the filter left out:
     // a carried rollup of a pid not among them belongs to a process that exited.
