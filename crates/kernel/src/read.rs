@@ -794,7 +794,13 @@ impl KernelRoot {
 
     /// `/proc/PID/status`.
     pub fn pid_status(&self, pid: u32) -> Result<Status, ReadError> {
-        Ok(Status::parse(&self.read_text(&format!("/proc/{pid}/status"))?))
+        self.pid_status_keeping(pid, None)
+    }
+
+    /// `/proc/PID/status` with only `text_keys` of its text fields
+    /// ([`Status::parse_keeping`]).
+    pub fn pid_status_keeping(&self, pid: u32, text_keys: Option<&[&str]>) -> Result<Status, ReadError> {
+        Ok(Status::parse_keeping(&self.read_text(&format!("/proc/{pid}/status"))?, text_keys))
     }
 
     /// `/proc/PID/smaps_rollup` (costly: walks the target's page tables).

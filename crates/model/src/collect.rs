@@ -94,11 +94,22 @@ pub struct CollectOptions {
     /// What earlier passes read that cannot have changed since (shared by
     /// repeated collections: `record`, `serve`, `top`).
     pub cache: Option<Arc<CollectCache>>,
+    /// Keep only these text fields of each process's `status` (every field
+    /// in kB is kept); all when `None`. Watching commands keep
+    /// [`WATCHED_STATUS_TEXT`].
+    pub status_text_keys: Option<&'static [&'static str]>,
     /// Carry each process's rollup forward from earlier passes and read
     /// `smaps_rollup` again only where it can have changed
     /// ([`IncrementalPss`]); `None`: read every process (one-shot commands).
     pub incremental: Option<Arc<IncrementalPss>>,
 }
+
+/// The text fields of `status` that the watching commands (`record`,
+/// `leaks --watch`, `serve`, `top`) use: the process's name, state and
+/// users, its parent, threads and descriptor table size, and whether it is
+/// a kernel thread. A recording keeps no others.
+pub const WATCHED_STATUS_TEXT: &[&str] =
+    &["Name", "State", "Uid", "Gid", "Tgid", "PPid", "TracerPid", "FDSize", "Threads", "Kthread"];
 
 /// What stays true between collection passes, read once per [`CollectCache`]:
 ///
@@ -655,7 +666,7 @@ fn present<T>(root: &KernelRoot, pid: u32, r: Result<T, ReadError>) -> Option<Re
 fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<ProcessSample> {
     let (namespaces, fds) = (opts.namespaces, opts.fds);
     let stat = present(root, pid, root.pid_stat(pid))?;
-    let status = present(root, pid, root.pid_status(pid))?;
+    let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?;
     if stat.is_err() && status.is_err() && !root.is_live() {
         // A directory of a captured tree without either file: no figure to
         // show (not counted as exited; `listed` still counts it).

@@ -68,7 +68,9 @@ use serde::{Deserialize, Serialize};
 pub use cgroups::{
     CgroupMemory, CgroupSample, CgroupVersion, LEDGER_STAT_KEYS_V1, LEDGER_STAT_KEYS_V2, LedgerFiles,
 };
-pub use collect::{CollectCache, CollectOptions, ProcessFilter, ProcessMode, collect, collect_processes};
+pub use collect::{
+    CollectCache, CollectOptions, ProcessFilter, ProcessMode, WATCHED_STATUS_TEXT, collect, collect_processes,
+};
 pub use fds::{FdSystem, ProcessFds};
 pub use incremental::{IncrementalPss, PssPolicy};
 

@@ -543,3 +543,17 @@ fn process_as_stored(p: &ProcessSample) -> ProcessSample {
         pss_age_ms: *pss_age_ms,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A recording collects only the watched text fields of `status`: every
+    /// one the store keeps must be among them, or it would be lost.
+    #[test]
+    fn the_status_text_a_recording_keeps_is_collected_by_watching_commands() {
+        for k in STATUS_TEXT.iter().chain(STATUS_NUMBERS) {
+            assert!(memscope_model::WATCHED_STATUS_TEXT.contains(k), "{k} is kept but not collected");
+        }
+    }
+}
