@@ -698,7 +698,7 @@ impl KernelRoot {
             self.read_text(paths::KMSG)?
         };
         let found: String = text.lines().filter(|l| l.contains(needle)).map(|l| format!("{l}\n")).collect();
-        if self.is_live() {
+        if self.is_live() && self.is_recording() {
             self.record_kmsg(found.lines());
         }
         Ok(found)
@@ -715,10 +715,11 @@ impl KernelRoot {
         } else {
             self.read_text(paths::KMSG)?
         };
-        if self.is_live() {
-            self.record_kmsg(oom::report_lines(&text).into_iter());
+        let log = oom::parse_log(&text);
+        if self.is_live() && self.is_recording() {
+            self.record_kmsg(oom::report_lines_in(&text, &log).into_iter());
         }
-        Ok(oom::parse_log(&text))
+        Ok(log)
     }
 
     /// Like [`KernelRoot::oom_reports`], for a caller that asks again and
@@ -745,8 +746,10 @@ impl KernelRoot {
             // Nothing printed since: the same reports.
             return Ok(last.clone());
         }
-        self.record_kmsg(oom::report_lines(&new).into_iter());
-        let log = oom::parse_log(&follower.follow(&new));
+        if self.is_recording() {
+            self.record_kmsg(oom::report_lines(&new).into_iter());
+        }
+        let log = follower.follow(&new);
         follower.last = Some(log.clone());
         Ok(log)
     }
@@ -1059,24 +1062,25 @@ impl KmsgFollower {
         KmsgFollower::default()
     }
 
-    /// The text to parse after reading the records `new`: the kept report
-    /// lines, then `new`; keeps the report lines of that text (finished or
-    /// not) for the next call.
-    fn follow(&mut self, new: &str) -> String {
+    /// The reports after reading the records `new`: those of the kept
+    /// report lines followed by `new`; keeps the report lines of that text
+    /// (finished or not) for the next call.
+    fn follow(&mut self, new: &str) -> OomLog {
         let mut text = String::new();
         for line in self.kept.values() {
             text.push_str(line);
             text.push('\n');
         }
         text.push_str(new);
-        self.kept = oom::report_lines(&text)
+        let log = oom::parse_log(&text);
+        self.kept = oom::report_lines_in(&text, &log)
             .iter()
             .filter_map(|l| Some((kmsg_record_seq(l)?, l.to_string())))
             .collect();
         while self.kept.len() > KmsgFollower::KEPT_LINES_MAX {
             self.kept.pop_first();
         }
-        text
+        log
     }
 }
 
@@ -1672,7 +1676,11 @@ mod kmsg_follower_tests {
     }
 
     fn reports(text: &str) -> Vec<oom::OomReport> {
-        let mut r = oom::parse_log(text).reports;
+        without_line_numbers(oom::parse_log(text))
+    }
+
+    fn without_line_numbers(log: OomLog) -> Vec<oom::OomReport> {
+        let mut r = log.reports;
         for rep in &mut r {
             // Line numbers count the lines parsed, which the follower drops.
             (rep.first_line, rep.last_line) = (0, 0);
@@ -1701,8 +1709,12 @@ mod kmsg_follower_tests {
                     let mut f = KmsgFollower::new();
                     f.follow(&joined(&records[..a]));
                     f.follow(&joined(&records[a..b]));
-                    let text = f.follow(&joined(&records[b..]));
-                    assert_eq!(reports(&text), whole, "{fixture}: read in parts at records {a} and {b}");
+                    let log = f.follow(&joined(&records[b..]));
+                    assert_eq!(
+                        without_line_numbers(log),
+                        whole,
+                        "{fixture}: read in parts at records {a} and {b}"
+                    );
                     // What is kept after the last read is the reports' lines only.
                     assert!(f.kept.len() <= n);
                 }

@@ -419,6 +419,11 @@ impl KernelRoot {
         self.recorder.as_ref()?.files.lock().ok()?.get(kpath).cloned()
     }
 
+    /// True when reads are kept for a capture ([`Recorder`]).
+    pub(crate) fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
     pub(crate) fn record(&self, kpath: &str, data: &[u8]) {
         if let Some(rec) = &self.recorder {
             rec.keep(kpath, data);

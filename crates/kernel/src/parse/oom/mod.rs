@@ -931,7 +931,11 @@ fn node_or_zone(rest: &str, mi: &mut MemInfo) {
 /// The allocating task's registers and code bytes (`RAX: …`, `Code: …`),
 /// which may hold its data, are left out; nothing is parsed from them.
 pub fn report_lines(text: &str) -> Vec<&str> {
-    let log = parse_log(text);
+    report_lines_in(text, &parse_log(text))
+}
+
+/// [`report_lines`] of `text` already parsed into `log`.
+pub fn report_lines_in<'a>(text: &'a str, log: &OomLog) -> Vec<&'a str> {
     let registers: std::collections::BTreeSet<usize> =
         split_log(text).iter().filter(|l| is_register_dump(&l.text)).map(|l| l.line).collect();
     text.lines()
