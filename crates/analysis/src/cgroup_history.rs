@@ -182,17 +182,14 @@ pub fn judge_lines(lines: &[LineSeries], o: &LeakOptions) -> Vec<LineTrend> {
         if n < o.min_points.max(3) {
             continue;
         }
-        let series = Series {
-            kind: SuspectKind::Cgroup,
-            name: l.key.to_string(),
-            metric: "bytes",
-            unit: Unit::Bytes,
-            points: l.points.clone(),
-            block_starts: Vec::new(),
-            pids: Vec::new(),
-            processes_seen: 0,
-            limit: None,
-        };
+        let series = Series::unbroken(
+            SuspectKind::Cgroup,
+            l.key.to_string(),
+            "bytes",
+            Unit::Bytes,
+            l.points.clone(),
+            None,
+        );
         let (first, last) = (l.points[0], l.points[n - 1]);
         let change = last.value - first.value;
         let j = leaks::judge(&series, None, o);

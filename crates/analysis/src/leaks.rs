@@ -204,6 +204,29 @@ pub struct Series {
 }
 
 impl Series {
+    /// A series of one figure that is not a group of processes: one block,
+    /// no pids.
+    pub fn unbroken(
+        kind: SuspectKind,
+        name: String,
+        metric: &'static str,
+        unit: Unit,
+        points: Vec<Point>,
+        limit: Option<Limit>,
+    ) -> Series {
+        Series {
+            kind,
+            name,
+            metric,
+            unit,
+            points,
+            block_starts: Vec::new(),
+            pids: Vec::new(),
+            processes_seen: 0,
+            limit,
+        }
+    }
+
     /// The points split into blocks.
     pub fn blocks(&self) -> Vec<&[Point]> {
         let mut out = Vec::new();
@@ -475,17 +498,7 @@ impl SeriesBuilder {
                 SuspectKind::Cgroup => ("current", Unit::Bytes, cgroup_limit(&name)),
                 _ => ("bytes", Unit::Bytes, None),
             };
-            series.push(Series {
-                kind,
-                name,
-                metric,
-                unit,
-                points,
-                block_starts: Vec::new(),
-                pids: Vec::new(),
-                processes_seen: 0,
-                limit,
-            });
+            series.push(Series::unbroken(kind, name, metric, unit, points, limit));
         }
         for (name, s) in self.fds {
             let mut blocks = s.blocks;
@@ -932,17 +945,14 @@ pub fn analyse(built: &Built, o: &LeakOptions) -> LeakReport {
                 .iter()
                 .find(|s| t.in_usage && s.kind == SuspectKind::Cgroup && s.name == *path)
                 .and_then(|s| s.limit.as_ref());
-            let series = Series {
-                kind: SuspectKind::CgroupLine,
-                name: path.clone(),
-                metric: t.line,
-                unit: Unit::Bytes,
-                points: l.points.clone(),
-                block_starts: Vec::new(),
-                pids: Vec::new(),
-                processes_seen: 0,
-                limit: None,
-            };
+            let series = Series::unbroken(
+                SuspectKind::CgroupLine,
+                path.clone(),
+                t.line,
+                Unit::Bytes,
+                l.points.clone(),
+                None,
+            );
             let limit = limit_of(own, Unit::Bytes);
             let Some(mut j) = judge(&series, limit.as_ref(), o) else { continue };
             if j.verdict == Verdict::Growing {
@@ -1338,7 +1348,19 @@ mod tests {
                 line("page_cache", (0..20).map(|i| 40.0 * MIB + 2.0 * MIB * i as f64).collect()),
             ],
         };
-        let built = Built {
+        let built = with_cgroup_lines(s, "/system.slice/x.service", lines);
+        let r = analyse(&built, &LeakOptions::default());
+        assert_eq!(r.suspects.len(), 1);
+        let l = &r.suspects[0].lines;
+        let v = |k: &str| l.iter().find(|x| x.line == k).unwrap().verdict;
+        assert_eq!(v("page_cache"), LineVerdict::Growing);
+        assert_eq!(v("anon"), LineVerdict::Flat);
+    }
+
+    /// 20 snapshots 10 s apart of the cgroup series `s`, whose ledger lines
+    /// at `path` are `lines`.
+    fn with_cgroup_lines(s: Series, path: &str, lines: CgroupLines) -> Built {
+        Built {
             series: vec![s],
             snapshots: 20,
             first_unix_ms: Some(0),
@@ -1347,17 +1369,11 @@ mod tests {
             fd_snapshots: 20,
             cgroup_snapshots: 20,
             cgroups_unavailable: None,
-            cgroup_lines: [("/system.slice/x.service".to_string(), lines)].into_iter().collect(),
+            cgroup_lines: [(path.to_string(), lines)].into_iter().collect(),
             skipped: Vec::new(),
             pressure: Vec::new(),
             pressure_unavailable: None,
-        };
-        let r = analyse(&built, &LeakOptions::default());
-        assert_eq!(r.suspects.len(), 1);
-        let l = &r.suspects[0].lines;
-        let v = |k: &str| l.iter().find(|x| x.line == k).unwrap().verdict;
-        assert_eq!(v("page_cache"), LineVerdict::Growing);
-        assert_eq!(v("anon"), LineVerdict::Flat);
+        }
     }
 
     #[test]
@@ -1381,20 +1397,7 @@ mod tests {
                 line("sock", false, (0..20).map(|i| MIB * i as f64).collect()),
             ],
         };
-        let built = Built {
-            series: vec![s],
-            snapshots: 20,
-            first_unix_ms: Some(0),
-            last_unix_ms: Some(190_000),
-            mem_available_bytes: Some(1e12),
-            fd_snapshots: 20,
-            cgroup_snapshots: 20,
-            cgroups_unavailable: None,
-            cgroup_lines: [("/app".to_string(), lines)].into_iter().collect(),
-            skipped: Vec::new(),
-            pressure: Vec::new(),
-            pressure_unavailable: None,
-        };
+        let built = with_cgroup_lines(s, "/app", lines);
         let r = analyse(&built, &LeakOptions::default());
         assert_eq!(r.suspects.len(), 1, "{:#?}", r.suspects);
         let x = &r.suspects[0];
