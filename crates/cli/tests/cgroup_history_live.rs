@@ -19,9 +19,9 @@ use serde_json::Value;
 
 const EXE: &str = env!("CARGO_BIN_EXE_memscope");
 
-/// The test's cgroup, its writer and files; on drop the writer and every
-/// process left in the cgroup are killed, then the files and the cgroup
-/// removed.
+/// The test's cgroup, its writer and files; on drop the writer is killed,
+/// the files removed, then every process left in the cgroup killed and the
+/// cgroup removed.
 struct Cg {
     dir: PathBuf,
     files: Vec<PathBuf>,
@@ -36,26 +36,12 @@ impl Drop for Cg {
             unsafe { libc::kill(-(w.id() as i32), libc::SIGKILL) };
             let _ = w.wait();
         }
-        for _ in 0..300 {
-            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
-            if procs.trim().is_empty() {
-                break;
-            }
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                // SAFETY: kill(2) on a process in the test's own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        // Unlinked first: the killed processes' last references free their pages
+        // before the cgroup goes.
         for f in &self.files {
             let _ = std::fs::remove_file(f);
         }
-        for _ in 0..300 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        memscope_testkit::remove_cgroup(&self.dir);
     }
 }
 

@@ -14,7 +14,8 @@ use memscope_kernel::cgroup::{Layout, Version};
 use memscope_testkit::{MIB, SystemLock, Workload, cgroup_lock, is_root, system_lock, workload_path};
 use serde_json::Value;
 
-/// The test's cgroup and files; removed (its processes killed first) on drop.
+/// The test's cgroup and files; on drop the files are removed, then the
+/// cgroup's processes killed and the cgroup removed.
 struct Cg {
     dir: PathBuf,
     files: Vec<PathBuf>,
@@ -23,26 +24,12 @@ struct Cg {
 
 impl Drop for Cg {
     fn drop(&mut self) {
-        for _ in 0..300 {
-            let procs = std::fs::read_to_string(self.dir.join("cgroup.procs")).unwrap_or_default();
-            if procs.trim().is_empty() {
-                break;
-            }
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                // SAFETY: kill(2) on a process in the test's own cgroup.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        // Unlinked first: the killed processes' last references free their pages
+        // before the cgroup goes.
         for f in &self.files {
             let _ = std::fs::remove_file(f);
         }
-        for _ in 0..300 {
-            if std::fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        memscope_testkit::remove_cgroup(&self.dir);
     }
 }
 

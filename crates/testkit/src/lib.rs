@@ -135,6 +135,29 @@ fn lock_file(name: &str) -> SystemLock {
     SystemLock { _file: file }
 }
 
+/// Kill every process left in the cgroup directory `dir` (its
+/// `cgroup.procs`) until none is, then remove the directory; each step
+/// gives up after 3 s. For tests' cleanup, on every path.
+pub fn remove_cgroup(dir: &std::path::Path) {
+    for _ in 0..300 {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+        if procs.trim().is_empty() {
+            break;
+        }
+        for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            // SAFETY: kill(2) on a process in a cgroup the test created.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for _ in 0..300 {
+        if std::fs::remove_dir(dir).is_ok() || !dir.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// A command that runs `program` as the unprivileged user `nobody` (uid and
 /// gid 65534, no supplementary groups, no inheritable capabilities) through
 /// util-linux's `setpriv`, with colour off: how the tests check what a normal
