@@ -104,6 +104,20 @@ pub struct CollectOptions {
     pub incremental: Option<Arc<IncrementalPss>>,
 }
 
+impl CollectOptions {
+    /// True for the repeated collections of a watching command (those
+    /// carrying PSS forward: `record`, `serve`, `top`, `leaks --watch`): it
+    /// minds the CPU a pass costs more than its wall time, so the system
+    /// files and the cheap process files are read on one thread. Workers
+    /// sharing the one malloc arena wait on its lock more than they gain
+    /// (measured with 330 processes: 25.5 ms of CPU per `record` pass with
+    /// two workers and the system thread, 16.5 ms on one thread). The
+    /// rollups a pass reads keep their workers.
+    fn minds_cpu(&self) -> bool {
+        self.incremental.is_some()
+    }
+}
+
 /// The text fields of `status` that the watching commands (`record`,
 /// `leaks --watch`, `serve`, `top`) use: the process's name, state and
 /// users, its parent, threads and descriptor table size, and whether it is
@@ -262,9 +276,7 @@ impl CollectCache {
 pub fn collect(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let started = Instant::now();
     let taken_at_unix_ms = taken_at(root);
-    let (system, (processes, mut scan)) = if opts.incremental.is_some() {
-        // A watching command: one thread after the other (see the cheap
-        // files in `collect_process_samples`).
+    let (system, (processes, mut scan)) = if opts.minds_cpu() {
         (collect_system_files(root, opts), collect_process_samples(root, opts))
     } else {
         std::thread::scope(|s| {
@@ -423,12 +435,7 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     let threads = worker_count(opts.threads);
 
     // Phase 1: the cheap files. A process gone at any of them is dropped.
-    // A watching command (incremental) reads them on one thread: it minds
-    // the CPU a pass costs more than its wall time, and workers sharing the
-    // one malloc arena wait on its lock more than they gain (measured with
-    // 330 processes: 25.5 ms of CPU per `record` pass on 2 workers,
-    // 18.1 ms on one).
-    let cheap_threads = if opts.incremental.is_some() { 1 } else { threads };
+    let cheap_threads = if opts.minds_cpu() { 1 } else { threads };
     let cheap = parallel_map(&pids, cheap_threads, |&pid| read_cheap(root, pid, opts));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
     // Every pid whose cheap files were read, also those the filter left out:
