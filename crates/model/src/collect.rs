@@ -71,10 +71,13 @@ pub struct CollectOptions {
     /// Also read each process's namespaces (`/proc/PID/ns/*`), to tell
     /// containers apart.
     pub namespaces: bool,
-    /// Skip each process's `cgroup` and `cmdline` (two of the four cheap
-    /// files: `memscope report` shows neither); they are then
-    /// [`ReadError::NotReported`].
-    pub skip_cgroup_and_cmdline: bool,
+    /// Skip each process's `cgroup` (`memscope report` does not show it,
+    /// nor does `memscope ps`'s table unless it groups or filters by
+    /// cgroup); it is then [`ReadError::NotReported`].
+    pub skip_cgroup: bool,
+    /// Skip each process's `cmdline` (`memscope report` does not show it);
+    /// it is then [`ReadError::NotReported`].
+    pub skip_cmdline: bool,
     /// Keep only the processes this accepts (after the cheap files, before
     /// `smaps_rollup`); the others are counted in
     /// [`ProcessScan::filtered_out`].
@@ -682,16 +685,19 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
     // What the cache kept of this process, if it is the same process.
     let now = Instant::now();
     let kept = match (&opts.cache, &stat) {
-        (Some(c), Ok(st)) if !opts.skip_cgroup_and_cmdline => c.process_files(pid, st, now),
+        (Some(c), Ok(st)) if !opts.skip_cgroup && !opts.skip_cmdline => c.process_files(pid, st, now),
         _ => None,
     };
-    let (cgroup, cmdline) = if opts.skip_cgroup_and_cmdline {
-        let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
-        (Err(skipped("cgroup")), Err(skipped("cmdline")))
-    } else if let Some(k) = &kept {
-        (Ok(k.cgroup.clone()), Ok(k.cmdline.clone()))
-    } else {
-        (present(root, pid, root.pid_cgroup(pid))?, present(root, pid, root.pid_cmdline(pid))?)
+    let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
+    let cgroup = match &kept {
+        _ if opts.skip_cgroup => Err(skipped("cgroup")),
+        Some(k) => Ok(k.cgroup.clone()),
+        None => present(root, pid, root.pid_cgroup(pid))?,
+    };
+    let cmdline = match &kept {
+        _ if opts.skip_cmdline => Err(skipped("cmdline")),
+        Some(k) => Ok(k.cmdline.clone()),
+        None => present(root, pid, root.pid_cmdline(pid))?,
     };
     let namespaces = match namespaces.then(|| root.pid_namespaces(pid)) {
         Some(ns) => Some(present(root, pid, ns)?),
@@ -802,6 +808,40 @@ mod tests {
         write("cmdline", "make\0");
         let no_cache = CollectOptions { cache: None, ..opts.clone() };
         assert_eq!(seen(&no_cache).1, ["make"]);
+    }
+
+    #[test]
+    fn a_skipped_file_is_not_reported_and_the_other_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let proc_dir = dir.path().join("proc/42");
+        std::fs::create_dir_all(&proc_dir).unwrap();
+        let write = |file: &str, text: &str| std::fs::write(proc_dir.join(file), text).unwrap();
+        write(
+            "stat",
+            "42 (sh) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0",
+        );
+        write("status", "Name:\tsh\nVmRSS:\t100 kB\nRssAnon:\t100 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\n");
+        write("cgroup", "0::/a\n");
+        write("cmdline", "sh\0-c\0");
+        let root = KernelRoot::at(dir.path());
+        let read = |skip_cgroup: bool, skip_cmdline: bool| {
+            let opts = CollectOptions {
+                processes: ProcessMode::StatusOnly,
+                skip_cgroup,
+                skip_cmdline,
+                cache: Some(CollectCache::new()),
+                ..CollectOptions::default()
+            };
+            collect_process_samples(&root, &opts).0.remove(0)
+        };
+        let p = read(true, false);
+        assert!(matches!(&p.cgroup, Err(ReadError::NotReported { path, .. }) if path.ends_with("42/cgroup")));
+        assert_eq!(p.cmdline.unwrap(), ["sh", "-c"]);
+        let p = read(false, true);
+        assert!(
+            matches!(&p.cmdline, Err(ReadError::NotReported { path, .. }) if path.ends_with("42/cmdline"))
+        );
+        assert_eq!(p.cgroup.unwrap().v2_path(), Some("/a"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use regex::Regex;
 use super::cgroup_spec;
 use crate::cli::{Global, PsArgs};
 use crate::errors::{BadInput, bad_input};
-use crate::output;
+use crate::output::{self, Format};
 use memscope_kernel::users;
 
 pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode> {
@@ -35,6 +35,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     // Resolved before the scan: a name that matches nothing is bad input.
     let cgroup = a.cgroup.as_deref().map(|spec| cgroup_spec::resolve(root, spec)).transpose()?;
     let cgroup_path = cgroup.as_ref().map(|c| c.path.clone());
+    let filters_by_cgroup = cgroup.is_some();
     let full = a.full;
     // Only the running system holds this very process.
     // Asked for by pid, it is listed.
@@ -66,6 +67,11 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         rollup_max_rss_bytes: a.max_rss,
         pids: (!a.pids.is_empty()).then(|| a.pids.clone()),
         namespaces: a.group_by == Some(GroupBy::Container),
+        // The table shows no cgroup: it is read to group or filter by it,
+        // and for the JSON and CSV rows.
+        skip_cgroup: format == Format::Table
+            && !filters_by_cgroup
+            && !matches!(a.group_by, Some(GroupBy::Cgroup | GroupBy::Container)),
         // Counting descriptors costs one stat and one small read per process.
         fds: a.sort == SortKey::Fds,
         filter,

@@ -42,7 +42,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         processes: ProcessMode::Full,
         rollup_budget: a.budget_ms.map(Duration::from_millis),
         rollup_max_rss_bytes: a.max_rss,
-        skip_cgroup_and_cmdline: true,
+        skip_cgroup: true,
+        skip_cmdline: true,
         ..CollectOptions::default()
     };
     let snap = collect(root, &opts);
@@ -74,7 +75,8 @@ fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<Ex
             &CollectOptions {
                 processes: ProcessMode::Full,
                 pids: Some(pids),
-                skip_cgroup_and_cmdline: true,
+                skip_cgroup: true,
+                skip_cmdline: true,
                 ..CollectOptions::default()
             },
         );
