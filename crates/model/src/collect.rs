@@ -66,7 +66,8 @@ pub struct CollectOptions {
     pub rollup_max_rss_bytes: Option<u64>,
     /// Only these processes (all when `None`).
     pub pids: Option<Vec<u32>>,
-    /// Worker threads for the process scan (0: one per CPU, at most 4).
+    /// Worker threads for the `smaps_rollup` reads (0: one per CPU, at
+    /// most 4); the cheap files are read on one thread.
     pub threads: usize,
     /// Also read each process's namespaces (`/proc/PID/ns/*`), to tell
     /// containers apart.
@@ -770,21 +771,30 @@ mod tests {
         assert!(old.pressure.is_none());
     }
 
-    #[test]
-    fn a_cache_keeps_cgroup_and_cmdline_of_the_same_process_until_it_execs() {
+    /// `stat` of process 42 with this command name.
+    fn stat(comm: &str) -> String {
+        format!(
+            "42 ({comm}) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
+        )
+    }
+
+    /// A tree with one process, 42 (`sh`, in cgroup `/a`), and a writer of
+    /// its files.
+    fn one_process() -> (tempfile::TempDir, impl Fn(&str, &str)) {
         let dir = tempfile::tempdir().unwrap();
         let proc_dir = dir.path().join("proc/42");
         std::fs::create_dir_all(&proc_dir).unwrap();
-        let stat = |comm: &str| {
-            format!(
-                "42 ({comm}) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0"
-            )
-        };
-        let write = |file: &str, text: &str| std::fs::write(proc_dir.join(file), text).unwrap();
+        let write = move |file: &str, text: &str| std::fs::write(proc_dir.join(file), text).unwrap();
         write("stat", &stat("sh"));
         write("status", "Name:\tsh\nVmRSS:\t100 kB\nRssAnon:\t100 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\n");
         write("cgroup", "0::/a\n");
         write("cmdline", "sh\0");
+        (dir, write)
+    }
+
+    #[test]
+    fn a_cache_keeps_cgroup_and_cmdline_of_the_same_process_until_it_execs() {
+        let (dir, write) = one_process();
         let root = KernelRoot::at(dir.path());
         let opts = CollectOptions {
             processes: ProcessMode::StatusOnly,
@@ -815,16 +825,7 @@ mod tests {
 
     #[test]
     fn a_skipped_file_is_not_reported_and_the_other_is_still_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let proc_dir = dir.path().join("proc/42");
-        std::fs::create_dir_all(&proc_dir).unwrap();
-        let write = |file: &str, text: &str| std::fs::write(proc_dir.join(file), text).unwrap();
-        write(
-            "stat",
-            "42 (sh) S 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 500 1000 10 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0",
-        );
-        write("status", "Name:\tsh\nVmRSS:\t100 kB\nRssAnon:\t100 kB\nRssFile:\t0 kB\nRssShmem:\t0 kB\n");
-        write("cgroup", "0::/a\n");
+        let (dir, write) = one_process();
         write("cmdline", "sh\0-c\0");
         let root = KernelRoot::at(dir.path());
         let read = |skip_cgroup: bool, skip_cmdline: bool| {
