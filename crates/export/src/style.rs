@@ -220,7 +220,12 @@ fn sgr_len(s: &str) -> Option<usize> {
 /// is still shown as text). Every table and text renderer's output goes
 /// through this function ([`write_table`], [`TerminalSafe`]).
 pub fn escape_line(line: &str, sgr: bool) -> Cow<'_, str> {
-    if !line.chars().any(|c| c != '\t' && is_terminal_control(c)) {
+    // Most lines are printable ASCII: tell so from the bytes, without
+    // decoding characters (a table of hundreds of rows passes here).
+    let printable_ascii = |b: &u8| matches!(b, b' '..=b'~' | b'\t');
+    if line.as_bytes().iter().all(printable_ascii)
+        || !line.chars().any(|c| c != '\t' && is_terminal_control(c))
+    {
         return Cow::Borrowed(line);
     }
     let mut out = String::with_capacity(line.len() + 8);
@@ -360,6 +365,13 @@ mod tests {
         let line = "\x1b[1mpid\x1b[0m \x1b[2J\x1b]0;t\x07\tx";
         assert_eq!(escape_line(line, true), "\x1b[1mpid\x1b[0m \\x1b[2J\\x1b]0;t\\x07\tx");
         assert_eq!(escape_line(line, false), "\\x1b[1mpid\\x1b[0m \\x1b[2J\\x1b]0;t\\x07\tx");
+    }
+
+    #[test]
+    fn a_printable_ascii_line_is_passed_through_and_del_is_not_printable() {
+        assert!(matches!(escape_line("  42 root\tsleep 3600 ~", false), Cow::Borrowed(_)));
+        assert_eq!(escape_line("a\x7fb", false), "a\\x7fb");
+        assert_eq!(escape_line("caf\u{e9} \u{202e}x", false), "caf\u{e9} \\u{202e}x");
     }
 
     #[test]

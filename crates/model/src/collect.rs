@@ -123,9 +123,10 @@ impl CollectOptions {
 }
 
 /// The text fields of `status` that the watching commands (`record`,
-/// `leaks --watch`, `serve`, `top`) use: the process's name, state and
-/// users, its parent, threads and descriptor table size, and whether it is
-/// a kernel thread. A recording keeps no others.
+/// `leaks --watch`, `serve`, `top`) and the process views (`ps`, `report`)
+/// use: the process's name, state and users, its parent, threads and
+/// descriptor table size, and whether it is a kernel thread. A recording
+/// keeps no others.
 pub const WATCHED_STATUS_TEXT: &[&str] =
     &["Name", "State", "Uid", "Gid", "Tgid", "PPid", "TracerPid", "FDSize", "Threads", "Kthread"];
 

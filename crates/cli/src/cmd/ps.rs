@@ -74,6 +74,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             && !matches!(a.group_by, Some(GroupBy::Cgroup | GroupBy::Container)),
         // Counting descriptors costs one stat and one small read per process.
         fds: a.sort == SortKey::Fds,
+        // The signal masks, capabilities and CPU lists are not shown.
+        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
         filter,
         ..CollectOptions::default()
     };
