@@ -40,11 +40,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
     // Only the running system holds this very process.
     // Asked for by pid, it is listed.
     let me = (root.is_live() && !a.include_self).then(std::process::id).filter(|m| !a.pids.contains(m));
-    let filter = (pattern.is_some() || !uids.is_empty() || me.is_some() || cgroup.is_some()).then(|| {
+    let filter = (pattern.is_some() || !uids.is_empty() || cgroup.is_some()).then(|| {
         ProcessFilter::new(move |p: &ProcessSample| {
-            if Some(p.pid) == me {
-                return false;
-            }
             // A process whose cgroup file could not be read is in no cgroup we know of.
             if let Some(c) = &cgroup
                 && !p.cgroup.as_ref().is_ok_and(|cg| c.contains(cg))
@@ -77,6 +74,7 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         // The signal masks, capabilities and CPU lists are not shown.
         status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
         filter,
+        exclude_pids: me.into_iter().collect(),
         ..CollectOptions::default()
     };
     let snap = collect_processes(root, &opts);
