@@ -621,6 +621,7 @@ mod tests {
             })),
             fds: None,
             pss_age_ms: None,
+            exe: None,
         }
     }
 

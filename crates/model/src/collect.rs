@@ -79,6 +79,11 @@ pub struct CollectOptions {
     /// Skip each process's `cmdline` (`memscope report` does not show it);
     /// it is then [`ReadError::NotReported`].
     pub skip_cmdline: bool,
+    /// Also read each process's `exe` link on the running system
+    /// ([`crate::ProcessSample::exe`]: `ps` names the program of each
+    /// command line by it). Read with the cheap files, it overlaps the
+    /// page-table walks.
+    pub exe: bool,
     /// Keep only the processes this accepts (after the cheap files, before
     /// `smaps_rollup`); the others are counted in
     /// [`ProcessScan::filtered_out`].
@@ -893,6 +898,7 @@ fn read_cheap_after_stat(
             );
         }
     }
+    let exe = (opts.exe && root.is_live()).then(|| root.pid_exe(pid));
     Some(ProcessSample {
         pid,
         stat,
@@ -903,6 +909,7 @@ fn read_cheap_after_stat(
         namespaces,
         fds,
         pss_age_ms: None,
+        exe,
     })
 }
 

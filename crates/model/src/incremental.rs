@@ -414,6 +414,7 @@ mod tests {
             namespaces: None,
             fds: None,
             pss_age_ms: None,
+            exe: None,
         }
     }
 

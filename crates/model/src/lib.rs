@@ -207,6 +207,10 @@ pub struct ProcessSample {
     /// pass (always, for one-shot commands).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pss_age_ms: Option<u64>,
+    /// The target of `/proc/PID/exe`, when asked for
+    /// ([`CollectOptions::exe`]) on the running system.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe: Option<Sample<String>>,
 }
 
 /// The outcome of reading one process's `smaps_rollup`.

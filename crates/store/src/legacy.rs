@@ -944,6 +944,7 @@ impl Reader<'_> {
                 namespaces,
                 fds,
                 pss_age_ms: None,
+                exe: None,
             });
         }
         Ok(out)

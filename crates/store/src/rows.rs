@@ -487,7 +487,8 @@ fn processes_as_stored(processes: &[ProcessSample]) -> Vec<ProcessSample> {
 }
 
 fn process_as_stored(p: &ProcessSample) -> ProcessSample {
-    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms } = p;
+    // The exe link is read for display only (`ps`), never stored.
+    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms, exe: _ } = p;
     // A process is keyed by its /proc directory; the pid its `stat` prints
     // is not kept apart (they differ only in an edited tree).
     let stat = stat.clone().map(|mut st| {
@@ -541,6 +542,7 @@ fn process_as_stored(p: &ProcessSample) -> ProcessSample {
         namespaces: namespaces.clone(),
         fds,
         pss_age_ms: *pss_age_ms,
+        exe: None,
     }
 }
 

@@ -195,6 +195,7 @@ mod tests {
             namespaces: None,
             fds: None,
             pss_age_ms: None,
+            exe: None,
         }
     }
 
