@@ -332,7 +332,12 @@ pub struct ProcessWalkOptions {
     /// Virtual page ranges `[start, end)` to walk (page numbers, not
     /// addresses); empty: every mapping in full.
     pub ranges: Vec<(u64, u64)>,
-    /// Virtual pages per pagemap read.
+    /// Virtual pages per pagemap read (default 8,192: 32 MiB of 4 KiB
+    /// pages). Each chunk in flight holds its entries and their kpage*
+    /// values; small chunks keep those buffers in cache and reused rather
+    /// than fresh pages the kernel must zero: with 4 GiB touched, `pages
+    /// PID` took 74.6 ms with chunks of 65,536 pages and 62.6–64.8 ms with
+    /// 4,096 or 8,192.
     pub chunk_pages: usize,
     /// Read through gaps of up to this many PFNs between present pages
     /// rather than issue another `pread`.
@@ -347,7 +352,7 @@ impl Default for ProcessWalkOptions {
             counts: false,
             cgroups: false,
             ranges: Vec::new(),
-            chunk_pages: 64 * 1024,
+            chunk_pages: 8 * 1024,
             gap_pages: 8,
             threads: 0,
         }
