@@ -148,6 +148,25 @@ pub enum Command {
     Pressure(PressureArgs),
 }
 
+impl Command {
+    /// A command that reads once and exits (no repeated collections, no
+    /// long watch): its threads may each have their own malloc arena.
+    pub fn is_one_shot_scan(&self) -> bool {
+        matches!(
+            self,
+            Command::Report(_)
+                | Command::Ps(_)
+                | Command::Capture(_)
+                | Command::Cgroups(_)
+                | Command::Fds(_)
+                | Command::Maps(_)
+                | Command::Numa(_)
+                | Command::Phys(_)
+                | Command::Pages(_)
+        )
+    }
+}
+
 const COMPLETIONS_HELP: &str = "\
 Where the script goes (the Debian package installs all three):
   bash  /usr/share/bash-completion/completions/memscope

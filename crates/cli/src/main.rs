@@ -22,21 +22,12 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
-/// mimalloc, not glibc's malloc. A scan allocates and frees a few hundred
-/// small strings and maps per process, on several threads, and the
-/// watching commands do it again every pass. glibc gave the choice of one
-/// arena per thread, whose freed chunks `serve` did not get back (about 10
-/// MiB more over a thousand scrapes), or one arena for all, whose lock the
-/// threads waited on (the cheap files of `ps` with 320 sleepers: 14 ms
-/// beside a walking worker, 8 ms with an arena each); and malloc and free
-/// were a fifth of a `record` pass's CPU. With mimalloc's per-thread heaps
-/// a `record` pass over 300 processes took 17.4–19.9 ms of CPU instead of
-/// 23.7–24.5 ms, and a thousand scrapes keep `serve`'s RSS flat (tests/serve.rs).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = cli::Args::from_arg_matches(&cli::command().get_matches()).unwrap_or_else(|e| e.exit());
+    // Still one thread: parsing the command line starts none.
+    if !args.command.as_ref().is_none_or(cli::Command::is_one_shot_scan) {
+        one_malloc_arena();
+    }
     match cmd::run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -56,5 +47,23 @@ fn main() -> ExitCode {
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// One malloc arena for every thread, for every command but the one-shot
+/// scans. glibc gives each thread that allocates its own arena; the
+/// collection workers of `serve`, `record` and `top` allocate what the next
+/// collections keep (carried rollups, cached process files), and freed
+/// chunks spread over several arenas are not returned: a thousand scrapes
+/// grew the exporter by about 10 MiB, with one arena it stays flat. A
+/// one-shot scan exits before that matters, and there the arena's lock is
+/// what its threads wait on: `ps` with 320 sleepers read the cheap files in
+/// 14 ms beside a walking worker with one arena, in 8 ms with one each. The
+/// same as `MALLOC_ARENA_MAX=1`, which still overrides it.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: called first in main, before any other thread exists.
+        unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
     }
 }

@@ -365,7 +365,7 @@ fn a_thousand_cached_scrapes_keep_rss_flat() {
 /// every process, slab cache and vmalloc area): a pause longer than
 /// `--min-interval` every 10 scrapes makes the next one collect, so at
 /// least 100 collections run however fast the machine is. The allocator's
-/// high-water mark (a heap per thread that collected) settles within the
+/// high-water mark (one arena per thread that collected) settles within the
 /// first 150 or so collections and then moves up and down by about 1 MiB
 /// (measured with descriptors and cgroups in each collection: 17.8 MiB at
 /// start, 20.3 MiB after 150 collections, 19.3 to 21.1 MiB from there to

@@ -123,11 +123,10 @@ impl CollectOptions {
     /// carrying PSS forward: `record`, `serve`, `top`, `leaks --watch`): it
     /// minds the CPU a pass costs more than its wall time, so the system
     /// files are read on the same thread as the cheap process files, not
-    /// beside them. Threads sharing one malloc arena waited on its lock
-    /// more than they gained (measured with glibc's malloc and 330
-    /// processes: 25.5 ms of CPU per `record` pass with two workers and the
-    /// system thread, 16.5 ms on one thread). The rollups a pass reads keep
-    /// their workers.
+    /// beside them. Threads sharing the one malloc arena wait on its lock
+    /// more than they gain (measured with 330 processes: 25.5 ms of CPU per
+    /// `record` pass with two workers and the system thread, 16.5 ms on one
+    /// thread). The rollups a pass reads keep their workers.
     fn minds_cpu(&self) -> bool {
         self.incremental.is_some()
     }
@@ -468,9 +467,9 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
     }
 
     // Phase 1: the cheap files, on one thread for every command. A process
-    // gone at any of them is dropped. Two workers here waited on each other
-    // (glibc's one malloc arena, the scheduler) more than they gained:
-    // measured with 320 sleepers, `ps` took 34.1 ms (40.8 ms of CPU) with two and 27.6 ms
+    // gone at any of them is dropped. Two workers here wait on each other
+    // (the malloc arena, the scheduler) more than they gain: measured with
+    // 320 sleepers, `ps` took 34.1 ms (40.8 ms of CPU) with two and 27.6 ms
     // (32.0 ms) with one; with 3,000, 274 ms (355) and 244 ms (292).
     let cheap = parallel_map(&pids, 1, |&pid| read_cheap(root, pid, opts));
     let mut procs: Vec<ProcessSample> = Vec::with_capacity(cheap.len());
@@ -636,7 +635,7 @@ impl<'a> RollupReader<'a> {
 ///
 /// Measured with 320 sleepers and one process of 3 GiB touched: `ps` took
 /// 30.9 ms against 37.5 ms when the walks waited for the cheap files,
-/// `report` 31.2 against 34.9 ms; with 3,000 sleepers (and a malloc arena
+/// `report` 31.2 against 34.9 ms; with 3,000 sleepers (and one malloc arena
 /// per thread) `report` took 111 ms against 144 ms.
 ///
 /// The processes that were read (in pid order) and every pid whose cheap
