@@ -1,19 +1,21 @@
 //! The error of incremental PSS against a full read, on the running system:
-//! every INTERVAL_MS for SECONDS, one incremental pass (as `record`
-//! collects) and right after it two full reads. The error is the
-//! incremental total against the first full read's; the second full read
-//! against the first says how much the system itself moved between two
-//! reads (the noise the error cannot be told apart from). Totals are over
-//! the processes present in all three reads (same pid and start time).
+//! every INTERVAL_MS for SECONDS, a full read, one incremental pass (as
+//! `record` collects) and another full read. The error is the incremental
+//! total against the full read right after it; the full read before it
+//! against the one after says how much the system itself moved across the
+//! pass (the noise the error cannot be told apart from: a process that maps
+//! a file others map between the pass and the read after it moves their
+//! PSS, and the pass, right when it read, could not see it). Totals are
+//! over the processes present in all three reads (same pid and start time).
 //!
 //! The error of the carried figures alone is printed beside it: the sum,
 //! over the processes the incremental pass carried, of their carried PSS
 //! less the full read's, against the full read's total. The processes the
 //! pass read are read as a full read reads them; what they add to the
 //! total error is the time between the two reads (the noise). The worst
-//! error is also given over the passes where the two full reads agree
-//! within 0.1%: there the system stood still, and what is left is the
-//! incremental pass's own.
+//! error is also given over the passes where the full reads before and
+//! after agree within 0.1%: there the system stood still across the pass,
+//! and what is left is the incremental pass's own.
 //!
 //!   cargo run --release -p memscope-model --example pss_error -- SECONDS INTERVAL_MS
 
@@ -63,9 +65,9 @@ fn main() {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
+        let (b, _, _, _) = pss(&root, &full);
         let (inc, inc_carried, r, c) = pss(&root, &incremental);
         let (a, _, _, _) = pss(&root, &full);
-        let (b, _, _, _) = pss(&root, &full);
         let common: Vec<&Key> = inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
         let total = |m: &BTreeMap<Key, u64>| common.iter().map(|k| m[k]).sum::<u64>() as f64;
         let (ti, ta, tb) = (total(&inc), total(&a), total(&b));
@@ -98,7 +100,7 @@ fn main() {
     let later = n.saturating_sub(1).max(1) as f64;
     println!(
         "after the first: {} snapshots, error mean {:.3}% worst {:.3}%; carried figures' error mean {:.3}% worst \
-         {:.3}%; noise worst {:.3}%; worst where two full reads agree within 0.1% {:.3}% ({} snapshots); {:.1} \
+         {:.3}%; noise worst {:.3}%; worst where the full reads around the pass agree within 0.1% {:.3}% ({} snapshots); {:.1} \
          reads and {:.1} carried per snapshot",
         n.saturating_sub(1),
         sum / later,
