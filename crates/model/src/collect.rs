@@ -1,5 +1,7 @@
 //! The collection pass: system files on one thread, processes on a small
-//! pool of workers, `smaps_rollup` last and largest first, under a budget.
+//! pool of workers, `smaps_rollup` largest first, under a budget: after the
+//! cheap files when they decide what to read (a filter, carried rollups),
+//! else beside them ([`read_overlapped`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
