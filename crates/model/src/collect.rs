@@ -458,8 +458,12 @@ fn collect_process_samples(root: &KernelRoot, opts: &CollectOptions) -> (Vec<Pro
         && opts.incremental.is_none()
         && opts.filter.is_none()
         && threads > 1
+        // `stat` counts the resident set in pages: without their size (a
+        // captured tree that does not say it), the order, the size cap and
+        // the budget need `status`'s VmRSS, read by the two phases.
+        && let Some(page_size) = root.page_size()
     {
-        let (procs, alive) = read_overlapped(root, opts, &pids, threads, &mut scan);
+        let (procs, alive) = read_overlapped(root, opts, &pids, threads, page_size, &mut scan);
         if let Some(cache) = &opts.cache
             && opts.pids.is_none()
         {
@@ -647,6 +651,7 @@ fn read_overlapped(
     opts: &CollectOptions,
     pids: &[u32],
     threads: usize,
+    page_size: u64,
     scan: &mut ProcessScan,
 ) -> (Vec<ProcessSample>, Vec<u32>) {
     let mut stats = Vec::with_capacity(pids.len());
@@ -656,7 +661,6 @@ fn read_overlapped(
             None => scan.gone += 1,
         }
     }
-    let page_size = root.page_size().unwrap_or(4096);
     let rss = |stat: &Sample<Stat>| stat.as_ref().ok().and_then(|s| s.rss_pages).map_or(0, |p| p * page_size);
     // Kernel threads and zombies print a virtual size of 0: no walk.
     let no_address_space = |stat: &Sample<Stat>| stat.as_ref().is_ok_and(|s| s.vsize_bytes == Some(0));
@@ -921,8 +925,7 @@ mod tests {
 
     #[test]
     fn a_snapshot_serialized_before_pressure_was_read_loads_without_it() {
-        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/psi-v2-memory-stalls");
+        let tree = memscope_testkit::fixture_dir("psi-v2-memory-stalls");
         let snap = crate::collect_system(&KernelRoot::at(tree));
         let some = snap.pressure.as_ref().unwrap().as_ref().unwrap().some.unwrap();
         assert_eq!(some.total_usec, 1_602_356);
@@ -1077,8 +1080,7 @@ mod tests {
 
     #[test]
     fn a_captured_tree_without_fd_directories_keeps_its_processes() {
-        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../tests/fixtures/live-6.18-firecracker-2cpu");
+        let tree = memscope_testkit::fixture_dir("live-6.18-firecracker-2cpu");
         let root = KernelRoot::at(&tree);
         let plain = collect(&root, &CollectOptions::default());
         let with_fds = collect(&root, &CollectOptions { fds: true, ..CollectOptions::default() });
@@ -1099,7 +1101,7 @@ mod tests {
 
     /// The scan with its timings cleared, and its processes, as JSON.
     fn scanned(tree: &str, threads: usize) -> serde_json::Value {
-        let tree = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(tree);
+        let tree = memscope_testkit::fixture_dir(tree);
         let snap = collect_processes(
             &KernelRoot::at(tree),
             &CollectOptions { threads, ..CollectOptions::default() },
