@@ -62,3 +62,17 @@ fn numbers_are_never_cut_and_what_is_left_out_is_named() {
     assert!(fitted.contains("left out to fit the terminal:") && fitted.contains("--wide"), "{fitted}");
     assert!(fitted.contains('…'), "no text column was cut:\n{fitted}");
 }
+
+#[test]
+fn ps_keeps_its_command_column_last_and_cuts_it_rather_than_leave_it_out() {
+    let tree = memscope_testkit::fixture_dir("views-6.18-x86_64").display().to_string();
+    for columns in ["60", "80", "100"] {
+        let fitted = memscope(Some(columns), &["--root", &tree, "ps"]);
+        let header = fitted.lines().next().unwrap();
+        assert!(header.trim_end().ends_with("command"), "at {columns} columns:\n{fitted}");
+        assert!(header.contains("PSS"), "at {columns} columns:\n{fitted}");
+    }
+    let whole = memscope(None, &["--root", &tree, "ps"]);
+    let columns: Vec<&str> = whole.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(columns[columns.len() - 2..], ["shmem", "command"], "{whole}");
+}

@@ -85,9 +85,25 @@ impl Style {
     }
 }
 
+/// Which columns a table fitted to the terminal keeps longest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The first: the rightmost columns are left out first.
+    First,
+    /// The first and the last (a command line last, as `ps aux` prints it):
+    /// the columns before the last are left out first, from the right.
+    Last,
+}
+
 /// Write a table with trailing blanks trimmed from every line, and every
 /// control character in it escaped ([`escape_line`]).
 pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()> {
+    write_table_keeping(w, t, Keep::First)
+}
+
+/// [`write_table`], keeping the columns `keep` says when the table must
+/// fit the terminal.
+pub fn write_table_keeping(w: &mut dyn std::io::Write, t: &Table, keep: Keep) -> std::io::Result<()> {
     let sgr = t.should_style();
     // Only a table marked to fit is copied and arranged; the rest is
     // printed as it is.
@@ -97,7 +113,7 @@ pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()>
         }
         return Ok(());
     };
-    let (fitted, hidden) = fit(t, width);
+    let (fitted, hidden) = fit(t, width, keep);
     for line in fitted.lines() {
         writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
     }
@@ -113,9 +129,10 @@ pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()>
 /// keep their width; the widest text columns (names, paths, command lines)
 /// give way, one character at a time, down to their header's width (at
 /// least 10), each row staying on one line with a cut cell ending in `…`.
-/// When that is not enough, the rightmost columns are left out, and named
-/// (the second value), so that `--wide` can bring them back.
-fn fit(t: &Table, width: u16) -> (Table, Vec<String>) {
+/// When that is not enough, the rightmost columns are left out (those cut
+/// last of all), and named (the second value), so that `--wide` can bring
+/// them back.
+fn fit(t: &Table, width: u16, keep: Keep) -> (Table, Vec<String>) {
     let mut t = t.clone();
     t.set_content_arrangement(ContentArrangement::Disabled);
     let rendered_width = |t: &Table| t.lines().map(|l| console_width(&l)).max().unwrap_or(0);
@@ -143,31 +160,69 @@ fn fit(t: &Table, width: u16) -> (Table, Vec<String>) {
         cut[i] -= 1;
         excess -= 1;
     }
+    // A fixed width counts the column's padding; a cut cell is cut where
+    // the width ends, not at its last blank (a delimiter no escaped cell
+    // holds).
+    let constraint = |col: &comfy_table::Column, w: usize| {
+        let w = w.saturating_add(col.padding_width() as usize).min(u16::MAX as usize) as u16;
+        comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(w))
+    };
     for (i, col) in t.column_iter_mut().enumerate() {
         if cut[i] < widths[i] {
-            col.set_constraint(comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(
-                cut[i] as u16,
-            )));
+            col.set_constraint(constraint(col, cut[i]));
+            col.set_delimiter('\0');
         }
     }
     t.set_truncation_indicator("…");
     for r in t.row_iter_mut() {
         r.max_height(1);
     }
-    // Still too wide: leave out columns from the right (never the first).
+    // Still too wide: leave out columns from the right, never the first;
+    // a kept last column (a command line, as `ps aux` puts it) only once
+    // every other column is out.
     let names: Vec<String> =
         t.header().map(|h| h.cell_iter().map(|c| c.content()).collect()).unwrap_or_default();
+    let gave_way = |i: usize| cut[i] < widths[i];
+    let n = cut.len();
+    let order: Vec<usize> = match keep {
+        Keep::Last if n > 2 => (1..n - 1).rev().chain([n - 1]).collect(),
+        _ => (1..n).rev().collect(),
+    };
     let mut hidden = Vec::new();
-    let mut last = cut.len();
-    while last > 1 && rendered_width(&t) > width as usize {
-        last -= 1;
-        if let Some(col) = t.column_mut(last) {
+    for i in order {
+        if rendered_width(&t) <= width as usize {
+            break;
+        }
+        if let Some(col) = t.column_mut(i) {
             col.set_constraint(comfy_table::ColumnConstraint::Hidden);
         }
-        hidden.push(names.get(last).cloned().unwrap_or_default().replace('\n', " "));
+        hidden.push((i, names.get(i).cloned().unwrap_or_default().replace('\n', " ")));
     }
-    hidden.reverse();
-    (t, hidden)
+    // What leaving columns out freed, and what the cutting left over, goes
+    // back to the cut columns, from the left, as far as each needs.
+    {
+        let mut slack = (width as usize).saturating_sub(rendered_width(&t));
+        for i in 0..cut.len() {
+            if slack == 0 {
+                break;
+            }
+            if !gave_way(i) || hidden.iter().any(|(h, _)| *h == i) {
+                continue;
+            }
+            let extra = slack.min(widths[i] - cut[i]);
+            let Some(col) = t.column_mut(i) else { continue };
+            col.set_constraint(constraint(col, cut[i] + extra));
+            if rendered_width(&t) > width as usize {
+                if let Some(col) = t.column_mut(i) {
+                    col.set_constraint(constraint(col, cut[i]));
+                }
+                continue;
+            }
+            slack -= extra;
+        }
+    }
+    hidden.sort();
+    (t, hidden.into_iter().map(|(_, name)| name).collect())
 }
 
 /// Columns a line takes on a terminal: characters, without the colour
@@ -398,6 +453,37 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
         assert!(text.contains("\\x1b]0;PWN\\x07"));
+    }
+
+    #[test]
+    fn a_cut_command_line_last_stays_while_the_numbers_before_it_are_left_out() {
+        let mut s = Style::plain();
+        s.fit = Some(40);
+        let mut t = s.table(&["pid", "PSS", "RSS", "anon", "file", "command"]);
+        let long = "java -Xmx8g -cp /opt/app/lib/*:/opt/app/conf com.example.Main --port 8080";
+        t.add_row(vec![
+            s.num(4242),
+            s.num("73.8 MiB"),
+            s.num("94.1 MiB"),
+            s.num("68.5 MiB"),
+            s.num("25.6 MiB"),
+            s.text(long),
+        ]);
+        let mut out = Vec::new();
+        write_table_keeping(&mut out, &t, Keep::Last).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.iter().all(|l| l.chars().count() <= 40), "{text}");
+        assert!(
+            lines[0].contains("command") && lines[1].contains("java") && lines[1].contains('…'),
+            "{text}"
+        );
+        // The numbers nearest the command line went, named in table order.
+        assert!(lines[0].contains("PSS") && !lines[0].contains("file"), "{text}");
+        let note = lines[2..].join(" ");
+        assert!(note.contains("left out to fit the terminal:"), "{text}");
+        let (anon, file) = (note.find("anon"), note.find("file"));
+        assert!(file.is_some() && anon.is_none_or(|a| a < file.unwrap()), "{text}");
     }
 
     #[test]
