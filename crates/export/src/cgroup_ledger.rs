@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
+use crate::table::Cell;
 use memscope_analysis::cgroup_ledger::{CgroupLedger, Line, SCHEMA};
 use memscope_analysis::fmt_bytes;
 

@@ -159,7 +159,7 @@ pub fn write_table(w: &mut dyn Write, v: &LedgerView, o: &CgroupsOptions, s: &St
         };
         let b = |x: Option<u64>| x.map(|x| fmt_bytes(x as i64));
         let mut cells = vec![
-            comfy_table::Cell::new(v.label(i, depths[i], o)),
+            crate::table::Cell::new(v.label(i, depths[i], o)),
             s.num(v.procs(i).map_or_else(|| "-".into(), |n| n.to_string())),
             cell("usage", "usage_bytes", b(r.usage_bytes)),
         ];

@@ -267,7 +267,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
             _ => ("-".into(), "-".into()),
         };
         t.add_row(vec![
-            comfy_table::Cell::new(label(c, o) + &v.name_suffix(i)),
+            crate::table::Cell::new(label(c, o) + &v.name_suffix(i)),
             s.dim(versions(c)),
             s.num(procs),
             s.num(cur),
@@ -303,7 +303,7 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
     ]);
     for &i in &rows {
         let c = &tree.cgroups[i];
-        let mut cells = vec![comfy_table::Cell::new(label(c, o) + &v.name_suffix(i))];
+        let mut cells = vec![crate::table::Cell::new(label(c, o) + &v.name_suffix(i))];
         match &c.memory {
             Some(m) => {
                 for (col, key) in [
@@ -319,7 +319,8 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
                 cells.push(s.num(gaps.cell("oom", &m.oom_events(), |n| n.to_string())));
                 let kills = gaps.cell("oom kills", &m.oom_kills(), |n| n.to_string());
                 cells.push(if kills != "0" && kills != "-" {
-                    s.colored(kills, comfy_table::Color::Red).set_alignment(comfy_table::CellAlignment::Right)
+                    s.colored(kills, crate::table::Color::Red)
+                        .set_alignment(crate::table::CellAlignment::Right)
                 } else {
                     s.num(kills)
                 });
@@ -328,8 +329,8 @@ pub fn write_table(w: &mut dyn Write, v: &CgroupsView, o: &CgroupsOptions, s: &S
         }
         match &c.cpuset {
             Some(cs) => {
-                cells.push(comfy_table::Cell::new(gaps.cell("cpus", &cs.cpus, |l| format_list(l))));
-                cells.push(comfy_table::Cell::new(gaps.cell("mems", &cs.mems, |l| format_list(l))));
+                cells.push(crate::table::Cell::new(gaps.cell("cpus", &cs.cpus, |l| format_list(l))));
+                cells.push(crate::table::Cell::new(gaps.cell("mems", &cs.mems, |l| format_list(l))));
             }
             None => cells.extend([s.dim("-"), s.dim("-")]),
         }

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Color;
+use crate::table::Color;
 use memscope_analysis::diff::{CgroupMover, Diff, FdMover, Mover};
 use memscope_analysis::fmt_bytes;
 use serde::Serialize;
@@ -79,7 +79,7 @@ pub fn write_table(w: &mut dyn Write, d: &Diff, from_id: i64, to_id: i64, s: &St
         } else if l.parent.is_some() {
             s.dim(&label)
         } else {
-            comfy_table::Cell::new(&label)
+            crate::table::Cell::new(&label)
         };
         t.add_row(vec![
             cell,
@@ -132,7 +132,7 @@ fn fd_movers(w: &mut dyn Write, s: &Style, d: &Diff) -> io::Result<()> {
         let FdMover { name, from_fds, to_fds, delta_fds, processes: (a, b), nofile_soft } = x;
         let procs = if a == b { a.to_string() } else { format!("{a}→{b}") };
         t.add_row(vec![
-            comfy_table::Cell::new(crate::leaks::display_command(name, 60)),
+            crate::table::Cell::new(crate::leaks::display_command(name, 60)),
             s.dim(procs),
             s.num(from_fds.to_string()),
             s.num(to_fds.to_string()),
@@ -160,7 +160,7 @@ fn cgroup_movers(w: &mut dyn Write, s: &Style, m: Option<&[CgroupMover]>) -> io:
             None => s.dim("?"),
         };
         t.add_row(vec![
-            comfy_table::Cell::new(crate::leaks::short(path, 60)),
+            crate::table::Cell::new(crate::leaks::short(path, 60)),
             s.num(fmt_bytes(*from_bytes)),
             s.num(fmt_bytes(*to_bytes)),
             s.num(delta(Some(*delta_bytes))),
@@ -201,7 +201,7 @@ fn movers(w: &mut dyn Write, s: &Style, title: &str, m: &[Mover]) -> io::Result<
             _ => x.metric.to_string(),
         };
         t.add_row(vec![
-            comfy_table::Cell::new(name),
+            crate::table::Cell::new(name),
             s.dim(metric),
             s.num(fmt_bytes(x.from_bytes)),
             s.num(fmt_bytes(x.to_bytes)),

@@ -14,7 +14,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
+use crate::table::{Cell, Color};
 use memscope_analysis::fds::{Diagnosis, FdReport, FdRow, GROUPS, LimitRow, Verdict, generalize_proc_path};
 use memscope_analysis::ledger::Source;
 use memscope_kernel::parse::pid::limits::Limit;

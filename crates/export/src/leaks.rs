@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Color;
+use crate::table::Color;
 use memscope_analysis::cgroup_history::{LineTrend, LineVerdict};
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::leaks::{LeakReport, Suspect, SuspectKind, Unit, Verdict};
@@ -234,7 +234,7 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
             let name_cell = if x.name == "unaccounted" {
                 s.colored(&name, Color::Red)
             } else {
-                comfy_table::Cell::new(&name)
+                crate::table::Cell::new(&name)
             };
             let (exhausts, limit) = match &x.exhaustion {
                 Some(e) => (fmt_seconds(e.seconds), format!("{} {}", e.limit, fmt_value(e.headroom, x.unit))),
@@ -288,7 +288,7 @@ pub fn write_table(w: &mut dyn Write, r: &LeakReport, s: &Style, top: usize) -> 
                 Verdict::Growing | Verdict::NoTrend => String::new(),
             };
             t.add_row(vec![
-                comfy_table::Cell::new(if x.kind.is_command() {
+                crate::table::Cell::new(if x.kind.is_command() {
                     display_command(&x.name, 56)
                 } else {
                     short(&x.name, 56)

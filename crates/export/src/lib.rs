@@ -50,6 +50,7 @@ pub mod rt;
 pub mod run;
 pub mod slab;
 pub mod style;
+pub mod table;
 pub mod trace;
 pub mod utrace;
 pub mod vmalloc;

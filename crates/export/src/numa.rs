@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
+use crate::table::Cell;
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::numa::{KINDS, NumaView};
 

@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
+use crate::table::{Cell, Color};
 use memscope_analysis::census::{CLASSES, CheckRow, FlagRow, FlagView, GroupBy, PhysReport};
 use memscope_analysis::pages::{ListMode, MappingRow, PagesReport};
 use memscope_analysis::{fmt_bytes, fmt_pct};

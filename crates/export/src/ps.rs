@@ -225,7 +225,7 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
         };
         let mut row = vec![
             pid,
-            comfy_table::Cell::new(r.user.as_deref().unwrap_or("?")),
+            crate::table::Cell::new(r.user.as_deref().unwrap_or("?")),
             s.num(opt_bytes(x.pss_bytes)),
             s.num(opt_bytes(x.uss_bytes)),
             s.num(opt_bytes(x.rss_bytes)),
@@ -236,7 +236,7 @@ fn write_processes(w: &mut dyn Write, p: &Ps, s: &Style) -> io::Result<()> {
         }
         row.extend([
             s.num(r.mem_percent.map(|p| format!("{p:.1}")).unwrap_or_else(|| "-".into())),
-            comfy_table::Cell::new(r.state.map(String::from).unwrap_or_else(|| "?".into())),
+            crate::table::Cell::new(r.state.map(String::from).unwrap_or_else(|| "?".into())),
             s.num(start_cell(r.started_at_unix_s, r.started_after_boot_ms, p.taken_at_unix_ms)),
             s.num(opt_bytes(x.rss_anon_bytes)),
             s.num(opt_bytes(x.rss_file_bytes)),
@@ -312,7 +312,7 @@ fn write_groups(w: &mut dyn Write, p: &Ps, g: GroupBy, s: &Style) -> io::Result<
         } else {
             ""
         };
-        let mut row = vec![comfy_table::Cell::new(&x.key)];
+        let mut row = vec![crate::table::Cell::new(&x.key)];
         if g == GroupBy::Container {
             row.push(s.dim(x.runtime.unwrap_or("")));
         }

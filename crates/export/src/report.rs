@@ -12,7 +12,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Color;
+use crate::table::Color;
 use memscope_analysis::ledger::{InstalledSource, Line, Source};
 use memscope_analysis::pressure::{PressureView, fmt_avg};
 use memscope_analysis::processes::{ProcessRow, ProcessTotals, RowSource};
@@ -173,7 +173,7 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         } else if line.parent.is_some() {
             s.dim(&label)
         } else {
-            comfy_table::Cell::new(&label)
+            crate::table::Cell::new(&label)
         };
         let src_cell = match line.source {
             Source::Unavailable => s.colored(line.source.name(), Color::Magenta),
@@ -182,7 +182,7 @@ pub fn write_table(w: &mut dyn Write, r: &Report, s: &Style) -> io::Result<()> {
         t.add_row(vec![label_cell, s.num(bytes), s.num(pct), src_cell, s.dim(from)]);
     }
     t.add_row(vec![
-        comfy_table::Cell::new("total"),
+        crate::table::Cell::new("total"),
         s.num(fmt_bytes(l.top_sum())),
         s.num(fmt_pct(l.top_sum(), installed)),
         s.dim(""),

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
+use crate::table::{Cell, Color};
 use memscope_analysis::rt::report::{HistogramRow, LatencyReport, StatsUsec};
 use memscope_analysis::rt::table::{CHECKS, Item, Verdict};
 use memscope_analysis::rt::{CheckReport, ProcessReport};

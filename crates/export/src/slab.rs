@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
+use crate::table::Cell;
 use memscope_analysis::slab::SlabView;
 use memscope_analysis::units::count;
 use memscope_analysis::{fmt_bytes, fmt_pct};

@@ -3,7 +3,8 @@
 use std::borrow::Cow;
 use std::io;
 
-use comfy_table::{Cell, CellAlignment, Color, ContentArrangement, Table, presets};
+pub use crate::table::Keep;
+use crate::table::{Cell, CellAlignment, Color, Table};
 
 /// How to print.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,26 +27,15 @@ impl Style {
         Style { color: false, all: false, width: 100, fit: None }
     }
 
-    /// A table with memscope's look: no borders, a header underline.
+    /// A table with memscope's look: no borders, two blanks between
+    /// columns; fitted to [`Style::fit`] when set.
     pub fn table(&self, header: &[&str]) -> Table {
-        let mut t = Table::new();
-        t.load_style(presets::NOTHING).set_content_arrangement(ContentArrangement::Disabled);
-        if let Some(width) = self.fit {
-            // Marks the table to fit: [`write_table`] arranges it.
-            t.set_width(width.min(u16::MAX as usize) as u16);
-        }
-        if self.color {
-            t.enforce_styling();
-        } else {
-            t.force_no_tty();
-        }
-        t.set_header(header.iter().map(|h| self.header_cell(h)));
-        t
+        Table::new(header.iter().map(|h| self.header_cell(h)).collect(), self.fit, self.color)
     }
 
     fn header_cell(&self, h: &str) -> Cell {
         let c = Cell::new(h);
-        if self.color { c.add_attribute(comfy_table::Attribute::Bold) } else { c }
+        if self.color { c.add_attribute(crate::table::Attribute::Bold) } else { c }
     }
 
     /// A right-aligned cell (numbers).
@@ -62,7 +52,7 @@ impl Style {
     /// A dim cell (when colour is on).
     pub fn dim(&self, s: impl ToString) -> Cell {
         let c = Cell::new(s.to_string());
-        if self.color { c.add_attribute(comfy_table::Attribute::Dim) } else { c }
+        if self.color { c.add_attribute(crate::table::Attribute::Dim) } else { c }
     }
 
     /// A writer for this style's human output: every line escaped by
@@ -85,16 +75,6 @@ impl Style {
     }
 }
 
-/// Which columns a table fitted to the terminal keeps longest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Keep {
-    /// The first: the rightmost columns are left out first.
-    First,
-    /// The first and the last (a command line last, as `ps aux` prints it):
-    /// the columns before the last are left out first, from the right.
-    Last,
-}
-
 /// Write a table with trailing blanks trimmed from every line, and every
 /// control character in it escaped ([`escape_line`]).
 pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()> {
@@ -102,159 +82,17 @@ pub fn write_table(w: &mut dyn std::io::Write, t: &Table) -> std::io::Result<()>
 }
 
 /// [`write_table`], keeping the columns `keep` says when the table must
-/// fit the terminal.
+/// fit the terminal; the columns left out are named after it, so that
+/// `--wide` can bring them back.
 pub fn write_table_keeping(w: &mut dyn std::io::Write, t: &Table, keep: Keep) -> std::io::Result<()> {
     let sgr = t.should_style();
-    // Only a table marked to fit is copied and arranged; the rest is
-    // printed as it is.
-    let Some(width) = t.width() else {
-        for line in t.lines() {
-            writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
-        }
-        return Ok(());
-    };
-    let (fitted, hidden) = fit(t, width, keep);
-    for line in fitted.lines() {
-        writeln!(w, "{}", escape_line(line.trim_end(), sgr))?;
-    }
-    if !hidden.is_empty() {
+    let hidden = t.write(w, keep, |line| escape_line(line, sgr))?;
+    if let (false, Some(width)) = (hidden.is_empty(), t.width()) {
         let note =
             format!("(left out to fit the terminal: {}; --wide shows every column)", hidden.join(", "));
-        writeln!(w, "{}", wrap(&note, width as usize, "", " "))?;
+        writeln!(w, "{}", wrap(&note, width, "", " "))?;
     }
     Ok(())
-}
-
-/// `t` arranged to fit in `width` columns when it is wider: numeric columns
-/// keep their width; the widest text columns (names, paths, command lines)
-/// give way, one character at a time, down to their header's width (at
-/// least 10), each row staying on one line with a cut cell ending in `…`.
-/// When that is not enough, the rightmost columns are left out (those cut
-/// last of all), and named (the second value), so that `--wide` can bring
-/// them back.
-fn fit(t: &Table, width: u16, keep: Keep) -> (Table, Vec<String>) {
-    let mut t = t.clone();
-    t.set_content_arrangement(ContentArrangement::Disabled);
-    let rendered_width = |t: &Table| t.lines().map(|l| console_width(&l)).max().unwrap_or(0);
-    let mut excess = rendered_width(&t).saturating_sub(width as usize);
-    if excess == 0 {
-        return (t, Vec::new());
-    }
-    let widths: Vec<usize> = t.column_max_content_widths().iter().map(|w| *w as usize).collect();
-    let header: Vec<usize> =
-        t.header().map(|h| h.cell_iter().map(|c| c.content().chars().count()).collect()).unwrap_or_default();
-    let mut cut = widths.clone();
-    let floor: Vec<usize> = (0..widths.len())
-        .map(|i| {
-            let numeric =
-                t.row_iter().all(|r| r.cell_iter().nth(i).is_none_or(|c| looks_numeric(&c.content())));
-            if numeric { widths[i] } else { widths[i].min(header.get(i).copied().unwrap_or(0).max(10)) }
-        })
-        .collect();
-    while excess > 0 {
-        // The widest column that can still give way.
-        let Some(i) = (0..cut.len()).filter(|&i| cut[i] > floor[i]).max_by_key(|&i| (cut[i], usize::MAX - i))
-        else {
-            break;
-        };
-        cut[i] -= 1;
-        excess -= 1;
-    }
-    // A fixed width counts the column's padding; a cut cell is cut where
-    // the width ends, not at its last blank (a delimiter no escaped cell
-    // holds).
-    let constraint = |col: &comfy_table::Column, w: usize| {
-        let w = w.saturating_add(col.padding_width() as usize).min(u16::MAX as usize) as u16;
-        comfy_table::ColumnConstraint::Absolute(comfy_table::Width::Fixed(w))
-    };
-    for (i, col) in t.column_iter_mut().enumerate() {
-        if cut[i] < widths[i] {
-            col.set_constraint(constraint(col, cut[i]));
-            col.set_delimiter('\0');
-        }
-    }
-    t.set_truncation_indicator("…");
-    for r in t.row_iter_mut() {
-        r.max_height(1);
-    }
-    // Still too wide: leave out columns from the right, never the first;
-    // a kept last column (a command line, as `ps aux` puts it) only once
-    // every other column is out.
-    let names: Vec<String> =
-        t.header().map(|h| h.cell_iter().map(|c| c.content()).collect()).unwrap_or_default();
-    let gave_way = |i: usize| cut[i] < widths[i];
-    let n = cut.len();
-    let order: Vec<usize> = match keep {
-        Keep::Last if n > 2 => (1..n - 1).rev().chain([n - 1]).collect(),
-        _ => (1..n).rev().collect(),
-    };
-    let mut hidden = Vec::new();
-    for i in order {
-        if rendered_width(&t) <= width as usize {
-            break;
-        }
-        if let Some(col) = t.column_mut(i) {
-            col.set_constraint(comfy_table::ColumnConstraint::Hidden);
-        }
-        hidden.push((i, names.get(i).cloned().unwrap_or_default().replace('\n', " ")));
-    }
-    // What leaving columns out freed, and what the cutting left over, goes
-    // back to the cut columns, from the left, as far as each needs.
-    {
-        let mut slack = (width as usize).saturating_sub(rendered_width(&t));
-        for i in 0..cut.len() {
-            if slack == 0 {
-                break;
-            }
-            if !gave_way(i) || hidden.iter().any(|(h, _)| *h == i) {
-                continue;
-            }
-            let extra = slack.min(widths[i] - cut[i]);
-            let Some(col) = t.column_mut(i) else { continue };
-            col.set_constraint(constraint(col, cut[i] + extra));
-            if rendered_width(&t) > width as usize {
-                if let Some(col) = t.column_mut(i) {
-                    col.set_constraint(constraint(col, cut[i]));
-                }
-                continue;
-            }
-            slack -= extra;
-        }
-    }
-    hidden.sort();
-    (t, hidden.into_iter().map(|(_, name)| name).collect())
-}
-
-/// Columns a line takes on a terminal: characters, without the colour
-/// sequences memscope's own styling writes.
-fn console_width(line: &str) -> usize {
-    let mut n = 0;
-    let mut rest = line;
-    while let Some(c) = rest.chars().next() {
-        if let Some(len) = sgr_len(rest) {
-            rest = &rest[len..];
-            continue;
-        }
-        n += 1;
-        rest = &rest[c.len_utf8()..];
-    }
-    n
-}
-
-/// A figure as memscope prints it: `1.2 GiB`, `83.0%`, `-`, `*4242`,
-/// `12 ms`, `3/4`, or empty.
-fn looks_numeric(s: &str) -> bool {
-    let s = s.trim();
-    let body = s.trim_start_matches(['*', '+', '-', '~', '≥', '≤', '<', '>']);
-    if s.is_empty() || body.is_empty() {
-        return true;
-    }
-    let digits = body.bytes().take_while(|b| b.is_ascii_digit() || matches!(b, b'.' | b',' | b'/')).count();
-    if digits == 0 {
-        return false;
-    }
-    let unit = body[digits..].trim();
-    unit.len() <= 4 && unit.chars().all(|c| c.is_alphabetic() || c == '%' || c == 'µ')
 }
 
 use memscope_analysis::units::push_escaped;

@@ -20,7 +20,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
+use crate::table::{Cell, Color};
 use memscope_analysis::allocinfo::AllocinfoReport;
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::trace::{CallerNode, Growth, TraceReport, category_label, folded};

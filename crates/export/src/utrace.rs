@@ -71,7 +71,7 @@ pub fn write_text(
         };
         t.add_row(vec![
             s.num(p.pid.to_string()),
-            comfy_table::Cell::new(&p.comm),
+            crate::table::Cell::new(&p.comm),
             s.dim(p.allocator),
             s.num(fmt_bytes(p.outstanding_bytes as i64)),
             s.num(m(|x| x.anon_bytes)),
@@ -111,7 +111,7 @@ pub fn write_text(
                 s.num(site.allocations.to_string()),
                 s.dim(site.kind),
                 s.num(site.pid.to_string()),
-                comfy_table::Cell::new(label),
+                crate::table::Cell::new(label),
             ]);
             for (i, c) in site.callers.iter().enumerate() {
                 t.add_row(vec![

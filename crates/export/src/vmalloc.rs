@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::Cell;
+use crate::table::Cell;
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::vmalloc::VmallocView;
 

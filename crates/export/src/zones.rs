@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use comfy_table::{Cell, Color};
+use crate::table::{Cell, Color};
 use memscope_analysis::fmt_bytes;
 use memscope_analysis::zones::{Watermark, ZonesView};
 
