@@ -101,7 +101,7 @@ fn to_i64(v: u64) -> i64 {
 /// The view of a snapshot's vmalloc areas, with its `top` callers.
 pub fn from_snapshot(snap: &Snapshot, top: usize) -> VmallocView {
     build(
-        snap.vmallocinfo.as_ref().map_err(unavailable_reason),
+        snap.vmallocinfo.as_deref().map_err(unavailable_reason),
         snap.meminfo.as_ref().ok(),
         snap.kernel.as_ref().ok().map(String::as_str),
         crate::ledger::usable_page_size(snap.page_size_bytes),

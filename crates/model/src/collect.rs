@@ -173,7 +173,7 @@ pub const WATCHED_STATUS_TEXT: &[&str] =
 pub struct CollectCache {
     percpu_first_chunk_pages: OnceLock<Sample<u64>>,
     slabinfo: Mutex<Option<KeptBreakdown<Slabinfo>>>,
-    vmallocinfo: Mutex<Option<KeptBreakdown<Vmallocinfo>>>,
+    vmallocinfo: Mutex<Option<KeptBreakdown<Arc<Vmallocinfo>>>>,
     /// Cache name → its flag (`None`: it could not be read).
     slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
     /// Pid → its seldom-changing files, as last read.
@@ -341,9 +341,11 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     let ((slabinfo, slabinfo_age_ms), (vmallocinfo, vmallocinfo_age_ms)) = match &opts.cache {
         Some(cache) => (
             breakdown(&cache.slabinfo, meminfo_bytes("Slab"), now, || root.slabinfo()),
-            breakdown(&cache.vmallocinfo, meminfo_bytes("VmallocUsed"), now, || root.vmallocinfo()),
+            breakdown(&cache.vmallocinfo, meminfo_bytes("VmallocUsed"), now, || {
+                root.vmallocinfo().map(Arc::new)
+            }),
         ),
-        None => ((root.slabinfo(), None), (root.vmallocinfo(), None)),
+        None => ((root.slabinfo(), None), (root.vmallocinfo().map(Arc::new), None)),
     };
     let slab_reclaimable = match (&slabinfo, &opts.cache) {
         (Ok(s), Some(cache)) => cache.slab_reclaimable(root, s.caches.iter().map(|c| c.name.as_str())),

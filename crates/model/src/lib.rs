@@ -111,8 +111,9 @@ pub struct Snapshot {
     /// Cache name → reclaimable (`/sys/kernel/slab/*/reclaim_account`), for
     /// the caches of `slabinfo`.
     pub slab_reclaimable: std::collections::BTreeMap<String, bool>,
-    /// `/proc/vmallocinfo`.
-    pub vmallocinfo: Sample<Vmallocinfo>,
+    /// `/proc/vmallocinfo` (shared: a repeated collection carries the same
+    /// thousands of areas from pass to pass without copying them).
+    pub vmallocinfo: Sample<std::sync::Arc<Vmallocinfo>>,
     /// How old `slabinfo` is when a repeated collection carried it from an
     /// earlier pass (milliseconds; `None`: read by this pass). It is carried
     /// only while `Slab` of `meminfo` stays within

@@ -300,7 +300,7 @@ pub(crate) fn read(
                 nodes,
             });
         }
-        Ok(Vmallocinfo { areas, malformed: mal("vmallocinfo", None) })
+        Ok(std::sync::Arc::new(Vmallocinfo { areas, malformed: mal("vmallocinfo", None) }))
     })?;
     let iomem = r.sample(&samples, "iomem", |r| {
         let mut st = r.conn.prepare_cached(

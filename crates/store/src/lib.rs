@@ -149,10 +149,11 @@ fn to_documents(tx: &rusqlite::Transaction, strings: &mut Strings, schema: u32) 
         .collect::<Result<_, _>>()?;
     let tables = rows::Tables { snapshots: "snapshots_v7", processes: "processes_v7" };
     for (id, host, wall, cpu) in rows {
-        let snap = legacy::read(tx, strings, schema, id, Parts::All)?;
+        let mut snap = legacy::read(tx, strings, schema, id, Parts::All)?;
         let meta =
             Meta { host, collect_wall_usec: wall.map(|v| v as u64), collect_cpu_usec: cpu.map(|v| v as u64) };
-        rows::write(tx, strings, tables, Some(id), &snap, &meta)?;
+        let processes = rows::processes_into_stored(std::mem::take(&mut snap.processes));
+        rows::write(tx, strings, tables, Some(id), &snap, &processes, &meta)?;
     }
     Ok(())
 }
@@ -425,12 +426,31 @@ impl Store {
 
     /// Write one snapshot in one transaction; its id.
     pub fn write(&mut self, snap: &Snapshot, meta: &Meta) -> Result<i64, StoreError> {
+        self.write_processes(snap, rows::processes_into_stored(snap.processes.clone()), meta)
+    }
+
+    /// [`Store::write`] of a snapshot the caller is done with: its processes
+    /// are cut down to what is stored in place instead of copied (what a
+    /// recording writes every snapshot). The snapshot keeps its system
+    /// files; its processes are gone.
+    pub fn write_owned(&mut self, snap: &mut Snapshot, meta: &Meta) -> Result<i64, StoreError> {
+        let processes = rows::processes_into_stored(std::mem::take(&mut snap.processes));
+        self.write_processes(snap, processes, meta)
+    }
+
+    fn write_processes(
+        &mut self,
+        snap: &Snapshot,
+        processes: Vec<memscope_model::ProcessSample>,
+        meta: &Meta,
+    ) -> Result<i64, StoreError> {
         let result = (|| {
             let tx = self.conn.transaction()?;
             if self.schema < schema::DOCUMENTS_SINCE {
                 return Err(StoreError::OldLayout { path: self.path.clone(), version: self.schema });
             }
-            let id = rows::write(&tx, &mut self.strings, rows::Tables::CURRENT, None, snap, meta)?;
+            let id =
+                rows::write(&tx, &mut self.strings, rows::Tables::CURRENT, None, snap, &processes, meta)?;
             tx.commit()?;
             Ok(id)
         })();

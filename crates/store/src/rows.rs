@@ -33,8 +33,6 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 
 use memscope_kernel::parse::pid::limits::Limit as RLimit;
-use memscope_kernel::parse::pid::smaps_rollup::SmapsRollup;
-use memscope_kernel::parse::pid::status::Status;
 use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
 use memscope_model::{ProcessFds, ProcessSample, Rollup, Snapshot};
 use rusqlite::{OptionalExtension, Transaction, params};
@@ -148,7 +146,7 @@ pub(crate) fn rlimit_of(v: i64) -> RLimit {
 
 /// A document: `value` as JSON, zlib-compressed (RFC 1950, what SQLite's
 /// `sqlar_compress` writes), and its length uncompressed.
-pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<(Vec<u8>, i64), StoreError> {
+pub(crate) fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, i64), StoreError> {
     let json = serde_json::to_vec(value).map_err(|e| StoreError::corrupt("document", e.to_string()))?;
     let mut z =
         flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::new(3));
@@ -192,18 +190,19 @@ impl Tables {
 
 // ---------------------------------------------------------------- writing
 
-/// Insert `snap` (as [`as_stored`] keeps it) inside `tx`, with id `id` when
-/// given; returns its id.
+/// Insert `snap`'s system files (as [`as_stored`] keeps them) and
+/// `processes` (as [`processes_as_stored`] gives them) inside `tx`, with
+/// id `id` when given; returns its id.
 pub(crate) fn write(
     tx: &Transaction,
     strings: &mut Strings,
     tables: Tables,
     id: Option<i64>,
     snap: &Snapshot,
+    processes: &[ProcessSample],
     meta: &Meta,
 ) -> Result<i64, StoreError> {
     let stored = system_as_stored(snap);
-    let processes = processes_as_stored(&snap.processes);
     let (system, system_len) = encode(&stored)?;
     tx.prepare_cached(&format!(
         "INSERT INTO {} (id, taken_at_unix_ms, host, kernel, collect_wall_usec, collect_cpu_usec, system, \
@@ -221,7 +220,7 @@ pub(crate) fn write(
         system_len,
     ])?;
     let id = tx.last_insert_rowid();
-    let (doc, doc_len) = encode(&processes)?;
+    let (doc, doc_len) = encode(processes)?;
     tx.prepare_cached("INSERT INTO process_docs (snapshot_id, doc, doc_bytes) VALUES (?1, ?2, ?3)")?
         .execute(params![id, doc, doc_len])?;
     let mut st = tx.prepare_cached(&format!(
@@ -229,7 +228,7 @@ pub(crate) fn write(
          fd_count, nofile_soft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         tables.processes
     ))?;
-    for p in &processes {
+    for p in processes {
         let c = Columns::of(p);
         let mut intern = |t: Option<String>| t.map(|t| strings.intern(tx, &t)).transpose();
         st.execute(params![
@@ -336,15 +335,16 @@ struct GroupedVmalloc {
     areas: Vec<(VmallocArea, u64)>,
 }
 
-/// Areas are grouped by caller, flags, and whether `pages=` was printed.
-type VmallocKey = (Option<String>, Vec<String>, bool);
+/// Areas are grouped by caller, flags, and whether `pages=` was printed
+/// (borrowed from the areas: thousands of them are grouped every snapshot).
+type VmallocKey<'a> = (Option<&'a str>, &'a [String], bool);
 /// The summed area, how many areas it stands for, pages per node.
 type VmallocGroup = (VmallocArea, u64, BTreeMap<u32, u64>);
 
 fn group_vmalloc(v: &Vmallocinfo) -> GroupedVmalloc {
     let mut groups: BTreeMap<VmallocKey, VmallocGroup> = BTreeMap::new();
     for a in &v.areas {
-        let key = (a.caller.clone(), a.flags.clone(), a.pages.is_some());
+        let key = (a.caller.as_deref(), a.flags.as_slice(), a.pages.is_some());
         let e = groups.entry(key).or_insert_with(|| {
             (
                 VmallocArea {
@@ -422,10 +422,12 @@ fn system_as_stored(snap: &Snapshot) -> Snapshot {
         processes: _,
         scan,
     } = snap;
-    let mut vmallocinfo = vmallocinfo.clone();
-    if let Ok(v) = &mut vmallocinfo {
-        v.areas = group_vmalloc(v).areas.into_iter().map(|(a, _)| a).collect();
-    }
+    let vmallocinfo = vmallocinfo.as_ref().map_err(Clone::clone).map(|v| {
+        std::sync::Arc::new(Vmallocinfo {
+            areas: group_vmalloc(v).areas.into_iter().map(|(a, _)| a).collect(),
+            malformed: v.malformed.clone(),
+        })
+    });
     let mut zoneinfo = zoneinfo.clone();
     if let Ok(z) = &mut zoneinfo {
         for zone in &mut z.zones {
@@ -481,69 +483,54 @@ fn system_as_stored(snap: &Snapshot) -> Snapshot {
 /// The processes as kept, by pid: only the kept fields are copied (a
 /// snapshot's processes are most of what a recording writes).
 fn processes_as_stored(processes: &[ProcessSample]) -> Vec<ProcessSample> {
-    let mut out: Vec<ProcessSample> = processes.iter().map(process_as_stored).collect();
+    processes_into_stored(processes.to_vec())
+}
+
+/// [`processes_as_stored`] of processes the caller gives up: each is cut
+/// down in place, without copying what it keeps (a recording writes
+/// hundreds every snapshot).
+pub(crate) fn processes_into_stored(processes: Vec<ProcessSample>) -> Vec<ProcessSample> {
+    let mut out: Vec<ProcessSample> = processes.into_iter().map(process_into_stored).collect();
     out.sort_by_key(|p| p.pid);
     out
 }
 
-fn process_as_stored(p: &ProcessSample) -> ProcessSample {
+fn process_into_stored(p: ProcessSample) -> ProcessSample {
     // The exe link is read for display only (`ps`), never stored.
-    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms, exe: _ } = p;
+    let ProcessSample {
+        pid,
+        mut stat,
+        mut status,
+        mut rollup,
+        cgroup,
+        cmdline,
+        namespaces,
+        mut fds,
+        pss_age_ms,
+        exe: _,
+    } = p;
     // A process is keyed by its /proc directory; the pid its `stat` prints
     // is not kept apart (they differ only in an edited tree).
-    let stat = stat.clone().map(|mut st| {
-        st.pid = *pid;
-        st
-    });
-    let status = status.as_ref().map_err(Clone::clone).map(|st| Status {
-        bytes: st
-            .bytes
-            .iter()
-            .filter(|(k, _)| STATUS_BYTES.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), *v))
-            .collect(),
-        text: st
-            .text
-            .iter()
-            .filter(|(k, v)| {
-                STATUS_TEXT.contains(&k.as_str())
-                    || (STATUS_NUMBERS.contains(&k.as_str()) && canonical_number(v).is_some())
-            })
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-        malformed: st.malformed.clone(),
-    });
-    let rollup = match rollup {
-        Rollup::Read(r) => Rollup::Read(SmapsRollup {
-            // `Size` only when the rollup was summed from `smaps`, which it marks.
-            bytes: r
-                .bytes
-                .iter()
-                .filter(|(k, _)| *k == "Size" || ROLLUP_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            malformed: r.malformed.clone(),
-        }),
-        other => other.clone(),
-    };
-    let mut fds = fds.clone();
+    if let Ok(st) = &mut stat {
+        st.pid = pid;
+    }
+    if let Ok(st) = &mut status {
+        st.bytes.retain(|k, _| STATUS_BYTES.contains(&k.as_str()));
+        st.text.retain(|k, v| {
+            STATUS_TEXT.contains(&k.as_str())
+                || (STATUS_NUMBERS.contains(&k.as_str()) && canonical_number(v).is_some())
+        });
+    }
+    if let Rollup::Read(r) = &mut rollup {
+        // `Size` only when the rollup was summed from `smaps`, which it marks.
+        r.bytes.retain(|k, _| *k == "Size" || ROLLUP_FIELDS.contains(&k.as_str()));
+    }
     if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut fds {
         // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.
         l.soft = rlimit_of(rlimit_column(l.soft));
         l.hard = rlimit_of(rlimit_column(l.hard));
     }
-    ProcessSample {
-        pid: *pid,
-        stat,
-        status,
-        rollup,
-        cgroup: cgroup.clone(),
-        cmdline: cmdline.clone(),
-        namespaces: namespaces.clone(),
-        fds,
-        pss_age_ms: *pss_age_ms,
-        exe: None,
-    }
+    ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms, exe: None }
 }
 
 #[cfg(test)]

@@ -99,7 +99,7 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
         }
         let wall = Instant::now();
         let cpu0 = cpu_usec();
-        let snap = collect(root, &opts);
+        let mut snap = collect(root, &opts);
         let collect_cpu = cpu_usec().saturating_sub(cpu0);
         let meta = Meta {
             host: host.clone(),
@@ -107,7 +107,8 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
             collect_cpu_usec: Some(collect_cpu),
         };
         let cpu1 = cpu_usec();
-        let id = match store.write(&snap, &meta) {
+        let processes = snap.processes.len();
+        let id = match store.write_owned(&mut snap, &meta) {
             Ok(id) => id,
             Err(e) => break Err(anyhow::Error::new(e).context("cannot record the snapshot; stopped")),
         };
@@ -121,11 +122,11 @@ pub fn run(root: &KernelRoot, a: &RecordArgs) -> anyhow::Result<ExitCode> {
         t.store_cpu_usec += cpu_usec().saturating_sub(cpu1);
         t.collect_cpu_usec += collect_cpu;
         t.snapshots += 1;
-        t.processes += snap.processes.len() as u64;
+        t.processes += processes as u64;
         let line = format!(
             "snapshot {id} at {}: {} processes, {:.1} ms CPU to collect, {:.1} ms to store; database {}",
             timestamp(snap.taken_at_unix_ms),
-            snap.processes.len(),
+            processes,
             collect_cpu as f64 / 1000.0,
             (cpu_usec().saturating_sub(cpu1)) as f64 / 1000.0,
             fmt_bytes(store.used_bytes().unwrap_or(0) as i64)
