@@ -614,7 +614,7 @@ mod tests {
                 .map_err(|e| memscope_kernel::ReadError::from_parse("/proc/x/stat", e)),
             status: Ok(status),
             rollup,
-            cgroup: Ok(ProcCgroup::parse(&format!("0::{cg}\n"))),
+            cgroup: Ok(ProcCgroup::parse(&format!("0::{cg}\n")).into()),
             cmdline: Ok(vec![comm.to_string()]),
             namespaces: Some(Ok(Namespaces {
                 ids: [("pid".to_string(), ns), ("mnt".to_string(), ns + 1)].into(),

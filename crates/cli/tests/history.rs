@@ -118,7 +118,8 @@ fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
                 units: Some("files".into()),
             });
             s.processes[leaky].fds = Some(ProcessFds { count: Ok(100 + 10 * i), nofile: nofile.clone() });
-            s.processes[leaky].cgroup = Ok(ProcCgroup::parse("5:memory:/app/web\n0::/app/web\n"));
+            s.processes[leaky].cgroup =
+                Ok(std::sync::Arc::new(ProcCgroup::parse("5:memory:/app/web\n0::/app/web\n")));
             s.processes[steady].fds = Some(ProcessFds { count: Ok(50), nofile });
             s.fd_system = Some(FdSystem {
                 file_nr: Ok(FileNr { allocated: 5000 + 20 * i, free: 0, max: 100_000 }),

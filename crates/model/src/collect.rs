@@ -221,7 +221,7 @@ struct ProcessFiles {
     starttime_ticks: u64,
     comm: String,
     read_at: Instant,
-    cgroup: ProcCgroup,
+    cgroup: Arc<ProcCgroup>,
     cmdline: Vec<String>,
     /// `None` until a pass that counts descriptors read it.
     nofile: Option<ResourceLimit>,
@@ -934,7 +934,7 @@ fn read_cheap_after_stat(
     let cgroup = match &kept {
         _ if opts.skip_cgroup => Err(skipped("cgroup")),
         Some(k) => Ok(k.cgroup.clone()),
-        None => present(root, pid, root.pid_cgroup(pid))?,
+        None => present(root, pid, root.pid_cgroup(pid).map(Arc::new))?,
     };
     let cmdline = match &kept {
         _ if opts.skip_cmdline => Err(skipped("cmdline")),

@@ -413,7 +413,7 @@ pub fn from_snapshot(snap: &Snapshot) -> Option<FdSnapshot> {
             nofile: fds.nofile.clone(),
             fd_count: fds.count.clone(),
             fds: FdList::NotRequested,
-            cgroup: Some(p.cgroup.clone()),
+            cgroup: Some(p.cgroup.as_deref().cloned().map_err(Clone::clone)),
         });
     }
     Some(FdSnapshot {

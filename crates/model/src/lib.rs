@@ -190,8 +190,9 @@ pub struct ProcessSample {
     pub status: Sample<Status>,
     /// `/proc/PID/smaps_rollup`, or why it was not read.
     pub rollup: Rollup,
-    /// `/proc/PID/cgroup`.
-    pub cgroup: Sample<ProcCgroup>,
+    /// `/proc/PID/cgroup` (shared with the cache of a repeated collection,
+    /// which carries it from pass to pass).
+    pub cgroup: Sample<std::sync::Arc<ProcCgroup>>,
     /// `/proc/PID/cmdline`.
     pub cmdline: Sample<Vec<String>>,
     /// `/proc/PID/ns/*`, when asked for ([`CollectOptions::namespaces`]).

@@ -939,7 +939,7 @@ impl Reader<'_> {
                 stat,
                 status,
                 rollup,
-                cgroup,
+                cgroup: cgroup.map(std::sync::Arc::new),
                 cmdline,
                 namespaces,
                 fds,

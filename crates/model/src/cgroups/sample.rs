@@ -190,7 +190,7 @@ mod tests {
             stat: Err(ReadError::Gone { path: String::new() }),
             status: Err(ReadError::Gone { path: String::new() }),
             rollup: crate::Rollup::NotRequested,
-            cgroup: Ok(ProcCgroup::parse(&format!("4:memory:{memory_path}\n0::/\n"))),
+            cgroup: Ok(ProcCgroup::parse(&format!("4:memory:{memory_path}\n0::/\n")).into()),
             cmdline: Ok(Vec::new()),
             namespaces: None,
             fds: None,
