@@ -696,6 +696,9 @@ fn read_overlapped(
     let phase_started = Instant::now();
     let reader = RollupReader::new(root, opts, phase_started);
     let (cheap, walked) = std::thread::scope(|s| {
+        // Closed however this thread leaves (a panic too): the workers
+        // must not wait for processes that will never come.
+        let _close = CloseOnDrop(&queue);
         let workers: Vec<_> = (1..threads).map(|_| s.spawn(|| queue.walk(&reader))).collect();
         if stream {
             read_stats(&mut stats, scan, Some(&queue));
@@ -771,7 +774,7 @@ impl WalkQueue {
 
     /// No more processes: the walkers end once the queue is empty.
     fn close(&self) {
-        self.state.lock().expect("walk queue lock").closed = true;
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         self.ready.notify_all();
     }
 
@@ -795,6 +798,15 @@ impl WalkQueue {
             let Some((rss_bytes, std::cmp::Reverse(i), pid)) = next else { return done };
             done.push((i, reader.read(pid, rss_bytes, false)));
         }
+    }
+}
+
+/// Closes a [`WalkQueue`] when dropped.
+struct CloseOnDrop<'a>(&'a WalkQueue);
+
+impl Drop for CloseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
