@@ -72,11 +72,6 @@ impl Cell {
         self
     }
 
-    /// The cell's text.
-    pub fn content(&self) -> &str {
-        &self.content
-    }
-
     fn styled(&self) -> bool {
         self.fg.is_some() || self.bold || self.dim
     }
@@ -149,11 +144,6 @@ impl Table {
     pub fn add_row(&mut self, row: Vec<Cell>) -> &mut Table {
         self.rows.push(row);
         self
-    }
-
-    /// The number of rows (the header not counted).
-    pub fn row_count(&self) -> usize {
-        self.rows.len()
     }
 
     fn columns(&self) -> usize {
