@@ -292,7 +292,9 @@ pub struct ProcessScan {
     /// Whole scan, microseconds.
     pub elapsed_usec: u64,
     /// Wall time of the `smaps_rollup` phase, microseconds: what
-    /// [`CollectOptions::rollup_budget`] bounds.
+    /// [`CollectOptions::rollup_budget`] bounds. A one-shot scan without a
+    /// budget starts its walks with the first `stat` it reads: its phase
+    /// counts from there.
     #[serde(default)]
     pub rollup_phase_usec: u64,
     /// All `smaps_rollup` reads together, microseconds (summed over the
