@@ -480,8 +480,8 @@ fn system_as_stored(snap: &Snapshot) -> Snapshot {
     }
 }
 
-/// The processes as kept, by pid: only the kept fields are copied (a
-/// snapshot's processes are most of what a recording writes).
+/// The processes as kept, by pid, from a copy of them ([`processes_into_stored`]
+/// cuts down processes the caller gives up, as the watching writers do).
 fn processes_as_stored(processes: &[ProcessSample]) -> Vec<ProcessSample> {
     processes_into_stored(processes.to_vec())
 }

@@ -121,8 +121,8 @@ fn watch(
         if due > now {
             std::thread::sleep(due - now);
         }
-        let snap = collect(root, &opts);
-        let id = store.write(&snap, &Meta::default())?;
+        let mut snap = collect(root, &opts);
+        let id = store.write_owned(&mut snap, &Meta::default())?;
         oom.keep(root, &mut store, id, snap.taken_at_unix_ms, &mut err)?;
         if tty {
             write!(
