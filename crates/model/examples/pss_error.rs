@@ -6,7 +6,8 @@
 //! pass (the noise the error cannot be told apart from: a process that maps
 //! a file others map between the pass and the read after it moves their
 //! PSS, and the pass, right when it read, could not see it). Totals are
-//! over the processes present in all three reads (same pid and start time).
+//! over the processes present in all three reads (same pid and start time),
+//! but for this one.
 //!
 //! The error of the carried figures alone is printed beside it: the sum,
 //! over the processes the incremental pass carried, of their carried PSS
@@ -17,9 +18,17 @@
 //! after agree within 0.1%: there the system stood still across the pass,
 //! and what is left is the incremental pass's own.
 //!
-//!   cargo run --release -p memscope-model --example pss_error -- SECONDS INTERVAL_MS
+//! Given a cgroup v2 directory (FREEZE_CGROUP) holding the churning
+//! workloads, the three reads of each pass run with it frozen
+//! (`cgroup.freeze`): the workloads start, grow, map and exit between the
+//! passes, which is what a carried figure must follow, and stand still while
+//! the pass and the two reads judging it run, so that the reads agree and
+//! the error is the pass's own in every pass, not only in the quiet ones.
+//!
+//!   cargo run --release -p memscope-model --example pss_error -- SECONDS INTERVAL_MS [FREEZE_CGROUP]
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use memscope_kernel::KernelRoot;
@@ -27,26 +36,54 @@ use memscope_model::{CollectOptions, IncrementalPss, ProcessMode, collect_proces
 
 type Key = (u32, u64);
 
-/// (pid, start time) → PSS bytes, and the keys whose figure was carried.
-fn pss(root: &KernelRoot, opts: &CollectOptions) -> (BTreeMap<Key, u64>, BTreeSet<Key>, usize, usize) {
+/// What a read gives: (pid, start time) → PSS bytes, the keys whose figure
+/// was carried, the rollups read and carried, and each key's command.
+type Read = (BTreeMap<Key, u64>, BTreeSet<Key>, usize, usize, BTreeMap<Key, String>);
+
+fn pss(root: &KernelRoot, opts: &CollectOptions) -> Read {
     let snap = collect_processes(root, opts);
     let mut figs = BTreeMap::new();
+    let mut names = BTreeMap::new();
     let mut carried = BTreeSet::new();
-    for p in &snap.processes {
+    // The judge itself is left out: its memory moves with every read it
+    // makes (buffers, the reading threads' stacks).
+    let me = std::process::id();
+    for p in snap.processes.iter().filter(|p| p.pid != me) {
         let Some(start) = p.stat.as_ref().ok().and_then(|s| s.starttime_ticks) else { continue };
         let Some(pss) = p.rollup().and_then(|r| r.pss()) else { continue };
         figs.insert((p.pid, start), pss);
+        names.insert((p.pid, start), p.stat.as_ref().map(|s| s.comm.clone()).unwrap_or_default());
         if p.pss_age_ms.is_some() {
             carried.insert((p.pid, start));
         }
     }
-    (figs, carried, snap.scan.rollup_read, snap.scan.rollup_carried)
+    (figs, carried, snap.scan.rollup_read, snap.scan.rollup_carried, names)
+}
+
+/// Freezes (or thaws) every task of a cgroup v2 directory and waits until
+/// the kernel says it is done (`frozen` in `cgroup.events`), at most a
+/// second.
+fn freeze(cgroup: &Path, frozen: bool) {
+    std::fs::write(cgroup.join("cgroup.freeze"), if frozen { "1" } else { "0" })
+        .expect("write cgroup.freeze");
+    let want = if frozen { "frozen 1" } else { "frozen 0" };
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        let events = std::fs::read_to_string(cgroup.join("cgroup.events")).expect("read cgroup.events");
+        if events.lines().any(|l| l == want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    eprintln!("pss_error: {} did not become {want} within a second", cgroup.display());
 }
 
 fn main() {
-    let args: Vec<u64> = std::env::args().skip(1).map(|a| a.parse().expect("a number")).collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<u64> = raw.iter().take(2).map(|a| a.parse().expect("a number")).collect();
     let seconds = args.first().copied().unwrap_or(600);
     let interval = Duration::from_millis(args.get(1).copied().unwrap_or(10_000));
+    let frozen_cgroup = raw.get(2).map(PathBuf::from);
     let root = KernelRoot::live();
     let incremental = CollectOptions {
         processes: ProcessMode::Full,
@@ -65,9 +102,15 @@ fn main() {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let (b, _, _, _) = pss(&root, &full);
-        let (inc, inc_carried, r, c) = pss(&root, &incremental);
-        let (a, _, _, _) = pss(&root, &full);
+        if let Some(cg) = &frozen_cgroup {
+            freeze(cg, true);
+        }
+        let (b, _, _, _, _) = pss(&root, &full);
+        let (inc, inc_carried, r, c, _) = pss(&root, &incremental);
+        let (a, _, _, _, names) = pss(&root, &full);
+        if let Some(cg) = &frozen_cgroup {
+            freeze(cg, false);
+        }
         let common: Vec<&Key> = inc.keys().filter(|k| a.contains_key(k) && b.contains_key(k)).collect();
         let total = |m: &BTreeMap<Key, u64>| common.iter().map(|k| m[k]).sum::<u64>() as f64;
         let (ti, ta, tb) = (total(&inc), total(&a), total(&b));
@@ -76,6 +119,18 @@ fn main() {
         let err = 100.0 * (ti - ta).abs() / ta.max(1.0);
         let err_carried = 100.0 * off.abs() / ta.max(1.0);
         let noise = 100.0 * (tb - ta).abs() / ta.max(1.0);
+        if noise > 0.1 {
+            // Who moved across the pass, and who came or went.
+            let mut moved: Vec<(i64, &Key)> =
+                common.iter().map(|k| (a[*k] as i64 - b[*k] as i64, *k)).filter(|(d, _)| *d != 0).collect();
+            moved.sort_by_key(|(d, _)| -d.abs());
+            let came: Vec<&Key> = a.keys().filter(|k| !b.contains_key(k)).collect();
+            let went: Vec<&Key> = b.keys().filter(|k| !a.contains_key(k)).collect();
+            eprintln!("pass {n}: noise {noise:.3}%; came {came:?}, went {went:?}; moved most (KiB):");
+            for (d, k) in moved.iter().take(4) {
+                eprintln!("  {:>7} {:<16} {:+}", k.0, names.get(*k).map_or("", |s| s.as_str()), d / 1024);
+            }
+        }
         println!(
             "{n:8}  {:9}  {r:4}  {c:7}  {:13.1}  {err:9.3}  {err_carried:17.3}  {noise:9.3}",
             common.len(),
