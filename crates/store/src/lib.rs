@@ -33,8 +33,10 @@ pub mod schema;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
+use memscope_kernel::parse::pid::cgroup::ProcCgroup;
 use memscope_model::Snapshot;
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, params};
 
@@ -165,6 +167,16 @@ pub(crate) struct Strings {
     texts: HashMap<i64, String>,
     /// Inserted by the transaction in progress (forgotten if it rolls back).
     pending: Vec<String>,
+    /// The id of each cgroup membership list a repeated collection shares
+    /// from pass to pass (one `Arc` per process while its file does not
+    /// change), by the `Arc`'s address: its JSON is written and looked up
+    /// once, not for every process of every snapshot. The `Arc` is held, so
+    /// the address cannot be reused for another list while it is here;
+    /// only the lists of the last snapshot written are kept.
+    cgroups: HashMap<usize, (Arc<ProcCgroup>, i64)>,
+    /// The lists of the snapshot being written (they replace `cgroups` when
+    /// it commits).
+    cgroups_next: HashMap<usize, (Arc<ProcCgroup>, i64)>,
 }
 
 impl Strings {
@@ -197,6 +209,25 @@ impl Strings {
         Ok(id)
     }
 
+    /// The id of the JSON of `c`'s memberships (the `cgroup` column),
+    /// inserting it when new.
+    fn intern_cgroup(&mut self, conn: &Connection, c: &Arc<ProcCgroup>) -> Result<i64, StoreError> {
+        let key = Arc::as_ptr(c) as usize;
+        if let Some(e) = self.cgroups_next.get(&key) {
+            return Ok(e.1);
+        }
+        let id = match self.cgroups.remove(&key) {
+            Some((_, id)) => id,
+            None => {
+                let json = serde_json::to_string(&c.memberships)
+                    .map_err(|e| StoreError::corrupt("cgroup column", e.to_string()))?;
+                self.intern(conn, &json)?
+            }
+        };
+        self.cgroups_next.insert(key, (Arc::clone(c), id));
+        Ok(id)
+    }
+
     /// The text of id `id`.
     fn text(&mut self, conn: &Connection, id: i64) -> Result<String, StoreError> {
         if let Some(t) = self.texts.get(&id) {
@@ -216,18 +247,24 @@ impl Strings {
 
     fn commit(&mut self) {
         self.pending.clear();
+        self.cgroups = std::mem::take(&mut self.cgroups_next);
     }
 
     fn rollback(&mut self) {
         for t in self.pending.drain(..) {
             self.ids.remove(&t);
         }
+        // Ids of either map may be of strings the rollback took back.
+        self.cgroups.clear();
+        self.cgroups_next.clear();
     }
 
     fn clear(&mut self) {
         self.ids.clear();
         self.texts.clear();
         self.pending.clear();
+        self.cgroups.clear();
+        self.cgroups_next.clear();
     }
 }
 

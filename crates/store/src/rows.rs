@@ -230,6 +230,7 @@ pub(crate) fn write(
     ))?;
     for p in processes {
         let c = Columns::of(p);
+        let cgroup = p.cgroup.as_ref().ok().map(|c| strings.intern_cgroup(tx, c)).transpose()?;
         let mut intern = |t: Option<String>| t.map(|t| strings.intern(tx, &t)).transpose();
         st.execute(params![
             id,
@@ -237,7 +238,7 @@ pub(crate) fn write(
             c.starttime_ticks,
             intern(c.comm)?,
             intern(c.cmdline)?,
-            intern(c.cgroup)?,
+            cgroup,
             intern(c.uid)?,
             c.rss,
             c.pss,
@@ -256,8 +257,6 @@ struct Columns {
     comm: Option<String>,
     /// The command line, a JSON array.
     cmdline: Option<String>,
-    /// The cgroup memberships, as JSON.
-    cgroup: Option<String>,
     /// The status `Uid` line: real, effective, saved, file system.
     uid: Option<String>,
     rss: Option<i64>,
@@ -283,7 +282,6 @@ impl Columns {
             starttime_ticks: i(p.stat.as_ref().ok().and_then(|s| s.starttime_ticks)),
             comm: p.stat.as_ref().ok().map(|s| s.comm.clone()),
             cmdline: p.cmdline.as_ref().ok().and_then(|c| serde_json::to_string(c).ok()),
-            cgroup: p.cgroup.as_ref().ok().and_then(|c| serde_json::to_string(&c.memberships).ok()),
             uid: status.and_then(|s| s.text.get("Uid").cloned()),
             rss: status_bytes("VmRSS"),
             pss: i(rollup_bytes("Pss")),

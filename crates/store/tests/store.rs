@@ -689,3 +689,69 @@ fn a_cgroups_ledger_files_are_stored_and_older_documents_without_them_still_read
     assert!(cg(&old).iter().all(|c| c.ledger.is_none()));
     assert_eq!(cg(&old)[0].current_bytes, cg(&snap)[0].current_bytes);
 }
+
+/// The `cgroup` column of every process of snapshot `id`, as the strings
+/// table holds it, against its memberships as JSON.
+fn check_cgroup_column(store: &mut Store, id: i64) -> usize {
+    let snap = store.read(id).unwrap();
+    let mut checked = 0;
+    for p in &snap.processes {
+        let stored: Option<String> = store
+            .connection()
+            .query_row(
+                "SELECT s.text FROM processes p LEFT JOIN strings s ON s.id = p.cgroup \
+                 WHERE p.snapshot_id = ?1 AND p.pid = ?2",
+                [id, i64::from(p.pid)],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let want = p.cgroup.as_ref().ok().map(|c| serde_json::to_string(&c.memberships).unwrap());
+        assert_eq!(stored, want, "snapshot {id}, pid {}", p.pid);
+        checked += usize::from(want.is_some());
+    }
+    checked
+}
+
+#[test]
+fn cgroup_lists_shared_from_pass_to_pass_are_stored_by_the_same_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    // A repeated collection shares each process's list from pass to pass:
+    // a clone of a snapshot shares them the same way.
+    let live = collect(
+        &KernelRoot::live(),
+        &CollectOptions { processes: memscope_model::ProcessMode::Full, ..CollectOptions::default() },
+    );
+    let t0 = 1_700_000_000_000u64;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut s = live.clone();
+        s.taken_at_unix_ms = t0 + i * 1000;
+        ids.push(store.write_owned(&mut s, &Meta::default()).unwrap());
+    }
+    let with_cgroup = check_cgroup_column(&mut store, ids[2]);
+    assert!(with_cgroup > 10, "only {with_cgroup} processes with a cgroup");
+    let distinct: i64 = store
+        .connection()
+        .query_row("SELECT count(DISTINCT cgroup) FROM processes", [], |r| r.get(0))
+        .unwrap();
+    let per_snapshot: i64 = store
+        .connection()
+        .query_row("SELECT count(DISTINCT cgroup) FROM processes WHERE snapshot_id = ?1", [ids[0]], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(distinct, per_snapshot, "the later snapshots use the first one's strings");
+    // Retention deletes the strings no snapshot uses: a list written
+    // again after every snapshot is gone must get a string that exists.
+    let p =
+        store.prune(&Retention { keep: Some(Duration::from_secs(1)), max_bytes: None }, t0 + 10_000).unwrap();
+    assert_eq!(p.snapshots, 3);
+    let strings: i64 =
+        store.connection().query_row("SELECT count(*) FROM strings", [], |r| r.get(0)).unwrap();
+    assert_eq!(strings, 0, "every string went with the snapshots");
+    let mut s = live.clone();
+    s.taken_at_unix_ms = t0 + 10_000;
+    let id = store.write_owned(&mut s, &Meta::default()).unwrap();
+    assert_eq!(check_cgroup_column(&mut store, id), with_cgroup);
+}
