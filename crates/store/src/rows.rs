@@ -30,7 +30,7 @@
 //! bit: a value of 2^63 or more reads as negative in SQL.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 
 use memscope_kernel::parse::pid::limits::Limit as RLimit;
 use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
@@ -146,14 +146,49 @@ pub(crate) fn rlimit_of(v: i64) -> RLimit {
 
 /// A document: `value` as JSON, zlib-compressed (RFC 1950, what SQLite's
 /// `sqlar_compress` writes), and its length uncompressed.
+///
+/// The JSON buffer and the compressor are kept from one document to the
+/// next (per thread): a recording writes two documents per snapshot, and a
+/// new compressor allocates and clears its tables (a few hundred KiB) every
+/// time, as a new buffer grows through the same reallocations, page faults
+/// on fresh memory included.
 pub(crate) fn encode<T: serde::Serialize + ?Sized>(value: &T) -> Result<(Vec<u8>, i64), StoreError> {
-    let json = serde_json::to_vec(value).map_err(|e| StoreError::corrupt("document", e.to_string()))?;
-    let mut z =
-        flate2::write::ZlibEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::new(3));
-    z.write_all(&json)
-        .and_then(|()| z.finish())
-        .map(|doc| (doc, json.len() as i64))
-        .map_err(|e| StoreError::Io { path: "document".into(), source: e })
+    thread_local! {
+        static ENCODER: std::cell::RefCell<Option<(Vec<u8>, flate2::Compress)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    ENCODER.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let (json, z) = cell
+            .get_or_insert_with(|| (Vec::new(), flate2::Compress::new(flate2::Compression::new(3), true)));
+        json.clear();
+        serde_json::to_writer(&mut *json, value)
+            .map_err(|e| StoreError::corrupt("document", e.to_string()))?;
+        z.reset();
+        let mut doc = Vec::with_capacity(json.len() / 4 + 64);
+        loop {
+            let done = z.total_in() as usize;
+            let status = z
+                .compress_vec(&json[done..], &mut doc, flate2::FlushCompress::Finish)
+                .map_err(|e| StoreError::Io { path: "document".into(), source: e.into() })?;
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+            // The output is full: give it room and go on (deflate never
+            // makes its input more than a little larger).
+            if doc.capacity() > 2 * json.len() + (1 << 20) {
+                return Err(StoreError::corrupt("document", "the compressor does not finish".to_string()));
+            }
+            doc.reserve(doc.capacity().max(4096));
+        }
+        let len = json.len() as i64;
+        // A snapshot far larger than the usual one leaves no buffer that
+        // size behind.
+        if json.capacity() > 64 << 20 {
+            *json = Vec::new();
+        }
+        Ok((doc, len))
+    })
 }
 
 /// The value of a document [`encode`] wrote; `len` is its length
