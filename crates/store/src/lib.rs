@@ -156,6 +156,9 @@ fn to_documents(tx: &rusqlite::Transaction, strings: &mut Strings, schema: u32) 
             Meta { host, collect_wall_usec: wall.map(|v| v as u64), collect_cpu_usec: cpu.map(|v| v as u64) };
         let processes = rows::processes_into_stored(std::mem::take(&mut snap.processes));
         rows::write(tx, strings, tables, Some(id), &snap, &processes, &meta)?;
+        // Snapshots read back share no list: "one snapshot in memory at a
+        // time" holds for the lists too.
+        strings.cgroups_next.clear();
     }
     Ok(())
 }
@@ -224,7 +227,11 @@ impl Strings {
                 self.intern(conn, &json)?
             }
         };
-        self.cgroups_next.insert(key, (Arc::clone(c), id));
+        // As many as the string cache holds (a snapshot of that many
+        // processes writes the rest through the string cache).
+        if self.cgroups_next.len() < Self::CACHE_MAX {
+            self.cgroups_next.insert(key, (Arc::clone(c), id));
+        }
         Ok(id)
     }
 
