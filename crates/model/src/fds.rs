@@ -115,9 +115,10 @@ pub struct FdProcess {
     pub fd_count: Sample<u64>,
     /// The descriptors, when the breakdown was asked for this process.
     pub fds: FdList,
-    /// `/proc/PID/cgroup`, read with the breakdown (names a systemd unit).
+    /// `/proc/PID/cgroup`, read with the breakdown (names a systemd unit),
+    /// or shared with the snapshot it was built from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<Sample<ProcCgroup>>,
+    pub cgroup: Option<Sample<std::sync::Arc<ProcCgroup>>>,
 }
 
 impl FdProcess {
@@ -258,7 +259,7 @@ pub fn collect_fds(root: &KernelRoot, opts: &FdCollectOptions) -> FdSnapshot {
             FdList::NotRequested => {}
         }
         processes[i].fds = list;
-        processes[i].cgroup = Some(cgroup);
+        processes[i].cgroup = Some(cgroup.map(std::sync::Arc::new));
     }
     scan.gone += gone.len();
     let mut processes: Vec<FdProcess> =
@@ -413,7 +414,7 @@ pub fn from_snapshot(snap: &Snapshot) -> Option<FdSnapshot> {
             nofile: fds.nofile.clone(),
             fd_count: fds.count.clone(),
             fds: FdList::NotRequested,
-            cgroup: Some(p.cgroup.as_deref().cloned().map_err(Clone::clone)),
+            cgroup: Some(p.cgroup.clone()),
         });
     }
     Some(FdSnapshot {

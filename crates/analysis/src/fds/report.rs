@@ -344,7 +344,7 @@ pub(super) fn row(p: &FdProcess) -> FdRow {
         epoll_watches: None,
         top_targets: Vec::new(),
         breakdown_unavailable: None,
-        unit: p.cgroup.as_ref().and_then(|c| c.as_ref().ok()).and_then(systemd_unit),
+        unit: p.cgroup.as_ref().and_then(|c| c.as_deref().ok()).and_then(systemd_unit),
     };
     match &p.fds {
         FdList::NotRequested => {}

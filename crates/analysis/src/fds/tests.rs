@@ -256,7 +256,7 @@ fn diagnosis_at_the_descriptor_limit() {
 #[test]
 fn diagnosis_names_the_systemd_unit_and_raises_soft_to_hard() {
     let mut p = process(60, [998; 4], 64, 4096, files(60, "/srv/app/data.db"));
-    p.cgroup = Some(Ok(ProcCgroup::parse("0::/system.slice/app.service\n")));
+    p.cgroup = Some(Ok(ProcCgroup::parse("0::/system.slice/app.service\n").into()));
     let snap = snapshot((500, 100_000), vec![p]);
     let r = build(&snap, &FdReportOptions { top: usize::MAX });
     let d = diagnose(&r, &snap, 60).unwrap();
