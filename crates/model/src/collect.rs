@@ -12,6 +12,7 @@ use memscope_kernel::parse::iomem::Iomem;
 use memscope_kernel::parse::pid::cgroup::ProcCgroup;
 use memscope_kernel::parse::pid::limits::ResourceLimit;
 use memscope_kernel::parse::pid::stat::Stat;
+use memscope_kernel::parse::pid::status::Status;
 use memscope_kernel::parse::slabinfo::Slabinfo;
 use memscope_kernel::parse::vmallocinfo::Vmallocinfo;
 use memscope_kernel::{KernelRoot, ReadError, paths};
@@ -81,6 +82,12 @@ pub struct CollectOptions {
     /// Skip each process's `cmdline` (`memscope report` does not show it);
     /// it is then [`ReadError::NotReported`].
     pub skip_cmdline: bool,
+    /// Skip each process's `stat` (`memscope report` shows none of its
+    /// figures: the command name comes from `status`'s `Name`, the order of
+    /// the walks from its `VmRSS`); it is then [`ReadError::NotReported`].
+    /// A scan that keeps a [`CollectOptions::cache`] or carries rollups
+    /// forward needs `stat`'s start time and reads it regardless.
+    pub skip_stat: bool,
     /// Also read each process's `exe` link on the running system
     /// ([`crate::ProcessSample::exe`]: `ps` names the program of each
     /// command line by it). Read with the cheap files, it overlaps the
@@ -349,7 +356,11 @@ fn collect_system_files(root: &KernelRoot, opts: &CollectOptions) -> Snapshot {
     };
     let slab_reclaimable = match (&slabinfo, &opts.cache) {
         (Ok(s), Some(cache)) => cache.slab_reclaimable(root, s.caches.iter().map(|c| c.name.as_str())),
-        (Ok(s), None) => root.slab_reclaim_account(s.caches.iter().map(|c| c.name.as_str())),
+        // One pass (`report`): only the caches holding slabs, the only ones
+        // a ledger lists (an empty cache's flag costs an open all the same).
+        (Ok(s), None) => {
+            root.slab_reclaim_account(s.caches.iter().filter(|c| c.num_slabs > 0).map(|c| c.name.as_str()))
+        }
         (Err(_), _) => Default::default(),
     };
     let iomem = root.iomem();
@@ -661,33 +672,29 @@ fn read_overlapped(
     page_size: u64,
     scan: &mut ProcessScan,
 ) -> (Vec<ProcessSample>, Vec<u32>) {
-    let rss = |stat: &Sample<Stat>| stat.as_ref().ok().and_then(|s| s.rss_pages).map_or(0, |p| p * page_size);
-    // Kernel threads and zombies print a virtual size of 0: no walk.
-    let walkable = |stat: &Sample<Stat>| !stat.as_ref().is_ok_and(|s| s.vsize_bytes == Some(0));
-    let mut stats: Vec<(u32, Sample<Stat>)> = Vec::with_capacity(pids.len());
-    let read_stats =
-        |stats: &mut Vec<(u32, Sample<Stat>)>, scan: &mut ProcessScan, queue: Option<&WalkQueue>| {
-            for &pid in pids {
-                match present(root, pid, root.pid_stat(pid)) {
-                    Some(stat) => {
-                        if let Some(q) = queue
-                            && walkable(&stat)
-                        {
-                            q.push(stats.len(), pid, rss(&stat));
-                        }
-                        stats.push((pid, stat));
+    let mut firsts: Vec<(u32, First)> = Vec::with_capacity(pids.len());
+    let read_firsts = |firsts: &mut Vec<(u32, First)>, scan: &mut ProcessScan, queue: Option<&WalkQueue>| {
+        for &pid in pids {
+            match read_first(root, pid, opts) {
+                Some(first) => {
+                    if let Some(q) = queue
+                        && first.walkable()
+                    {
+                        q.push(firsts.len(), pid, first.rss_bytes(page_size));
                     }
-                    None => scan.gone += 1,
+                    firsts.push((pid, first));
                 }
+                None => scan.gone += 1,
             }
-        };
+        }
+    };
     let queue = WalkQueue::default();
     let stream = opts.rollup_budget.is_none();
     if !stream {
-        read_stats(&mut stats, scan, None);
-        for (i, (pid, stat)) in stats.iter().enumerate() {
-            if walkable(stat) {
-                queue.push(i, *pid, rss(stat));
+        read_firsts(&mut firsts, scan, None);
+        for (i, (pid, first)) in firsts.iter().enumerate() {
+            if first.walkable() {
+                queue.push(i, *pid, first.rss_bytes(page_size));
             }
         }
         queue.close();
@@ -701,11 +708,11 @@ fn read_overlapped(
         let _close = CloseOnDrop(&queue);
         let workers: Vec<_> = (1..threads).map(|_| s.spawn(|| queue.walk(&reader))).collect();
         if stream {
-            read_stats(&mut stats, scan, Some(&queue));
+            read_firsts(&mut firsts, scan, Some(&queue));
             queue.close();
         }
         let cheap: Vec<Option<ProcessSample>> =
-            stats.iter().map(|(pid, stat)| read_cheap_after_stat(root, *pid, stat.clone(), opts)).collect();
+            firsts.into_iter().map(|(pid, first)| read_cheap_after_first(root, pid, first, opts)).collect();
         let mut walked = queue.walk(&reader);
         for w in workers {
             walked.extend(w.join().expect("rollup worker panicked"));
@@ -714,7 +721,7 @@ fn read_overlapped(
     });
     scan.rollup_phase_usec = phase_started.elapsed().as_micros() as u64;
 
-    let mut outcomes: Vec<Option<(Rollup, u64)>> = (0..stats.len()).map(|_| None).collect();
+    let mut outcomes: Vec<Option<(Rollup, u64)>> = (0..cheap.len()).map(|_| None).collect();
     for (i, o) in walked {
         outcomes[i] = Some(o);
     }
@@ -734,7 +741,15 @@ fn read_overlapped(
         let (outcome, usec) = match outcome {
             _ if p.has_no_address_space() => (Rollup::NoAddressSpace, 0),
             Some(o) => o,
-            None => reader.read(p.pid, rss(&p.stat), false),
+            None => {
+                let rss = match (&p.status, &p.stat) {
+                    (Ok(status), _) => status.get("VmRSS").unwrap_or(0),
+                    (Err(_), stat) => {
+                        stat.as_ref().ok().and_then(|s| s.rss_pages).map_or(0, |p| p * page_size)
+                    }
+                };
+                reader.read(p.pid, rss, false)
+            }
         };
         let mut gone = false;
         account(scan, &mut gone, p.pid, &outcome, usec);
@@ -918,19 +933,71 @@ fn present<T>(root: &KernelRoot, pid: u32, r: Result<T, ReadError>) -> Option<Re
 /// is there; a file it lacks makes only the figures from that file
 /// unavailable.
 fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<ProcessSample> {
-    let stat = present(root, pid, root.pid_stat(pid))?;
-    read_cheap_after_stat(root, pid, stat, opts)
+    let first = read_first(root, pid, opts)?;
+    read_cheap_after_first(root, pid, first, opts)
 }
 
-/// [`read_cheap`] with `stat` read already.
-fn read_cheap_after_stat(
+/// The first file of a process a scan reads: its `stat`, or its `status`
+/// when `stat` is skipped ([`CollectOptions::skip_stat`]).
+struct First {
+    stat: Sample<Stat>,
+    /// Read already (`stat` skipped), else read with the other cheap files.
+    status: Option<Sample<Status>>,
+}
+
+impl First {
+    /// Resident bytes: `status`'s `VmRSS`, else `stat`'s pages.
+    fn rss_bytes(&self, page_size: u64) -> u64 {
+        match &self.status {
+            Some(status) => status.as_ref().ok().and_then(|s| s.get("VmRSS")).unwrap_or(0),
+            None => self.stat.as_ref().ok().and_then(|s| s.rss_pages).map_or(0, |p| p * page_size),
+        }
+    }
+
+    /// False for what has no pages to walk: kernel threads and zombies
+    /// (`stat`'s virtual size of 0, or no `VmRSS` in `status`).
+    fn walkable(&self) -> bool {
+        match &self.status {
+            Some(status) => status.as_ref().map_or(true, Status::has_address_space),
+            None => !self.stat.as_ref().is_ok_and(|s| s.vsize_bytes == Some(0)),
+        }
+    }
+}
+
+/// [`First`] of `pid`; `None` if it exited.
+fn read_first(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<First> {
+    if skips_stat(opts) {
+        let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?;
+        // Without `status` (a tree that lacks it), `stat` names the process.
+        let stat = match status {
+            Ok(_) => Err(ReadError::NotReported { path: paths::pid_file(pid, "stat"), field: None }),
+            Err(_) => present(root, pid, root.pid_stat(pid))?,
+        };
+        Some(First { stat, status: Some(status) })
+    } else {
+        Some(First { stat: present(root, pid, root.pid_stat(pid))?, status: None })
+    }
+}
+
+/// True when this scan leaves `stat` unread: asked to, and keeping no cache
+/// and no carried rollups, which know a process by its start time.
+fn skips_stat(opts: &CollectOptions) -> bool {
+    opts.skip_stat && opts.cache.is_none() && opts.incremental.is_none()
+}
+
+/// [`read_cheap`] with its first file read already.
+fn read_cheap_after_first(
     root: &KernelRoot,
     pid: u32,
-    stat: Sample<Stat>,
+    first: First,
     opts: &CollectOptions,
 ) -> Option<ProcessSample> {
     let (namespaces, fds) = (opts.namespaces, opts.fds);
-    let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?;
+    let First { stat, status } = first;
+    let status = match status {
+        Some(status) => status,
+        None => present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?,
+    };
     if stat.is_err() && status.is_err() && !root.is_live() {
         // A directory of a captured tree without either file: no figure to
         // show (not counted as exited; `listed` still counts it).
@@ -1221,6 +1288,58 @@ mod tests {
             let budget = Some(Duration::from_secs(600));
             assert_eq!(scanned(tree, 1, budget), scanned(tree, 2, budget), "{tree}, within a budget");
             assert_eq!(one, scanned(tree, 3, None), "{tree}, two workers");
+        }
+    }
+
+    #[test]
+    fn a_scan_without_stat_lists_the_same_processes_with_the_same_figures() {
+        let collect_in = |tree: &str, threads: usize, skip_stat: bool| {
+            let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
+            collect_processes(&root, &CollectOptions { threads, skip_stat, ..CollectOptions::default() })
+        };
+        for tree in [
+            "live-6.18-firecracker-2cpu",
+            "guest-6.1-v2-numa-2node",
+            "rhel7-3.10-no-rollup-v1",
+            "ubuntu-3.2-tarball-nonroot",
+            "centos9-5.14-v2-nonroot",
+            "process-gone-mid-scan",
+            "stat-comm-with-paren",
+        ] {
+            let full = collect_in(tree, 2, false);
+            for threads in [1, 2] {
+                let without = collect_in(tree, threads, true);
+                let pids = |s: &ProcessSnapshot| s.processes.iter().map(|p| p.pid).collect::<Vec<_>>();
+                assert_eq!(pids(&without), pids(&full), "{tree}, {threads} threads");
+                let (a, b) = (&without.scan, &full.scan);
+                assert_eq!(
+                    (a.listed, a.gone, a.no_address_space, a.rollup_read, a.rollup_failed),
+                    (b.listed, b.gone, b.no_address_space, b.rollup_read, b.rollup_failed),
+                    "{tree}, {threads} threads"
+                );
+                let mut named_by_status = 0;
+                for (p, q) in without.processes.iter().zip(&full.processes) {
+                    let at = format!("{tree}, pid {}, {threads} threads", p.pid);
+                    assert_eq!(p.status, q.status, "{at}");
+                    assert_eq!(
+                        serde_json::to_value(&p.rollup).unwrap(),
+                        serde_json::to_value(&q.rollup).unwrap(),
+                        "{at}"
+                    );
+                    match (&p.status, &p.stat) {
+                        // Named by status; stat unread.
+                        (Ok(status), Err(ReadError::NotReported { path, .. })) => {
+                            assert!(path.ends_with("/stat"), "{at}: {path}");
+                            assert_eq!(Some(&p.comm()), status.text.get("Name"), "{at}");
+                            named_by_status += 1;
+                        }
+                        // Without status, stat read as before.
+                        (Err(_), stat) => assert_eq!(stat, &q.stat, "{at}"),
+                        other => panic!("{at}: {other:?}"),
+                    }
+                }
+                assert!(named_by_status > 0, "{tree}: every process read stat");
+            }
         }
     }
 }

@@ -109,7 +109,8 @@ pub struct Snapshot {
     /// `/proc/slabinfo`.
     pub slabinfo: Sample<Slabinfo>,
     /// Cache name → reclaimable (`/sys/kernel/slab/*/reclaim_account`), for
-    /// the caches of `slabinfo`.
+    /// the caches of `slabinfo` (of a collection without a
+    /// [`CollectCache`]: those holding slabs).
     pub slab_reclaimable: std::collections::BTreeMap<String, bool>,
     /// `/proc/vmallocinfo` (shared: a repeated collection carries the same
     /// thousands of areas from pass to pass without copying them).
@@ -293,7 +294,7 @@ pub struct ProcessScan {
     pub elapsed_usec: u64,
     /// Wall time of the `smaps_rollup` phase, microseconds: what
     /// [`CollectOptions::rollup_budget`] bounds. A one-shot scan without a
-    /// budget starts its walks with the first `stat` it reads: its phase
+    /// budget starts its walks with the first process file it reads: its phase
     /// counts from there.
     #[serde(default)]
     pub rollup_phase_usec: u64,

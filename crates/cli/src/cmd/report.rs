@@ -44,6 +44,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         rollup_max_rss_bytes: a.max_rss,
         skip_cgroup: true,
         skip_cmdline: true,
+        // The command name comes from `status`: no figure of `stat` is shown.
+        skip_stat: true,
         // The signal masks, capabilities and CPU lists are not shown.
         status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
         ..CollectOptions::default()
@@ -79,6 +81,7 @@ fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<Ex
                 pids: Some(pids),
                 skip_cgroup: true,
                 skip_cmdline: true,
+                skip_stat: true,
                 status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
                 ..CollectOptions::default()
             },
