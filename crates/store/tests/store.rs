@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use memscope_kernel::KernelRoot;
-use memscope_model::{CollectOptions, Snapshot, collect};
+use memscope_model::{CollectCache, CollectOptions, Snapshot, collect};
 use memscope_store::{Meta, Retention, SCHEMA_VERSION, Store, StoreError, as_stored};
 
+/// The fixture as `record` collects it: with a cache, which flags every
+/// slab cache reclaimable or not (a one-shot scan flags only the caches
+/// holding slabs), as every version before did.
 fn fixture_snapshot() -> Snapshot {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/live-6.18-firecracker-2cpu");
-    collect(&KernelRoot::at(dir), &CollectOptions::default())
+    collect(&KernelRoot::at(dir), &CollectOptions { cache: Some(CollectCache::new()), ..Default::default() })
 }
 
 fn json(s: &Snapshot) -> serde_json::Value {
@@ -129,7 +132,12 @@ fn a_version_1_database_with_data_is_migrated_in_place() {
 /// which is stored as why).
 fn fixture_snapshot_with_fds() -> Snapshot {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/live-6.18-firecracker-2cpu");
-    let opts = CollectOptions { fds: true, cgroups: true, ..CollectOptions::default() };
+    let opts = CollectOptions {
+        fds: true,
+        cgroups: true,
+        cache: Some(CollectCache::new()),
+        ..CollectOptions::default()
+    };
     collect(&KernelRoot::at(dir), &opts)
 }
 
