@@ -162,15 +162,17 @@ fn max_size_bounds_the_database_and_its_wal_together() {
     let db = dir.path().join("m.db");
     let wal = with_suffix(&db, "-wal");
     let max: u64 = 2 << 20;
-    // A snapshot of this tree adds about 30 KiB to the database but about
-    // 200 KiB to the WAL (every page it touches, B-tree nodes of each
-    // table and index included): within the quarter of 2 MiB left to the
-    // WAL, so no tolerance is needed. The -shm file (32 KiB, shared memory
+    // A snapshot of this tree adds about 14 KiB to the database (the first,
+    // which holds every process's document, about 30 KiB: the others refer
+    // to them), 300 of them about 4 MiB; it adds up to about 200 KiB to the
+    // WAL (every page it touches, B-tree nodes of each table and index
+    // included): within the quarter of 2 MiB left to the WAL, so no
+    // tolerance is needed. The -shm file (32 KiB, shared memory
     // of the WAL index) is not counted.
     let rec = Running(
         record_cmd(
             "022",
-            &["--db", db.to_str().unwrap(), "--interval", "0.02", "--count", "100", "--max-size", "2M"],
+            &["--db", db.to_str().unwrap(), "--interval", "0.02", "--count", "300", "--max-size", "2M"],
         )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -198,5 +200,5 @@ fn max_size_bounds_the_database_and_its_wal_together() {
     // The newest snapshots are kept, readable.
     let store = memscope_store::Store::open_read_only(&db).unwrap();
     let kept = store.list().unwrap();
-    assert!(!kept.is_empty() && kept.len() < 100, "{} snapshots kept", kept.len());
+    assert!(!kept.is_empty() && kept.len() < 300, "{} snapshots kept", kept.len());
 }

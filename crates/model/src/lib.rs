@@ -217,7 +217,7 @@ pub struct ProcessSample {
 }
 
 /// The outcome of reading one process's `smaps_rollup`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rollup {
     /// Read and parsed.

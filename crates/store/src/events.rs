@@ -151,7 +151,13 @@ impl Store {
             .collect::<Result<_, _>>()?;
         let mut rows: Vec<(String, i64, i64)> = Vec::new();
         for (id, at) in ids {
-            let snap = crate::rows::read(&self.conn, id, crate::rows::Parts::System)?;
+            let snap = crate::rows::read(
+                &self.conn,
+                id,
+                crate::rows::Parts::System,
+                self.schema,
+                &mut Default::default(),
+            )?;
             let Some(Ok(sample)) = snap.cgroups else { continue };
             for c in sample.cgroups {
                 if let Ok(kills) = c.oom_kills {

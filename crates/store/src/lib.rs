@@ -8,7 +8,8 @@
 //!
 //! ```text
 //!  Snapshot ──Store::write──▶ one transaction: snapshots row (system document)
-//!                             + process_docs row + one processes row per process
+//!                             + process_docs row (the processes that changed)
+//!                             + one processes row per process
 //!  Snapshot ◀──Store::read─── the same model (see rows::as_stored)
 //! ```
 //!
@@ -149,13 +150,13 @@ fn to_documents(tx: &rusqlite::Transaction, strings: &mut Strings, schema: u32) 
         .prepare("SELECT id, host, collect_wall_usec, collect_cpu_usec FROM snapshots ORDER BY id")?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
         .collect::<Result<_, _>>()?;
-    let tables = rows::Tables { snapshots: "snapshots_v7", processes: "processes_v7" };
+    let tables = |id| rows::Tables { snapshots: "snapshots_v7", processes: "processes_v7", id: Some(id) };
     for (id, host, wall, cpu) in rows {
         let mut snap = legacy::read(tx, strings, schema, id, Parts::All)?;
         let meta =
             Meta { host, collect_wall_usec: wall.map(|v| v as u64), collect_cpu_usec: cpu.map(|v| v as u64) };
         let processes = rows::processes_into_stored(std::mem::take(&mut snap.processes));
-        rows::write(tx, strings, tables, Some(id), &snap, &processes, &meta)?;
+        rows::write(tx, strings, tables(id), &snap, &processes, &meta, rows::Layout::OwnArray)?;
         // Snapshots read back share no list: "one snapshot in memory at a
         // time" holds for the lists too.
         strings.cgroups_next.clear();
@@ -325,6 +326,11 @@ pub struct Store {
     schema: u32,
     /// The size limit the WAL settings were made for ([`Store::prune`]).
     wal_limit_for: Option<u64>,
+    /// The documents of the last snapshot written, which the next one
+    /// refers to for the processes that did not change.
+    last_docs: rows::LastDocs,
+    /// Arrays of documents read lately.
+    doc_cache: rows::DocCache,
 }
 
 impl Store {
@@ -359,6 +365,8 @@ impl Store {
             strings: Strings::default(),
             schema: 0,
             wal_limit_for: None,
+            last_docs: rows::LastDocs::default(),
+            doc_cache: rows::DocCache::default(),
         };
         let v = store.schema_version()?;
         if v > SCHEMA_VERSION {
@@ -386,7 +394,15 @@ impl Store {
 
     fn setup(conn: Connection, path: String, target: u32) -> Result<Store, StoreError> {
         conn.busy_timeout(Duration::from_secs(10))?;
-        let mut store = Store { conn, path, strings: Strings::default(), schema: 0, wal_limit_for: None };
+        let mut store = Store {
+            conn,
+            path,
+            strings: Strings::default(),
+            schema: 0,
+            wal_limit_for: None,
+            last_docs: rows::LastDocs::default(),
+            doc_cache: rows::DocCache::default(),
+        };
         let fresh: i64 = store.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
         if fresh == 0 {
             // Only possible before the first table: lets prune() give freed
@@ -485,22 +501,46 @@ impl Store {
     fn write_processes(
         &mut self,
         snap: &Snapshot,
-        processes: Vec<memscope_model::ProcessSample>,
+        mut processes: Vec<memscope_model::ProcessSample>,
         meta: &Meta,
     ) -> Result<i64, StoreError> {
+        let shared = self.schema >= schema::SHARED_DOCS_SINCE;
+        // Ages are columns since version 8, not part of the documents.
+        let ages: Vec<Option<u64>> =
+            if shared { processes.iter_mut().map(|p| p.pss_age_ms.take()).collect() } else { Vec::new() };
         let result = (|| {
             let tx = self.conn.transaction()?;
             if self.schema < schema::DOCUMENTS_SINCE {
                 return Err(StoreError::OldLayout { path: self.path.clone(), version: self.schema });
             }
-            let id =
-                rows::write(&tx, &mut self.strings, rows::Tables::CURRENT, None, snap, &processes, meta)?;
+            // Refer only to documents of a snapshot still there (another
+            // writer could have deleted it).
+            if let Some(last) = self.last_docs.snapshot {
+                let there = tx
+                    .prepare_cached("SELECT 1 FROM snapshots WHERE id = ?1")?
+                    .query_row([last], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !there {
+                    self.last_docs = rows::LastDocs::default();
+                }
+            }
+            let layout = if shared {
+                rows::Layout::Shared { last: &self.last_docs, ages: &ages }
+            } else {
+                rows::Layout::OwnArray
+            };
+            let written =
+                rows::write(&tx, &mut self.strings, rows::Tables::CURRENT, snap, &processes, meta, layout)?;
             tx.commit()?;
-            Ok(id)
+            Ok(written)
         })();
         match result {
-            Ok(id) => {
+            Ok((id, sources)) => {
                 self.strings.commit();
+                if shared {
+                    self.last_docs = rows::LastDocs::of(id, processes, sources);
+                }
                 Ok(id)
             }
             Err(e) => {
@@ -522,7 +562,7 @@ impl Store {
         let snap = if self.schema < schema::DOCUMENTS_SINCE {
             legacy::read(&tx, &mut self.strings, self.schema, id, parts)?
         } else {
-            rows::read(&tx, id, parts)?
+            rows::read(&tx, id, parts, self.schema, &mut self.doc_cache)?
         };
         tx.finish()?;
         Ok(snap)
@@ -687,6 +727,23 @@ impl Store {
                 ins.execute([id])?;
             }
         }
+        // The arrays of documents no row left refers to: those of the doomed
+        // snapshots and those their rows referred to, unless their own
+        // snapshot stays or a row of a snapshot that stays refers to them.
+        tx.execute(
+            if self.schema >= schema::SHARED_DOCS_SINCE {
+                "DELETE FROM process_docs WHERE snapshot_id IN (
+                     SELECT id FROM doomed
+                     UNION SELECT doc_snapshot_id FROM processes
+                           WHERE snapshot_id IN (SELECT id FROM doomed) AND doc_snapshot_id IS NOT NULL)
+                 AND snapshot_id NOT IN (SELECT id FROM snapshots WHERE id NOT IN (SELECT id FROM doomed))
+                 AND NOT EXISTS (SELECT 1 FROM processes q WHERE q.doc_snapshot_id = process_docs.snapshot_id
+                                 AND q.snapshot_id NOT IN (SELECT id FROM doomed))"
+            } else {
+                "DELETE FROM process_docs WHERE snapshot_id IN (SELECT id FROM doomed)"
+            },
+            [],
+        )?;
         for t in rows::SNAPSHOT_TABLES {
             tx.execute(&format!("DELETE FROM {t} WHERE snapshot_id IN (SELECT id FROM doomed)"), [])?;
         }
@@ -700,6 +757,10 @@ impl Store {
         tx.execute_batch("DELETE FROM doomed")?;
         tx.commit()?;
         self.strings.clear();
+        self.doc_cache.clear();
+        if self.last_docs.snapshot.is_some_and(|last| ids.contains(&last)) {
+            self.last_docs = rows::LastDocs::default();
+        }
         Ok(n)
     }
 

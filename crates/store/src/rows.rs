@@ -5,10 +5,15 @@
 //! Each snapshot is
 //! - one `snapshots` row: when it was taken, host, kernel, the collection's
 //!   cost, and `system`: the snapshot without its processes;
-//! - one `process_docs` row: `doc`, its processes (a JSON array, by pid);
+//! - one `process_docs` row: `doc`, the documents of its processes that
+//!   changed since the snapshot written before it (a JSON array, by pid;
+//!   since schema version 8, and none when nothing changed: before, all of
+//!   its processes);
 //! - one `processes` row per process, with only what queries filter and
 //!   sort on (pid, start time, command, cgroup, user, RSS, PSS, USS, swap,
-//!   descriptors against `RLIMIT_NOFILE`).
+//!   descriptors against `RLIMIT_NOFILE`, the age of a rollup carried
+//!   forward), and the snapshot whose array holds its document when that is
+//!   an earlier one.
 //!
 //! Documents are the model's own serde JSON, zlib-compressed ([`encode`]),
 //! their length uncompressed beside them (the `sqlite3` shell reads them
@@ -29,7 +34,7 @@
 //! Unsigned values in columns are SQLite's signed 64-bit integers, bit for
 //! bit: a value of 2^63 or more reads as negative in SQL.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 
 use memscope_kernel::parse::pid::limits::Limit as RLimit;
@@ -97,8 +102,10 @@ pub const ROLLUP_FIELDS: &[&str] = &[
 pub const PAGESET_FIELDS: &[&str] = &["count", "high", "batch", "high_min", "high_max", "vm_stats_threshold"];
 
 /// Tables with a `snapshot_id` column: every row of a snapshot lives in one
-/// of these (deleting a snapshot deletes from each).
-pub const SNAPSHOT_TABLES: &[&str] = &["processes", "process_docs"];
+/// of these (deleting a snapshot deletes from each). A `process_docs` array
+/// is not among them: it lives while any `processes` row refers to it
+/// (`Store::delete`).
+pub const SNAPSHOT_TABLES: &[&str] = &["processes"];
 
 /// Columns that hold a `strings` id: what keeps an interned string alive.
 pub const STRING_REFERENCES: &[(&str, &str)] =
@@ -217,26 +224,83 @@ fn decode<T: serde::de::DeserializeOwned>(doc: &[u8], len: i64, what: &str) -> R
 pub(crate) struct Tables {
     pub snapshots: &'static str,
     pub processes: &'static str,
+    /// The id the snapshot is given (`None`: the next one).
+    pub id: Option<i64>,
 }
 
 impl Tables {
-    pub(crate) const CURRENT: Tables = Tables { snapshots: "snapshots", processes: "processes" };
+    pub(crate) const CURRENT: Tables = Tables { snapshots: "snapshots", processes: "processes", id: None };
 }
 
 // ---------------------------------------------------------------- writing
 
+/// How a snapshot's processes are written.
+pub(crate) enum Layout<'a> {
+    /// Schema version 7: every process in the snapshot's own `process_docs`
+    /// array, its rollup's age inside its document.
+    OwnArray,
+    /// Since version 8: only the processes that differ from their document
+    /// in `last` (the snapshot written before) go into this snapshot's
+    /// array; the others' rows name the snapshot that holds theirs. Ages
+    /// are columns; the processes given carry none.
+    Shared { last: &'a LastDocs, ages: &'a [Option<u64>] },
+}
+
+/// The documents of the last snapshot a store wrote, by pid: what the next
+/// snapshot refers to instead of writing them again.
+#[derive(Debug, Default)]
+pub(crate) struct LastDocs {
+    /// The snapshot they were written with (`None`: nothing to refer to).
+    pub snapshot: Option<i64>,
+    /// Each process as stored (without its age), and the snapshot whose
+    /// array holds its document.
+    pub by_pid: HashMap<u32, (ProcessSample, i64)>,
+}
+
+impl LastDocs {
+    /// The documents of snapshot `id`, whose processes (as stored, ages
+    /// taken out) were written with `sources` ([`write`]'s).
+    pub(crate) fn of(id: i64, processes: Vec<ProcessSample>, sources: Vec<Option<i64>>) -> LastDocs {
+        let by_pid = processes.into_iter().zip(sources).map(|(p, s)| (p.pid, (p, s.unwrap_or(id)))).collect();
+        LastDocs { snapshot: Some(id), by_pid }
+    }
+
+    /// The snapshot holding a document equal to `p`'s, if any.
+    fn source_of(&self, p: &ProcessSample) -> Option<i64> {
+        self.by_pid.get(&p.pid).filter(|(q, _)| same_document(q, p)).map(|(_, s)| *s)
+    }
+}
+
+/// `a` and `b` give the same document (neither has an age: it is a column).
+/// Every field is named, so that a field added to the sample is decided here.
+fn same_document(a: &ProcessSample, b: &ProcessSample) -> bool {
+    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms, exe } = a;
+    *pid == b.pid
+        && *stat == b.stat
+        && *status == b.status
+        && *rollup == b.rollup
+        && *cgroup == b.cgroup
+        && *cmdline == b.cmdline
+        && *namespaces == b.namespaces
+        && *fds == b.fds
+        && *pss_age_ms == b.pss_age_ms
+        && *exe == b.exe
+}
+
 /// Insert `snap`'s system files (as [`as_stored`] keeps them) and
-/// `processes` (as [`processes_as_stored`] gives them) inside `tx`, with
-/// id `id` when given; returns its id.
+/// `processes` (as [`processes_as_stored`] gives them) inside `tx`, into
+/// `tables`, as `layout` says; returns its id and, with
+/// [`Layout::Shared`], for each process the earlier snapshot whose array
+/// holds its document (`None`: this one's).
 pub(crate) fn write(
     tx: &Transaction,
     strings: &mut Strings,
     tables: Tables,
-    id: Option<i64>,
     snap: &Snapshot,
     processes: &[ProcessSample],
     meta: &Meta,
-) -> Result<i64, StoreError> {
+    layout: Layout,
+) -> Result<(i64, Vec<Option<i64>>), StoreError> {
     let stored = system_as_stored(snap);
     let (system, system_len) = encode(&stored)?;
     tx.prepare_cached(&format!(
@@ -245,7 +309,7 @@ pub(crate) fn write(
         tables.snapshots
     ))?
     .execute(params![
-        id,
+        tables.id,
         stored.taken_at_unix_ms as i64,
         meta.host,
         stored.kernel.as_ref().ok(),
@@ -255,35 +319,65 @@ pub(crate) fn write(
         system_len,
     ])?;
     let id = tx.last_insert_rowid();
-    let (doc, doc_len) = encode(processes)?;
-    tx.prepare_cached("INSERT INTO process_docs (snapshot_id, doc, doc_bytes) VALUES (?1, ?2, ?3)")?
-        .execute(params![id, doc, doc_len])?;
-    let mut st = tx.prepare_cached(&format!(
-        "INSERT INTO {} (snapshot_id, pid, starttime_ticks, comm, cmdline, cgroup, uid, rss, pss, uss, swap, \
-         fd_count, nofile_soft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        tables.processes
-    ))?;
-    for p in processes {
+    let (sources, ages): (Vec<Option<i64>>, &[Option<u64>]) = match layout {
+        Layout::OwnArray => (vec![None; processes.len()], &[]),
+        Layout::Shared { last, ages } => (processes.iter().map(|p| last.source_of(p)).collect(), ages),
+    };
+    let own: Vec<&ProcessSample> =
+        processes.iter().zip(&sources).filter(|(_, s)| s.is_none()).map(|(p, _)| p).collect();
+    // A snapshot whose processes are all unchanged (or that has none, under
+    // version 8) has no array of its own.
+    if !own.is_empty() || matches!(layout, Layout::OwnArray) {
+        let (doc, doc_len) = encode(&own)?;
+        tx.prepare_cached("INSERT INTO process_docs (snapshot_id, doc, doc_bytes) VALUES (?1, ?2, ?3)")?
+            .execute(params![id, doc, doc_len])?;
+    }
+    let shared = matches!(layout, Layout::Shared { .. });
+    let mut st = tx.prepare_cached(&if shared {
+        format!(
+            "INSERT INTO {} (snapshot_id, pid, starttime_ticks, comm, cmdline, cgroup, uid, rss, pss, uss, swap, \
+             fd_count, nofile_soft, doc_snapshot_id, pss_age_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+             ?10, ?11, ?12, ?13, ?14, ?15)",
+            tables.processes
+        )
+    } else {
+        format!(
+            "INSERT INTO {} (snapshot_id, pid, starttime_ticks, comm, cmdline, cgroup, uid, rss, pss, uss, swap, \
+             fd_count, nofile_soft) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            tables.processes
+        )
+    })?;
+    for (i, p) in processes.iter().enumerate() {
         let c = Columns::of(p);
         let cgroup = p.cgroup.as_ref().ok().map(|c| strings.intern_cgroup(tx, c)).transpose()?;
         let mut intern = |t: Option<String>| t.map(|t| strings.intern(tx, &t)).transpose();
-        st.execute(params![
+        let (comm, cmdline, uid) = (intern(c.comm)?, intern(c.cmdline)?, intern(c.uid)?);
+        let common = params![
             id,
             p.pid,
             c.starttime_ticks,
-            intern(c.comm)?,
-            intern(c.cmdline)?,
+            comm,
+            cmdline,
             cgroup,
-            intern(c.uid)?,
+            uid,
             c.rss,
             c.pss,
             c.uss,
             c.swap,
             c.fd_count,
             c.nofile_soft,
-        ])?;
+        ];
+        if shared {
+            let age = ages.get(i).copied().flatten().map(|a| a as i64);
+            let mut all: Vec<&dyn rusqlite::ToSql> = common.to_vec();
+            all.push(&sources[i]);
+            all.push(&age);
+            st.execute(all.as_slice())?;
+        } else {
+            st.execute(common)?;
+        }
     }
-    Ok(id)
+    Ok((id, sources))
 }
 
 /// A process's indexed columns (NULL: not read).
@@ -334,8 +428,77 @@ impl Columns {
 
 // ---------------------------------------------------------------- reading
 
-/// Read snapshot `id` back.
-pub(crate) fn read(conn: &rusqlite::Connection, id: i64, parts: Parts) -> Result<Snapshot, StoreError> {
+/// A decoded array: its key (snapshot, uncompressed and compressed length)
+/// and its processes, by pid.
+type CachedArray = ((i64, i64, i64), std::sync::Arc<Vec<ProcessSample>>);
+
+/// Decoded `process_docs` arrays kept between reads: reading a recording
+/// snapshot by snapshot (`leaks`, `plot`) finds the documents of processes
+/// that did not change in the same few arrays again and again.
+#[derive(Debug, Default)]
+pub(crate) struct DocCache {
+    /// The most recently used last.
+    entries: Vec<CachedArray>,
+}
+
+impl DocCache {
+    /// Arrays kept (each as large as the processes it holds).
+    const MAX: usize = 8;
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// The processes of snapshot `source`'s array. An array is never
+    /// changed once written, but a snapshot id can be used again once the
+    /// newest snapshots are deleted: the lengths must match too.
+    fn get(
+        &mut self,
+        conn: &rusqlite::Connection,
+        source: i64,
+        of: i64,
+    ) -> Result<std::sync::Arc<Vec<ProcessSample>>, StoreError> {
+        let (len, zlen): (i64, i64) = conn
+            .prepare_cached("SELECT doc_bytes, length(doc) FROM process_docs WHERE snapshot_id = ?1")?
+            .query_row([source], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?
+            .ok_or_else(|| {
+                StoreError::corrupt(
+                    "process_docs",
+                    format!("no array {source} for snapshot {of}'s processes"),
+                )
+            })?;
+        let key = (source, len, zlen);
+        if let Some(i) = self.entries.iter().position(|(k, _)| *k == key) {
+            let e = self.entries.remove(i);
+            let v = e.1.clone();
+            self.entries.push(e);
+            return Ok(v);
+        }
+        let doc: Vec<u8> = conn
+            .prepare_cached("SELECT doc FROM process_docs WHERE snapshot_id = ?1")?
+            .query_row([source], |r| r.get(0))?;
+        let mut processes: Vec<ProcessSample> =
+            decode(&doc, len, &format!("process_docs.doc of snapshot {source}"))?;
+        processes.sort_by_key(|p| p.pid);
+        let v = std::sync::Arc::new(processes);
+        if self.entries.len() >= Self::MAX {
+            self.entries.remove(0);
+        }
+        self.entries.push((key, v.clone()));
+        Ok(v)
+    }
+}
+
+/// Read snapshot `id` back from a database of schema version `schema` (7 or
+/// later).
+pub(crate) fn read(
+    conn: &rusqlite::Connection,
+    id: i64,
+    parts: Parts,
+    schema: u32,
+    cache: &mut DocCache,
+) -> Result<Snapshot, StoreError> {
     let (system, system_len): (Vec<u8>, i64) = conn
         .prepare_cached("SELECT system, system_bytes FROM snapshots WHERE id = ?1")?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -343,14 +506,59 @@ pub(crate) fn read(conn: &rusqlite::Connection, id: i64, parts: Parts) -> Result
         .ok_or(StoreError::NoSuchSnapshot { id })?;
     let mut snap: Snapshot = decode(&system, system_len, &format!("snapshots.system of snapshot {id}"))?;
     if parts == Parts::All {
-        let (doc, doc_len): (Vec<u8>, i64) = conn
-            .prepare_cached("SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1")?
-            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?
-            .ok_or_else(|| StoreError::corrupt("process_docs", format!("no row for snapshot {id}")))?;
-        snap.processes = decode(&doc, doc_len, &format!("process_docs.doc of snapshot {id}"))?;
+        snap.processes = if schema < crate::schema::SHARED_DOCS_SINCE {
+            let (doc, doc_len): (Vec<u8>, i64) = conn
+                .prepare_cached("SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| StoreError::corrupt("process_docs", format!("no row for snapshot {id}")))?;
+            decode(&doc, doc_len, &format!("process_docs.doc of snapshot {id}"))?
+        } else {
+            read_shared(conn, id, cache)?
+        };
     }
     Ok(snap)
+}
+
+/// The processes of snapshot `id` under version 8: each row's document from
+/// the array it names (its own snapshot's when NULL), its age from its row
+/// (from the document, in snapshots written by version 7).
+fn read_shared(
+    conn: &rusqlite::Connection,
+    id: i64,
+    cache: &mut DocCache,
+) -> Result<Vec<ProcessSample>, StoreError> {
+    type Row = (u32, Option<i64>, Option<i64>);
+    let rows: Vec<Row> = conn
+        .prepare_cached(
+            "SELECT pid, doc_snapshot_id, pss_age_ms FROM processes WHERE snapshot_id = ?1 ORDER BY pid",
+        )?
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(rows.len());
+    let mut array: Option<(i64, std::sync::Arc<Vec<ProcessSample>>)> = None;
+    for (pid, source, age) in rows {
+        let source = source.unwrap_or(id);
+        let docs = match &array {
+            Some((s, docs)) if *s == source => docs.clone(),
+            _ => {
+                let docs = cache.get(conn, source, id)?;
+                array = Some((source, docs.clone()));
+                docs
+            }
+        };
+        let mut p = docs.binary_search_by_key(&pid, |p| p.pid).map(|i| docs[i].clone()).map_err(|_| {
+            StoreError::corrupt(
+                "process_docs",
+                format!("array {source} lacks process {pid} of snapshot {id}"),
+            )
+        })?;
+        if let Some(age) = age {
+            p.pss_age_ms = Some(age as u64);
+        }
+        out.push(p);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- what is kept

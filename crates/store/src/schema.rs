@@ -7,8 +7,16 @@
 
 /// Every migration, in order. `MIGRATIONS[i]` takes the schema from version
 /// `i` to version `i + 1`.
-pub const MIGRATIONS: &[&str] =
-    &[V1_TABLES, V2_VIEWS, V3_FDS_CGROUPS, V4_ROLLUP_SIZE, V5_PRESSURE, V6_OOM_KILLS, V7_DOCUMENTS];
+pub const MIGRATIONS: &[&str] = &[
+    V1_TABLES,
+    V2_VIEWS,
+    V3_FDS_CGROUPS,
+    V4_ROLLUP_SIZE,
+    V5_PRESSURE,
+    V6_OOM_KILLS,
+    V7_DOCUMENTS,
+    V8_SHARED_DOCS,
+];
 
 /// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -583,6 +591,41 @@ CREATE VIEW process_samples AS
     SELECT p.snapshot_id, sn.taken_at_unix_ms, p.pid, p.starttime_ticks, cm.text AS comm,
            cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rss, p.pss, p.uss, p.swap,
            p.fd_count, p.nofile_soft
+    FROM processes p
+    JOIN snapshots sn ON sn.id = p.snapshot_id
+    LEFT JOIN strings cm ON cm.id = p.comm
+    LEFT JOIN strings cl ON cl.id = p.cmdline
+    LEFT JOIN strings cg ON cg.id = p.cgroup
+    LEFT JOIN strings u ON u.id = p.uid;
+"#;
+
+/// The schema version from which a process's document is written only when
+/// it changed: a `processes` row names the snapshot whose `process_docs`
+/// array holds its document (`doc_snapshot_id`, NULL: its own snapshot's),
+/// and the age of a rollup carried forward is a column, not part of the
+/// document, so that a process whose rollup was carried is unchanged.
+pub const SHARED_DOCS_SINCE: u32 = 8;
+
+/// Version 8: documents shared between snapshots ([`SHARED_DOCS_SINCE`]).
+/// The snapshots of version 7 stay as they are: every process in its own
+/// snapshot's array (`doc_snapshot_id` NULL), its age inside its document
+/// (`pss_age_ms` NULL).
+const V8_SHARED_DOCS: &str = r#"
+-- The snapshot whose process_docs array holds this process's document, when
+-- it is not this row's own snapshot (the process did not change since).
+ALTER TABLE processes ADD COLUMN doc_snapshot_id INTEGER;
+-- How old the rollup (pss, uss) was when the snapshot was taken, when it
+-- was carried forward from an earlier pass instead of read (milliseconds).
+ALTER TABLE processes ADD COLUMN pss_age_ms INTEGER;
+-- Which rows keep an array alive (deleting snapshots deletes the arrays no
+-- row refers to any more).
+CREATE INDEX processes_by_doc ON processes (doc_snapshot_id) WHERE doc_snapshot_id IS NOT NULL;
+
+DROP VIEW process_samples;
+CREATE VIEW process_samples AS
+    SELECT p.snapshot_id, sn.taken_at_unix_ms, p.pid, p.starttime_ticks, cm.text AS comm,
+           cl.text AS cmdline, cg.text AS cgroup, u.text AS uid, p.rss, p.pss, p.uss, p.swap,
+           p.fd_count, p.nofile_soft, p.pss_age_ms
     FROM processes p
     JOIN snapshots sn ON sn.id = p.snapshot_id
     LEFT JOIN strings cm ON cm.id = p.comm

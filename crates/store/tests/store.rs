@@ -315,6 +315,214 @@ fn a_version_5_database_with_everything_is_migrated_in_place() {
     assert_same_but_timing(&again.read(1).unwrap(), &as_stored(&snap));
 }
 
+/// The two snapshots of tests/store/schema-7.db.gz, as schema version 7
+/// wrote them: the fixture with everything, then ten seconds later the same
+/// but for one process that grew by a page, one whose rollup was carried
+/// from a pass 30 s before, and the last process, gone.
+fn schema_7_snapshots() -> [Snapshot; 2] {
+    let mut a = snapshot_with_fds_and_cgroups();
+    a.pressure = snapshot_with_pressure().pressure;
+    let mut b = a.clone();
+    b.taken_at_unix_ms += 10_000;
+    let mut read = b.processes.iter_mut().filter(|p| matches!(p.rollup, memscope_model::Rollup::Read(_)));
+    let grew = read.next().unwrap();
+    if let memscope_model::Rollup::Read(r) = &mut grew.rollup {
+        *r.bytes.get_mut("Pss").unwrap() += 4096;
+    }
+    *grew.status.as_mut().unwrap().bytes.get_mut("VmRSS").unwrap() += 4096;
+    read.next().unwrap().pss_age_ms = Some(30_000);
+    b.processes.pop();
+    [a, b]
+}
+
+/// The last layout before documents were shared: read as it is, then
+/// migrated without touching a snapshot (its rows refer to nothing, its
+/// ages stay in its documents), and written on.
+#[test]
+fn a_version_7_database_is_migrated_and_reads_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let snaps = schema_7_snapshots();
+    let path = old_db(&dir, 7);
+    {
+        let mut ro = Store::open_read_only(&path).unwrap();
+        assert_eq!(ro.schema_version().unwrap(), 7);
+        for (i, s) in snaps.iter().enumerate() {
+            assert_same_but_timing(&ro.read(i as i64 + 1).unwrap(), &as_stored(s));
+        }
+    }
+    let mut store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    for (i, s) in snaps.iter().enumerate() {
+        assert_same_but_timing(&store.read(i as i64 + 1).unwrap(), &as_stored(s));
+    }
+    let carried = snaps[1].processes.iter().find(|p| p.pss_age_ms.is_some()).unwrap();
+    assert_eq!(
+        store.read(2).unwrap().processes.iter().find(|p| p.pid == carried.pid).unwrap().pss_age_ms,
+        Some(30_000)
+    );
+    // Written on: the first snapshot after opening refers to nothing yet,
+    // the next to it.
+    let mut c = snaps[1].clone();
+    c.taken_at_unix_ms += 10_000;
+    let a = store.write(&c, &Meta::default()).unwrap();
+    c.taken_at_unix_ms += 10_000;
+    let b = store.write(&c, &Meta::default()).unwrap();
+    assert_eq!(own_documents(&store, a), c.processes.len());
+    assert_eq!(own_documents(&store, b), 0);
+    assert_same_but_timing(&store.read(1).unwrap(), &as_stored(&snaps[0]));
+    assert_same(&store.read(b).unwrap(), &as_stored(&c));
+    let ages: i64 = store
+        .connection()
+        .query_row("SELECT count(*) FROM process_samples WHERE pss_age_ms = 30000", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ages, 2, "the view shows the age of the rollups carried in the two new snapshots");
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+}
+
+/// How many documents snapshot `id`'s own array holds (0: it has none).
+fn own_documents(store: &Store, id: i64) -> usize {
+    let row: Option<(Vec<u8>, i64)> = store
+        .connection()
+        .query_row("SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok();
+    row.map(|_| document(store, "SELECT doc, doc_bytes FROM process_docs WHERE snapshot_id = ?1", id))
+        .map(|d| d.as_array().unwrap().len())
+        .unwrap_or(0)
+}
+
+/// A recording of the same processes: each snapshot writes the documents
+/// of those that changed (grew, started, had their rollup carried with a new
+/// age does not count) and reads back whole.
+#[test]
+fn a_process_unchanged_since_the_last_snapshot_is_not_written_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let [a, b] = schema_7_snapshots();
+    let mut c = b.clone();
+    c.taken_at_unix_ms += 10_000;
+    // Carried again, older; a new process; one grows again.
+    c.processes.iter_mut().find(|p| p.pss_age_ms.is_some()).unwrap().pss_age_ms = Some(40_000);
+    let grew = c.processes.iter_mut().rfind(|p| p.status.is_ok()).unwrap();
+    *grew.status.as_mut().unwrap().bytes.get_mut("VmRSS").unwrap() += 4096;
+    let mut new = c.processes[0].clone();
+    new.pid = 999_999;
+    c.processes.push(new);
+    let ids: Vec<i64> = [&a, &b, &c].iter().map(|s| store.write(s, &Meta::default()).unwrap()).collect();
+    // b: the process that grew; the one carried 30 s differs only by its
+    // age, a column. c: the new one and the one that grew.
+    assert_eq!(
+        ids.iter().map(|id| own_documents(&store, *id)).collect::<Vec<_>>(),
+        vec![a.processes.len(), 1, 2]
+    );
+    let refs: i64 = store
+        .connection()
+        .query_row(
+            "SELECT count(*) FROM processes WHERE snapshot_id = ?1 AND doc_snapshot_id = ?2",
+            [ids[2], ids[0]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(refs as usize, c.processes.len() - 3, "all but three of c's documents are a's");
+    for (id, s) in ids.iter().zip([&a, &b, &c]) {
+        assert_same(&store.read(*id).unwrap(), &as_stored(s));
+    }
+    // Read in another order, by another reader (its own cache).
+    let mut ro = Store::open_read_only(&db(&dir)).unwrap();
+    for (id, s) in ids.iter().zip([&a, &b, &c]).rev() {
+        assert_same(&ro.read(*id).unwrap(), &as_stored(s));
+    }
+    // A store opened again refers to nothing it did not write itself.
+    drop(store);
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let d = store.write(&c, &Meta::default()).unwrap();
+    assert_eq!(own_documents(&store, d), c.processes.len());
+}
+
+/// Every array of documents is referred to by a row, and every row's array
+/// is there.
+fn check_arrays(store: &Store) {
+    let q = |sql: &str| -> i64 { store.connection().query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        q("SELECT count(*) FROM process_docs d WHERE NOT EXISTS (SELECT 1 FROM processes p \
+           WHERE coalesce(p.doc_snapshot_id, p.snapshot_id) = d.snapshot_id)"),
+        0,
+        "an array no row refers to is left"
+    );
+    assert_eq!(
+        q("SELECT count(*) FROM processes p WHERE NOT EXISTS (SELECT 1 FROM process_docs d \
+           WHERE d.snapshot_id = coalesce(p.doc_snapshot_id, p.snapshot_id))"),
+        0,
+        "a row's array is gone"
+    );
+}
+
+/// Deleting old snapshots keeps the arrays that the snapshots left refer
+/// to, deletes the others, and what is left reads back as written.
+#[test]
+fn pruning_keeps_the_documents_later_snapshots_refer_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let mut snap = snapshot_with_fds_and_cgroups();
+    let n = snap.processes.len();
+    let t0 = 1_700_000_000_000u64;
+    let hour = 3_600_000u64;
+    let mut written = Vec::new();
+    for i in 0..30u64 {
+        snap.taken_at_unix_ms = t0 + i * hour;
+        // One process changes every snapshot, another every fifth.
+        let p = &mut snap.processes[0];
+        p.cmdline = Ok(vec![format!("/usr/bin/job-{i}")]);
+        if i % 5 == 0 {
+            let fds = snap.processes[n - 1].fds.get_or_insert_with(|| memscope_model::ProcessFds {
+                count: Ok(0),
+                nofile: Err(memscope_kernel::ReadError::missing_field("/proc/1/limits", "Max open files")),
+            });
+            fds.count = Ok(i);
+        }
+        written.push((store.write(&snap, &Meta::default()).unwrap(), as_stored(&snap)));
+    }
+    check_arrays(&store);
+    let arrays = |s: &Store| -> i64 {
+        s.connection().query_row("SELECT count(*) FROM process_docs", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(arrays(&store), 30);
+    let now = t0 + 29 * hour;
+    let p =
+        store.prune(&Retention { keep: Some(Duration::from_secs(10 * 3600)), max_bytes: None }, now).unwrap();
+    assert_eq!(p.snapshots, 19);
+    check_arrays(&store);
+    // Left: the first snapshot's array, which holds what most processes
+    // still are, that of the 16th (the last process as the 20th found it),
+    // and those of the 11 snapshots left.
+    assert_eq!(arrays(&store), 13);
+    for (id, want) in &written[19..] {
+        assert_same(&store.read(*id).unwrap(), want);
+    }
+    // Writing on after a prune refers to what is left.
+    snap.taken_at_unix_ms = now + hour;
+    let id = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(own_documents(&store, id), 0);
+    assert_same(&store.read(id).unwrap(), &as_stored(&snap));
+    // All but the newest go, then all of them.
+    let p = store
+        .prune(&Retention { keep: Some(Duration::from_millis(1)), max_bytes: None }, now + hour)
+        .unwrap();
+    assert_eq!(p.snapshots, 11);
+    check_arrays(&store);
+    assert_same(&store.read(id).unwrap(), &as_stored(&snap));
+    store
+        .prune(&Retention { keep: Some(Duration::from_millis(1)), max_bytes: None }, now + 2 * hour)
+        .unwrap();
+    assert_eq!((store.list().unwrap().len(), arrays(&store)), (0, 0));
+    // A new recording starts from nothing: ids may be used again.
+    let id2 = store.write(&snap, &Meta::default()).unwrap();
+    assert_eq!(own_documents(&store, id2), n);
+    assert_same(&store.read(id2).unwrap(), &as_stored(&snap));
+    assert_eq!(store.integrity_check().unwrap(), vec!["ok"]);
+}
+
 #[test]
 fn unavailable_pressure_is_stored_as_why() {
     let dir = tempfile::tempdir().unwrap();
@@ -375,6 +583,7 @@ fn retention_by_age_deletes_old_snapshots_and_their_rows() {
             .unwrap();
         assert_eq!(orphans, 0, "{t}");
     }
+    check_arrays(&store);
     for s in &left {
         store.read(s.id).unwrap();
     }
@@ -644,6 +853,29 @@ fn a_corrupt_document_is_an_error_not_a_panic() {
         // The system part alone still reads.
         store.read_parts(id, memscope_store::Parts::System).unwrap();
     }
+}
+
+/// A row that names an array that is not there, or one that lacks its
+/// process, is corrupt: an error, not a panic, and not another process.
+#[test]
+fn a_row_naming_a_missing_document_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&db(&dir)).unwrap();
+    let snap = fixture_snapshot();
+    let a = store.write(&snap, &Meta::default()).unwrap();
+    let b = store.write(&snap, &Meta::default()).unwrap();
+    let pid = snap.processes[3].pid;
+    let set = |store: &Store, to: Option<i64>, new_pid: u32| {
+        let sql = "UPDATE processes SET doc_snapshot_id = ?3, pid = ?4 WHERE snapshot_id = ?1 AND pid = ?2";
+        store.connection().execute(sql, rusqlite::params![b, pid, to, new_pid]).unwrap();
+    };
+    set(&store, Some(12345), pid);
+    assert!(matches!(store.read(b), Err(StoreError::Corrupt { .. })));
+    set(&store, None, pid);
+    assert!(matches!(store.read(b), Err(StoreError::Corrupt { .. })), "snapshot b has no array of its own");
+    set(&store, Some(a), 4_000_000);
+    assert!(matches!(store.read(b), Err(StoreError::Corrupt { .. })), "a's array has no process 4000000");
+    store.read(a).unwrap();
 }
 
 /// A memory cgroup with the files of its ledger's split, as `record`
