@@ -34,7 +34,13 @@ fn process(doc: &Value, pid: u32) -> &Value {
 
 /// The kernel's own smaps_rollup fields of a process, in bytes.
 fn kernel_rollup(pid: u32) -> BTreeMap<String, u64> {
-    KernelRoot::live().pid_smaps_rollup(pid).expect("smaps_rollup").bytes
+    KernelRoot::live()
+        .pid_smaps_rollup(pid)
+        .expect("smaps_rollup")
+        .bytes
+        .into_iter()
+        .map(|(k, v)| (k.into_owned(), v))
+        .collect()
 }
 
 #[test]

@@ -14,7 +14,6 @@
 use std::collections::{BTreeMap, HashMap};
 
 use memscope_kernel::ReadError;
-use memscope_kernel::parse::Malformed;
 use memscope_kernel::parse::arcstats::Arcstats;
 use memscope_kernel::parse::buddyinfo::{BuddyZone, Buddyinfo};
 use memscope_kernel::parse::cgroupfs::Limit as CgroupLimit;
@@ -33,6 +32,7 @@ use memscope_kernel::parse::sockstat::Sockstat;
 use memscope_kernel::parse::vmallocinfo::{VmallocArea, Vmallocinfo};
 use memscope_kernel::parse::vmstat::Vmstat;
 use memscope_kernel::parse::zoneinfo::{Pageset, Zone, Zoneinfo};
+use memscope_kernel::parse::{FieldName, Malformed, field_name};
 use memscope_kernel::read::{FirmwareRange, HugepagePool, NodeMemory};
 use memscope_model::{
     CgroupMemory, CgroupSample, CgroupVersion, FdSystem, ProcessFds, ProcessSample, ProcessScan, Rollup,
@@ -750,7 +750,7 @@ impl Reader<'_> {
                 statuses.insert(pid, vals);
             }
         }
-        let mut rollups: HashMap<u32, BTreeMap<String, u64>> = HashMap::new();
+        let mut rollups: HashMap<u32, BTreeMap<FieldName, u64>> = HashMap::new();
         {
             let fields: Vec<&str> = rollup_fields(self.schema).collect();
             let sql =
@@ -760,7 +760,7 @@ impl Reader<'_> {
                 let mut bytes = BTreeMap::new();
                 for (i, k) in fields.iter().enumerate() {
                     if let Some(v) = r.get::<_, Option<i64>>(i + 1)? {
-                        bytes.insert(k.to_string(), u(v));
+                        bytes.insert(field_name(k), u(v));
                     }
                 }
                 Ok((r.get::<_, u32>(0)?, bytes))
@@ -872,11 +872,11 @@ impl Reader<'_> {
                     for (i, k) in status_cols.iter().enumerate() {
                         let Some(v) = vals[i] else { continue };
                         if i < STATUS_BYTES.len() {
-                            st.bytes.insert(k.to_string(), u(v));
+                            st.bytes.insert(field_name(k), u(v));
                         } else if i < STATUS_BYTES.len() + STATUS_TEXT.len() {
-                            st.text.insert(k.to_string(), self.strings.text(self.conn, v)?);
+                            st.text.insert(field_name(k), self.strings.text(self.conn, v)?);
                         } else {
-                            st.text.insert(k.to_string(), v.to_string());
+                            st.text.insert(field_name(k), v.to_string());
                         }
                     }
                     Ok(st)

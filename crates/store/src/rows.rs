@@ -756,15 +756,14 @@ fn process_into_stored(p: ProcessSample) -> ProcessSample {
         st.pid = pid;
     }
     if let Ok(st) = &mut status {
-        st.bytes.retain(|k, _| STATUS_BYTES.contains(&k.as_str()));
+        st.bytes.retain(|k, _| STATUS_BYTES.contains(&&**k));
         st.text.retain(|k, v| {
-            STATUS_TEXT.contains(&k.as_str())
-                || (STATUS_NUMBERS.contains(&k.as_str()) && canonical_number(v).is_some())
+            STATUS_TEXT.contains(&&**k) || (STATUS_NUMBERS.contains(&&**k) && canonical_number(v).is_some())
         });
     }
     if let Rollup::Read(r) = &mut rollup {
         // `Size` only when the rollup was summed from `smaps`, which it marks.
-        r.bytes.retain(|k, _| *k == "Size" || ROLLUP_FIELDS.contains(&k.as_str()));
+        r.bytes.retain(|k, _| *k == "Size" || ROLLUP_FIELDS.contains(&&**k));
     }
     if let Some(ProcessFds { nofile: Ok(l), .. }) = &mut fds {
         // RLIM_INFINITY is all ones, which the kernel prints `unlimited`.

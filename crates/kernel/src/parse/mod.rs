@@ -111,6 +111,114 @@ pub(crate) fn kb_value(value: &str) -> Option<KbValue> {
     }
 }
 
+/// A field name as the kernel prints it: borrowed from the names this
+/// crate knows (`VmRSS`, `Pss`, `Uid`, …), so that parsing the files of
+/// hundreds of processes again and again allocates no key, owned for any
+/// other name (another kernel's, an edited tree's).
+pub type FieldName = std::borrow::Cow<'static, str>;
+
+/// `name` as a [`FieldName`]: the fields of `/proc/PID/status` and
+/// `/proc/PID/smaps_rollup` (fs/proc/array.c, fs/proc/task_mmu.c) are
+/// borrowed. A `match` on string literals compares the length first, then
+/// the bytes of the few names of that length.
+pub fn field_name(name: &str) -> FieldName {
+    macro_rules! known {
+        ($($n:literal),* $(,)?) => {
+            match name {
+                $($n => FieldName::Borrowed($n),)*
+                _ => FieldName::Owned(name.to_owned()),
+            }
+        };
+    }
+    known!(
+        // status, in kB
+        "VmPeak",
+        "VmSize",
+        "VmLck",
+        "VmPin",
+        "VmHWM",
+        "VmRSS",
+        "RssAnon",
+        "RssFile",
+        "RssShmem",
+        "VmData",
+        "VmStk",
+        "VmExe",
+        "VmLib",
+        "VmPTE",
+        "VmSwap",
+        "HugetlbPages",
+        // status, text
+        "Name",
+        "Umask",
+        "State",
+        "Tgid",
+        "Ngid",
+        "Pid",
+        "PPid",
+        "TracerPid",
+        "Uid",
+        "Gid",
+        "FDSize",
+        "Groups",
+        "NStgid",
+        "NSpid",
+        "NSpgid",
+        "NSsid",
+        "Kthread",
+        "CoreDumping",
+        "THP_enabled",
+        "untag_mask",
+        "Threads",
+        "SigQ",
+        "SigPnd",
+        "ShdPnd",
+        "SigBlk",
+        "SigIgn",
+        "SigCgt",
+        "CapInh",
+        "CapPrm",
+        "CapEff",
+        "CapBnd",
+        "CapAmb",
+        "NoNewPrivs",
+        "Seccomp",
+        "Seccomp_filters",
+        "Speculation_Store_Bypass",
+        "SpeculationIndirectBranch",
+        "Cpus_allowed",
+        "Cpus_allowed_list",
+        "Mems_allowed",
+        "Mems_allowed_list",
+        "voluntary_ctxt_switches",
+        "nonvoluntary_ctxt_switches",
+        // smaps_rollup (and smaps)
+        "Rss",
+        "Pss",
+        "Pss_Dirty",
+        "Pss_Anon",
+        "Pss_File",
+        "Pss_Shmem",
+        "Shared_Clean",
+        "Shared_Dirty",
+        "Private_Clean",
+        "Private_Dirty",
+        "Referenced",
+        "Anonymous",
+        "KSM",
+        "LazyFree",
+        "AnonHugePages",
+        "ShmemPmdMapped",
+        "FilePmdMapped",
+        "Shared_Hugetlb",
+        "Private_Hugetlb",
+        "Swap",
+        "SwapPss",
+        "Locked",
+        "Size",
+    )
+}
+
 /// What [`kb_value`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum KbValue {

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{KbValue, Malformed, kb_value};
+use crate::parse::{FieldName, KbValue, Malformed, field_name, kb_value};
 
 /// The rollup's fields in bytes, kernel names kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ pub struct SmapsRollup {
     /// `Referenced`, `Anonymous`, `KSM`, `LazyFree`, `AnonHugePages`,
     /// `ShmemPmdMapped`, `FilePmdMapped`, `Shared_Hugetlb`,
     /// `Private_Hugetlb`, `Swap`, `SwapPss`, `Locked` — in bytes.
-    pub bytes: BTreeMap<String, u64>,
+    pub bytes: BTreeMap<FieldName, u64>,
     /// Lines that were skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub malformed: Vec<Malformed>,
@@ -42,7 +42,7 @@ impl SmapsRollup {
             }
             match line.split_once(':').and_then(|(k, v)| Some((k, kb_value(v)?))) {
                 Some((key, KbValue::Bytes(b))) => {
-                    r.bytes.insert(key.to_string(), b);
+                    r.bytes.insert(field_name(key), b);
                 }
                 _ => r.malformed.push(Malformed::new(i, line)),
             }
@@ -62,7 +62,7 @@ impl SmapsRollup {
         let mut r = SmapsRollup { malformed: maps.malformed.clone(), ..SmapsRollup::default() };
         for m in &maps.mappings {
             for (k, v) in m.fields.iter().filter(|(k, _)| !NOT_SUMMED.contains(&k.as_str())) {
-                let e = r.bytes.entry(k.clone()).or_insert(0);
+                let e = r.bytes.entry(field_name(k)).or_insert(0);
                 *e = e.saturating_add(*v);
             }
         }

@@ -9,15 +9,15 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::parse::{KbValue, Malformed, kb_value};
+use crate::parse::{FieldName, KbValue, Malformed, field_name, kb_value};
 
 /// Every field of one status file, kernel names kept.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Status {
     /// Fields printed in kB, converted to bytes (`VmRSS`, `VmSwap`, …).
-    pub bytes: BTreeMap<String, u64>,
+    pub bytes: BTreeMap<FieldName, u64>,
     /// Every other field as text (`Name`, `State`, `Uid`, `Cpus_allowed_list`, …).
-    pub text: BTreeMap<String, String>,
+    pub text: BTreeMap<FieldName, String>,
     /// Lines that were skipped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub malformed: Vec<Malformed>,
@@ -48,12 +48,12 @@ impl Status {
             if value.ends_with(" kB") {
                 match kb_value(value) {
                     Some(KbValue::Bytes(b)) => {
-                        s.bytes.insert(key.to_string(), b);
+                        s.bytes.insert(field_name(key), b);
                     }
                     _ => s.malformed.push(Malformed::new(i, line)),
                 }
             } else if text_keys.is_none_or(|keys| keys.contains(&key)) {
-                s.text.insert(key.to_string(), value.to_string());
+                s.text.insert(field_name(key), value.to_string());
             }
         }
         s
