@@ -536,10 +536,10 @@ impl Store {
             Ok(written)
         })();
         match result {
-            Ok((id, sources)) => {
+            Ok((id, written)) => {
                 self.strings.commit();
                 if shared {
-                    self.last_docs = rows::LastDocs::of(id, processes, sources);
+                    self.last_docs = rows::LastDocs::of(id, processes, written);
                 }
                 Ok(id)
             }

@@ -252,22 +252,43 @@ pub(crate) enum Layout<'a> {
 pub(crate) struct LastDocs {
     /// The snapshot they were written with (`None`: nothing to refer to).
     pub snapshot: Option<i64>,
-    /// Each process as stored (without its age), and the snapshot whose
-    /// array holds its document.
-    pub by_pid: HashMap<u32, (ProcessSample, i64)>,
+    pub by_pid: HashMap<u32, Kept>,
 }
+
+/// One process of [`LastDocs`].
+#[derive(Debug)]
+pub(crate) struct Kept {
+    /// As stored, without its age.
+    sample: ProcessSample,
+    /// The snapshot whose array holds its document.
+    source: i64,
+    /// Its row's `strings` ids, which a process with the same document has
+    /// too.
+    texts: TextIds,
+}
+
+/// A `processes` row's `strings` ids: `comm`, `cmdline`, `cgroup`, `uid`.
+pub(crate) type TextIds = [Option<i64>; 4];
+
+/// What [`write`] did with one process: the earlier snapshot whose array
+/// holds its document (`None`: this snapshot's), and its row's string ids.
+pub(crate) type WrittenProcess = (Option<i64>, TextIds);
 
 impl LastDocs {
     /// The documents of snapshot `id`, whose processes (as stored, ages
-    /// taken out) were written with `sources` ([`write`]'s).
-    pub(crate) fn of(id: i64, processes: Vec<ProcessSample>, sources: Vec<Option<i64>>) -> LastDocs {
-        let by_pid = processes.into_iter().zip(sources).map(|(p, s)| (p.pid, (p, s.unwrap_or(id)))).collect();
+    /// taken out) were written as `written` says ([`write`]'s).
+    pub(crate) fn of(id: i64, processes: Vec<ProcessSample>, written: Vec<WrittenProcess>) -> LastDocs {
+        let by_pid = processes
+            .into_iter()
+            .zip(written)
+            .map(|(p, (s, texts))| (p.pid, Kept { sample: p, source: s.unwrap_or(id), texts }))
+            .collect();
         LastDocs { snapshot: Some(id), by_pid }
     }
 
-    /// The snapshot holding a document equal to `p`'s, if any.
-    fn source_of(&self, p: &ProcessSample) -> Option<i64> {
-        self.by_pid.get(&p.pid).filter(|(q, _)| same_document(q, p)).map(|(_, s)| *s)
+    /// The process with a document equal to `p`'s, if any.
+    fn same_as(&self, p: &ProcessSample) -> Option<&Kept> {
+        self.by_pid.get(&p.pid).filter(|k| same_document(&k.sample, p))
     }
 }
 
@@ -300,7 +321,7 @@ pub(crate) fn write(
     processes: &[ProcessSample],
     meta: &Meta,
     layout: Layout,
-) -> Result<(i64, Vec<Option<i64>>), StoreError> {
+) -> Result<(i64, Vec<WrittenProcess>), StoreError> {
     let stored = system_as_stored(snap);
     let (system, system_len) = encode(&stored)?;
     tx.prepare_cached(&format!(
@@ -319,12 +340,12 @@ pub(crate) fn write(
         system_len,
     ])?;
     let id = tx.last_insert_rowid();
-    let (sources, ages): (Vec<Option<i64>>, &[Option<u64>]) = match layout {
+    let (same, ages): (Vec<Option<&Kept>>, &[Option<u64>]) = match layout {
         Layout::OwnArray => (vec![None; processes.len()], &[]),
-        Layout::Shared { last, ages } => (processes.iter().map(|p| last.source_of(p)).collect(), ages),
+        Layout::Shared { last, ages } => (processes.iter().map(|p| last.same_as(p)).collect(), ages),
     };
     let own: Vec<&ProcessSample> =
-        processes.iter().zip(&sources).filter(|(_, s)| s.is_none()).map(|(p, _)| p).collect();
+        processes.iter().zip(&same).filter(|(_, s)| s.is_none()).map(|(p, _)| p).collect();
     // A snapshot whose processes are all unchanged (or that has none, under
     // version 8) has no array of its own.
     if !own.is_empty() || matches!(layout, Layout::OwnArray) {
@@ -347,11 +368,22 @@ pub(crate) fn write(
             tables.processes
         )
     })?;
+    let mut written = Vec::with_capacity(processes.len());
     for (i, p) in processes.iter().enumerate() {
         let c = Columns::of(p);
-        let cgroup = p.cgroup.as_ref().ok().map(|c| strings.intern_cgroup(tx, c)).transpose()?;
-        let mut intern = |t: Option<String>| t.map(|t| strings.intern(tx, &t)).transpose();
-        let (comm, cmdline, uid) = (intern(c.comm)?, intern(c.cmdline)?, intern(c.uid)?);
+        // A process whose document did not change has the texts it had.
+        let texts = match same[i] {
+            Some(k) => k.texts,
+            None => {
+                let (comm, cmdline, uid) = Columns::texts(p);
+                let cgroup = p.cgroup.as_ref().ok().map(|c| strings.intern_cgroup(tx, c)).transpose()?;
+                let mut intern = |t: Option<String>| t.map(|t| strings.intern(tx, &t)).transpose();
+                [intern(comm)?, intern(cmdline)?, cgroup, intern(uid)?]
+            }
+        };
+        let [comm, cmdline, cgroup, uid] = texts;
+        let source = same[i].map(|k| k.source);
+        written.push((source, texts));
         let common = params![
             id,
             p.pid,
@@ -370,24 +402,19 @@ pub(crate) fn write(
         if shared {
             let age = ages.get(i).copied().flatten().map(|a| a as i64);
             let mut all: Vec<&dyn rusqlite::ToSql> = common.to_vec();
-            all.push(&sources[i]);
+            all.push(&source);
             all.push(&age);
             st.execute(all.as_slice())?;
         } else {
             st.execute(common)?;
         }
     }
-    Ok((id, sources))
+    Ok((id, written))
 }
 
 /// A process's indexed columns (NULL: not read).
 struct Columns {
     starttime_ticks: Option<i64>,
-    comm: Option<String>,
-    /// The command line, a JSON array.
-    cmdline: Option<String>,
-    /// The status `Uid` line: real, effective, saved, file system.
-    uid: Option<String>,
     rss: Option<i64>,
     pss: Option<i64>,
     uss: Option<i64>,
@@ -409,9 +436,6 @@ impl Columns {
         let fds = p.fds.as_ref();
         Columns {
             starttime_ticks: i(p.stat.as_ref().ok().and_then(|s| s.starttime_ticks)),
-            comm: p.stat.as_ref().ok().map(|s| s.comm.clone()),
-            cmdline: p.cmdline.as_ref().ok().and_then(|c| serde_json::to_string(c).ok()),
-            uid: status.and_then(|s| s.text.get("Uid").cloned()),
             rss: status_bytes("VmRSS"),
             pss: i(rollup_bytes("Pss")),
             uss: i(rollup.map(|_| {
@@ -423,6 +447,17 @@ impl Columns {
             fd_count: i(fds.and_then(|f| f.count.as_ref().ok().copied())),
             nofile_soft: fds.and_then(|f| f.nofile.as_ref().ok()).map(|l| rlimit_column(l.soft)),
         }
+    }
+
+    /// A process's text columns, before they are interned: the command name
+    /// (`stat`'s), the command line (a JSON array) and the status `Uid`
+    /// line (real, effective, saved, file system).
+    fn texts(p: &ProcessSample) -> (Option<String>, Option<String>, Option<String>) {
+        (
+            p.stat.as_ref().ok().map(|s| s.comm.clone()),
+            p.cmdline.as_ref().ok().and_then(|c| serde_json::to_string(c).ok()),
+            p.status.as_ref().ok().and_then(|s| s.text.get("Uid").cloned()),
+        )
     }
 }
 

@@ -427,6 +427,7 @@ fn a_process_unchanged_since_the_last_snapshot_is_not_written_again() {
     assert_eq!(refs as usize, c.processes.len() - 3, "all but three of c's documents are a's");
     for (id, s) in ids.iter().zip([&a, &b, &c]) {
         assert_same(&store.read(*id).unwrap(), &as_stored(s));
+        check_columns(&store, *id, s);
     }
     // Read in another order, by another reader (its own cache).
     let mut ro = Store::open_read_only(&db(&dir)).unwrap();
@@ -438,6 +439,36 @@ fn a_process_unchanged_since_the_last_snapshot_is_not_written_again() {
     let mut store = Store::open(&db(&dir)).unwrap();
     let d = store.write(&c, &Meta::default()).unwrap();
     assert_eq!(own_documents(&store, d), c.processes.len());
+}
+
+/// The columns of snapshot `id`'s rows (through the view) are those of
+/// `snap`'s processes: whether a row's document was written or referred
+/// to, its texts are its own.
+fn check_columns(store: &Store, id: i64, snap: &Snapshot) {
+    type Row = (u32, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>);
+    let rows: Vec<Row> = store
+        .connection()
+        .prepare("SELECT pid, comm, cmdline, cgroup, uid, pss FROM process_samples WHERE snapshot_id = ?1 ORDER BY pid")
+        .unwrap()
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let want: Vec<Row> = as_stored(snap)
+        .processes
+        .iter()
+        .map(|p| {
+            (
+                p.pid,
+                p.stat.as_ref().ok().map(|s| s.comm.clone()),
+                p.cmdline.as_ref().ok().map(|c| serde_json::to_string(c).unwrap()),
+                p.cgroup.as_ref().ok().map(|c| serde_json::to_string(&c.memberships).unwrap()),
+                p.status.as_ref().ok().and_then(|s| s.text.get("Uid").cloned()),
+                p.rollup().and_then(|r| r.get("Pss")).map(|v| v as i64),
+            )
+        })
+        .collect();
+    assert_eq!(rows, want, "snapshot {id}");
 }
 
 /// Every array of documents is referred to by a row, and every row's array
@@ -499,6 +530,7 @@ fn pruning_keeps_the_documents_later_snapshots_refer_to() {
     assert_eq!(arrays(&store), 13);
     for (id, want) in &written[19..] {
         assert_same(&store.read(*id).unwrap(), want);
+        check_columns(&store, *id, want);
     }
     // Writing on after a prune refers to what is left.
     snap.taken_at_unix_ms = now + hour;
