@@ -252,6 +252,7 @@ pub(crate) enum Layout<'a> {
 pub(crate) struct LastDocs {
     /// The snapshot they were written with (`None`: nothing to refer to).
     pub snapshot: Option<i64>,
+    /// Its processes, by pid.
     pub by_pid: HashMap<u32, Kept>,
 }
 
@@ -310,9 +311,8 @@ fn same_document(a: &ProcessSample, b: &ProcessSample) -> bool {
 
 /// Insert `snap`'s system files (as [`as_stored`] keeps them) and
 /// `processes` (as [`processes_as_stored`] gives them) inside `tx`, into
-/// `tables`, as `layout` says; returns its id and, with
-/// [`Layout::Shared`], for each process the earlier snapshot whose array
-/// holds its document (`None`: this one's).
+/// `tables`, as `layout` says; returns its id and what became of each
+/// process ([`WrittenProcess`]).
 pub(crate) fn write(
     tx: &Transaction,
     strings: &mut Strings,
