@@ -142,6 +142,22 @@ def rmdir_tree(path):
 def ledger_checks(g, mem_bytes):
     @check("ledger sums to installed RAM")
     def _():
+        # The ledger's files are read one after another while the guest
+        # settles (modules loading, the check's own processes starting):
+        # memory that moves between the meminfo read and a breakdown's read
+        # can leave a remainder a little below zero once (seen: -976 KiB,
+        # in one test run out of several). A double count shows in every
+        # report: three reports a second apart must not all fail.
+        errors = []
+        for _attempt in range(3):
+            try:
+                return one_ledger()
+            except AssertionError as e:
+                errors.append(str(e))
+                time.sleep(1)
+        raise AssertionError("; ".join(errors))
+
+    def one_ledger():
         r = g.json("report")
         top = [line for line in r["ledger"] if "parent" not in line]
         total = sum(line["bytes"] for line in top)
