@@ -181,7 +181,7 @@ pub struct ProcessSnapshot {
 }
 
 /// One process.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProcessSample {
     /// Process id.
     pub pid: u32,

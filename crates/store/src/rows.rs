@@ -253,7 +253,7 @@ pub(crate) struct LastDocs {
     /// The snapshot they were written with (`None`: nothing to refer to).
     pub snapshot: Option<i64>,
     /// Its processes, by pid.
-    pub by_pid: HashMap<u32, Kept>,
+    by_pid: HashMap<u32, Kept>,
 }
 
 /// One process of [`LastDocs`].
@@ -287,26 +287,11 @@ impl LastDocs {
         LastDocs { snapshot: Some(id), by_pid }
     }
 
-    /// The process with a document equal to `p`'s, if any.
+    /// The process with a document equal to `p`'s, if any (ages are taken
+    /// out of both: they are a column).
     fn same_as(&self, p: &ProcessSample) -> Option<&Kept> {
-        self.by_pid.get(&p.pid).filter(|k| same_document(&k.sample, p))
+        self.by_pid.get(&p.pid).filter(|k| k.sample == *p)
     }
-}
-
-/// `a` and `b` give the same document (neither has an age: it is a column).
-/// Every field is named, so that a field added to the sample is decided here.
-fn same_document(a: &ProcessSample, b: &ProcessSample) -> bool {
-    let ProcessSample { pid, stat, status, rollup, cgroup, cmdline, namespaces, fds, pss_age_ms, exe } = a;
-    *pid == b.pid
-        && *stat == b.stat
-        && *status == b.status
-        && *rollup == b.rollup
-        && *cgroup == b.cgroup
-        && *cmdline == b.cmdline
-        && *namespaces == b.namespaces
-        && *fds == b.fds
-        && *pss_age_ms == b.pss_age_ms
-        && *exe == b.exe
 }
 
 /// Insert `snap`'s system files (as [`as_stored`] keeps them) and
