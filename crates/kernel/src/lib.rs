@@ -18,11 +18,13 @@
 
 pub mod cgroup;
 pub mod fuzzing;
+pub mod held;
 pub mod parse;
 pub mod read;
 pub mod root;
 pub mod users;
 
+pub use held::HeldFiles;
 pub use parse::ParseError;
 pub use read::{KmsgFollower, paths};
 pub use root::{DeviceHold, KernelFile, KernelRoot, MANIFEST, ReadError, Recorder, UNREADABLE};

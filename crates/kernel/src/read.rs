@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::held::HeldFiles;
+use crate::root::text_of;
+
 use crate::parse::allocinfo::Allocinfo;
 use crate::parse::arcstats::Arcstats;
 use crate::parse::buddyinfo::Buddyinfo;
@@ -789,6 +792,14 @@ impl KernelRoot {
         self.read_parsed(&format!("/proc/{pid}/stat"), Stat::parse)
     }
 
+    /// `/proc/PID/stat` through files held open between passes
+    /// ([`HeldFiles`]), when given.
+    pub fn pid_stat_held(&self, pid: u32, held: Option<&HeldFiles>) -> Result<Stat, ReadError> {
+        let Some(held) = held else { return self.pid_stat(pid) };
+        let text = text_of(self.read_pid_file_held(pid, "stat", held)?);
+        Stat::parse(&text).map_err(|e| ReadError::from_parse(&format!("/proc/{pid}/stat"), e))
+    }
+
     /// `/proc/PID/comm`: the command name, without its newline.
     pub fn pid_comm(&self, pid: u32) -> Result<String, ReadError> {
         let text = self.read_text(&format!("/proc/{pid}/comm"))?;
@@ -804,6 +815,18 @@ impl KernelRoot {
     /// ([`Status::parse_keeping`]).
     pub fn pid_status_keeping(&self, pid: u32, text_keys: Option<&[&str]>) -> Result<Status, ReadError> {
         Ok(Status::parse_keeping(&self.read_text(&format!("/proc/{pid}/status"))?, text_keys))
+    }
+
+    /// [`KernelRoot::pid_status_keeping`] through files held open between
+    /// passes ([`HeldFiles`]), when given.
+    pub fn pid_status_held(
+        &self,
+        pid: u32,
+        text_keys: Option<&[&str]>,
+        held: Option<&HeldFiles>,
+    ) -> Result<Status, ReadError> {
+        let Some(held) = held else { return self.pid_status_keeping(pid, text_keys) };
+        Ok(Status::parse_keeping(&text_of(self.read_pid_file_held(pid, "status", held)?), text_keys))
     }
 
     /// `/proc/PID/smaps_rollup` (costly: walks the target's page tables).

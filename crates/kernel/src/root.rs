@@ -443,7 +443,7 @@ impl KernelRoot {
         Some(ReadError::PermissionDenied { path: kpath.to_string() })
     }
 
-    fn open_file(&self, kpath: &str) -> Result<File, ReadError> {
+    pub(crate) fn open_file(&self, kpath: &str) -> Result<File, ReadError> {
         if let Some(e) = self.listed_unreadable(kpath) {
             return Err(e);
         }
@@ -459,11 +459,7 @@ impl KernelRoot {
     /// Read a whole file as text; bytes that are not UTF-8 (file names,
     /// command names) are replaced, never a failure.
     pub fn read_text(&self, kpath: &str) -> Result<String, ReadError> {
-        let data = self.read(kpath)?;
-        Ok(match String::from_utf8(data) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-        })
+        Ok(text_of(self.read(kpath)?))
     }
 
     /// Read a file and parse it, attaching the path to a parse error.
@@ -842,6 +838,15 @@ fn too_large(kpath: &str, cap: u64) -> ReadError {
     }
 }
 
+/// Bytes read from a kernel file as text: bytes that are not UTF-8 (file
+/// names, command names) are replaced.
+pub(crate) fn text_of(data: Vec<u8>) -> String {
+    match String::from_utf8(data) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    }
+}
+
 /// Read to EOF, at most `cap` bytes. /proc and sysfs files report size 0, so
 /// read in a loop rather than with `read_to_end`, which would first ask for
 /// the size (statx + lseek: two wasted system calls per file, measurable over
@@ -853,6 +858,22 @@ fn too_large(kpath: &str, cap: u64) -> ReadError {
 /// files) and copied out at their size; a file that outgrows the buffer
 /// continues in a buffer of its own.
 fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+    read_capped_with(kpath, cap, |buf, _| file.read(buf))
+}
+
+/// [`read_capped`] from offset 0 by positional reads (`pread`), whatever
+/// the file's position: a file held open reads again from its start
+/// ([`crate::HeldFiles`]; a seq_file restarts its records at offset 0).
+pub(crate) fn read_capped_at(file: &File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
+    read_capped_with(kpath, cap, |buf, offset| file.read_at(buf, offset))
+}
+
+/// [`read_capped`] with `read(buf, offset)`, `offset` the bytes read so far.
+fn read_capped_with(
+    kpath: &str,
+    cap: u64,
+    mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+) -> Result<Vec<u8>, ReadError> {
     const KEPT: usize = 16 << 10;
     thread_local! {
         static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -863,7 +884,7 @@ fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadEr
         buf.resize(KEPT, 0);
         let mut len = 0;
         while len < KEPT {
-            match file.read(&mut buf[len..]) {
+            match read(&mut buf[len..], len as u64) {
                 Ok(0) => return Ok(Some((buf[..len].to_vec(), true))),
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -892,7 +913,7 @@ fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadEr
             }
             data.resize(len * 2, 0);
         }
-        match file.read(&mut data[len..]) {
+        match read(&mut data[len..], len as u64) {
             Ok(0) => break,
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -15,7 +15,7 @@ use memscope_kernel::parse::pid::stat::Stat;
 use memscope_kernel::parse::pid::status::Status;
 use memscope_kernel::parse::slabinfo::Slabinfo;
 use memscope_kernel::parse::vmallocinfo::Vmallocinfo;
-use memscope_kernel::{KernelRoot, ReadError, paths};
+use memscope_kernel::{HeldFiles, KernelRoot, ReadError, paths};
 
 use crate::fds::{ProcessFds, has_no_files, read_fd_system, read_process_fds};
 use crate::incremental::{Counters, Decision, IncrementalPss};
@@ -174,6 +174,9 @@ pub const WATCHED_STATUS_TEXT: &[&str] =
 ///   [`CollectCache::BREAKDOWN_TOLERANCE_BYTES`] or 0.2 % of its value at
 ///   the read, for at most [`CollectCache::BREAKDOWN_MAX_AGE`], and says
 ///   how old it is ([`crate::Snapshot::slabinfo_age_ms`]).
+/// - each process's `stat` and `status` stay open between passes and are
+///   read again from offset 0 ([`HeldFiles`]): a carried pass opened and
+///   closed them by path for every process, a third of its CPU.
 ///
 /// One cache belongs to one [`KernelRoot`].
 #[derive(Debug, Default)]
@@ -185,6 +188,8 @@ pub struct CollectCache {
     slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
     /// Pid → its seldom-changing files, as last read.
     process_files: Mutex<HashMap<u32, ProcessFiles>>,
+    /// Each process's `stat` and `status`, kept open between passes.
+    held: HeldFiles,
 }
 
 /// A system file that breaks down one `meminfo` figure, as read at
@@ -271,6 +276,7 @@ impl CollectCache {
     fn forget_exited(&self, alive: &[u32]) {
         let alive: std::collections::HashSet<u32> = alive.iter().copied().collect();
         self.process_files.lock().unwrap_or_else(|e| e.into_inner()).retain(|pid, _| alive.contains(pid));
+        self.held.retain(|pid| alive.contains(&pid));
     }
 
     fn percpu_first_chunk_pages(&self, root: &KernelRoot) -> Sample<u64> {
@@ -966,6 +972,7 @@ impl First {
 
 /// [`First`] of `pid`; `None` if it exited.
 fn read_first(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<First> {
+    let held = opts.cache.as_ref().map(|c| &c.held);
     if skips_stat(opts) {
         let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?;
         // Without `status` (a tree that lacks it), `stat` names the process.
@@ -975,7 +982,7 @@ fn read_first(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Firs
         };
         Some(First { stat, status: Some(status) })
     } else {
-        Some(First { stat: present(root, pid, root.pid_stat(pid))?, status: None })
+        Some(First { stat: present(root, pid, root.pid_stat_held(pid, held))?, status: None })
     }
 }
 
@@ -996,7 +1003,10 @@ fn read_cheap_after_first(
     let First { stat, status } = first;
     let status = match status {
         Some(status) => status,
-        None => present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?,
+        None => {
+            let held = opts.cache.as_ref().map(|c| &c.held);
+            present(root, pid, root.pid_status_held(pid, opts.status_text_keys, held))?
+        }
     };
     if stat.is_err() && status.is_err() && !root.is_live() {
         // A directory of a captured tree without either file: no figure to
@@ -1108,6 +1118,45 @@ mod tests {
         write("cgroup", "0::/a\n");
         write("cmdline", "sh\0");
         (dir, write)
+    }
+
+    #[test]
+    fn a_cache_reads_stat_and_status_through_held_files_until_the_process_exits() {
+        let root = KernelRoot::live();
+        /// Killed and reaped when dropped, a failed test too.
+        struct Child(std::process::Child);
+        impl Drop for Child {
+            fn drop(&mut self) {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+        let child = Child(
+            std::process::Command::new("sleep")
+                .arg("60")
+                .stdin(std::process::Stdio::null())
+                .spawn()
+                .expect("sleep runs"),
+        );
+        let (me, pid) = (std::process::id(), child.0.id());
+        let cache = CollectCache::new();
+        let opts = CollectOptions {
+            processes: ProcessMode::StatusOnly,
+            pids: Some(vec![me, pid]),
+            cache: Some(cache.clone()),
+            ..CollectOptions::default()
+        };
+        let listed = |opts: &CollectOptions| {
+            let (procs, _) = collect_process_samples(&root, opts);
+            procs.iter().map(|p| (p.pid, p.stat.is_ok() && p.status.is_ok())).collect::<Vec<_>>()
+        };
+        assert_eq!(listed(&opts), [(me, true), (pid, true)]);
+        assert_eq!(cache.held.len(), 4, "stat and status of both");
+        assert_eq!(listed(&opts), [(me, true), (pid, true)], "read again through them");
+        assert_eq!(cache.held.len(), 4);
+        drop(child);
+        assert_eq!(listed(&opts), [(me, true)], "the reaped child is gone, not read through its file");
+        assert_eq!(cache.held.len(), 2, "its file is closed");
     }
 
     #[test]
