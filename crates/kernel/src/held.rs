@@ -127,6 +127,42 @@ impl KernelRoot {
     }
 }
 
+impl KernelRoot {
+    /// The size `fstat` gives of `/proc/PID/NAME`, a directory held open
+    /// (`O_PATH`, which needs no read permission): `None` when it cannot be
+    /// told that way (a root that is not live or records, a failure, a size
+    /// of 0), for the caller to ask by path.
+    pub(crate) fn pid_dir_size_held(&self, pid: u32, name: &'static str, held: &HeldFiles) -> Option<u64> {
+        use rustix::fs::{Mode, OFlags, fstat, open};
+        if !self.is_live() || self.is_recording() {
+            return None;
+        }
+        {
+            let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(dir) = files.get(pid, name) {
+                return match fstat(dir) {
+                    Ok(st) => u64::try_from(st.st_size).ok().filter(|s| *s > 0),
+                    // Exited (ENOENT once reaped): the path decides.
+                    Err(_) => {
+                        files.close(pid);
+                        None
+                    }
+                };
+            }
+        }
+        let kpath = format!("/proc/{pid}/{name}");
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = File::from(open(self.resolve(&kpath), flags, Mode::empty()).ok()?);
+        let size = u64::try_from(fstat(&dir).ok()?.st_size).ok();
+        let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+        if files.count < held.max && files.get(pid, name).is_none() {
+            files.by_pid.entry(pid).or_default().push((name, dir));
+            files.count += 1;
+        }
+        size.filter(|s| *s > 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +241,31 @@ mod tests {
         assert_eq!(held.len(), 2, "no room for a third");
         held.retain(|pid| pid != me);
         assert!(held.is_empty());
+    }
+
+    #[test]
+    fn a_held_fd_directory_counts_the_descriptors_as_its_path_does_until_the_process_exits() {
+        let root = KernelRoot::live();
+        let held = HeldFiles::with_room(8);
+        let mut c = Sleeper::start();
+        let pid = c.pid();
+        let by_path = root.pid_fd_count(pid).unwrap();
+        assert!(by_path >= 3, "{by_path}");
+        // Before Linux 6.2 the directory's size is 0: then never from it.
+        let sized = std::fs::metadata(format!("/proc/{pid}/fd")).unwrap().len() > 0;
+        if !sized {
+            assert_eq!(root.pid_dir_size_held(pid, "fd", &held), None);
+            assert_eq!(root.pid_fd_count_held(pid, Some(&held)), Ok(by_path));
+            return;
+        }
+        assert_eq!(root.pid_dir_size_held(pid, "fd", &held), Some(by_path));
+        assert_eq!(held.len(), 1);
+        assert_eq!(root.pid_dir_size_held(pid, "fd", &held), Some(by_path), "through the held directory");
+        assert_eq!(root.pid_fd_count_held(pid, Some(&held)), Ok(by_path));
+        c.end();
+        assert_eq!(root.pid_dir_size_held(pid, "fd", &held), None);
+        assert!(held.is_empty());
+        assert!(matches!(root.pid_fd_count_held(pid, Some(&held)), Err(ReadError::Gone { .. })));
     }
 
     #[test]

@@ -914,6 +914,16 @@ impl KernelRoot {
         self.count_dir(&kpath)
     }
 
+    /// [`KernelRoot::pid_fd_count`] through `/proc/PID/fd` held open
+    /// between passes ([`HeldFiles`]), when given: `fstat` of the held
+    /// directory counts as `stat` of its path does, without the path walk.
+    pub fn pid_fd_count_held(&self, pid: u32, held: Option<&HeldFiles>) -> Result<u64, ReadError> {
+        match held.and_then(|h| self.pid_dir_size_held(pid, "fd", h)) {
+            Some(size) => Ok(size),
+            None => self.pid_fd_count(pid),
+        }
+    }
+
     /// The descriptor numbers a process holds, ascending (root or the
     /// process's owner).
     pub fn pid_fds(&self, pid: u32) -> Result<Vec<u32>, ReadError> {

@@ -1037,7 +1037,10 @@ fn read_cheap_after_first(
     // Kernel threads and zombies hold no descriptor table.
     let has_files = status.as_ref().map(|s| !has_no_files(pid, s)).unwrap_or(true);
     let mut fds = (fds && has_files).then(|| match kept.as_ref().and_then(|k| k.nofile.clone()) {
-        Some(nofile) => ProcessFds { count: root.pid_fd_count(pid), nofile: Ok(nofile) },
+        Some(nofile) => {
+            let held = opts.cache.as_ref().map(|c| &c.held);
+            ProcessFds { count: root.pid_fd_count_held(pid, held), nofile: Ok(nofile) }
+        }
         None => read_process_fds(root, pid),
     });
     if fds.as_ref().is_some_and(|f| f.gone()) {
