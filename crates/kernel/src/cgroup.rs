@@ -335,12 +335,8 @@ impl<'a> CgroupReader<'a> {
             if depth >= MAX_DEPTH {
                 continue;
             }
-            let Ok(names) = self.root.list_dir(&dir) else { continue };
-            let children: Vec<String> = names
-                .iter()
-                .map(|n| format!("{rel}/{n}"))
-                .filter(|child| self.root.is_dir(&format!("{mount}{child}")))
-                .collect();
+            let Ok(names) = self.root.list_subdirs(&dir) else { continue };
+            let children: Vec<String> = names.iter().map(|n| format!("{rel}/{n}")).collect();
             stack.extend(children.into_iter().rev().map(|c| (c, depth + 1)));
         }
         out

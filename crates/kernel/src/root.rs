@@ -493,6 +493,33 @@ impl KernelRoot {
         Ok(names)
     }
 
+    /// The names of a directory's subdirectories, sorted: told by the type
+    /// the directory listing gives (`d_type`), without a `stat` of each
+    /// entry, where it can (a walk of every cgroup at every pass of a
+    /// recording); a link, or an entry of unknown type, is asked by path. A
+    /// recording root lists every name, as [`KernelRoot::list_dir`] does.
+    pub fn list_subdirs(&self, kpath: &str) -> Result<Vec<String>, ReadError> {
+        if self.recorder.is_some() {
+            let names = self.list_dir(kpath)?;
+            return Ok(names.into_iter().filter(|n| self.is_dir(&format!("{kpath}/{n}"))).collect());
+        }
+        if let Some(e) = self.listed_unreadable(kpath) {
+            return Err(e);
+        }
+        let rd = std::fs::read_dir(self.resolve(kpath)).map_err(|e| classify(&e, kpath))?;
+        let mut names: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => true,
+                Ok(t) if !t.is_symlink() => false,
+                _ => e.path().is_dir(),
+            })
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// How many entries a directory has (`.` and `..` not counted), without
     /// allocating their names: one `getdents64` per 8 KiB of entries. A
     /// recording root lists the names instead, so that a capture keeps them.
@@ -985,6 +1012,29 @@ pub fn parse_manifest(text: &str) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_subdirs_gives_the_directories_list_dir_and_is_dir_give() {
+        let dir = tempfile::tempdir().unwrap();
+        let top = dir.path().join("t");
+        std::fs::create_dir_all(top.join("b/inner")).unwrap();
+        std::fs::create_dir_all(top.join("a")).unwrap();
+        std::fs::write(top.join("file"), "x").unwrap();
+        std::os::unix::fs::symlink("a", top.join("link-to-dir")).unwrap();
+        std::os::unix::fs::symlink("file", top.join("link-to-file")).unwrap();
+        std::os::unix::fs::symlink("nowhere", top.join("dangling")).unwrap();
+        let root = KernelRoot::at(dir.path());
+        assert_eq!(root.list_subdirs("/t").unwrap(), ["a", "b", "link-to-dir"]);
+        assert!(matches!(root.list_subdirs("/none"), Err(ReadError::NotReported { .. })));
+        // The live cgroup hierarchies, as the walk used to tell them.
+        let live = KernelRoot::live();
+        for kpath in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/memory"] {
+            let Ok(names) = live.list_dir(kpath) else { continue };
+            let old: Vec<String> =
+                names.into_iter().filter(|n| live.is_dir(&format!("{kpath}/{n}"))).collect();
+            assert_eq!(live.list_subdirs(kpath).unwrap(), old, "{kpath}");
+        }
+    }
 
     #[test]
     fn read_capped_reads_small_boundary_and_large_files_whole_and_refuses_past_the_cap() {
