@@ -431,6 +431,12 @@ pub(crate) fn parallel_map<T: Sync, R: Send>(
     threads: usize,
     work: impl Fn(&T) -> R + Sync,
 ) -> Vec<R> {
+    // One worker is this thread: a thread started for it costs its stack
+    // and, with glibc, allocations from another arena, freed later by this
+    // thread (a recording's cheap phase, at every pass).
+    if threads <= 1 || items.len() <= 1 {
+        return items.iter().map(work).collect();
+    }
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<(usize, R)>> = Mutex::new(Vec::with_capacity(items.len()));
     std::thread::scope(|s| {
