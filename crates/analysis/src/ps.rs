@@ -612,7 +612,7 @@ mod tests {
             pid,
             stat: Stat::parse(&format!("{pid} ({comm}) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 1 1"))
                 .map_err(|e| memscope_kernel::ReadError::from_parse("/proc/x/stat", e)),
-            status: Ok(status),
+            status: Ok(status.into()),
             rollup,
             cgroup: Ok(ProcCgroup::parse(&format!("0::{cg}\n")).into()),
             cmdline: Ok(vec![comm.to_string()]),

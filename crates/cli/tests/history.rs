@@ -82,7 +82,7 @@ fn fixture_recording(dir: &Path, name: &str, with_fds: bool) -> PathBuf {
                 }
             }
             if let Ok(st) = &mut p.status {
-                *st.bytes.entry("VmRSS".into()).or_default() += by;
+                *std::sync::Arc::make_mut(st).bytes.entry("VmRSS".into()).or_default() += by;
             }
         };
         s.processes[leaky].cmdline = Ok(vec!["/usr/bin/leaky-daemon".into(), "--serve".into()]);

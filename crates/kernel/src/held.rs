@@ -18,8 +18,9 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::parse::pid::status::Status;
 use crate::root::{KernelRoot, ReadError, read_cap, read_capped_at};
 
 /// Files kept open, per pid and file name; at most half of the soft limit
@@ -35,6 +36,28 @@ pub struct HeldFiles {
 struct Held {
     by_pid: HashMap<u32, Vec<(&'static str, File)>>,
     count: usize,
+    /// Pid → its `status` as last read and parsed (with the text fields
+    /// kept): a file that reads the same is not parsed again.
+    status: HashMap<u32, LastStatus>,
+}
+
+/// A `status` file's bytes, the text fields kept, and what they parsed to.
+#[derive(Debug)]
+struct LastStatus {
+    bytes: Vec<u8>,
+    text_keys: Option<Vec<String>>,
+    parsed: Arc<Status>,
+}
+
+impl LastStatus {
+    fn is(&self, bytes: &[u8], text_keys: Option<&[&str]>) -> bool {
+        self.bytes == bytes
+            && match (&self.text_keys, text_keys) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a == b),
+                _ => false,
+            }
+    }
 }
 
 impl Held {
@@ -47,6 +70,7 @@ impl Held {
         if let Some(files) = self.by_pid.remove(&pid) {
             self.count -= files.len();
         }
+        self.status.remove(&pid);
     }
 }
 
@@ -83,6 +107,8 @@ impl HeldFiles {
         let mut held = self.files.lock().unwrap_or_else(|e| e.into_inner());
         held.by_pid.retain(|pid, _| keep(*pid));
         held.count = held.by_pid.values().map(Vec::len).sum();
+        let Held { by_pid, status, .. } = &mut *held;
+        status.retain(|pid, _| by_pid.contains_key(pid));
     }
 }
 
@@ -128,6 +154,37 @@ impl KernelRoot {
 }
 
 impl KernelRoot {
+    /// `/proc/PID/status` through `held` ([`KernelRoot::read_pid_file_held`]),
+    /// parsed with [`Status::parse_keeping`]; when it reads exactly as the
+    /// last time (a process that did not run or change: most of them
+    /// between two passes), the last parse is shared instead of made again.
+    pub(crate) fn pid_status_through(
+        &self,
+        pid: u32,
+        text_keys: Option<&[&str]>,
+        held: &HeldFiles,
+    ) -> Result<Arc<Status>, ReadError> {
+        let bytes = self.read_pid_file_held(pid, "status", held)?;
+        let files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(last) = files.status.get(&pid)
+            && last.is(&bytes, text_keys)
+        {
+            return Ok(last.parsed.clone());
+        }
+        // Kept only for a process whose files are held (room is bounded).
+        let keep = files.by_pid.contains_key(&pid);
+        drop(files);
+        let parsed = Arc::new(Status::parse_keeping(&String::from_utf8_lossy(&bytes), text_keys));
+        if keep {
+            let text_keys = text_keys.map(|k| k.iter().map(|k| k.to_string()).collect());
+            let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+            if files.by_pid.contains_key(&pid) {
+                files.status.insert(pid, LastStatus { bytes, text_keys, parsed: parsed.clone() });
+            }
+        }
+        Ok(parsed)
+    }
+
     /// The size `fstat` gives of `/proc/PID/NAME`, a directory held open
     /// (`O_PATH`, which needs no read permission): `None` when it cannot be
     /// told that way (a root that is not live or records, a failure, a size
@@ -266,6 +323,29 @@ mod tests {
         assert_eq!(root.pid_dir_size_held(pid, "fd", &held), None);
         assert!(held.is_empty());
         assert!(matches!(root.pid_fd_count_held(pid, Some(&held)), Err(ReadError::Gone { .. })));
+    }
+
+    #[test]
+    fn a_status_that_reads_the_same_shares_its_last_parse() {
+        let root = KernelRoot::live();
+        let held = HeldFiles::with_room(8);
+        let mut c = Sleeper::start();
+        let pid = c.pid();
+        let keys = Some(&["Name", "Uid"][..]);
+        let first = root.pid_status_through(pid, keys, &held).unwrap();
+        let by_path = root.pid_status_keeping(pid, keys).unwrap();
+        assert_eq!(*first, by_path);
+        assert_eq!(first.text.keys().collect::<Vec<_>>(), ["Name", "Uid"]);
+        let again = root.pid_status_through(pid, keys, &held).unwrap();
+        assert!(Arc::ptr_eq(&first, &again), "the same bytes: the same parse");
+        // Other fields asked for: parsed again, with them.
+        let all = root.pid_status_through(pid, None, &held).unwrap();
+        assert!(!Arc::ptr_eq(&first, &all));
+        assert!(all.text.contains_key("Cpus_allowed_list"));
+        assert_eq!(held.files.lock().unwrap().status.len(), 1);
+        c.end();
+        assert!(matches!(root.pid_status_through(pid, None, &held), Err(ReadError::Gone { .. })));
+        assert!(held.files.lock().unwrap().status.is_empty(), "forgotten with its files");
     }
 
     #[test]

@@ -824,9 +824,11 @@ impl KernelRoot {
         pid: u32,
         text_keys: Option<&[&str]>,
         held: Option<&HeldFiles>,
-    ) -> Result<Status, ReadError> {
-        let Some(held) = held else { return self.pid_status_keeping(pid, text_keys) };
-        Ok(Status::parse_keeping(&text_of(self.read_pid_file_held(pid, "status", held)?), text_keys))
+    ) -> Result<std::sync::Arc<Status>, ReadError> {
+        match held {
+            Some(held) => self.pid_status_through(pid, text_keys, held),
+            None => self.pid_status_keeping(pid, text_keys).map(std::sync::Arc::new),
+        }
     }
 
     /// `/proc/PID/smaps_rollup` (costly: walks the target's page tables).

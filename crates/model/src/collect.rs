@@ -954,7 +954,7 @@ fn read_cheap(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<Proc
 struct First {
     stat: Sample<Stat>,
     /// Read already (`stat` skipped), else read with the other cheap files.
-    status: Option<Sample<Status>>,
+    status: Option<Sample<Arc<Status>>>,
 }
 
 impl First {
@@ -970,7 +970,7 @@ impl First {
     /// (`stat`'s virtual size of 0, or no `VmRSS` in `status`).
     fn walkable(&self) -> bool {
         match &self.status {
-            Some(status) => status.as_ref().map_or(true, Status::has_address_space),
+            Some(status) => status.as_ref().map_or(true, |s| s.has_address_space()),
             None => !self.stat.as_ref().is_ok_and(|s| s.vsize_bytes == Some(0)),
         }
     }
@@ -980,7 +980,7 @@ impl First {
 fn read_first(root: &KernelRoot, pid: u32, opts: &CollectOptions) -> Option<First> {
     let held = opts.cache.as_ref().map(|c| &c.held);
     if skips_stat(opts) {
-        let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys))?;
+        let status = present(root, pid, root.pid_status_keeping(pid, opts.status_text_keys).map(Arc::new))?;
         // Without `status` (a tree that lacks it), `stat` names the process.
         let stat = match status {
             Ok(_) => Err(ReadError::NotReported { path: paths::pid_file(pid, "stat"), field: None }),

@@ -410,7 +410,7 @@ pub fn from_snapshot(snap: &Snapshot) -> Option<FdSnapshot> {
         processes.push(FdProcess {
             pid: p.pid,
             comm: status.and_then(|s| s.text.get("Name").cloned()).unwrap_or_else(|| p.comm()),
-            uids: status.and_then(Status::uids),
+            uids: status.and_then(|s| s.uids()),
             nofile: fds.nofile.clone(),
             fd_count: fds.count.clone(),
             fds: FdList::NotRequested,

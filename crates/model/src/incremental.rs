@@ -407,7 +407,7 @@ mod tests {
         ProcessSample {
             pid,
             stat: Ok(stat),
-            status: Ok(status),
+            status: Ok(status.into()),
             rollup: crate::Rollup::Read(rollup),
             cgroup: Err(memscope_kernel::ReadError::NotReported { path: "cgroup".into(), field: None }),
             cmdline: Err(memscope_kernel::ReadError::NotReported { path: "cmdline".into(), field: None }),

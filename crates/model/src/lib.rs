@@ -187,8 +187,9 @@ pub struct ProcessSample {
     pub pid: u32,
     /// `/proc/PID/stat`.
     pub stat: Sample<Stat>,
-    /// `/proc/PID/status`.
-    pub status: Sample<Status>,
+    /// `/proc/PID/status` (shared with the cache of a repeated collection
+    /// while the file reads the same, and with a recording's last document).
+    pub status: Sample<std::sync::Arc<Status>>,
     /// `/proc/PID/smaps_rollup`, or why it was not read.
     pub rollup: Rollup,
     /// `/proc/PID/cgroup` (shared with the cache of a repeated collection,

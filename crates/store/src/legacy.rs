@@ -937,7 +937,7 @@ impl Reader<'_> {
             out.push(ProcessSample {
                 pid,
                 stat,
-                status,
+                status: status.map(std::sync::Arc::new),
                 rollup,
                 cgroup: cgroup.map(std::sync::Arc::new),
                 cmdline,

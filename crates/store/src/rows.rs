@@ -776,10 +776,17 @@ fn process_into_stored(p: ProcessSample) -> ProcessSample {
         st.pid = pid;
     }
     if let Ok(st) = &mut status {
-        st.bytes.retain(|k, _| STATUS_BYTES.contains(&&**k));
-        st.text.retain(|k, v| {
-            STATUS_TEXT.contains(&&**k) || (STATUS_NUMBERS.contains(&&**k) && canonical_number(v).is_some())
-        });
+        let keep_bytes = |k: &str| STATUS_BYTES.contains(&k);
+        let keep_text = |k: &str, v: &str| {
+            STATUS_TEXT.contains(&k) || (STATUS_NUMBERS.contains(&k) && canonical_number(v).is_some())
+        };
+        // A watching command's status has only these fields: it stays
+        // shared with the collector's cache, uncopied.
+        if !(st.bytes.keys().all(|k| keep_bytes(k)) && st.text.iter().all(|(k, v)| keep_text(k, v))) {
+            let st = std::sync::Arc::make_mut(st);
+            st.bytes.retain(|k, _| keep_bytes(k));
+            st.text.retain(|k, v| keep_text(k, v));
+        }
     }
     if let Rollup::Read(r) = &mut rollup {
         // `Size` only when the rollup was summed from `smaps`, which it marks.

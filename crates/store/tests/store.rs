@@ -329,7 +329,7 @@ fn schema_7_snapshots() -> [Snapshot; 2] {
     if let memscope_model::Rollup::Read(r) = &mut grew.rollup {
         *r.bytes.get_mut("Pss").unwrap() += 4096;
     }
-    *grew.status.as_mut().unwrap().bytes.get_mut("VmRSS").unwrap() += 4096;
+    *std::sync::Arc::make_mut(grew.status.as_mut().unwrap()).bytes.get_mut("VmRSS").unwrap() += 4096;
     read.next().unwrap().pss_age_ms = Some(30_000);
     b.processes.pop();
     [a, b]
@@ -405,7 +405,7 @@ fn a_process_unchanged_since_the_last_snapshot_is_not_written_again() {
     // Carried again, older; a new process; one grows again.
     c.processes.iter_mut().find(|p| p.pss_age_ms.is_some()).unwrap().pss_age_ms = Some(40_000);
     let grew = c.processes.iter_mut().rfind(|p| p.status.is_ok()).unwrap();
-    *grew.status.as_mut().unwrap().bytes.get_mut("VmRSS").unwrap() += 4096;
+    *std::sync::Arc::make_mut(grew.status.as_mut().unwrap()).bytes.get_mut("VmRSS").unwrap() += 4096;
     let mut new = c.processes[0].clone();
     new.pid = 999_999;
     c.processes.push(new);
