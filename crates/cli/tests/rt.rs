@@ -157,7 +157,9 @@ fn latency_histogram_draws_a_bar_per_bucket() {
         .collect();
     assert!(!rows.is_empty(), "{hist}");
     let bar = |l: &str| l.chars().filter(|c| ('█'..='▏').contains(c)).count();
-    let count = |l: &str| l.split_whitespace().nth(1).and_then(|c| c.parse::<u64>().ok()).unwrap_or(0);
+    // The count is the last number on the row: the open bucket's label
+    // (`≥ 10000`) is two words, and its bound a number too.
+    let count = |l: &str| l.split_whitespace().filter_map(|t| t.parse::<u64>().ok()).next_back().unwrap_or(0);
     let fullest = rows.iter().max_by_key(|l| count(l)).unwrap();
     assert!(rows.iter().all(|l| count(l) == 0 || bar(l) > 0), "{hist}");
     assert!(rows.iter().all(|l| bar(l) <= bar(fullest)), "{hist}");
