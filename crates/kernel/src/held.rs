@@ -65,6 +65,14 @@ impl Held {
         self.by_pid.get(&pid)?.iter().find(|(n, _)| *n == name).map(|(_, f)| f)
     }
 
+    /// Keep `file` as `pid`'s `name` while fewer than `max` files are held.
+    fn keep(&mut self, pid: u32, name: &'static str, file: File, max: usize) {
+        if self.count < max && self.get(pid, name).is_none() {
+            self.by_pid.entry(pid).or_default().push((name, file));
+            self.count += 1;
+        }
+    }
+
     /// Close every file of `pid`.
     fn close(&mut self, pid: u32) {
         if let Some(files) = self.by_pid.remove(&pid) {
@@ -92,9 +100,13 @@ impl HeldFiles {
         HeldFiles { files: Mutex::new(Held::default()), max }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// How many files are held.
     pub fn len(&self) -> usize {
-        self.files.lock().unwrap_or_else(|e| e.into_inner()).count
+        self.lock().count
     }
 
     /// True when no file is held.
@@ -104,7 +116,7 @@ impl HeldFiles {
 
     /// Close the files of every pid for which `keep` is false.
     pub fn retain(&self, mut keep: impl FnMut(u32) -> bool) {
-        let mut held = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.lock();
         held.by_pid.retain(|pid, _| keep(*pid));
         held.count = held.by_pid.values().map(Vec::len).sum();
         let Held { by_pid, status, .. } = &mut *held;
@@ -128,7 +140,7 @@ impl KernelRoot {
         }
         let cap = read_cap(&kpath);
         {
-            let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+            let mut files = held.lock();
             if let Some(file) = files.get(pid, name) {
                 match read_capped_at(file, &kpath, cap) {
                     Ok(data) if !data.is_empty() => return Ok(data),
@@ -144,16 +156,10 @@ impl KernelRoot {
             // What a read by path makes of an empty read (an exiting process).
             return self.read(&kpath);
         }
-        let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
-        if files.count < held.max && files.get(pid, name).is_none() {
-            files.by_pid.entry(pid).or_default().push((name, file));
-            files.count += 1;
-        }
+        held.lock().keep(pid, name, file, held.max);
         Ok(data)
     }
-}
 
-impl KernelRoot {
     /// `/proc/PID/status` through `held` ([`KernelRoot::read_pid_file_held`]),
     /// parsed with [`Status::parse_keeping`]; when it reads exactly as the
     /// last time (a process that did not run or change: most of them
@@ -165,7 +171,7 @@ impl KernelRoot {
         held: &HeldFiles,
     ) -> Result<Arc<Status>, ReadError> {
         let bytes = self.read_pid_file_held(pid, "status", held)?;
-        let files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+        let files = held.lock();
         if let Some(last) = files.status.get(&pid)
             && last.is(&bytes, text_keys)
         {
@@ -177,7 +183,7 @@ impl KernelRoot {
         let parsed = Arc::new(Status::parse_keeping(&String::from_utf8_lossy(&bytes), text_keys));
         if keep {
             let text_keys = text_keys.map(|k| k.iter().map(|k| k.to_string()).collect());
-            let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+            let mut files = held.lock();
             if files.by_pid.contains_key(&pid) {
                 files.status.insert(pid, LastStatus { bytes, text_keys, parsed: parsed.clone() });
             }
@@ -195,7 +201,7 @@ impl KernelRoot {
             return None;
         }
         {
-            let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
+            let mut files = held.lock();
             if let Some(dir) = files.get(pid, name) {
                 return match fstat(dir) {
                     Ok(st) => u64::try_from(st.st_size).ok().filter(|s| *s > 0),
@@ -211,11 +217,7 @@ impl KernelRoot {
         let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
         let dir = File::from(open(self.resolve(&kpath), flags, Mode::empty()).ok()?);
         let size = u64::try_from(fstat(&dir).ok()?.st_size).ok();
-        let mut files = held.files.lock().unwrap_or_else(|e| e.into_inner());
-        if files.count < held.max && files.get(pid, name).is_none() {
-            files.by_pid.entry(pid).or_default().push((name, dir));
-            files.count += 1;
-        }
+        held.lock().keep(pid, name, dir, held.max);
         size.filter(|s| *s > 0)
     }
 }

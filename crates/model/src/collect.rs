@@ -175,8 +175,9 @@ pub const WATCHED_STATUS_TEXT: &[&str] =
 ///   the read, for at most [`CollectCache::BREAKDOWN_MAX_AGE`], and says
 ///   how old it is ([`crate::Snapshot::slabinfo_age_ms`]).
 /// - each process's `stat` and `status` stay open between passes and are
-///   read again from offset 0 ([`HeldFiles`]): a carried pass opened and
-///   closed them by path for every process, a third of its CPU.
+///   read again from offset 0, its `fd` directory counted by `fstat`
+///   ([`HeldFiles`]): a carried pass opened them by path for every
+///   process, a third of its CPU.
 ///
 /// One cache belongs to one [`KernelRoot`].
 #[derive(Debug, Default)]
@@ -188,7 +189,8 @@ pub struct CollectCache {
     slab_reclaimable: Mutex<BTreeMap<String, Option<bool>>>,
     /// Pid → its seldom-changing files, as last read.
     process_files: Mutex<HashMap<u32, ProcessFiles>>,
-    /// Each process's `stat` and `status`, kept open between passes.
+    /// Each process's `stat`, `status` and `fd` directory, kept open
+    /// between passes.
     held: HeldFiles,
 }
 
