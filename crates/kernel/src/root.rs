@@ -396,7 +396,7 @@ impl KernelRoot {
         let cap = read_cap(kpath);
         let data = if self.live {
             let mut file = self.open_file(kpath)?;
-            read_capped(&mut file, kpath, cap)?
+            read_capped_with(kpath, cap, one_record(kpath), |buf, _| file.read(buf))?
         } else {
             if let Some(e) = self.listed_unreadable(kpath) {
                 return Err(e);
@@ -874,6 +874,29 @@ pub(crate) fn text_of(data: Vec<u8>) -> String {
     }
 }
 
+/// True for the files the kernel prints as one `seq_file` record
+/// (fs/seq_file.c `single_open`: the `/proc/PID` files of fs/proc/base.c's
+/// `ONE()` entries, `smaps_rollup`'s `single_open_size`, `meminfo`'s
+/// `proc_create_single`). `seq_read_iter` grows its buffer until the
+/// record fits and copies all of it that the reader asked room for, so a
+/// read shorter than asked for holds the rest of the file: the read that
+/// would return 0 need not be made (one system call of three per file). A
+/// file of several records is not such: `seq_read_iter` stops filling a
+/// read at the record that overflows its buffer, and a short read may have
+/// more after it.
+pub(crate) fn one_record(kpath: &str) -> bool {
+    if kpath == "/proc/meminfo" {
+        return true;
+    }
+    is_process_path(kpath)
+        && matches!(
+            kpath.rsplit('/').next(),
+            Some("stat" | "status" | "statm" | "smaps_rollup" | "cgroup" | "limits" | "io")
+        )
+        // `/proc/PID/task/TID/…` and `/proc/PID/net/…` are other files.
+        && kpath.matches('/').count() == 3
+}
+
 /// Read to EOF, at most `cap` bytes. /proc and sysfs files report size 0, so
 /// read in a loop rather than with `read_to_end`, which would first ask for
 /// the size (statx + lseek: two wasted system calls per file, measurable over
@@ -885,20 +908,24 @@ pub(crate) fn text_of(data: Vec<u8>) -> String {
 /// files) and copied out at their size; a file that outgrows the buffer
 /// continues in a buffer of its own.
 fn read_capped(file: &mut File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
-    read_capped_with(kpath, cap, |buf, _| file.read(buf))
+    read_capped_with(kpath, cap, false, |buf, _| file.read(buf))
 }
 
 /// [`read_capped`] from offset 0 by positional reads (`pread`), whatever
 /// the file's position: a file held open reads again from its start
-/// ([`crate::HeldFiles`]; a seq_file restarts its records at offset 0).
+/// ([`crate::HeldFiles`]; a seq_file restarts its records at offset 0). A
+/// file of one record ([`one_record`]) ends at a short read.
 pub(crate) fn read_capped_at(file: &File, kpath: &str, cap: u64) -> Result<Vec<u8>, ReadError> {
-    read_capped_with(kpath, cap, |buf, offset| file.read_at(buf, offset))
+    read_capped_with(kpath, cap, one_record(kpath), |buf, offset| file.read_at(buf, offset))
 }
 
-/// [`read_capped`] with `read(buf, offset)`, `offset` the bytes read so far.
+/// [`read_capped`] with `read(buf, offset)`, `offset` the bytes read so far;
+/// `short_ends`: a read shorter than asked for ends the file
+/// ([`one_record`]).
 fn read_capped_with(
     kpath: &str,
     cap: u64,
+    short_ends: bool,
     mut read: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
 ) -> Result<Vec<u8>, ReadError> {
     const KEPT: usize = 16 << 10;
@@ -913,6 +940,7 @@ fn read_capped_with(
         while len < KEPT {
             match read(&mut buf[len..], len as u64) {
                 Ok(0) => return Ok(Some((buf[..len].to_vec(), true))),
+                Ok(n) if short_ends && len + n < KEPT => return Ok(Some((buf[..len + n].to_vec(), true))),
                 Ok(n) => len += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(classify(&e, kpath)),
@@ -942,6 +970,10 @@ fn read_capped_with(
         }
         match read(&mut data[len..], len as u64) {
             Ok(0) => break,
+            Ok(n) if short_ends && len + n < data.len() => {
+                len += n;
+                break;
+            }
             Ok(n) => len += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(classify(&e, kpath)),
@@ -1054,6 +1086,66 @@ mod tests {
             assert_eq!(capped.is_ok(), len <= 1000, "{len} bytes against a cap of 1000");
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn one_record_files_end_at_a_short_read_and_others_read_on_to_zero() {
+        for (kpath, want) in [
+            ("/proc/12/stat", true),
+            ("/proc/12/status", true),
+            ("/proc/12/smaps_rollup", true),
+            ("/proc/12/cgroup", true),
+            ("/proc/meminfo", true),
+            ("/proc/12/cmdline", false),
+            ("/proc/12/maps", false),
+            ("/proc/12/task/13/stat", false),
+            ("/proc/12/net/stat", false),
+            ("/proc/slabinfo", false),
+            ("/proc/stat", false),
+        ] {
+            assert_eq!(one_record(kpath), want, "{kpath}");
+        }
+        // A reader handing out 10 bytes at a time, as `seq_read_iter` does
+        // with a file of several records that overflow its buffer.
+        let text: Vec<u8> = (0..35u8).collect();
+        let chunks = |short_ends: bool| {
+            let mut reads = 0;
+            let got = read_capped_with("f", 1 << 20, short_ends, |buf, offset| {
+                reads += 1;
+                let rest = &text[offset as usize..];
+                let n = rest.len().min(10).min(buf.len());
+                buf[..n].copy_from_slice(&rest[..n]);
+                Ok(n)
+            })
+            .unwrap();
+            (got, reads)
+        };
+        assert_eq!(chunks(false), (text.clone(), 5));
+        // Taken for one record, the first short read ends it.
+        assert_eq!(chunks(true).0, &text[..10]);
+        // The running system's one-record files read whole in one read each:
+        // as std reads them, fields that move aside.
+        let live = KernelRoot::live();
+        let pid = std::process::id();
+        for name in ["status", "smaps_rollup", "cgroup", "limits"] {
+            let kpath = format!("/proc/{pid}/{name}");
+            let want = std::fs::read_to_string(&kpath).unwrap();
+            let got = live.read_text(&kpath).unwrap();
+            assert_eq!(got.lines().count(), want.lines().count(), "{kpath}");
+            assert_eq!(
+                got.lines().map(|l| l.split(':').next()).collect::<Vec<_>>(),
+                want.lines().map(|l| l.split(':').next()).collect::<Vec<_>>(),
+                "{kpath}"
+            );
+        }
+        let mut file = File::open(format!("/proc/{pid}/status")).unwrap();
+        let mut reads = 0;
+        read_capped_with("status", 1 << 20, true, |buf, _| {
+            reads += 1;
+            file.read(buf)
+        })
+        .unwrap();
+        assert_eq!(reads, 1);
     }
 
     /// A tree without a MANIFEST page size (sosreport, a tarball of /proc):
