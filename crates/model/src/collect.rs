@@ -88,6 +88,12 @@ pub struct CollectOptions {
     /// A scan that keeps a [`CollectOptions::cache`] or carries rollups
     /// forward needs `stat`'s start time and reads it regardless.
     pub skip_stat: bool,
+    /// The command lists no kernel thread (`ps`): one that its `stat` says
+    /// is one ([`Stat::kernel_thread`]) is read no further, its other files
+    /// [`ReadError::NotReported`] and its rollup [`Rollup::NoAddressSpace`].
+    /// (About a fifth of a server's processes; `status`, `cmdline` and the
+    /// `exe` link of each cost three opens and reads.)
+    pub kernel_threads_stat_only: bool,
     /// Also read each process's `exe` link on the running system
     /// ([`crate::ProcessSample::exe`]: `ps` names the program of each
     /// command line by it). Read with the cheap files, it overlaps the
@@ -1009,6 +1015,25 @@ fn read_cheap_after_first(
 ) -> Option<ProcessSample> {
     let (namespaces, fds) = (opts.namespaces, opts.fds);
     let First { stat, status } = first;
+    let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
+    if opts.kernel_threads_stat_only
+        && status.is_none()
+        && let Ok(st) = &stat
+        && st.kernel_thread
+    {
+        return Some(ProcessSample {
+            pid,
+            stat,
+            status: Err(skipped("status")),
+            rollup: Rollup::NoAddressSpace,
+            cgroup: Err(skipped("cgroup")),
+            cmdline: Err(skipped("cmdline")),
+            namespaces: None,
+            fds: None,
+            pss_age_ms: None,
+            exe: None,
+        });
+    }
     let status = match status {
         Some(status) => status,
         None => {
@@ -1027,7 +1052,6 @@ fn read_cheap_after_first(
         (Some(c), Ok(st)) if !opts.skip_cgroup && !opts.skip_cmdline => c.process_files(pid, st, now),
         _ => None,
     };
-    let skipped = |file: &str| ReadError::NotReported { path: paths::pid_file(pid, file), field: None };
     let cgroup = match &kept {
         _ if opts.skip_cgroup => Err(skipped("cgroup")),
         Some(k) => Ok(k.cgroup.clone()),
@@ -1401,5 +1425,59 @@ mod tests {
                 assert!(named_by_status > 0, "{tree}: every process read stat");
             }
         }
+    }
+
+    #[test]
+    fn kernel_threads_read_by_stat_alone_are_the_processes_without_an_address_space() {
+        let collect_in = |tree: &str, threads: usize, stat_only: bool| {
+            let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
+            let opts =
+                CollectOptions { threads, kernel_threads_stat_only: stat_only, ..CollectOptions::default() };
+            collect_processes(&root, &opts)
+        };
+        let mut kernel_threads = 0;
+        for tree in [
+            "live-6.18-firecracker-2cpu",
+            "guest-6.1-v2-numa-2node",
+            "rhel7-3.10-no-rollup-v1",
+            "ubuntu-3.2-tarball-nonroot",
+            "centos9-5.14-v2-nonroot",
+            "process-gone-mid-scan",
+        ] {
+            let full = collect_in(tree, 2, false);
+            for threads in [1, 2] {
+                let at = format!("{tree}, {threads} threads");
+                let lean = collect_in(tree, threads, true);
+                let pids = |s: &ProcessSnapshot| s.processes.iter().map(|p| p.pid).collect::<Vec<_>>();
+                assert_eq!(pids(&lean), pids(&full), "{at}");
+                let (a, b) = (&lean.scan, &full.scan);
+                assert_eq!(
+                    (a.listed, a.gone, a.no_address_space, a.rollup_read, a.rollup_failed, a.rollup_denied),
+                    (b.listed, b.gone, b.no_address_space, b.rollup_read, b.rollup_failed, b.rollup_denied),
+                    "{at}"
+                );
+                for (p, q) in lean.processes.iter().zip(&full.processes) {
+                    let at = format!("{at}, pid {}", p.pid);
+                    assert_eq!(p.stat, q.stat, "{at}");
+                    if p.stat.as_ref().is_ok_and(|s| s.kernel_thread) {
+                        // What the full scan made of it by its status.
+                        assert!(q.has_no_address_space(), "{at}: {:?}", q.status);
+                        assert!(p.has_no_address_space(), "{at}");
+                        assert!(matches!(p.status, Err(ReadError::NotReported { .. })), "{at}");
+                        assert!(matches!(p.cmdline, Err(ReadError::NotReported { .. })), "{at}");
+                        kernel_threads += 1;
+                    } else {
+                        assert_eq!(p.status, q.status, "{at}");
+                        assert_eq!(p.cmdline, q.cmdline, "{at}");
+                        assert_eq!(
+                            serde_json::to_value(&p.rollup).unwrap(),
+                            serde_json::to_value(&q.rollup).unwrap(),
+                            "{at}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(kernel_threads > 0, "no tree held a kernel thread");
     }
 }

@@ -259,9 +259,12 @@ impl ProcessSample {
     }
 
     /// True for kernel threads and zombies: no address space, no user memory.
+    /// A kernel thread is known by its `stat` alone too (a tree that holds
+    /// no `status` of it).
     pub fn has_no_address_space(&self) -> bool {
         matches!(self.rollup, Rollup::NoAddressSpace)
             || self.status.as_ref().map(|s| !s.has_address_space()).unwrap_or(false)
+            || self.stat.as_ref().is_ok_and(|s| s.kernel_thread)
     }
 }
 

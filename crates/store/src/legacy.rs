@@ -861,6 +861,7 @@ impl Reader<'_> {
                         processor: nu(10),
                         rt_priority: nu(11),
                         policy: nu(12),
+                        kernel_thread: false,
                     })
                 }
                 _ => return Err(StoreError::corrupt(&what("stat"), "NULL without an error")),

@@ -76,6 +76,8 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
         filter,
         exclude_pids: me.into_iter().collect(),
         exe: true,
+        // Neither the table nor the rows list kernel threads.
+        kernel_threads_stat_only: true,
         ..CollectOptions::default()
     };
     let snap = collect_processes(root, &opts);

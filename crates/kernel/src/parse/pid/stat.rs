@@ -46,7 +46,17 @@ pub struct Stat {
     pub rt_priority: Option<u64>,
     /// (41) scheduling policy.
     pub policy: Option<u64>,
+    /// True when (9) `flags` holds `PF_KTHREAD` (0x00200000, the same in
+    /// every kernel since 2.6.27): a kernel thread, which has no address
+    /// space, no descriptors and no command line. It never changes for a
+    /// task, and is not kept in recordings (a recording's views know kernel
+    /// threads by their `status`).
+    #[serde(skip)]
+    pub kernel_thread: bool,
 }
+
+/// `PF_KTHREAD` of include/linux/sched.h.
+const PF_KTHREAD: u64 = 0x0020_0000;
 
 impl Stat {
     /// Parse one stat line.
@@ -90,6 +100,7 @@ impl Stat {
             processor: u(39),
             rt_priority: u(40),
             policy: u(41),
+            kernel_thread: u(9).is_some_and(|f| f & PF_KTHREAD != 0),
         })
     }
 }
@@ -111,6 +122,34 @@ mod tests {
         assert_eq!(s.rss_pages, Some(384));
         assert_eq!(s.nice, Some(0));
         assert_eq!(s.processor, Some(1));
+        // 4194560 = 0x400100: PF_RANDOMIZE | PF_FORKNOEXEC, a user process.
+        assert!(!s.kernel_thread);
+    }
+
+    #[test]
+    fn kernel_threads_by_their_flags() {
+        // kthreadd and a kworker of kernel 6.18: PF_KTHREAD among the flags.
+        let kthreadd = "2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 3 0 0 20 0 1 0 1 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0\n";
+        assert!(Stat::parse(kthreadd).unwrap().kernel_thread);
+        let kworker = "7 (kworker/0:0H-events_highpri) I 2 0 0 0 -1 69238880 0 0 0 0 0 0 0 0 0 -20 1 0 2 0 0";
+        assert!(Stat::parse(kworker).unwrap().kernel_thread);
+        // Every process of this machine: kthreadd is one, and every kernel
+        // thread is kthreadd or its child; this test process is none. (A
+        // child of kthreadd may be a user program a kernel thread started:
+        // `call_usermodehelper` clears the flag at its exec.)
+        let mut kernel_threads = 0;
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+            let Ok(s) = Stat::parse(&text) else { continue };
+            if s.kernel_thread {
+                assert!(s.pid == 2 || s.ppid == 2, "{text}");
+                kernel_threads += 1;
+            }
+            assert_eq!(s.kernel_thread, s.pid == 2 || (s.ppid == 2 && s.vsize_bytes == Some(0)), "{text}");
+        }
+        assert!(kernel_threads > 0);
+        let me = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(!Stat::parse(&me).unwrap().kernel_thread);
     }
 
     #[test]
