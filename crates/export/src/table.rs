@@ -287,7 +287,8 @@ impl Table {
                 }
                 line.push(' ');
             }
-            line.truncate(line.trim_end_matches(' ').len());
+            // Trailing blanks are ASCII: cut them by byte.
+            line.truncate(line.bytes().rposition(|b| b != b' ').map_or(0, |i| i + 1));
             out(line)?;
         }
         Ok(())
@@ -338,8 +339,15 @@ impl Table {
     }
 }
 
-fn push_blanks(line: &mut String, n: usize) {
-    line.extend(std::iter::repeat_n(' ', n));
+fn push_blanks(line: &mut String, mut n: usize) {
+    // Whole runs of blanks rather than one char at a time: every cell of a
+    // table of thousands of rows pads.
+    const BLANKS: &str = "                                                                ";
+    while n > 0 {
+        let k = n.min(BLANKS.len());
+        line.push_str(&BLANKS[..k]);
+        n -= k;
+    }
 }
 
 /// `s` cut to `w` columns, ending in `…`: cut when it is wider, or
