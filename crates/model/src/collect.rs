@@ -796,6 +796,9 @@ struct WalkQueueState {
     /// Resident bytes, then the earliest index: (rss, Reverse(index), pid).
     waiting: std::collections::BinaryHeap<(u64, std::cmp::Reverse<usize>, u32)>,
     closed: bool,
+    /// Walkers waiting for a process: a push wakes one only if there is
+    /// one (a wake is a system call, even with no waiter).
+    idle: usize,
 }
 
 impl WalkQueue {
@@ -803,8 +806,11 @@ impl WalkQueue {
     fn push(&self, i: usize, pid: u32, rss_bytes: u64) {
         let mut st = self.state.lock().expect("walk queue lock");
         st.waiting.push((rss_bytes, std::cmp::Reverse(i), pid));
+        let wake = st.idle > 0;
         drop(st);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
     }
 
     /// No more processes: the walkers end once the queue is empty.
@@ -827,7 +833,9 @@ impl WalkQueue {
                     if st.closed {
                         break None;
                     }
+                    st.idle += 1;
                     st = self.ready.wait(st).expect("walk queue lock");
+                    st.idle -= 1;
                 }
             };
             let Some((rss_bytes, std::cmp::Reverse(i), pid)) = next else { return done };
