@@ -27,6 +27,8 @@
 //! memscope-workload mapfile --file PATH   PATH mapped shared, read-only, every page read:
 //!                                       a second one on the same file halves the first's PSS
 //! memscope-workload idle
+//! memscope-workload read-files LIST    reads the kernel files LIST names, once each, and
+//!                                       exits: the floor of a scan (see floor.rs)
 //! ```
 //!
 //! The modes for `memscope run` tests (`alloc`, `fork-bomb`, `affinity`,
@@ -36,6 +38,7 @@ mod limits;
 mod tcp;
 
 mod fds;
+mod floor;
 
 use std::io::Read;
 
@@ -114,6 +117,9 @@ fn main() {
     let mode = args.first().cloned().unwrap_or_default();
     if let Some(code) = limits::run(&mode, &args) {
         std::process::exit(code);
+    }
+    if mode == "read-files" {
+        std::process::exit(floor::run(&args));
     }
     let mut pids = vec![std::process::id()];
     let mut info: Vec<String> = Vec::new();
