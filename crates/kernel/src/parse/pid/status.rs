@@ -85,9 +85,15 @@ impl Status {
 
     /// The `Uid` line: real, effective, saved, file-system.
     pub fn uids(&self) -> Option<[u32; 4]> {
-        let v: Vec<u32> =
-            self.text.get("Uid")?.split_ascii_whitespace().filter_map(|t| t.parse().ok()).collect();
-        (v.len() == 4).then(|| [v[0], v[1], v[2], v[3]])
+        // Without a vector: asked for several times per process.
+        let mut ids = [0u32; 4];
+        let mut n = 0;
+        for t in self.text.get("Uid")?.split_ascii_whitespace() {
+            let Ok(id) = t.parse() else { continue };
+            *ids.get_mut(n)? = id;
+            n += 1;
+        }
+        (n == 4).then_some(ids)
     }
 
     /// The real user id.
@@ -124,6 +130,18 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
         assert!(s.has_address_space());
         // "12 MB" has no kB unit: kept as text, never as a number of bytes.
         assert_eq!(s.get("VmBroken"), None);
+    }
+
+    #[test]
+    fn uids_are_four_numbers_or_none() {
+        let uids = |line: &str| Status::parse(&format!("Uid:{line}\n")).uids();
+        assert_eq!(uids("\t0\t1\t2\t3"), Some([0, 1, 2, 3]));
+        assert_eq!(uids("\t0\t1\t2"), None);
+        assert_eq!(uids("\t0\t1\t2\t3\t4"), None);
+        // Tokens that are not numbers are skipped, as before.
+        assert_eq!(uids("\t0\tx\t1\t2\t3"), Some([0, 1, 2, 3]));
+        assert_eq!(uids("\t4294967296\t1\t2\t3"), None);
+        assert_eq!(Status::parse("Name:\tx\n").uids(), None);
     }
 
     #[test]
