@@ -1359,6 +1359,24 @@ mod tests {
         serde_json::json!({ "scan": scan, "processes": snap.processes })
     }
 
+    /// The processes of fixture tree `tree`, scanned with `opts`.
+    fn scan_tree(tree: &str, opts: CollectOptions) -> ProcessSnapshot {
+        collect_processes(&KernelRoot::at(memscope_testkit::fixture_dir(tree)), &opts)
+    }
+
+    /// The fixture trees the scans are compared on: kernel threads, a kernel
+    /// without smaps_rollup, files a non-root capture lacks, processes that
+    /// exited during the capture, a command name holding `)`.
+    const SCAN_TREES: [&str; 7] = [
+        "live-6.18-firecracker-2cpu",
+        "guest-6.1-v2-numa-2node",
+        "rhel7-3.10-no-rollup-v1",
+        "ubuntu-3.2-tarball-nonroot",
+        "centos9-5.14-v2-nonroot",
+        "process-gone-mid-scan",
+        "stat-comm-with-paren",
+    ];
+
     #[test]
     fn walks_beside_the_cheap_files_read_what_the_two_phases_read() {
         // One worker: cheap files, then the walks; two: the walks start as
@@ -1366,15 +1384,7 @@ mod tests {
         // out here), after every `stat` (read_overlapped). Trees with kernel threads, a
         // kernel without smaps_rollup, files a non-root capture lacks, and
         // processes that exited during the capture.
-        for tree in [
-            "live-6.18-firecracker-2cpu",
-            "guest-6.1-v2-numa-2node",
-            "rhel7-3.10-no-rollup-v1",
-            "ubuntu-3.2-tarball-nonroot",
-            "centos9-5.14-v2-nonroot",
-            "process-gone-mid-scan",
-            "stat-comm-with-paren",
-        ] {
+        for tree in SCAN_TREES {
             let (one, two) = (scanned(tree, 1, None), scanned(tree, 2, None));
             assert!(!one["processes"].as_array().unwrap().is_empty(), "{tree}: no process");
             assert_eq!(one, two, "{tree}");
@@ -1387,18 +1397,9 @@ mod tests {
     #[test]
     fn a_scan_without_stat_lists_the_same_processes_with_the_same_figures() {
         let collect_in = |tree: &str, threads: usize, skip_stat: bool| {
-            let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
-            collect_processes(&root, &CollectOptions { threads, skip_stat, ..CollectOptions::default() })
+            scan_tree(tree, CollectOptions { threads, skip_stat, ..CollectOptions::default() })
         };
-        for tree in [
-            "live-6.18-firecracker-2cpu",
-            "guest-6.1-v2-numa-2node",
-            "rhel7-3.10-no-rollup-v1",
-            "ubuntu-3.2-tarball-nonroot",
-            "centos9-5.14-v2-nonroot",
-            "process-gone-mid-scan",
-            "stat-comm-with-paren",
-        ] {
+        for tree in SCAN_TREES {
             let full = collect_in(tree, 2, false);
             for threads in [1, 2] {
                 let without = collect_in(tree, threads, true);
@@ -1439,20 +1440,13 @@ mod tests {
     #[test]
     fn kernel_threads_read_by_stat_alone_are_the_processes_without_an_address_space() {
         let collect_in = |tree: &str, threads: usize, stat_only: bool| {
-            let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
-            let opts =
-                CollectOptions { threads, kernel_threads_stat_only: stat_only, ..CollectOptions::default() };
-            collect_processes(&root, &opts)
+            scan_tree(
+                tree,
+                CollectOptions { threads, kernel_threads_stat_only: stat_only, ..CollectOptions::default() },
+            )
         };
         let mut kernel_threads = 0;
-        for tree in [
-            "live-6.18-firecracker-2cpu",
-            "guest-6.1-v2-numa-2node",
-            "rhel7-3.10-no-rollup-v1",
-            "ubuntu-3.2-tarball-nonroot",
-            "centos9-5.14-v2-nonroot",
-            "process-gone-mid-scan",
-        ] {
+        for tree in SCAN_TREES {
             let full = collect_in(tree, 2, false);
             for threads in [1, 2] {
                 let at = format!("{tree}, {threads} threads");
