@@ -149,7 +149,7 @@ pub fn collect_options(budget_ms: u64, max_rss_bytes: u64, full_pss: bool) -> me
         cgroups: true,
         cgroup_ledger: true,
         cache: Some(memscope_model::CollectCache::new()),
-        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+        status_keys: memscope_model::WATCHED_STATUS,
         incremental: (!full_pss).then(memscope_model::IncrementalPss::new),
         ..memscope_model::CollectOptions::default()
     }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::sync::{Arc, Mutex};
 
-use crate::parse::pid::status::Status;
+use crate::parse::pid::status::{Status, StatusKeys};
 use crate::root::{KernelRoot, ReadError, read_cap, read_capped_at};
 
 /// Files kept open, per pid and file name; at most half of the soft limit
@@ -45,18 +45,13 @@ struct Held {
 #[derive(Debug)]
 struct LastStatus {
     bytes: Vec<u8>,
-    text_keys: Option<Vec<String>>,
+    keys: StatusKeys,
     parsed: Arc<Status>,
 }
 
 impl LastStatus {
-    fn is(&self, bytes: &[u8], text_keys: Option<&[&str]>) -> bool {
-        self.bytes == bytes
-            && match (&self.text_keys, text_keys) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(a, b)| a == b),
-                _ => false,
-            }
+    fn is(&self, bytes: &[u8], keys: StatusKeys) -> bool {
+        self.bytes == bytes && self.keys == keys
     }
 }
 
@@ -167,25 +162,24 @@ impl KernelRoot {
     pub(crate) fn pid_status_through(
         &self,
         pid: u32,
-        text_keys: Option<&[&str]>,
+        keys: StatusKeys,
         held: &HeldFiles,
     ) -> Result<Arc<Status>, ReadError> {
         let bytes = self.read_pid_file_held(pid, "status", held)?;
         let files = held.lock();
         if let Some(last) = files.status.get(&pid)
-            && last.is(&bytes, text_keys)
+            && last.is(&bytes, keys)
         {
             return Ok(last.parsed.clone());
         }
         // Kept only for a process whose files are held (room is bounded).
         let keep = files.by_pid.contains_key(&pid);
         drop(files);
-        let parsed = Arc::new(Status::parse_keeping(&String::from_utf8_lossy(&bytes), text_keys));
+        let parsed = Arc::new(Status::parse_keeping(&String::from_utf8_lossy(&bytes), keys));
         if keep {
-            let text_keys = text_keys.map(|k| k.iter().map(|k| k.to_string()).collect());
             let mut files = held.lock();
             if files.by_pid.contains_key(&pid) {
-                files.status.insert(pid, LastStatus { bytes, text_keys, parsed: parsed.clone() });
+                files.status.insert(pid, LastStatus { bytes, keys, parsed: parsed.clone() });
             }
         }
         Ok(parsed)
@@ -333,7 +327,7 @@ mod tests {
         let held = HeldFiles::with_room(8);
         let mut c = Sleeper::start();
         let pid = c.pid();
-        let keys = Some(&["Name", "Uid"][..]);
+        let keys = StatusKeys { text: Some(&["Name", "Uid"]), kb: None };
         let first = root.pid_status_through(pid, keys, &held).unwrap();
         let by_path = root.pid_status_keeping(pid, keys).unwrap();
         assert_eq!(*first, by_path);
@@ -341,12 +335,12 @@ mod tests {
         let again = root.pid_status_through(pid, keys, &held).unwrap();
         assert!(Arc::ptr_eq(&first, &again), "the same bytes: the same parse");
         // Other fields asked for: parsed again, with them.
-        let all = root.pid_status_through(pid, None, &held).unwrap();
+        let all = root.pid_status_through(pid, StatusKeys::ALL, &held).unwrap();
         assert!(!Arc::ptr_eq(&first, &all));
         assert!(all.text.contains_key("Cpus_allowed_list"));
         assert_eq!(held.files.lock().unwrap().status.len(), 1);
         c.end();
-        assert!(matches!(root.pid_status_through(pid, None, &held), Err(ReadError::Gone { .. })));
+        assert!(matches!(root.pid_status_through(pid, StatusKeys::ALL, &held), Err(ReadError::Gone { .. })));
         assert!(held.files.lock().unwrap().status.is_empty(), "forgotten with its files");
     }
 

@@ -29,7 +29,7 @@ use crate::parse::pid::ns::{self, Namespaces};
 use crate::parse::pid::numa_maps::NumaMaps;
 use crate::parse::pid::smaps_rollup::SmapsRollup;
 use crate::parse::pid::stat::Stat;
-use crate::parse::pid::status::Status;
+use crate::parse::pid::status::{Status, StatusKeys};
 use crate::parse::pressure::{Pressure, Trigger};
 use crate::parse::runtime::{self, PodName, RuntimeFormat, RuntimeName};
 use crate::parse::slabinfo::Slabinfo;
@@ -808,13 +808,13 @@ impl KernelRoot {
 
     /// `/proc/PID/status`.
     pub fn pid_status(&self, pid: u32) -> Result<Status, ReadError> {
-        self.pid_status_keeping(pid, None)
+        self.pid_status_keeping(pid, StatusKeys::ALL)
     }
 
-    /// `/proc/PID/status` with only `text_keys` of its text fields
+    /// `/proc/PID/status` with only the fields `keys` names
     /// ([`Status::parse_keeping`]).
-    pub fn pid_status_keeping(&self, pid: u32, text_keys: Option<&[&str]>) -> Result<Status, ReadError> {
-        Ok(Status::parse_keeping(&self.read_text(&format!("/proc/{pid}/status"))?, text_keys))
+    pub fn pid_status_keeping(&self, pid: u32, keys: StatusKeys) -> Result<Status, ReadError> {
+        Ok(Status::parse_keeping(&self.read_text(&format!("/proc/{pid}/status"))?, keys))
     }
 
     /// [`KernelRoot::pid_status_keeping`] through files held open between
@@ -822,12 +822,12 @@ impl KernelRoot {
     pub fn pid_status_held(
         &self,
         pid: u32,
-        text_keys: Option<&[&str]>,
+        keys: StatusKeys,
         held: Option<&HeldFiles>,
     ) -> Result<std::sync::Arc<Status>, ReadError> {
         match held {
-            Some(held) => self.pid_status_through(pid, text_keys, held),
-            None => self.pid_status_keeping(pid, text_keys).map(std::sync::Arc::new),
+            Some(held) => self.pid_status_through(pid, keys, held),
+            None => self.pid_status_keeping(pid, keys).map(std::sync::Arc::new),
         }
     }
 

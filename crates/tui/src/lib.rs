@@ -54,7 +54,7 @@ pub fn live_options(budget: Duration, max_rss_bytes: u64, full_pss: bool) -> Col
         fds: true,
         cgroups: true,
         cache: Some(CollectCache::new()),
-        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+        status_keys: memscope_model::WATCHED_STATUS,
         incremental: (!full_pss).then(memscope_model::IncrementalPss::new),
         ..CollectOptions::default()
     }

@@ -71,8 +71,9 @@ pub fn run(root: &KernelRoot, g: &Global, a: &PsArgs) -> anyhow::Result<ExitCode
             && !matches!(a.group_by, Some(GroupBy::Cgroup | GroupBy::Container)),
         // Counting descriptors costs one stat and one small read per process.
         fds: a.sort == SortKey::Fds,
-        // The signal masks, capabilities and CPU lists are not shown.
-        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+        // What a row shows: not the signal masks, capabilities, CPU lists,
+        // nor the sizes of the address space.
+        status_keys: memscope_model::ROW_STATUS,
         filter,
         exclude_pids: me.into_iter().collect(),
         exe: true,

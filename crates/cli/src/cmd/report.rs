@@ -46,8 +46,9 @@ pub fn run(root: &KernelRoot, g: &Global, a: &ReportArgs) -> anyhow::Result<Exit
         skip_cmdline: true,
         // The command name comes from `status`: no figure of `stat` is shown.
         skip_stat: true,
-        // The signal masks, capabilities and CPU lists are not shown.
-        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+        // What a row shows: not the signal masks, capabilities, CPU lists,
+        // nor the sizes of the address space.
+        status_keys: memscope_model::ROW_STATUS,
         ..CollectOptions::default()
     };
     let snap = collect(root, &opts);
@@ -82,7 +83,7 @@ fn cgroup_report(root: &KernelRoot, g: &Global, spec: &str) -> anyhow::Result<Ex
                 skip_cgroup: true,
                 skip_cmdline: true,
                 skip_stat: true,
-                status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+                status_keys: memscope_model::ROW_STATUS,
                 ..CollectOptions::default()
             },
         );

@@ -36,7 +36,7 @@ pub fn run(root: &KernelRoot, a: &ServeArgs) -> anyhow::Result<ExitCode> {
         // reclaim flags) is read once, not on every scrape.
         cache: Some(CollectCache::new()),
         // Of status, only the text fields the metrics use.
-        status_text_keys: Some(memscope_model::WATCHED_STATUS_TEXT),
+        status_keys: memscope_model::WATCHED_STATUS,
         // Each process's rollup is read again only where it can have moved.
         incremental: (!a.full_pss).then(memscope_model::IncrementalPss::new),
         ..CollectOptions::default()

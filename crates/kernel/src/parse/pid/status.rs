@@ -23,6 +23,25 @@ pub struct Status {
     pub malformed: Vec<Malformed>,
 }
 
+/// Which fields of a status file a caller keeps; the others are skipped
+/// unparsed. The default keeps every field.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatusKeys {
+    /// Text fields kept (`Name`, `Uid`, …); all when `None`.
+    pub text: Option<&'static [&'static str]>,
+    /// Fields in kB kept (`VmRSS`, `VmSwap`, …); all when `None`.
+    pub kb: Option<&'static [&'static str]>,
+}
+
+impl StatusKeys {
+    /// Every field.
+    pub const ALL: StatusKeys = StatusKeys { text: None, kb: None };
+
+    fn keeps(keys: Option<&[&str]>, key: &str) -> bool {
+        keys.is_none_or(|keys| keys.contains(&key))
+    }
+}
+
 /// `value` without the white space around it: ASCII white space with a
 /// plain loop, anything else (a tree edited by hand) as [`str::trim`] does.
 fn trim(value: &str) -> &str {
@@ -36,19 +55,20 @@ fn trim(value: &str) -> &str {
 impl Status {
     /// Parse a status file. Never fails; malformed lines are listed.
     pub fn parse(text: &str) -> Status {
-        Status::parse_keeping(text, None)
+        Status::parse_keeping(text, StatusKeys::ALL)
     }
 
-    /// Parse a status file keeping every field in kB but, of the others,
-    /// only `text_keys` (all when `None`): a caller that reads it for
-    /// hundreds of processes again and again spares the two allocations of
+    /// Parse a status file keeping only the fields `keys` names: a caller
+    /// that reads it for hundreds of processes spares the two allocations of
     /// each of the 30-odd text fields it never looks at (signal masks,
-    /// capabilities, CPU lists, namespace ids).
+    /// capabilities, CPU lists, namespace ids), and the parse and the map
+    /// entry of each of the 16-odd fields in kB it does not show. A skipped
+    /// field in kB is not checked either: a malformed one is not listed.
     ///
     /// Read for every process at every pass of a recording: the line is cut
     /// at its first `:` by a plain byte search and trimmed of ASCII space
     /// only (what the kernel prints), and a number in kB is parsed in place.
-    pub fn parse_keeping(text: &str, text_keys: Option<&[&str]>) -> Status {
+    pub fn parse_keeping(text: &str, keys: StatusKeys) -> Status {
         let mut s = Status::default();
         for (i, line) in text.lines().enumerate() {
             if line.is_empty() {
@@ -60,13 +80,16 @@ impl Status {
             };
             let (key, value) = (&line[..colon], trim(&line[colon + 1..]));
             if let Some(number) = value.strip_suffix(" kB") {
+                if !StatusKeys::keeps(keys.kb, key) {
+                    continue;
+                }
                 match number.trim_ascii().parse::<u64>().ok().and_then(|n| n.checked_mul(1024)) {
                     Some(b) => {
                         s.bytes.insert(field_name(key), b);
                     }
                     None => s.malformed.push(Malformed::new(i, line)),
                 }
-            } else if text_keys.is_none_or(|keys| keys.contains(&key)) {
+            } else if StatusKeys::keeps(keys.text, key) {
                 s.text.insert(field_name(key), value.to_string());
             }
         }
@@ -146,13 +169,33 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
 
     #[test]
     fn parse_keeping_keeps_every_kb_field_and_only_the_text_asked_for() {
-        let s = Status::parse_keeping(SAMPLE, Some(&["Name", "Uid"]));
+        let s = Status::parse_keeping(SAMPLE, StatusKeys { text: Some(&["Name", "Uid"]), kb: None });
         let all = Status::parse(SAMPLE);
         assert_eq!(s.bytes, all.bytes);
         assert_eq!(s.text.keys().collect::<Vec<_>>(), ["Name", "Uid"]);
         assert_eq!(s.uid(), Some(1000));
         assert_eq!(s.malformed, all.malformed);
-        assert_eq!(Status::parse_keeping(SAMPLE, None), all);
+        assert_eq!(Status::parse_keeping(SAMPLE, StatusKeys::ALL), all);
+    }
+
+    #[test]
+    fn parse_keeping_keeps_only_the_kb_fields_asked_for() {
+        let s = Status::parse_keeping(
+            SAMPLE,
+            StatusKeys { text: None, kb: Some(&["VmRSS", "VmSwap", "VmBroken"]) },
+        );
+        let all = Status::parse(SAMPLE);
+        assert_eq!(s.bytes.keys().collect::<Vec<_>>(), ["VmRSS", "VmSwap"]);
+        assert_eq!(s.get("VmRSS"), Some(5 << 20));
+        assert!(s.has_address_space());
+        // "12 MB" is text whatever the kB fields kept.
+        assert_eq!(s.text, all.text);
+        // A skipped field in kB is not parsed: not listed as malformed either.
+        let odd = "VmRSS:\t5 kB\nVmPTE:\tlots kB\n";
+        assert_eq!(Status::parse(odd).malformed.len(), 1);
+        let kept = Status::parse_keeping(odd, StatusKeys { text: None, kb: Some(&["VmRSS"]) });
+        assert!(kept.malformed.is_empty());
+        assert_eq!(kept.get("VmRSS"), Some(5 << 10));
     }
 
     #[test]
@@ -163,7 +206,7 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
 
     /// The parser as first written (`split_once`, `trim`, [`kb_value`]):
     /// the faster one must read every text the same.
-    fn parse_as_before(text: &str, text_keys: Option<&[&str]>) -> Status {
+    fn parse_as_before(text: &str, keys: StatusKeys) -> Status {
         use crate::parse::{KbValue, kb_value};
         let mut s = Status::default();
         for (i, line) in text.lines().enumerate() {
@@ -176,13 +219,16 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
             };
             let value = value.trim();
             if value.ends_with(" kB") {
+                if keys.kb.is_some_and(|kb| !kb.contains(&key)) {
+                    continue;
+                }
                 match kb_value(value) {
                     Some(KbValue::Bytes(b)) => {
                         s.bytes.insert(field_name(key), b);
                     }
                     _ => s.malformed.push(Malformed::new(i, line)),
                 }
-            } else if text_keys.is_none_or(|keys| keys.contains(&key)) {
+            } else if keys.text.is_none_or(|text| text.contains(&key)) {
                 s.text.insert(field_name(key), value.to_string());
             }
         }
@@ -194,8 +240,14 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
         let mut seen = 0;
         for e in std::fs::read_dir("/proc").unwrap().flatten() {
             if let Ok(text) = std::fs::read_to_string(e.path().join("status")) {
-                assert_eq!(Status::parse(&text), parse_as_before(&text, None), "{}", e.path().display());
-                let keys = Some(&["Name", "Uid", "Threads"][..]);
+                assert_eq!(
+                    Status::parse(&text),
+                    parse_as_before(&text, StatusKeys::ALL),
+                    "{}",
+                    e.path().display()
+                );
+                let keys =
+                    StatusKeys { text: Some(&["Name", "Uid", "Threads"]), kb: Some(&["VmRSS", "RssAnon"]) };
                 assert_eq!(Status::parse_keeping(&text, keys), parse_as_before(&text, keys));
                 seen += 1;
             }
@@ -212,8 +264,10 @@ Threads:\t1\nCpus_allowed_list:\t0-1\nVmBroken:\t12 MB\n";
             )
         ) {
             let text = lines.join("\n");
-            prop_assert_eq!(Status::parse(&text), parse_as_before(&text, None));
-            let keys = Some(&["Name", "x"][..]);
+            prop_assert_eq!(Status::parse(&text), parse_as_before(&text, StatusKeys::ALL));
+            let keys = StatusKeys { text: Some(&["Name", "x"]), kb: None };
+            prop_assert_eq!(Status::parse_keeping(&text, keys), parse_as_before(&text, keys));
+            let keys = StatusKeys { text: Some(&["Uid"]), kb: Some(&["VmRSS", "x"]) };
             prop_assert_eq!(Status::parse_keeping(&text, keys), parse_as_before(&text, keys));
         }
 

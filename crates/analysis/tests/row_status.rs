@@ -1,0 +1,54 @@
+//! The process views (`ps`, `report`) keep only the fields of `status` a
+//! row shows ([`memscope_model::ROW_STATUS`]): on trees captured from
+//! kernels 3.2 to 6.18 and on this machine, their rows are the rows a scan
+//! keeping every field gives.
+
+use memscope_analysis::processes;
+use memscope_kernel::KernelRoot;
+use memscope_kernel::parse::pid::status::{Status, StatusKeys};
+use memscope_model::{CollectOptions, ProcessMode, ROW_STATUS, ROW_STATUS_KB, collect};
+
+/// Trees with kernel threads, a kernel without smaps_rollup (rows on status
+/// figures), files a non-root capture lacks, processes that exited during
+/// the capture.
+const TREES: [&str; 6] = [
+    "live-6.18-firecracker-2cpu",
+    "guest-6.1-v2-numa-2node",
+    "rhel7-3.10-no-rollup-v1",
+    "ubuntu-3.2-tarball-nonroot",
+    "centos9-5.14-v2-nonroot",
+    "process-gone-mid-scan",
+];
+
+fn rows(root: &KernelRoot, processes: ProcessMode, status_keys: StatusKeys) -> Vec<processes::ProcessRow> {
+    processes::rows(&collect(root, &CollectOptions { processes, status_keys, ..CollectOptions::default() }))
+}
+
+#[test]
+fn rows_from_the_kept_status_fields_are_the_rows_from_all_of_them() {
+    for tree in TREES {
+        let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
+        for mode in [ProcessMode::Full, ProcessMode::StatusOnly] {
+            let all = rows(&root, mode, StatusKeys::ALL);
+            assert!(!all.is_empty(), "{tree}: no row");
+            assert_eq!(rows(&root, mode, ROW_STATUS), all, "{tree}, {mode:?}");
+        }
+    }
+}
+
+#[test]
+fn this_machines_status_files_give_the_same_rows() {
+    let mut seen = 0;
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(text) = std::fs::read_to_string(e.path().join("status")) else { continue };
+        let (all, kept) = (Status::parse(&text), Status::parse_keeping(&text, ROW_STATUS));
+        assert_eq!(all.has_address_space(), kept.has_address_space());
+        assert_eq!(all.uids(), kept.uids());
+        for k in ROW_STATUS_KB {
+            assert_eq!(all.get(k), kept.get(k), "{}: {k}", e.path().display());
+        }
+        assert!(kept.bytes.keys().all(|k| ROW_STATUS_KB.contains(&k.as_ref())));
+        seen += usize::from(all.has_address_space());
+    }
+    assert!(seen > 1, "no process with an address space");
+}
