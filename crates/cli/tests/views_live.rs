@@ -94,7 +94,11 @@ fn ps_agrees_with_each_process_own_smaps_rollup() {
                 pss >= r["Pss_Anon"] + r["Pss_Shmem"],
                 "pid {pid}: anonymous and shmem PSS are not shared with memscope"
             );
-            assert_eq!(u(&p["uss_bytes"]), r["Private_Clean"] + r["Private_Dirty"], "pid {pid} USS");
+            // Likewise a page of the C library that only this process
+            // maps is shared while memscope (or a memscope another test
+            // runs) maps it too: USS may be lower, by clean private pages.
+            let (uss, private) = (u(&p["uss_bytes"]), r["Private_Clean"] + r["Private_Dirty"]);
+            assert!(uss <= private && private - uss <= r["Private_Clean"], "pid {pid} USS {uss} vs {r:?}");
             assert_eq!(u(&p["swap_bytes"]), r["Swap"], "pid {pid} Swap");
             let status = kb_fields(&format!("/proc/{pid}/status"));
             assert_eq!(u(&p["rss_anon_bytes"]), status["RssAnon"], "pid {pid} RssAnon");
