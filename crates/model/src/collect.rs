@@ -165,10 +165,15 @@ pub const WATCHED_STATUS: StatusKeys = StatusKeys { text: Some(WATCHED_STATUS_TE
 /// process with an address space ([`Status::has_address_space`]).
 pub const ROW_STATUS_KB: &[&str] = &["VmRSS", "VmSwap", "RssAnon", "RssFile", "RssShmem"];
 
+/// The text fields of `status` the process views use: the name (where
+/// `stat` is not read), the users, and what tells a kernel thread or a
+/// zombie, which have no descriptors to count (`fds::has_no_files`).
+pub const ROW_STATUS_TEXT: &[&str] = &["Name", "State", "Uid", "PPid", "Kthread"];
+
 /// What the process views (`ps`, `report`) keep of `status`: the parse of
 /// its other 11 fields in kB was an eighth of `ps`'s time in user space with
 /// 3,000 processes.
-pub const ROW_STATUS: StatusKeys = StatusKeys { text: Some(WATCHED_STATUS_TEXT), kb: Some(ROW_STATUS_KB) };
+pub const ROW_STATUS: StatusKeys = StatusKeys { text: Some(ROW_STATUS_TEXT), kb: Some(ROW_STATUS_KB) };
 
 /// What stays true between collection passes, read once per [`CollectCache`]:
 ///

@@ -665,5 +665,28 @@ mod tests {
         let user =
             Status::parse("Name:\tbash\nState:\tS (sleeping)\nPPid:\t1\nVmRSS:\t 10 kB\nKthread:\t0\n");
         assert!(!has_no_files(42, &user));
+        // The fields the process views keep tell them apart as all do.
+        for (pid, s) in
+            [(77, "Name:\tkworker/0:1\nState:\tI (idle)\nPPid:\t2\n"), (41, "State:\tZ (zombie)\n")]
+        {
+            assert!(has_no_files(pid, &Status::parse_keeping(s, crate::ROW_STATUS)));
+        }
+    }
+
+    #[test]
+    fn the_status_fields_the_process_views_keep_tell_who_has_files() {
+        let (mut with, mut without) = (0, 0);
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse().ok()) else { continue };
+            let Ok(text) = std::fs::read_to_string(e.path().join("status")) else { continue };
+            let none = has_no_files(pid, &Status::parse(&text));
+            assert_eq!(
+                has_no_files(pid, &Status::parse_keeping(&text, crate::ROW_STATUS)),
+                none,
+                "pid {pid}"
+            );
+            *if none { &mut without } else { &mut with } += 1;
+        }
+        assert!(with > 0 && without > 0, "{with} processes with files, {without} without");
     }
 }

@@ -69,8 +69,8 @@ pub use cgroups::{
     CgroupMemory, CgroupSample, CgroupVersion, LEDGER_STAT_KEYS_V1, LEDGER_STAT_KEYS_V2, LedgerFiles,
 };
 pub use collect::{
-    CollectCache, CollectOptions, ProcessFilter, ProcessMode, ROW_STATUS, ROW_STATUS_KB, WATCHED_STATUS,
-    WATCHED_STATUS_TEXT, collect, collect_processes,
+    CollectCache, CollectOptions, ProcessFilter, ProcessMode, ROW_STATUS, ROW_STATUS_KB, ROW_STATUS_TEXT,
+    WATCHED_STATUS, WATCHED_STATUS_TEXT, collect, collect_processes,
 };
 pub use fds::{FdSystem, ProcessFds};
 pub use incremental::{IncrementalPss, PssPolicy};
