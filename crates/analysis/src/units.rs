@@ -5,21 +5,36 @@ use std::borrow::Cow;
 /// `1536` → `1.5 KiB`; negative values keep their sign; under 1 KiB in
 /// bytes. One decimal below 100 of a unit (`4.3 MiB`, `23.5 GiB`), none
 /// from 100 (`470 MiB`).
+///
+/// In integers, as the float formatting (`{:.1}` of the size in its unit)
+/// rounds: the size as an `f64` (exact below 2^53 bytes), divided by a power
+/// of 1024 (exact), rounded half to even. A table of thousands of sizes
+/// spent most of this function's time in the float formatter.
 pub fn fmt_bytes(v: i64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let sign = if v < 0 { "-" } else { "" };
-    let mut x = v.unsigned_abs() as f64;
-    let mut u = 0;
-    while x >= 1024.0 && u < UNITS.len() - 1 {
-        x /= 1024.0;
-        u += 1;
+    let n = v.unsigned_abs();
+    if n < 1024 {
+        return format!("{sign}{n} B");
     }
-    if u == 0 {
-        format!("{sign}{} B", v.unsigned_abs())
-    } else if x < 100.0 {
-        format!("{sign}{x:.1} {}", UNITS[u])
+    // The exact value of the f64 nearest to n (an integer: n ≥ 1024).
+    let m = n as f64 as u128;
+    let mut shift = 10;
+    while shift < 10 * (UNITS.len() - 1) && m >> (shift + 10) > 0 {
+        shift += 10;
+    }
+    let unit = UNITS[shift / 10];
+    // m / 2^shift rounded half to even, after scaling by `scale`.
+    let rounded = |scale: u128| {
+        let (q, r) = ((m * scale) >> shift, (m * scale) & ((1 << shift) - 1));
+        let half = 1 << (shift - 1);
+        q + u128::from(r > half || (r == half && q % 2 == 1))
+    };
+    if m < 100 << shift {
+        let t = rounded(10);
+        format!("{sign}{}.{} {unit}", t / 10, t % 10)
     } else {
-        format!("{sign}{x:.0} {}", UNITS[u])
+        format!("{sign}{} {unit}", rounded(1))
     }
 }
 
@@ -98,6 +113,62 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// [`fmt_bytes`] as first written, with the float formatter.
+    fn fmt_bytes_float(v: i64) -> String {
+        const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+        let sign = if v < 0 { "-" } else { "" };
+        let mut x = v.unsigned_abs() as f64;
+        let mut u = 0;
+        while x >= 1024.0 && u < UNITS.len() - 1 {
+            x /= 1024.0;
+            u += 1;
+        }
+        if u == 0 {
+            format!("{sign}{} B", v.unsigned_abs())
+        } else if x < 100.0 {
+            format!("{sign}{x:.1} {}", UNITS[u])
+        } else {
+            format!("{sign}{x:.0} {}", UNITS[u])
+        }
+    }
+
+    #[test]
+    fn sizes_format_as_the_float_formatter_rounds() {
+        // Every size up to 4 MiB, and around each unit's edges and ties.
+        for v in 0..(4 << 20) {
+            assert_eq!(fmt_bytes(v), fmt_bytes_float(v), "{v}");
+        }
+        for shift in [10, 20, 30, 40, 50, 60] {
+            for base in [1i64 << shift, 100 << shift.min(56), 1023 << shift.min(53)] {
+                for d in -3000..3000 {
+                    let v = base.saturating_add(d);
+                    assert_eq!(fmt_bytes(v), fmt_bytes_float(v), "{v}");
+                    assert_eq!(fmt_bytes(-v), fmt_bytes_float(-v), "{v}");
+                }
+            }
+        }
+        // Exact ties (1.25 MiB, 100.5 GiB, 101.5 GiB) round to even.
+        assert_eq!(fmt_bytes((1 << 20) + (1 << 18)), "1.2 MiB");
+        assert_eq!(fmt_bytes((1 << 20) + 3 * (1 << 18)), "1.8 MiB");
+        assert_eq!(fmt_bytes((1 << 30) * 100 + (1 << 29)), "100 GiB");
+        assert_eq!(fmt_bytes((1 << 30) * 101 + (1 << 29)), "102 GiB");
+        assert_eq!(fmt_bytes((1 << 30) * 100 + (1 << 29)), fmt_bytes_float((1 << 30) * 100 + (1 << 29)));
+        assert_eq!(fmt_bytes((1 << 30) * 101 + (1 << 29)), fmt_bytes_float((1 << 30) * 101 + (1 << 29)));
+        for v in [i64::MIN, i64::MIN + 1, i64::MAX, i64::MAX - 512, 1 << 53, (1 << 53) + 1] {
+            assert_eq!(fmt_bytes(v), fmt_bytes_float(v), "{v}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_size_formats_as_the_float_formatter_rounds(v in any::<i64>(), shift in 0u32..63) {
+            prop_assert_eq!(fmt_bytes(v), fmt_bytes_float(v));
+            let w = v >> shift;
+            prop_assert_eq!(fmt_bytes(w), fmt_bytes_float(w));
+        }
+    }
 
     #[test]
     fn units() {
