@@ -8,18 +8,6 @@ use memscope_kernel::KernelRoot;
 use memscope_kernel::parse::pid::status::{Status, StatusKeys};
 use memscope_model::{CollectOptions, ProcessMode, ROW_STATUS, ROW_STATUS_KB, collect};
 
-/// Trees with kernel threads, a kernel without smaps_rollup (rows on status
-/// figures), files a non-root capture lacks, processes that exited during
-/// the capture.
-const TREES: [&str; 6] = [
-    "live-6.18-firecracker-2cpu",
-    "guest-6.1-v2-numa-2node",
-    "rhel7-3.10-no-rollup-v1",
-    "ubuntu-3.2-tarball-nonroot",
-    "centos9-5.14-v2-nonroot",
-    "process-gone-mid-scan",
-];
-
 fn rows(root: &KernelRoot, processes: ProcessMode, status_keys: StatusKeys) -> Vec<processes::ProcessRow> {
     // With the descriptors counted (`ps --sort fds`): kernel threads and
     // zombies, told from status, have none.
@@ -29,7 +17,7 @@ fn rows(root: &KernelRoot, processes: ProcessMode, status_keys: StatusKeys) -> V
 
 #[test]
 fn rows_from_the_kept_status_fields_are_the_rows_from_all_of_them() {
-    for tree in TREES {
+    for tree in memscope_testkit::SCAN_TREES {
         let root = KernelRoot::at(memscope_testkit::fixture_dir(tree));
         for mode in [ProcessMode::Full, ProcessMode::StatusOnly] {
             let all = rows(&root, mode, StatusKeys::ALL);
@@ -41,15 +29,16 @@ fn rows_from_the_kept_status_fields_are_the_rows_from_all_of_them() {
 
 #[test]
 fn this_machines_status_files_give_the_same_rows() {
+    let root = KernelRoot::live();
     let mut seen = 0;
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(text) = std::fs::read_to_string(e.path().join("status")) else { continue };
+    for pid in root.pids().unwrap() {
+        let Ok(text) = root.read_text(&format!("/proc/{pid}/status")) else { continue };
         let (all, kept) = (Status::parse(&text), Status::parse_keeping(&text, ROW_STATUS));
         assert_eq!(all.has_address_space(), kept.has_address_space());
         assert_eq!(all.uids(), kept.uids());
         assert_eq!(all.text.get("Name"), kept.text.get("Name"));
         for k in ROW_STATUS_KB {
-            assert_eq!(all.get(k), kept.get(k), "{}: {k}", e.path().display());
+            assert_eq!(all.get(k), kept.get(k), "pid {pid}: {k}");
         }
         assert!(kept.bytes.keys().all(|k| ROW_STATUS_KB.contains(&k.as_ref())));
         seen += usize::from(all.has_address_space());

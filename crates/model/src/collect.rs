@@ -1384,18 +1384,7 @@ mod tests {
         collect_processes(&KernelRoot::at(memscope_testkit::fixture_dir(tree)), &opts)
     }
 
-    /// The fixture trees the scans are compared on: kernel threads, a kernel
-    /// without smaps_rollup, files a non-root capture lacks, processes that
-    /// exited during the capture, a command name holding `)`.
-    const SCAN_TREES: [&str; 7] = [
-        "live-6.18-firecracker-2cpu",
-        "guest-6.1-v2-numa-2node",
-        "rhel7-3.10-no-rollup-v1",
-        "ubuntu-3.2-tarball-nonroot",
-        "centos9-5.14-v2-nonroot",
-        "process-gone-mid-scan",
-        "stat-comm-with-paren",
-    ];
+    use memscope_testkit::SCAN_TREES;
 
     #[test]
     fn walks_beside_the_cheap_files_read_what_the_two_phases_read() {

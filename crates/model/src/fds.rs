@@ -676,9 +676,9 @@ mod tests {
     #[test]
     fn the_status_fields_the_process_views_keep_tell_who_has_files() {
         let (mut with, mut without) = (0, 0);
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse().ok()) else { continue };
-            let Ok(text) = std::fs::read_to_string(e.path().join("status")) else { continue };
+        let root = KernelRoot::live();
+        for pid in root.pids().unwrap() {
+            let Ok(text) = root.read_text(&format!("/proc/{pid}/status")) else { continue };
             let none = has_no_files(pid, &Status::parse(&text));
             assert_eq!(
                 has_no_files(pid, &Status::parse_keeping(&text, crate::ROW_STATUS)),

@@ -170,6 +170,19 @@ pub fn as_nobody(program: impl AsRef<std::ffi::OsStr>) -> Command {
     cmd
 }
 
+/// The fixture trees process scans are compared on: kernel threads, a
+/// kernel without smaps_rollup, files a non-root capture lacks, processes
+/// that exited during the capture, a command name holding `)`.
+pub const SCAN_TREES: [&str; 7] = [
+    "live-6.18-firecracker-2cpu",
+    "guest-6.1-v2-numa-2node",
+    "rhel7-3.10-no-rollup-v1",
+    "ubuntu-3.2-tarball-nonroot",
+    "centos9-5.14-v2-nonroot",
+    "process-gone-mid-scan",
+    "stat-comm-with-paren",
+];
+
 /// The repository's fixture tree `tests/fixtures/NAME` (captured and
 /// hand-made kernel trees for `--root`).
 pub fn fixture_dir(name: &str) -> PathBuf {
